@@ -1,0 +1,602 @@
+/* The test runner: every unit and conformance test of cas.h, one summary line at the end
+   ("N passed, M failed"). Run from the repository root (vectors in tests/vectors/). */
+#define CAS_IMPLEMENTATION
+#include "testlib.h"
+
+static int g_passed, g_failed;
+static const char *g_test = "";
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (cond) {                                                                          \
+            g_passed++;                                                                      \
+        } else {                                                                             \
+            g_failed++;                                                                      \
+            fprintf(stderr, "FAIL %s: %s:%d: %s\n", g_test, __FILE__, __LINE__, #cond);      \
+        }                                                                                    \
+    } while (0)
+#define CHECK_MSG(cond, ...)                                                                 \
+    do {                                                                                     \
+        if (cond) {                                                                          \
+            g_passed++;                                                                      \
+        } else {                                                                             \
+            g_failed++;                                                                      \
+            fprintf(stderr, "FAIL %s: %s:%d: ", g_test, __FILE__, __LINE__);                 \
+            fprintf(stderr, __VA_ARGS__);                                                    \
+            fputc('\n', stderr);                                                             \
+        }                                                                                    \
+    } while (0)
+
+static int hash_is(const cas_hash *h, const char *hex) {
+    char got[65];
+    cas_hash_to_hex(h, got);
+    return strcmp(got, hex) == 0;
+}
+
+/* Every SIMD path this CPU has, each forced in turn (cas_cpu_limit). */
+typedef struct {
+    const char *name;
+    unsigned mask;
+} path_limit;
+static const path_limit g_paths[] = {
+    {"all", ~0u},
+    {"avx2", CAS_CPU_SSE2 | CAS_CPU_SSSE3 | CAS_CPU_SSE41 | CAS_CPU_AVX | CAS_CPU_AVX2},
+    {"sse4.1", CAS_CPU_SSE2 | CAS_CPU_SSSE3 | CAS_CPU_SSE41},
+    {"sse2", CAS_CPU_SSE2},
+    {"portable", 0},
+};
+#define N_PATHS (sizeof g_paths / sizeof g_paths[0])
+
+/* ---- hex ---- */
+static void test_hex(void) {
+    cas_hash h, back;
+    char hex[65];
+    int i;
+    g_test = "hex";
+    for (i = 0; i < 32; i++) h.bytes[i] = (uint8_t)i;
+    cas_hash_to_hex(&h, hex);
+    /* api.md's example with its missing "10" byte restored. */
+    CHECK(!strcmp(hex, "07060504030201000f0e0d0c0b0a090817161514131211101f1e1d1c1b1a1918"));
+    CHECK(cas_hash_from_hex(hex, 64, &back) == CAS_OK && cas_hash_equal(&h, &back));
+    CHECK(cas_hash_from_hex("07060504030201000F0E0D0C0B0A090817161514131211101F1E1D1C1B1A1918", 64,
+                            &back) == CAS_OK &&
+          cas_hash_equal(&h, &back));
+    /* api.md's string as printed (62 digits) must be rejected. */
+    CHECK(cas_hash_from_hex("07060504030201000f0e0d0c0b0a0908171615141312111f1e1d1c1b1a1918", 62,
+                            &back) == CAS_E_HEX);
+    CHECK(cas_hash_from_hex(hex, 63, &back) == CAS_E_HEX);
+    {
+        char h65[66];
+        memcpy(h65, hex, 64);
+        h65[64] = '0';
+        h65[65] = 0;
+        CHECK(cas_hash_from_hex(h65, 65, &back) == CAS_E_HEX);
+    }
+    for (i = 0; i < 64; i++) {
+        char bad[65];
+        memcpy(bad, hex, 65);
+        bad[i] = (i % 3 == 0) ? 'g' : (i % 3 == 1) ? ' ' : 'x';
+        memset(&back, 0xAA, sizeof back);
+        CHECK(cas_hash_from_hex(bad, 64, &back) == CAS_E_HEX && back.bytes[0] == 0xAA);
+    }
+    CHECK(cas_hash_from_hex(NULL, 64, &back) == CAS_E_HEX);
+    CHECK(cas_hash_tail_u64(&h) == 0x1f1e1d1c1b1a1918ULL);
+    CHECK(!strcmp(cas_result_name(CAS_E_HEX), "CAS_E_HEX"));
+    CHECK(strlen(cas_result_message(CAS_E_HEX)) > 10);
+    CHECK(!strcmp(cas_result_name(-9999), "CAS_E_UNKNOWN"));
+}
+
+/* ---- BLAKE3 official vectors, every path ---- */
+static void test_blake3(void) {
+    FILE *f = t_open_vectors("blake3.txt");
+    char line[512];
+    uint8_t key[32];
+    uint8_t *input = (uint8_t *)t_xmalloc(110000);
+    size_t i, p;
+    int cases = 0;
+    g_test = "blake3";
+    CHECK(f != NULL);
+    if (!f) return;
+    for (i = 0; i < 110000; i++) input[i] = (uint8_t)(i % 251);
+    CHECK(t_read_line(f, line, sizeof line) && !strncmp(line, "key ", 4) && strlen(line + 4) == 32);
+    memcpy(key, line + 4, 32);
+    while (t_read_line(f, line, sizeof line)) {
+        size_t len;
+        char plain[65], keyed[65], got[65];
+        uint8_t out[32];
+        if (sscanf(line, "%zu %64s %64s", &len, plain, keyed) != 3 || len > 110000) {
+            CHECK_MSG(0, "bad line %s", line);
+            continue;
+        }
+        cases++;
+        for (p = 0; p < N_PATHS; p++) {
+            cas_blake3 s;
+            cas_cpu_limit(g_paths[p].mask);
+            cas_blake3_keyed(key, input, len, out);
+            t_plain_hex(out, 32, got);
+            CHECK_MSG(!strcmp(got, keyed), "keyed len %zu path %s", len, g_paths[p].name);
+            /* incremental in uneven pieces */
+            cas_blake3_init_keyed(&s, key);
+            {
+                size_t off = 0, step = 1;
+                while (off < len) {
+                    size_t n = len - off < step ? len - off : step;
+                    cas_blake3_update(&s, input + off, n);
+                    off += n;
+                    step = step * 3 + 1;
+                }
+            }
+            cas_blake3_final(&s, out);
+            t_plain_hex(out, 32, got);
+            CHECK_MSG(!strcmp(got, keyed), "keyed incremental len %zu path %s", len, g_paths[p].name);
+        }
+    }
+    cas_cpu_limit(~0u);
+    CHECK(cases >= 20);
+    fclose(f);
+    free(input);
+}
+
+/* ---- SHA-256 ---- */
+static void test_sha256(void) {
+    FILE *f = t_open_vectors("sha256.txt");
+    char *line = (char *)t_xmalloc(1 << 20);
+    uint8_t *msg = (uint8_t *)t_xmalloc(4 << 20);
+    int cases = 0;
+    g_test = "sha256";
+    CHECK(f != NULL);
+    if (!f) return;
+    while (t_read_line(f, line, 1 << 20)) {
+        char *sp = strrchr(line, ' ');
+        size_t len = 0, p;
+        char got[65];
+        uint8_t out[32];
+        if (!sp) continue;
+        *sp = 0;
+        if (!strncmp(line, "hex:", 4)) {
+            if (!t_hex_bytes(line + 4, msg, 4 << 20, &len)) { CHECK_MSG(0, "bad hex"); continue; }
+        } else if (!strncmp(line, "repeat:", 7)) {
+            uint8_t pat[256];
+            size_t plen, count = strtoul(line + 7, NULL, 10), k;
+            char *colon = strchr(line + 7, ':');
+            if (!colon || !t_hex_bytes(colon + 1, pat, sizeof pat, &plen) || count * plen > (4u << 20)) {
+                CHECK_MSG(0, "bad repeat %s", line);
+                continue;
+            }
+            for (k = 0; k < count; k++) memcpy(msg + k * plen, pat, plen);
+            len = count * plen;
+        } else {
+            continue;
+        }
+        cases++;
+        for (p = 0; p < N_PATHS; p++) {
+            cas_sha256 s;
+            size_t off = 0, step = 1;
+            cas_cpu_limit(g_paths[p].mask);
+            cas_sha256_hash(msg, len, out);
+            t_plain_hex(out, 32, got);
+            CHECK_MSG(!strcmp(got, sp + 1), "sha256 len %zu path %s", len, g_paths[p].name);
+            cas_sha256_init(&s);
+            while (off < len) {
+                size_t n = len - off < step ? len - off : step;
+                cas_sha256_update(&s, msg + off, n);
+                off += n;
+                step = (step * 7 + 3) % 200 + 1;
+            }
+            cas_sha256_final(&s, out);
+            t_plain_hex(out, 32, got);
+            CHECK_MSG(!strcmp(got, sp + 1), "sha256 incremental len %zu path %s", len, g_paths[p].name);
+        }
+    }
+    cas_cpu_limit(~0u);
+    CHECK(cases >= 80);
+    fclose(f);
+    free(line);
+    free(msg);
+}
+
+/* ---- chunker ---- */
+
+/* chunking.md's pseudocode, byte by byte: the reference the fast chunker must equal. */
+static size_t spec_chunk(const uint8_t *data, size_t len, uint64_t *sizes, size_t cap) {
+    static uint64_t table[256];
+    static int loaded;
+    uint64_t h = 0;
+    size_t start = 0, i, n = 0;
+    if (!loaded) { /* read the table from the shared vectors file, not from cas.h */
+        FILE *f = t_open_vectors("gear_table.txt");
+        char line[512];
+        int k = 0;
+        if (f) {
+            while (t_read_line(f, line, sizeof line) && k < 256) table[k++] = strtoull(line, NULL, 16);
+            fclose(f);
+        }
+        loaded = k == 256;
+        if (!loaded) { fprintf(stderr, "gear table missing\n"); exit(2); }
+    }
+    if (len == 0) return 0;
+    for (i = 0; i < len; i++) {
+        uint64_t size;
+        h = (h << 1) + table[data[i]];
+        size = i + 1 - start;
+        if (size < CAS_CHUNK_MIN_SIZE) continue;
+        if (size >= CAS_CHUNK_MAX_SIZE || (h & 0xFFFF000000000000ULL) == 0) {
+            if (n < cap) sizes[n] = size;
+            n++;
+            start = i + 1;
+            h = 0;
+        }
+    }
+    if (start < len) {
+        if (n < cap) sizes[n] = len - start;
+        n++;
+    }
+    return n;
+}
+
+/* Chunks data with cas_chunk_stream in pieces given by `piece` (0 = whole buffer, otherwise
+   sizes from a PRNG seeded with `piece` when piece > 1000, or exactly `piece` bytes). */
+static size_t stream_chunks(const uint8_t *data, size_t len, size_t piece, cas_chunk *out, size_t cap) {
+    cas_chunk_stream cs;
+    cas_chunk c;
+    size_t off = 0, n = 0;
+    t_rng r;
+    r.state = piece;
+    cas_chunk_stream_init(&cs);
+    while (off < len) {
+        size_t want = piece == 0 ? len - off : piece > 1000 ? (size_t)(t_next(&r) % 70000) + 1 : piece;
+        size_t end = off + (want < len - off ? want : len - off);
+        while (off < end) {
+            off += cas_chunk_stream_push(&cs, data + off, end - off, &c);
+            if (c.size) {
+                if (n < cap) out[n] = c;
+                n++;
+            }
+        }
+    }
+    if (cas_chunk_stream_finish(&cs, &c)) {
+        if (n < cap) out[n] = c;
+        n++;
+    }
+    return n;
+}
+
+#define MAX_CHUNKS 4096
+
+static void test_chunking_vectors(void) {
+    FILE *f = t_open_vectors("chunking.txt");
+    char line[512];
+    cas_chunk *expect = (cas_chunk *)t_xmalloc(MAX_CHUNKS * sizeof(cas_chunk));
+    cas_chunk *got = (cas_chunk *)t_xmalloc(MAX_CHUNKS * sizeof(cas_chunk));
+    cas_hash *hashes = (cas_hash *)t_xmalloc(MAX_CHUNKS * sizeof(cas_hash));
+    uint64_t *spec = (uint64_t *)t_xmalloc(MAX_CHUNKS * sizeof(uint64_t));
+    uint8_t *data = NULL;
+    size_t size = 0, nexp = 0, i;
+    char kind[32];
+    unsigned long long seed = 0;
+    int cases = 0;
+    g_test = "chunking";
+    CHECK(f != NULL);
+    if (!f) return;
+    while (t_read_line(f, line, sizeof line)) {
+        char a[80], b[80];
+        unsigned long long x, y;
+        if (sscanf(line, "case %31s %llu %zu", kind, &seed, &size) == 3) {
+            free(data);
+            data = (uint8_t *)t_xmalloc(size);
+            CHECK(t_generate(kind, seed, data, size));
+            nexp = 0;
+        } else if (sscanf(line, "chunk %79s %llu", a, &x) == 2) {
+            if (nexp < MAX_CHUNKS) {
+                expect[nexp].hash = t_hash(a);
+                expect[nexp].size = x;
+            }
+            nexp++;
+        } else if (!strcmp(line, "end")) {
+            cases++;
+        } else if (sscanf(line, "xorb %79s", a) == 1) {
+            /* Chunk the input every way and compare with the oracle's list. */
+            static const size_t pieces[] = {0, 1, 7, 64, 4095, 8191, 8192, 8193, 65536, 131072, 1234567};
+            size_t p, ns;
+            cas_hash h;
+            for (p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
+                size_t n;
+                if (pieces[p] == 1 && size > 300000) continue; /* byte-at-a-time: smaller inputs */
+                n = stream_chunks(data, size, pieces[p], got, MAX_CHUNKS);
+                CHECK_MSG(n == nexp, "%s %llu %zu piece %zu: %zu chunks, want %zu", kind, seed, size,
+                          pieces[p], n, nexp);
+                for (i = 0; i < n && i < nexp; i++)
+                    if (got[i].size != expect[i].size || !cas_hash_equal(&got[i].hash, &expect[i].hash))
+                        break;
+                CHECK_MSG(i == n, "%s %llu %zu piece %zu: chunk %zu differs", kind, seed, size, pieces[p], i);
+            }
+            ns = spec_chunk(data, size, spec, MAX_CHUNKS);
+            CHECK(ns == nexp);
+            for (i = 0; i < ns && i < nexp; i++) CHECK(spec[i] == expect[i].size);
+            for (i = 0; i < nexp; i++) {
+                cas_chunk_hash(data + 0, 0, &h); /* keep the one-shot path exercised */
+                hashes[i] = expect[i].hash;
+            }
+            {   /* one-shot chunk hash of each chunk */
+                uint64_t off = 0;
+                for (i = 0; i < nexp; i++) {
+                    cas_chunk_hash(data + off, (size_t)expect[i].size, &h);
+                    CHECK(cas_hash_equal(&h, &expect[i].hash));
+                    off += expect[i].size;
+                }
+            }
+            cas_xorb_hash(expect, nexp, &h);
+            CHECK_MSG(hash_is(&h, a), "xorb hash %s %llu %zu", kind, seed, size);
+        } else if (sscanf(line, "file %79s", a) == 1) {
+            cas_hash h;
+            cas_file_hash(expect, nexp, &h);
+            CHECK_MSG(hash_is(&h, a), "file hash %s %llu %zu", kind, seed, size);
+        } else if (sscanf(line, "verify %llu %llu %79s", &x, &y, b) == 3) {
+            cas_hash h;
+            CHECK(y <= nexp && x <= y);
+            if (y <= nexp && x <= y) {
+                cas_verification_hash(hashes + x, (size_t)(y - x), &h);
+                CHECK_MSG(hash_is(&h, b), "verify %llu..%llu %s %llu %zu", x, y, kind, seed, size);
+            }
+        }
+    }
+    CHECK(cases >= 26);
+    fclose(f);
+    free(data);
+    free(expect);
+    free(got);
+    free(hashes);
+    free(spec);
+}
+
+/* Boundaries of the fast chunker == the spec loop on crafted and random inputs. */
+static void test_chunker_vs_spec(void) {
+    size_t len = 3 << 20, i, trial;
+    uint8_t *data = (uint8_t *)t_xmalloc(len);
+    cas_chunk *got = (cas_chunk *)t_xmalloc(MAX_CHUNKS * sizeof(cas_chunk));
+    uint64_t *spec = (uint64_t *)t_xmalloc(MAX_CHUNKS * sizeof(uint64_t));
+    t_rng r;
+    g_test = "chunker-vs-spec";
+    r.state = 42;
+    for (trial = 0; trial < 24; trial++) {
+        size_t n, ns, this_len = (size_t)(t_next(&r) % len) + 1;
+        t_fill_random(&r, data, this_len);
+        if (trial % 4 == 1) /* low-entropy: long runs, matches land anywhere incl. lanes' edges */
+            for (i = 0; i < this_len; i++) data[i] &= 0x11;
+        if (trial % 4 == 2) /* a byte whose gear value alone matches the mask (table entry 17) */
+            for (i = 0; i < this_len; i += 8191 + (size_t)(t_next(&r) % 3)) data[i] = 0x11;
+        if (trial % 4 == 3) memset(data, (int)(trial & 0xff), this_len / 2);
+        ns = spec_chunk(data, this_len, spec, MAX_CHUNKS);
+        n = stream_chunks(data, this_len, trial % 2 ? 0 : 5000 + trial, got, MAX_CHUNKS);
+        CHECK_MSG(n == ns, "trial %zu: %zu chunks vs spec %zu", trial, n, ns);
+        for (i = 0; i < n && i < ns; i++)
+            if (got[i].size != spec[i]) break;
+        CHECK_MSG(i == n, "trial %zu: chunk %zu size differs", trial, i);
+    }
+    free(data);
+    free(got);
+    free(spec);
+}
+
+/* ---- Merkle ---- */
+
+/* xet-core's batch algorithm, level by level (an independent transcription). */
+static void batch_merkle_root(const cas_chunk *leaves, size_t n, cas_hash *out) {
+    cas_chunk *v;
+    size_t len = n;
+    if (n == 0) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    v = (cas_chunk *)t_xmalloc(n * sizeof *v);
+    memcpy(v, leaves, n * sizeof *v);
+    while (len > 1) {
+        size_t rd = 0, wr = 0;
+        while (rd < len) {
+            size_t rem = len - rd, cut, i;
+            if (rem <= 2) {
+                cut = rem;
+            } else {
+                size_t end = rem < 9 ? rem : 9;
+                cut = end;
+                for (i = 2; i < end; i++)
+                    if (cas_hash_tail_u64(&v[rd + i].hash) % 4 == 0) {
+                        cut = i + 1;
+                        break;
+                    }
+            }
+            cas_internal_node_hash(v + rd, cut, &v[wr].hash, &v[wr].size);
+            wr++;
+            rd += cut;
+        }
+        len = wr;
+    }
+    *out = v[0].hash;
+    free(v);
+}
+
+static void random_leaves(uint64_t seed, cas_chunk *leaves, size_t n) {
+    t_rng r;
+    size_t i;
+    r.state = seed;
+    for (i = 0; i < n; i++) {
+        t_fill_random(&r, leaves[i].hash.bytes, 32);
+        leaves[i].size = t_next(&r) % 131072 + 1;
+    }
+}
+
+static void test_merkle_vectors(void) {
+    char line[512];
+    FILE *f = t_open_vectors("merkle_table.txt");
+    cas_chunk *nodes = (cas_chunk *)t_xmalloc(8192 * sizeof(cas_chunk));
+    cas_hash *hashes = (cas_hash *)t_xmalloc(8192 * sizeof(cas_hash));
+    size_t n = 0, i;
+    int cases = 0;
+    g_test = "merkle-table";
+    CHECK(f != NULL);
+    if (!f) return;
+    while (t_read_line(f, line, sizeof line)) {
+        char a[80], b[80];
+        unsigned long long x;
+        cas_hash h;
+        if (!strcmp(line, "case")) {
+            n = 0;
+        } else if (sscanf(line, "node %79s %llu", a, &x) == 2 && n < 8192) {
+            nodes[n].hash = t_hash(a);
+            nodes[n].size = x;
+            n++;
+        } else if (sscanf(line, "xorb %79s", a) == 1) {
+            cas_xorb_hash(nodes, n, &h);
+            CHECK_MSG(hash_is(&h, a), "table case %d xorb", cases);
+            batch_merkle_root(nodes, n, &h);
+            CHECK_MSG(hash_is(&h, a), "table case %d batch transcription", cases);
+        } else if (sscanf(line, "file %79s %79s", a, b) == 2) {
+            cas_hash salt = t_hash(a);
+            cas_file_hash_salted(nodes, n, salt.bytes, &h);
+            CHECK_MSG(hash_is(&h, b), "table case %d salted file hash", cases);
+        } else if (!strcmp(line, "end")) {
+            cases++;
+        }
+    }
+    CHECK(cases == 18);
+    fclose(f);
+
+    g_test = "merkle-random";
+    f = t_open_vectors("merkle_random.txt");
+    CHECK(f != NULL);
+    if (!f) return;
+    cases = 0;
+    while (t_read_line(f, line, sizeof line)) {
+        char a[80], b[80];
+        unsigned long long x, y;
+        cas_hash h;
+        if (sscanf(line, "case %llu %llu", &x, &y) == 2 && y <= 8192) {
+            n = (size_t)y;
+            random_leaves(x, nodes, n);
+            for (i = 0; i < n; i++) hashes[i] = nodes[i].hash;
+        } else if (sscanf(line, "xorb %79s", a) == 1) {
+            cas_xorb_hash(nodes, n, &h);
+            CHECK_MSG(hash_is(&h, a), "random case %d (%zu leaves) xorb", cases, n);
+        } else if (sscanf(line, "file %79s %79s", a, b) == 2) {
+            cas_file_hash(nodes, n, &h);
+            CHECK_MSG(hash_is(&h, b), "random case %d file", cases);
+        } else if (sscanf(line, "verify %llu %llu %79s", &x, &y, a) == 3 && y <= n) {
+            cas_verification_hash(hashes + x, (size_t)(y - x), &h);
+            CHECK_MSG(hash_is(&h, a), "random case %d verify", cases);
+        } else if (!strcmp(line, "end")) {
+            cases++;
+        }
+    }
+    CHECK(cases == 30);
+    fclose(f);
+    free(nodes);
+    free(hashes);
+}
+
+/* Streaming aggregator == batch transcription for random lists up to 100 000 leaves, and
+   cas_merkle_root mid-stream == batch over the prefix. */
+static void test_merkle_streaming(void) {
+    static const size_t sizes[] = {0, 1, 2, 3, 4, 9, 10, 27, 81, 100, 1000, 4097, 100000};
+    size_t max = 100000, s, i;
+    cas_chunk *leaves = (cas_chunk *)t_xmalloc(max * sizeof(cas_chunk));
+    g_test = "merkle-streaming";
+    for (s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        cas_merkle m;
+        cas_hash a, b;
+        random_leaves(7000 + n, leaves, n);
+        if (s % 3 == 0) /* many tails 0 mod 4: small groups, deep trees */
+            for (i = 0; i < n; i++) leaves[i].hash.bytes[24] &= 0xfc;
+        cas_merkle_init(&m);
+        for (i = 0; i < n; i++) {
+            cas_merkle_push(&m, &leaves[i]);
+            if (i + 1 == n / 2 || (n < 200 && i % 7 == 0)) {
+                cas_merkle_root(&m, &a);
+                batch_merkle_root(leaves, i + 1, &b);
+                CHECK_MSG(cas_hash_equal(&a, &b), "prefix %zu of %zu", i + 1, n);
+            }
+        }
+        cas_merkle_root(&m, &a);
+        batch_merkle_root(leaves, n, &b);
+        CHECK_MSG(cas_hash_equal(&a, &b), "n=%zu", n);
+        CHECK(cas_merkle_count(&m) == n);
+        cas_xorb_hash(leaves, n, &b);
+        CHECK(cas_hash_equal(&a, &b));
+    }
+    /* The state is fixed-size: no allocation, whatever the count. */
+    CHECK(sizeof(cas_merkle) < 16384);
+    free(leaves);
+}
+
+static void test_hmac_and_dedup(void) {
+    FILE *f = t_open_vectors("hmac.txt");
+    char line[512];
+    int n = 0;
+    cas_hash h;
+    g_test = "hmac";
+    CHECK(f != NULL);
+    if (!f) return;
+    while (t_read_line(f, line, sizeof line)) {
+        char a[80], b[80], c[80];
+        if (sscanf(line, "%79s %79s %79s", a, b, c) == 3) {
+            cas_hash x = t_hash(a), k = t_hash(b);
+            cas_hash_hmac(&x, &k, &h);
+            CHECK_MSG(hash_is(&h, c), "hmac line %d", n);
+            n++;
+        }
+    }
+    CHECK(n == 10);
+    fclose(f);
+
+    g_test = "dedup-eligible";
+    memset(&h, 0, sizeof h);
+    CHECK(cas_chunk_dedup_eligible(&h, 0)); /* tail 0 */
+    h.bytes[24] = 1;
+    CHECK(!cas_chunk_dedup_eligible(&h, 0));
+    CHECK(cas_chunk_dedup_eligible(&h, 1)); /* first chunk of a file */
+    h.bytes[24] = 0;
+    h.bytes[25] = 4; /* 1024 */
+    CHECK(cas_chunk_dedup_eligible(&h, 0));
+    h.bytes[25] = 2; /* 512 */
+    CHECK(!cas_chunk_dedup_eligible(&h, 0));
+    /* The empty verification hash the oracle documents (keyed BLAKE3 of nothing). */
+    cas_verification_hash(NULL, 0, &h);
+    CHECK(hash_is(&h, "b81ce0cc7ce434c719c5f31801bc0825ead2a9ebae7419605afc00726961e5d9"));
+}
+
+static void test_internal_node(void) {
+    cas_chunk nodes[10];
+    cas_hash h;
+    uint64_t size = 0;
+    g_test = "internal-node";
+    memset(nodes, 0, sizeof nodes);
+    CHECK(cas_internal_node_hash(nodes, 0, &h, &size) == CAS_E_ARGUMENT);
+    CHECK(cas_internal_node_hash(nodes, 10, &h, &size) == CAS_E_ARGUMENT);
+    nodes[0].size = UINT64_MAX; /* 20 digits: the longest line */
+    CHECK(cas_internal_node_hash(nodes, 9, &h, &size) == CAS_OK && size == UINT64_MAX);
+    {   /* the line format, checked against a hand-built buffer */
+        char buf[200], hex[65];
+        cas_hash want;
+        cas_hash_to_hex(&nodes[0].hash, hex);
+        nodes[1].size = 64000;
+        snprintf(buf, sizeof buf, "%s : 18446744073709551615\n%s : 64000\n", hex, hex);
+        cas_blake3_keyed(cas_key_internal_node(), buf, strlen(buf), want.bytes);
+        CHECK(cas_internal_node_hash(nodes, 2, &h, NULL) == CAS_OK && cas_hash_equal(&h, &want));
+    }
+}
+
+int main(void) {
+    test_hex();
+    test_blake3();
+    test_sha256();
+    test_internal_node();
+    test_chunking_vectors();
+    test_chunker_vs_spec();
+    test_merkle_vectors();
+    test_merkle_streaming();
+    test_hmac_and_dedup();
+    printf("cas.h %s (blake3 %s, sha256 %s, chunker %s)\n", cas_version(), cas_blake3_path(),
+           cas_sha256_path(), cas_chunker_path());
+    printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed ? 1 : 0;
+}

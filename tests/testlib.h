@@ -1,0 +1,123 @@
+/* Shared helpers of the test runner and the benchmarks: deterministic inputs (the same
+   generators as tests/oracle/gen-vectors.mjs), vector-file reading, a tiny check framework. */
+#ifndef CAS_TESTLIB_H
+#define CAS_TESTLIB_H
+
+#include "../cas.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- splitmix64 and the input kinds of tests/oracle/README.md ---- */
+typedef struct {
+    uint64_t state;
+} t_rng;
+
+static uint64_t t_next(t_rng *r) {
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void t_fill_random(t_rng *r, uint8_t *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint64_t v = t_next(r);
+        int k;
+        for (k = 0; k < 8 && i < n; k++, i++) p[i] = (uint8_t)(v >> (8 * k));
+    }
+}
+
+/* Fills buf[0..size) with input `kind` from `seed`; 0 on an unknown kind. */
+static int t_generate(const char *kind, uint64_t seed, uint8_t *buf, size_t size) {
+    static const char *words[16] = {"the",  "of",   "and",  "model", "tensor", "weight",
+                                    "layer", "xet",  "chunk", "hash", "data",   "file",
+                                    "byte", "merkle", "shard", "hub"};
+    t_rng r;
+    size_t i = 0;
+    r.state = seed;
+    if (!strcmp(kind, "zero")) {
+        memset(buf, 0, size);
+    } else if (!strcmp(kind, "random")) {
+        t_fill_random(&r, buf, size);
+    } else if (!strcmp(kind, "text")) {
+        while (i < size) {
+            uint64_t v = t_next(&r);
+            const char *w = words[v & 15];
+            size_t k;
+            for (k = 0; w[k] && i < size; k++) buf[i++] = (uint8_t)w[k];
+            if (i < size) buf[i++] = ((v >> 8) & 7) == 0 ? '\n' : ' ';
+        }
+    } else if (!strcmp(kind, "lowent")) {
+        for (i = 0; i < size; i++) buf[i] = (uint8_t)(t_next(&r) >> 61);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- vector files ---- */
+static const char *t_vector_dir(void) {
+    const char *d = getenv("CAS_VECTORS");
+    return d ? d : "tests/vectors";
+}
+
+static FILE *t_open_vectors(const char *name) {
+    char path[1024];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", t_vector_dir(), name);
+    f = fopen(path, "r");
+    if (!f) fprintf(stderr, "cannot open %s (run from the repository root or set CAS_VECTORS)\n", path);
+    return f;
+}
+
+/* Next non-empty, non-comment line without its newline; 0 at EOF. */
+static int t_read_line(FILE *f, char *line, size_t cap) {
+    while (fgets(line, (int)cap, f)) {
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (n == 0 || line[0] == '#') continue;
+        return 1;
+    }
+    return 0;
+}
+
+static int t_hex_bytes(const char *hex, uint8_t *out, size_t cap, size_t *len) {
+    size_t n = strlen(hex), i;
+    if (n % 2 || n / 2 > cap) return 0;
+    for (i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return 0;
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return 1;
+}
+
+static void t_plain_hex(const uint8_t *p, size_t n, char *out) {
+    size_t i;
+    for (i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", p[i]);
+    out[2 * n] = 0;
+}
+
+static cas_hash t_hash(const char *hex) {
+    cas_hash h;
+    memset(&h, 0, sizeof h);
+    if (cas_hash_from_hex(hex, strlen(hex), &h) != CAS_OK) {
+        fprintf(stderr, "bad hash in vectors: %s\n", hex);
+        exit(2);
+    }
+    return h;
+}
+
+static void *t_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory (%zu bytes)\n", n);
+        exit(2);
+    }
+    return p;
+}
+
+#endif
