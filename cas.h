@@ -87,13 +87,27 @@ typedef enum cas_result {
     CAS_E_ARGUMENT = -1,     /* a parameter is out of its documented range */
     CAS_E_NOMEM = -2,        /* the allocator returned NULL */
     CAS_E_HEX = -3,          /* a hash string is not exactly 64 hex digits */
-    CAS_E_STATE = -4         /* the call is not allowed in the object's current state */
+    CAS_E_STATE = -4,        /* the call is not allowed in the object's current state */
+    CAS_E_UNSUPPORTED = -5,  /* the feature was compiled out (e.g. CAS_NO_ZSTD) */
+    CAS_E_LIMIT = -6,        /* the output would exceed the caller's capacity or a limit */
+    CAS_E_ZSTD = -7          /* a zstd frame is corrupt, truncated or needs a too-large window */
 } cas_result;
 
 /* "CAS_E_HEX" etc. Never NULL. */
 CAS_API const char *cas_result_name(int result);
 /* One sentence on what the result means. Never NULL. */
 CAS_API const char *cas_result_message(int result);
+
+/* ==== >>base: memory ==================================================================== */
+
+/* Every allocation goes through one of these, passed per object. A NULL allocator pointer, or
+   one whose alloc is NULL, means malloc/free. alloc returns memory aligned to `align` (a power
+   of two <= 16) or NULL; free receives the size that was allocated. */
+typedef struct cas_allocator {
+    void *(*alloc)(void *user, size_t size, size_t align);
+    void (*free)(void *user, void *ptr, size_t size);
+    void *user;
+} cas_allocator;
 
 /* The library version, CAS_VERSION_STRING. */
 CAS_API const char *cas_version(void);
@@ -267,6 +281,21 @@ CAS_API size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size
 /* End of input: 1 and the last chunk in *out if there was one, else 0. Resets. */
 CAS_API int cas_chunk_stream_finish(cas_chunk_stream *s, cas_chunk *out);
 
+/* ==== >>primitives: zstd ================================================================ */
+
+/* zstd's frame magic, little-endian (28 B5 2F FD); cas_zstd_is_frame tests the first bytes. */
+#define CAS_ZSTD_MAGIC 0xFD2FB528u
+/* The largest window a frame may ask for (8 MiB): bounds the decoder's memory. */
+#define CAS_ZSTD_MAX_WINDOW_LOG 23
+CAS_API int cas_zstd_is_frame(const void *src, size_t len);
+/* Decompresses the zstd frame(s) in src[0..len) into dst[0..cap). *out_len = bytes written.
+   CAS_E_LIMIT if the output would pass cap; CAS_E_ZSTD if the input is corrupt, truncated
+   or needs a window over 2^CAS_ZSTD_MAX_WINDOW_LOG; CAS_E_NOMEM; CAS_E_UNSUPPORTED under
+   CAS_NO_ZSTD. Allocates the decoder state (~100 KiB + window) through `alloc`, freed before
+   it returns. */
+CAS_API int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
+                                size_t cap, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif
@@ -280,6 +309,7 @@ CAS_API int cas_chunk_stream_finish(cas_chunk_stream *s, cas_chunk *out);
 #define CAS__IMPLEMENTED
 
 #include <string.h>
+#include <stdlib.h> /* malloc/free: the default allocator */
 
 #if !defined(CAS_NO_SIMD) && (defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86))
 #define CAS__X86 1
@@ -387,6 +417,9 @@ static const cas__result_text cas__results[] = {
     {CAS_E_NOMEM, "CAS_E_NOMEM", "out of memory: the allocator returned NULL"},
     {CAS_E_HEX, "CAS_E_HEX", "a hash string must be exactly 64 hexadecimal digits"},
     {CAS_E_STATE, "CAS_E_STATE", "the call is not allowed in the object's current state"},
+    {CAS_E_UNSUPPORTED, "CAS_E_UNSUPPORTED", "the feature was compiled out of this build"},
+    {CAS_E_LIMIT, "CAS_E_LIMIT", "the output would exceed the caller's capacity or a limit"},
+    {CAS_E_ZSTD, "CAS_E_ZSTD", "a zstd frame is corrupt, truncated or needs a too-large window"},
 };
 
 static const cas__result_text *cas__result_find(int result) {
@@ -402,6 +435,26 @@ const char *cas_result_name(int result) {
 const char *cas_result_message(int result) {
     const cas__result_text *t = cas__result_find(result);
     return t ? t->message : "unknown result code";
+}
+
+/* ---- memory ---- */
+static void *cas__malloc_default(void *user, size_t size, size_t align) {
+    (void)user;
+    (void)align; /* malloc's alignment suits every type, and align <= 16 */
+    return malloc(size ? size : 1);
+}
+static void cas__free_default(void *user, void *ptr, size_t size) {
+    (void)user;
+    (void)size;
+    free(ptr);
+}
+static cas_allocator cas__allocator_or_default(const cas_allocator *a) {
+    cas_allocator d;
+    if (a && a->alloc && a->free) return *a;
+    d.alloc = cas__malloc_default;
+    d.free = cas__free_default;
+    d.user = NULL;
+    return d;
 }
 
 static uint64_t cas__load_le64(const uint8_t *p) {
@@ -1065,6 +1118,92 @@ int cas_chunk_stream_finish(cas_chunk_stream *s, cas_chunk *out) {
     cas__chunk_stream_emit(s, size, out);
     return 1;
 }
+
+/* ==== >>primitives: zstd ================================================================ */
+
+int cas_zstd_is_frame(const void *src, size_t len) {
+    const uint8_t *p = (const uint8_t *)src;
+    return len >= 4 && ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                        (uint32_t)p[3] << 24) == CAS_ZSTD_MAGIC;
+}
+
+#if !defined(CAS_NO_ZSTD)
+#include "vendor/cas_zstd.inc"
+
+/* zstd's allocator interface frees without a size; ours passes the size back, so each block
+   carries its size in a 16-byte prefix (16 keeps the block's alignment). */
+static void *cas__zstd_alloc(void *opaque, size_t size) {
+    cas_allocator *a = (cas_allocator *)opaque;
+    uint8_t *p;
+    if (size > (size_t)-1 - 16) return NULL;
+    p = (uint8_t *)a->alloc(a->user, size + 16, 16);
+    if (!p) return NULL;
+    memcpy(p, &size, sizeof size);
+    return p + 16;
+}
+static void cas__zstd_free(void *opaque, void *addr) {
+    cas_allocator *a = (cas_allocator *)opaque;
+    size_t size;
+    if (!addr) return;
+    memcpy(&size, (uint8_t *)addr - 16, sizeof size);
+    a->free(a->user, (uint8_t *)addr - 16, size + 16);
+}
+
+int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
+                        size_t cap, size_t *out_len) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    ZSTD_customMem mem;
+    ZSTD_DCtx *dctx;
+    ZSTD_inBuffer in;
+    ZSTD_outBuffer out;
+    int result = CAS_OK;
+    size_t ret = 1;
+    *out_len = 0;
+    mem.customAlloc = cas__zstd_alloc;
+    mem.customFree = cas__zstd_free;
+    mem.opaque = &a;
+    dctx = ZSTD_createDCtx_advanced(mem);
+    if (!dctx) return CAS_E_NOMEM;
+    if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, CAS_ZSTD_MAX_WINDOW_LOG))) {
+        ZSTD_freeDCtx(dctx);
+        return CAS_E_ZSTD;
+    }
+    in.src = src;
+    in.size = len;
+    in.pos = 0;
+    out.dst = dst;
+    out.size = cap;
+    out.pos = 0;
+    /* Streaming, so frames without a content size decode too and output is bounded by cap. */
+    while (in.pos < in.size || ret != 0) {
+        size_t before_in = in.pos, before_out = out.pos;
+        ret = ZSTD_decompressStream(dctx, &out, &in);
+        if (ZSTD_isError(ret)) {
+            result = ZSTD_getErrorCode(ret) == ZSTD_error_memory_allocation ? CAS_E_NOMEM : CAS_E_ZSTD;
+            break;
+        }
+        if (ret != 0 && out.pos == out.size) { /* more output pending, no room left */
+            result = CAS_E_LIMIT;
+            break;
+        }
+        if (in.pos == before_in && out.pos == before_out) { /* truncated: no progress possible */
+            result = CAS_E_ZSTD;
+            break;
+        }
+    }
+    *out_len = out.pos;
+    ZSTD_freeDCtx(dctx);
+    return result;
+}
+#include "vendor/cas_zstd_end.inc"
+#else
+int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
+                        size_t cap, size_t *out_len) {
+    (void)alloc; (void)src; (void)len; (void)dst; (void)cap;
+    *out_len = 0;
+    return CAS_E_UNSUPPORTED;
+}
+#endif
 
 #endif /* CAS__IMPLEMENTED */
 #endif /* CAS_IMPLEMENTATION */

@@ -1,7 +1,9 @@
 /* The test runner: every unit and conformance test of cas.h, one summary line at the end
    ("N passed, M failed"). Run from the repository root (vectors in tests/vectors/). */
+#define _POSIX_C_SOURCE 200809L /* getpid */
 #define CAS_IMPLEMENTATION
 #include "testlib.h"
+#include <unistd.h>
 
 static int g_passed, g_failed;
 static const char *g_test = "";
@@ -585,6 +587,72 @@ static void test_internal_node(void) {
     }
 }
 
+/* ---- zstd: the vendored decoder against Debian's zstd CLI ---- */
+static uint8_t *read_whole(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    uint8_t *p;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    p = (uint8_t *)t_xmalloc((size_t)n + 1);
+    *len = fread(p, 1, (size_t)n, f);
+    fclose(f);
+    return p;
+}
+
+static void test_zstd(void) {
+    static const char *modes[] = {"-q -19 -f %s -o %s.zst", "-q -1 -c < %s > %s.zst",
+                                  "-q -3 --no-content-size -c < %s > %s.zst"};
+    char tmp[64], cmd[512];
+    size_t len = 3 << 20, zlen = 0, got = 0, m;
+    uint8_t *data = (uint8_t *)t_xmalloc(len), *out = (uint8_t *)t_xmalloc(len + 16), *z;
+    FILE *f;
+    g_test = "zstd";
+    if (system("zstd --version > /dev/null 2>&1") != 0) {
+        fprintf(stderr, "SKIP zstd: the zstd CLI is not installed (apt-get install zstd)\n");
+        free(data);
+        free(out);
+        return;
+    }
+    snprintf(tmp, sizeof tmp, "/tmp/cas-zstd-%d", (int)getpid());
+    t_generate("text", 9, data, len);
+    f = fopen(tmp, "wb");
+    CHECK(f && fwrite(data, 1, len, f) == len);
+    if (f) fclose(f);
+    for (m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        snprintf(cmd, sizeof cmd, "zstd ");
+        snprintf(cmd + 5, sizeof cmd - 5, modes[m], tmp, tmp);
+        CHECK(system(cmd) == 0);
+        snprintf(cmd, sizeof cmd, "%s.zst", tmp);
+        z = read_whole(cmd, &zlen);
+        CHECK(z != NULL && cas_zstd_is_frame(z, zlen));
+        if (!z) continue;
+        memset(out, 0xCC, len + 16);
+        CHECK(cas_zstd_decompress(NULL, z, zlen, out, len, &got) == CAS_OK && got == len &&
+              !memcmp(out, data, len));
+        CHECK(out[len] == 0xCC);
+        CHECK(cas_zstd_decompress(NULL, z, zlen, out, len - 1, &got) == CAS_E_LIMIT);
+        CHECK(cas_zstd_decompress(NULL, z, zlen / 2, out, len, &got) == CAS_E_ZSTD);
+        z[zlen / 2] ^= 0x55;
+        CHECK(cas_zstd_decompress(NULL, z, zlen, out, len, &got) != CAS_OK);
+        free(z);
+    }
+    /* A window of 2^27 (streamed, size unknown) passes the 8 MiB limit: refused. */
+    snprintf(cmd, sizeof cmd, "zstd -q --long=27 -c < %s > %s.zst", tmp, tmp);
+    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "%s.zst", tmp);
+    z = read_whole(cmd, &zlen);
+    CHECK(z && cas_zstd_decompress(NULL, z, zlen, out, len, &got) == CAS_E_ZSTD);
+    free(z);
+    CHECK(!cas_zstd_is_frame("\x28\xb5\x2f", 3));
+    remove(cmd);
+    remove(tmp);
+    free(data);
+    free(out);
+}
+
 int main(void) {
     test_hex();
     test_blake3();
@@ -595,6 +663,7 @@ int main(void) {
     test_merkle_vectors();
     test_merkle_streaming();
     test_hmac_and_dedup();
+    test_zstd();
     printf("cas.h %s (blake3 %s, sha256 %s, chunker %s)\n", cas_version(), cas_blake3_path(),
            cas_sha256_path(), cas_chunker_path());
     printf("%d passed, %d failed\n", g_passed, g_failed);

@@ -244,7 +244,19 @@ $ZSTD_BAKED
 |------|--------|
 EOF
   sha_list zstd zstddeclib.c LICENSE
+  cat <<'GLUE'
+
+## Glue (`cas_blake3.inc`, `cas_blake3_end.inc`, `cas_zstd.inc`, `cas_zstd_end.inc`)
+
+Generated from the sources above by `vendor/wrap.py` (run by this script): they compile the
+vendored files inside cas.h's one translation unit with every name renamed into the `cas__`
+space, each BLAKE3 ISA file in its own target region, and `#undef` every vendored macro
+afterwards. Not edited by hand either.
+GLUE
 } > "$VENDOR_DIR/README.md.new"
 mv "$VENDOR_DIR/README.md.new" "$VENDOR_DIR/README.md"
+
+log "generating the one-translation-unit glue (vendor/wrap.py)"
+python3 "$VENDOR_DIR/wrap.py"
 
 log "done: blake3 $BLAKE3_UPSTREAM ($BLAKE3_PKG $BLAKE3_DEB_VER), zstd $ZSTD_UPSTREAM ($ZSTD_SRC_PKG $ZSTD_DSC_VER)"
