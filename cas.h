@@ -324,10 +324,14 @@ CAS_API int cas_zstd_decompress(const cas_allocator *alloc, const void *src, siz
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
+#define CAS__UNUSED __attribute__((unused))
+#define CAS__PREFETCH(p) __builtin_prefetch(p)
 #define CAS__TARGET(t) __attribute__((target(t)))
 #define CAS__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CAS__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
+#define CAS__UNUSED
+#define CAS__PREFETCH(p) ((void)(p))
 #define CAS__TARGET(t)
 #define CAS__LIKELY(x) (x)
 #define CAS__UNLIKELY(x) (x)
@@ -448,7 +452,7 @@ static void cas__free_default(void *user, void *ptr, size_t size) {
     (void)size;
     free(ptr);
 }
-static cas_allocator cas__allocator_or_default(const cas_allocator *a) {
+static CAS__UNUSED cas_allocator cas__allocator_or_default(const cas_allocator *a) {
     cas_allocator d;
     if (a && a->alloc && a->free) return *a;
     d.alloc = cas__malloc_default;
@@ -994,13 +998,15 @@ static const uint64_t cas__gear[256] = {
     0x63c7a906c1dd187bULL, };
 
 #define CAS__GEAR_MASK 0xFFFF000000000000ULL
+#define CAS__GEAR_LIMIT 0x0001000000000000ULL /* h & MASK == 0  <=>  h < LIMIT */
 /* The hash at a position depends on the last 64 bytes only ((h << 1) shifts older bytes
    out), and no cut is tested before size MIN; so hashing may start 64 + 1 bytes before MIN
    (xet-core's skip-ahead) with identical results. */
 #define CAS__GEAR_SKIP (CAS_CHUNK_MIN_SIZE - 64 - 1)
-/* Lane length of the 4-lane scan; 64 bytes of each lane but the first are warm-up. */
-#define CAS__GEAR_LANE 1024
-#define CAS__GEAR_BLOCK (4 * CAS__GEAR_LANE)
+/* Lane length of the 8-lane scan (each lane but the first also hashes the 64 bytes before
+   it). Longer lanes cost more serial rescanning of the block that holds the cut. */
+#define CAS__GEAR_LANE 512
+#define CAS__GEAR_BLOCK (8 * CAS__GEAR_LANE)
 
 void cas_chunker_init(cas_chunker *c) {
     c->priv_hash = 0;
@@ -1028,34 +1034,47 @@ static size_t cas__gear_serial(cas_chunker *c, const uint8_t *p, size_t n, uint6
 }
 
 /* Tests CAS__GEAR_BLOCK bytes in which every position may cut (size >= MIN) and none is
-   forced (size < MAX), as four independent lanes to break the one-byte dependency chain of
-   the serial loop. Lane k > 0 rebuilds the hash entering it from the 64 bytes before it.
-   Returns 0, with nothing changed, if any lane sees a match: the caller rescans the block
-   serially to find the first one. */
+   forced (size < MAX), as 8 independent lanes: the serial loop is bound by the latency of
+   its one-byte dependency chain (h = 2h + T[b]); 8 chains in flight hide it. Lane k > 0
+   rebuilds the hash entering it from the 64 bytes before it (older bytes are shifted out).
+   A cut is h < 2^48 at any position; the lanes' minimum is tested once per step. Returns 0,
+   with nothing changed, if any lane sees a cut: the caller rescans the block serially to
+   find the first one. */
+#define CAS__GEAR_STEP(k, at) h##k = (h##k << 1) + cas__gear[p[(at) + j]]
 static int cas__gear_block(cas_chunker *c, const uint8_t *p) {
-    const uint8_t *p1 = p + CAS__GEAR_LANE, *p2 = p1 + CAS__GEAR_LANE, *p3 = p2 + CAS__GEAR_LANE;
-    uint64_t h0 = c->priv_hash, h1 = 0, h2 = 0, h3 = 0;
+    uint64_t h0 = c->priv_hash, h1 = 0, h2 = 0, h3 = 0, h4 = 0, h5 = 0, h6 = 0, h7 = 0;
     size_t j;
-    for (j = 64; j > 0; j--) {
-        h1 = (h1 << 1) + cas__gear[p1[-(ptrdiff_t)j]];
-        h2 = (h2 << 1) + cas__gear[p2[-(ptrdiff_t)j]];
-        h3 = (h3 << 1) + cas__gear[p3[-(ptrdiff_t)j]];
+    const size_t n = CAS__GEAR_LANE;
+    for (j = n - 64; j < n; j++) { /* lane k's warm-up: the last 64 bytes of lane k-1 */
+        CAS__GEAR_STEP(1, 0 * n); CAS__GEAR_STEP(2, 1 * n); CAS__GEAR_STEP(3, 2 * n);
+        CAS__GEAR_STEP(4, 3 * n); CAS__GEAR_STEP(5, 4 * n); CAS__GEAR_STEP(6, 5 * n);
+        CAS__GEAR_STEP(7, 6 * n);
     }
-    for (j = 0; j < CAS__GEAR_LANE; j++) {
-        h0 = (h0 << 1) + cas__gear[p[j]];
-        h1 = (h1 << 1) + cas__gear[p1[j]];
-        h2 = (h2 << 1) + cas__gear[p2[j]];
-        h3 = (h3 << 1) + cas__gear[p3[j]];
-        if (CAS__UNLIKELY(((h0 & CAS__GEAR_MASK) == 0) | ((h1 & CAS__GEAR_MASK) == 0) |
-                          ((h2 & CAS__GEAR_MASK) == 0) | ((h3 & CAS__GEAR_MASK) == 0)))
-            return 0;
+    for (j = 0; j < n; j++) {
+        uint64_t m01, m23, m45, m67, m;
+        if ((j & 63) == 0) { /* eight interleaved streams: prefetch the next block's lines */
+            int k;
+            for (k = 0; k < 8; k++) CAS__PREFETCH(p + CAS__GEAR_BLOCK + (size_t)k * n + j);
+        }
+        CAS__GEAR_STEP(0, 0 * n); CAS__GEAR_STEP(1, 1 * n); CAS__GEAR_STEP(2, 2 * n);
+        CAS__GEAR_STEP(3, 3 * n); CAS__GEAR_STEP(4, 4 * n); CAS__GEAR_STEP(5, 5 * n);
+        CAS__GEAR_STEP(6, 6 * n); CAS__GEAR_STEP(7, 7 * n);
+        m01 = h0 < h1 ? h0 : h1;
+        m23 = h2 < h3 ? h2 : h3;
+        m45 = h4 < h5 ? h4 : h5;
+        m67 = h6 < h7 ? h6 : h7;
+        m01 = m01 < m23 ? m01 : m23;
+        m45 = m45 < m67 ? m45 : m67;
+        m = m01 < m45 ? m01 : m45;
+        if (CAS__UNLIKELY(m < CAS__GEAR_LIMIT)) return 0;
     }
-    c->priv_hash = h3;
+    c->priv_hash = h7;
     c->priv_size += CAS__GEAR_BLOCK;
     return 1;
 }
+#undef CAS__GEAR_STEP
 
-const char *cas_chunker_path(void) { return "gear-4lane"; }
+const char *cas_chunker_path(void) { return "gear-8lane"; }
 
 size_t cas_chunker_scan(cas_chunker *c, const void *data, size_t len, uint64_t *cut) {
     const uint8_t *p = (const uint8_t *)data;
@@ -1205,6 +1224,20 @@ int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len,
 }
 #endif
 
+/* Internal macros end with the implementation (only CAS_* public ones remain). */
+#undef CAS__X86
+#undef CAS__X86_GNU
+#undef CAS__ARM64
+#undef CAS__UNUSED
+#undef CAS__PREFETCH
+#undef CAS__TARGET
+#undef CAS__LIKELY
+#undef CAS__UNLIKELY
+#undef CAS__GEAR_MASK
+#undef CAS__GEAR_LIMIT
+#undef CAS__GEAR_SKIP
+#undef CAS__GEAR_LANE
+#undef CAS__GEAR_BLOCK
 #endif /* CAS__IMPLEMENTED */
 #endif /* CAS_IMPLEMENTATION */
 

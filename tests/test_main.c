@@ -199,13 +199,11 @@ static void test_sha256(void) {
 
 /* ---- chunker ---- */
 
-/* chunking.md's pseudocode, byte by byte: the reference the fast chunker must equal. */
-static size_t spec_chunk(const uint8_t *data, size_t len, uint64_t *sizes, size_t cap) {
+/* The gear table, read from the vectors file rather than taken from cas.h. */
+static const uint64_t *gear_table(void) {
     static uint64_t table[256];
     static int loaded;
-    uint64_t h = 0;
-    size_t start = 0, i, n = 0;
-    if (!loaded) { /* read the table from the shared vectors file, not from cas.h */
+    if (!loaded) {
         FILE *f = t_open_vectors("gear_table.txt");
         char line[512];
         int k = 0;
@@ -216,24 +214,11 @@ static size_t spec_chunk(const uint8_t *data, size_t len, uint64_t *sizes, size_
         loaded = k == 256;
         if (!loaded) { fprintf(stderr, "gear table missing\n"); exit(2); }
     }
-    if (len == 0) return 0;
-    for (i = 0; i < len; i++) {
-        uint64_t size;
-        h = (h << 1) + table[data[i]];
-        size = i + 1 - start;
-        if (size < CAS_CHUNK_MIN_SIZE) continue;
-        if (size >= CAS_CHUNK_MAX_SIZE || (h & 0xFFFF000000000000ULL) == 0) {
-            if (n < cap) sizes[n] = size;
-            n++;
-            start = i + 1;
-            h = 0;
-        }
-    }
-    if (start < len) {
-        if (n < cap) sizes[n] = len - start;
-        n++;
-    }
-    return n;
+    return table;
+}
+
+static size_t spec_chunk(const uint8_t *data, size_t len, uint64_t *sizes, size_t cap) {
+    return t_spec_chunk(gear_table(), data, len, sizes, cap);
 }
 
 /* Chunks data with cas_chunk_stream in pieces given by `piece` (0 = whole buffer, otherwise
@@ -382,41 +367,6 @@ static void test_chunker_vs_spec(void) {
 
 /* ---- Merkle ---- */
 
-/* xet-core's batch algorithm, level by level (an independent transcription). */
-static void batch_merkle_root(const cas_chunk *leaves, size_t n, cas_hash *out) {
-    cas_chunk *v;
-    size_t len = n;
-    if (n == 0) {
-        memset(out, 0, sizeof *out);
-        return;
-    }
-    v = (cas_chunk *)t_xmalloc(n * sizeof *v);
-    memcpy(v, leaves, n * sizeof *v);
-    while (len > 1) {
-        size_t rd = 0, wr = 0;
-        while (rd < len) {
-            size_t rem = len - rd, cut, i;
-            if (rem <= 2) {
-                cut = rem;
-            } else {
-                size_t end = rem < 9 ? rem : 9;
-                cut = end;
-                for (i = 2; i < end; i++)
-                    if (cas_hash_tail_u64(&v[rd + i].hash) % 4 == 0) {
-                        cut = i + 1;
-                        break;
-                    }
-            }
-            cas_internal_node_hash(v + rd, cut, &v[wr].hash, &v[wr].size);
-            wr++;
-            rd += cut;
-        }
-        len = wr;
-    }
-    *out = v[0].hash;
-    free(v);
-}
-
 static void random_leaves(uint64_t seed, cas_chunk *leaves, size_t n) {
     t_rng r;
     size_t i;
@@ -450,7 +400,7 @@ static void test_merkle_vectors(void) {
         } else if (sscanf(line, "xorb %79s", a) == 1) {
             cas_xorb_hash(nodes, n, &h);
             CHECK_MSG(hash_is(&h, a), "table case %d xorb", cases);
-            batch_merkle_root(nodes, n, &h);
+            t_batch_merkle_root(nodes, n, &h);
             CHECK_MSG(hash_is(&h, a), "table case %d batch transcription", cases);
         } else if (sscanf(line, "file %79s %79s", a, b) == 2) {
             cas_hash salt = t_hash(a);
@@ -514,12 +464,12 @@ static void test_merkle_streaming(void) {
             cas_merkle_push(&m, &leaves[i]);
             if (i + 1 == n / 2 || (n < 200 && i % 7 == 0)) {
                 cas_merkle_root(&m, &a);
-                batch_merkle_root(leaves, i + 1, &b);
+                t_batch_merkle_root(leaves, i + 1, &b);
                 CHECK_MSG(cas_hash_equal(&a, &b), "prefix %zu of %zu", i + 1, n);
             }
         }
         cas_merkle_root(&m, &a);
-        batch_merkle_root(leaves, n, &b);
+        t_batch_merkle_root(leaves, n, &b);
         CHECK_MSG(cas_hash_equal(&a, &b), "n=%zu", n);
         CHECK(cas_merkle_count(&m) == n);
         cas_xorb_hash(leaves, n, &b);

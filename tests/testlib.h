@@ -8,19 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+static inline void *t_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory (%zu bytes)\n", n);
+        exit(2);
+    }
+    return p;
+}
+
 /* ---- splitmix64 and the input kinds of tests/oracle/README.md ---- */
 typedef struct {
     uint64_t state;
 } t_rng;
 
-static uint64_t t_next(t_rng *r) {
+static inline uint64_t t_next(t_rng *r) {
     uint64_t z = (r->state += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
 
-static void t_fill_random(t_rng *r, uint8_t *p, size_t n) {
+static inline void t_fill_random(t_rng *r, uint8_t *p, size_t n) {
     size_t i = 0;
     while (i < n) {
         uint64_t v = t_next(r);
@@ -30,7 +39,7 @@ static void t_fill_random(t_rng *r, uint8_t *p, size_t n) {
 }
 
 /* Fills buf[0..size) with input `kind` from `seed`; 0 on an unknown kind. */
-static int t_generate(const char *kind, uint64_t seed, uint8_t *buf, size_t size) {
+static inline int t_generate(const char *kind, uint64_t seed, uint8_t *buf, size_t size) {
     static const char *words[16] = {"the",  "of",   "and",  "model", "tensor", "weight",
                                     "layer", "xet",  "chunk", "hash", "data",   "file",
                                     "byte", "merkle", "shard", "hub"};
@@ -57,13 +66,73 @@ static int t_generate(const char *kind, uint64_t seed, uint8_t *buf, size_t size
     return 1;
 }
 
+/* chunking.md's pseudocode, byte by byte: the reference the fast chunker must equal, and
+   the benchmark's baseline. Writes up to cap chunk sizes; returns the chunk count. */
+static inline size_t t_spec_chunk(const uint64_t table[256], const uint8_t *data, size_t len,
+                           uint64_t *sizes, size_t cap) {
+    uint64_t h = 0;
+    size_t start = 0, i, n = 0;
+    for (i = 0; i < len; i++) {
+        uint64_t size;
+        h = (h << 1) + table[data[i]];
+        size = i + 1 - start;
+        if (size < CAS_CHUNK_MIN_SIZE) continue;
+        if (size >= CAS_CHUNK_MAX_SIZE || (h & 0xFFFF000000000000ULL) == 0) {
+            if (n < cap) sizes[n] = size;
+            n++;
+            start = i + 1;
+            h = 0;
+        }
+    }
+    if (start < len) {
+        if (n < cap) sizes[n] = len - start;
+        n++;
+    }
+    return n;
+}
+
+/* xet-core's batch algorithm, level by level (an independent transcription). */
+static inline void t_batch_merkle_root(const cas_chunk *leaves, size_t n, cas_hash *out) {
+    cas_chunk *v;
+    size_t len = n;
+    if (n == 0) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    v = (cas_chunk *)t_xmalloc(n * sizeof *v);
+    memcpy(v, leaves, n * sizeof *v);
+    while (len > 1) {
+        size_t rd = 0, wr = 0;
+        while (rd < len) {
+            size_t rem = len - rd, cut, i;
+            if (rem <= 2) {
+                cut = rem;
+            } else {
+                size_t end = rem < 9 ? rem : 9;
+                cut = end;
+                for (i = 2; i < end; i++)
+                    if (cas_hash_tail_u64(&v[rd + i].hash) % 4 == 0) {
+                        cut = i + 1;
+                        break;
+                    }
+            }
+            cas_internal_node_hash(v + rd, cut, &v[wr].hash, &v[wr].size);
+            wr++;
+            rd += cut;
+        }
+        len = wr;
+    }
+    *out = v[0].hash;
+    free(v);
+}
+
 /* ---- vector files ---- */
-static const char *t_vector_dir(void) {
+static inline const char *t_vector_dir(void) {
     const char *d = getenv("CAS_VECTORS");
     return d ? d : "tests/vectors";
 }
 
-static FILE *t_open_vectors(const char *name) {
+static inline FILE *t_open_vectors(const char *name) {
     char path[1024];
     FILE *f;
     snprintf(path, sizeof path, "%s/%s", t_vector_dir(), name);
@@ -73,7 +142,7 @@ static FILE *t_open_vectors(const char *name) {
 }
 
 /* Next non-empty, non-comment line without its newline; 0 at EOF. */
-static int t_read_line(FILE *f, char *line, size_t cap) {
+static inline int t_read_line(FILE *f, char *line, size_t cap) {
     while (fgets(line, (int)cap, f)) {
         size_t n = strlen(line);
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
@@ -83,7 +152,7 @@ static int t_read_line(FILE *f, char *line, size_t cap) {
     return 0;
 }
 
-static int t_hex_bytes(const char *hex, uint8_t *out, size_t cap, size_t *len) {
+static inline int t_hex_bytes(const char *hex, uint8_t *out, size_t cap, size_t *len) {
     size_t n = strlen(hex), i;
     if (n % 2 || n / 2 > cap) return 0;
     for (i = 0; i < n / 2; i++) {
@@ -95,13 +164,13 @@ static int t_hex_bytes(const char *hex, uint8_t *out, size_t cap, size_t *len) {
     return 1;
 }
 
-static void t_plain_hex(const uint8_t *p, size_t n, char *out) {
+static inline void t_plain_hex(const uint8_t *p, size_t n, char *out) {
     size_t i;
     for (i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", p[i]);
     out[2 * n] = 0;
 }
 
-static cas_hash t_hash(const char *hex) {
+static inline cas_hash t_hash(const char *hex) {
     cas_hash h;
     memset(&h, 0, sizeof h);
     if (cas_hash_from_hex(hex, strlen(hex), &h) != CAS_OK) {
@@ -111,13 +180,5 @@ static cas_hash t_hash(const char *hex) {
     return h;
 }
 
-static void *t_xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory (%zu bytes)\n", n);
-        exit(2);
-    }
-    return p;
-}
 
 #endif

@@ -1,0 +1,73 @@
+#!/bin/sh
+# `make check`: the test runner and CLI tests under ASan+UBSan with gcc and clang, strict
+# C99 -pedantic builds, a CAS_NO_SIMD build, the header in C++, no leaked symbols or macros,
+# and no VEX (AVX) instruction outside the functions compiled for AVX.
+set -u
+B=${BUILD:-build}/check
+mkdir -p "$B"
+fails=0
+step() { echo "== $*"; }
+run() { if "$@"; then :; else echo "FAIL: $*" >&2; fails=$((fails + 1)); fi; }
+WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
+
+for cc in gcc clang; do
+  command -v $cc >/dev/null 2>&1 || { echo "FAIL: $cc not installed" >&2; fails=$((fails + 1)); continue; }
+  step "$cc: ASan+UBSan"
+  SAN="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+  run $cc $WARN $SAN tests/test_main.c -o "$B/test-san-$cc"
+  run $cc $WARN $SAN examples/cas.c -o "$B/cas-san-$cc"
+  run env ASAN_OPTIONS=detect_leaks=1 "$B/test-san-$cc"
+  run sh tests/cli.sh "$B/cas-san-$cc"
+  step "$cc: CAS_NO_SIMD"
+  run $cc $WARN -O2 -DCAS_NO_SIMD tests/test_main.c -o "$B/test-nosimd-$cc"
+  run "$B/test-nosimd-$cc"
+  step "$cc: CAS_NO_ZSTD builds"
+  run $cc $WARN -O2 -DCAS_NO_ZSTD examples/cas.c -o "$B/cas-nozstd-$cc"
+  step "$cc: -O0 and -O3"
+  run $cc $WARN -O0 tests/test_main.c -o "$B/test-O0-$cc"
+  run "$B/test-O0-$cc"
+  run $cc $WARN -O3 tests/test_main.c -o "$B/test-O3-$cc"
+  run "$B/test-O3-$cc"
+done
+
+step "C++: the declarations compile in a .cpp file"
+printf '#include "cas.h"\nint main() { cas_hash h = cas_hash(); char x[65]; cas_hash_to_hex(&h, x); return 0; }\n' > "$B/decl.cpp"
+for cxx in g++ clang++; do
+  command -v $cxx >/dev/null 2>&1 || continue
+  run $cxx -std=c++11 -Wall -Wextra -Werror -pedantic -I. -c "$B/decl.cpp" -o "$B/decl-$cxx.o"
+done
+
+step "macro hygiene: nothing but CAS_* macros leaks out of the implementation"
+hdrs=$(cat cas.h vendor/blake3/*.c vendor/blake3/*.h vendor/zstd/zstddeclib.c | sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/p' | sort -u | grep -v -e '^intrin.h$' -e arm_neon.h -e '^stdio.h$')
+: > "$B/base.c"
+for h in $hdrs; do
+  printf '#include <%s>\n' "$h" > "$B/one.c"
+  cc -E "$B/one.c" > /dev/null 2>&1 && printf '#include <%s>\n' "$h" >> "$B/base.c"
+done
+printf '#define CAS_IMPLEMENTATION\n#include "cas.h"\n' > "$B/impl.c"
+cat "$B/base.c" >> "$B/impl.c"
+for cc in gcc clang; do
+  $cc -std=c99 -dM -E "$B/base.c" | awk '{print $2}' | sed 's/(.*//' | sort -u > "$B/base.macros"
+  $cc -std=c99 -dM -E -I. "$B/impl.c" | awk '{print $2}' | sed 's/(.*//' | sort -u > "$B/impl.macros"
+  leaked=$(comm -13 "$B/base.macros" "$B/impl.macros" | grep -v -E '^CAS_[A-Z0-9]' | grep -v '^CAS__IMPLEMENTED$' || true)
+  if [ -n "$leaked" ]; then echo "FAIL: $cc: macros leak: $(echo $leaked | head -c 600)" >&2; fails=$((fails + 1)); fi
+done
+
+step "symbols: only cas_* leave the object file (default, CAS_NO_SIMD, clang)"
+for variant in "gcc" "gcc -DCAS_NO_SIMD" "clang"; do
+  $variant -O2 -c -I. -x c "$B/impl.c" -o "$B/sym.o" 2>/dev/null || { echo "FAIL: $variant build" >&2; fails=$((fails + 1)); continue; }
+  leaked=$(nm -g --defined-only "$B/sym.o" | awk '{print $3}' | grep -v '^cas_' || true)
+  if [ -n "$leaked" ]; then echo "FAIL: $variant: symbols leak: $leaked" >&2; fails=$((fails + 1)); fi
+done
+
+step "no VEX instruction outside AVX functions"
+for cc in gcc clang; do
+  $cc -O2 -c -I. -x c "$B/impl.c" -o "$B/vex-$cc.o" 2>/dev/null || continue
+  bad=$(objdump -d --no-show-raw-insn "$B/vex-$cc.o" | awk '
+    /^[0-9a-f]+ <.*>:$/ { fn = $2; next }
+    fn !~ /avx/ && ($2 ~ /^v/ || $0 ~ /%[yz]mm/) { print fn; }' | sort -u | head -20)
+  if [ -n "$bad" ]; then echo "FAIL: $cc: VEX/AVX code in non-AVX functions: $bad" >&2; fails=$((fails + 1)); fi
+done
+
+if [ $fails -eq 0 ]; then echo "check: all passed"; else echo "check: $fails failed"; fi
+[ $fails -eq 0 ]
