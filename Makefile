@@ -21,9 +21,19 @@ $(BUILD)/bench: tests/bench.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench.c -o $@ $(BENCH_LIBS)
 
-# Every test: the unit/conformance runner, the CLI, the one-translation-unit build.
-test: all
+# LZ4 tests and benchmark use liblz4 + the lz4 CLI as oracles/peers (test-only: the library
+# never links them). Debian: apt-get install liblz4-dev lz4.
+$(BUILD)/test_lz4: tests/test_lz4.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) tests/test_lz4.c -o $@ -llz4
+$(BUILD)/bench_lz4: tests/bench_lz4.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) -O3 -g tests/bench_lz4.c -o $@ -llz4
+
+# Every test: the unit/conformance runner, LZ4 interop, the CLI, the one-translation-unit build.
+test: all $(BUILD)/test_lz4
 	$(BUILD)/test
+	$(BUILD)/test_lz4
 	sh tests/cli.sh $(BUILD)/cas
 	sh tests/single_tu.sh
 	$(MAKE) --no-print-directory fuzz-replay
@@ -31,8 +41,9 @@ test: all
 # Benchmarks print a table; never timed assertions.  OpenSSL's SHA-256 is the peer when
 # libssl-dev is installed.
 BENCH_LIBS := $(shell echo 'int SHA256_Init(void); int main(void){return SHA256_Init();}' | $(CC) -x c - -o /dev/null -lcrypto 2>/dev/null && test -f /usr/include/openssl/sha.h && echo "-DHAVE_OPENSSL -lcrypto")
-bench: $(BUILD)/bench
+bench: $(BUILD)/bench $(BUILD)/bench_lz4
 	$(BUILD)/bench
+	$(BUILD)/bench_lz4
 
 # Sanitizers with gcc and clang, strict C99, no-SIMD, C++ header, symbol and macro hygiene.
 check:

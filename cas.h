@@ -90,7 +90,14 @@ typedef enum cas_result {
     CAS_E_STATE = -4,        /* the call is not allowed in the object's current state */
     CAS_E_UNSUPPORTED = -5,  /* the feature was compiled out (e.g. CAS_NO_ZSTD) */
     CAS_E_LIMIT = -6,        /* the output would exceed the caller's capacity or a limit */
-    CAS_E_ZSTD = -7          /* a zstd frame is corrupt, truncated or needs a too-large window */
+    CAS_E_ZSTD = -7,          /* a zstd frame is corrupt, truncated or needs a too-large window */
+    CAS_E_TRUNCATED = -8,    /* the input ends inside a structure */
+    CAS_E_TRAILING = -9,     /* bytes follow a structure that must end the input */
+    CAS_E_SIZE = -10,        /* a decoded size differs from the size declared for it */
+    CAS_E_LZ4_MAGIC = -11,   /* not an LZ4 frame (skippable and legacy frames included) */
+    CAS_E_LZ4_HEADER = -12,  /* bad LZ4 frame header: version, reserved bits, dict ID, checksum */
+    CAS_E_LZ4_BLOCK = -13,   /* a corrupt LZ4 block */
+    CAS_E_LZ4_CHECKSUM = -14 /* an LZ4 block or content checksum mismatch */
 } cas_result;
 
 /* "CAS_E_HEX" etc. Never NULL. */
@@ -296,6 +303,173 @@ CAS_API int cas_zstd_is_frame(const void *src, size_t len);
 CAS_API int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
                                 size_t cap, size_t *out_len);
 
+/* ==== >>base: error detail =============================================================== */
+
+/* Where and why a decoder refused its input. Decoders take a `cas_error *` (NULL allowed) and
+   fill it on every return: code = the returned cas_result, offset = the byte offset in the
+   input where the problem was detected (0 on success), what = a static one-line detail
+   ("match offset 0", ...; "" on success). The pointer stays valid for the program's life. */
+typedef struct cas_error {
+    int code;
+    uint64_t offset;
+    const char *what;
+} cas_error;
+
+/* ==== >>primitives: XXH32 ================================================================ */
+
+/* xxHash32 (the LZ4 frame checksums). One-shot, or incremental with a plain struct. */
+CAS_API uint32_t cas_xxh32(const void *data, size_t len, uint32_t seed);
+
+typedef struct cas_xxh32_state {
+    uint32_t priv_acc[4];
+    uint32_t priv_seed;
+    uint32_t priv_used;  /* bytes in priv_buf */
+    uint64_t priv_total; /* bytes hashed so far */
+    uint8_t priv_buf[16];
+} cas_xxh32_state;
+CAS_API void cas_xxh32_init(cas_xxh32_state *s, uint32_t seed);
+CAS_API void cas_xxh32_update(cas_xxh32_state *s, const void *data, size_t len);
+/* The hash of everything updated so far; `s` is unchanged and may be updated further. */
+CAS_API uint32_t cas_xxh32_final(const cas_xxh32_state *s);
+
+/* ==== >>primitives: LZ4 ================================================================== */
+
+/* LZ4 block and frame formats (lz4 doc/lz4_Block_format.md, doc/lz4_Frame_format.md). Xet chunk
+   payloads of schemes 1 and 2 are always LZ4 *frames*; the block functions are the engine.
+   Nothing here allocates: the compressor's hash table is a caller struct (or 16 KiB of stack). */
+
+/* The compressor's hash table: 16 KiB. Reusable across calls; contents need no init. */
+typedef struct cas_lz4_table {
+    union {
+        uint32_t u32[4096];
+        uint16_t u16[8192];
+    } priv;
+} cas_lz4_table;
+
+/* Largest block compressed output for n input bytes (LZ4_compressBound). */
+CAS_API size_t cas_lz4_block_bound(size_t n);
+/* Compresses src[0..n) into one LZ4 block in dst[0..cap), greedy with a hash table, as
+   LZ4_compress_fast does. acceleration <= 1 is the default; larger trades ratio for speed.
+   `table` may be NULL (16 KiB of stack is then used). The output obeys the block format's end
+   rules (the last 5 bytes are literals, the last match starts >= 12 bytes before the end).
+   Returns CAS_OK with *out_len, or CAS_E_LIMIT if the block does not fit in cap (cap >=
+   cas_lz4_block_bound(n) always fits; a smaller cap is how the frame writer asks "is it
+   smaller than n?"), CAS_E_ARGUMENT if n > CAS_LZ4_MAX_INPUT. dst[0..cap) past *out_len may be
+   written. */
+#define CAS_LZ4_MAX_INPUT 0x7E000000u
+CAS_API int cas_lz4_block_compress(const void *src, size_t n, void *dst, size_t cap,
+                                   size_t *out_len, int acceleration, cas_lz4_table *table);
+/* Decodes the LZ4 block src[0..n) into dst[prefix..cap). dst[0..prefix) is earlier output
+   (previous blocks of a linked frame) that matches may copy from; use prefix 0 for an
+   independent block. *out_len = bytes decoded (prefix not included).
+   Never reads outside src[0..n) or dst[0..cap), never writes outside dst[prefix..cap),
+   whatever the input. Accepts what lz4_flex's safe decoder (xet-core's) accepts: the block
+   ends right after a literal run, every offset is 1..(bytes before it in dst). The end-of-
+   block rules (last 5 bytes literals, last match >= 12 bytes before the end) exist so that
+   decoders may skip checks; this one checks everything and does not enforce them. Against
+   liblz4 1.9.4's LZ4_decompress_safe (differential test): the same accept set and output,
+   except that liblz4 takes offset 0 (refused here: RUSTSEC-2026-0041) and refuses end-rule
+   breaks relative to its capacity. Errors: CAS_E_LZ4_BLOCK (corrupt), CAS_E_LIMIT (the
+   output would pass cap), CAS_E_ARGUMENT (prefix > cap). src and dst must not overlap.
+   dst[prefix..cap) past *out_len holds unspecified bytes (fast copies overshoot inside cap),
+   and so does all of it on error. */
+CAS_API int cas_lz4_block_decompress(const void *src, size_t n, void *dst, size_t prefix,
+                                     size_t cap, size_t *out_len, cas_error *err);
+
+/* LZ4 frame (magic 04 22 4D 18), as xet-core writes it (lz4_flex FrameEncoder defaults):
+   FLG 0x60 (version 01, independent blocks, no checksums, no content size), BD 0x40 for
+   n <= 64 KiB, 0x50 for n <= 256 KiB, else 0x70 (4 MiB blocks), header checksum, the data
+   in blocks of the BD size, each stored uncompressed (size word's high bit) when compression
+   does not make it smaller, then the EndMark 00 00 00 00. Empty input: header + EndMark. */
+#define CAS_LZ4_FRAME_MAGIC 0x184D2204u
+/* Largest frame cas_lz4_frame_compress writes for n input bytes. */
+CAS_API size_t cas_lz4_frame_bound(size_t n);
+/* Writes the frame of src[0..n) into dst[0..cap); *out_len = its size. CAS_E_LIMIT if it does
+   not fit (cap >= cas_lz4_frame_bound(n) always fits), CAS_E_ARGUMENT if n is over
+   CAS_LZ4_MAX_INPUT. Uses 16 KiB of stack (the hash table). */
+CAS_API int cas_lz4_frame_compress(const void *src, size_t n, void *dst, size_t cap,
+                                   size_t *out_len, int acceleration);
+/* Decodes exactly one LZ4 frame that must fill src[0..n) into dst[0..cap); *out_len = bytes
+   decoded (0 on error). Reads every valid frame: block max 64 KiB..4 MiB, linked or independent
+   blocks, compressed or stored blocks, block checksums, content checksum, content size.
+   Errors (err->offset = where in src):
+     CAS_E_TRUNCATED     src ends inside the frame (the EndMark is required)
+     CAS_E_LZ4_MAGIC     not 04 22 4D 18: skippable (0x184D2A5x) and legacy frames included
+     CAS_E_LZ4_HEADER    version != 01, a reserved bit set, a dictionary ID (unsupported),
+                         block max size id < 4, or a wrong header checksum
+     CAS_E_LZ4_BLOCK     a corrupt block, a block bigger than the block max size (stored or
+                         decoded)
+     CAS_E_LZ4_CHECKSUM  a block or content checksum does not match
+     CAS_E_SIZE          the content size field differs from the decoded size
+     CAS_E_LIMIT         the decoded data would pass cap (checked before every write: a frame
+                         never makes more than cap bytes of work)
+     CAS_E_TRAILING      bytes after the frame (another frame, a skippable frame, anything)
+   Under CAS_FUZZING or FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION checksums are not verified.
+   dst[0..cap) holds unspecified bytes on error. */
+CAS_API int cas_lz4_frame_decompress(const void *src, size_t n, void *dst, size_t cap,
+                                     size_t *out_len, cas_error *err);
+
+/* ==== >>primitives: BG4 byte grouping ==================================================== */
+
+/* BG4 (xorb.md, xet-core byte_grouping/bg4.rs): group g (0..3) holds the bytes at positions
+   = g mod 4, in order; the groups are concatenated; with r = n % 4 the first r groups have one
+   byte more (group g has n/4 + (g < r) bytes). dst and src must not overlap. */
+CAS_API void cas_bg4_split(const uint8_t *src, size_t n, uint8_t *dst);
+/* The inverse of cas_bg4_split: src holds the n bytes of the four groups. */
+CAS_API void cas_bg4_regroup(const uint8_t *src, size_t n, uint8_t *dst);
+/* The code path in use: "ssse3" / "sse2" / "portable" (split/regroup). */
+CAS_API const char *cas_bg4_path(void);
+
+/* xet-core's BG4 predictor (bg4_prediction.rs): a histogram of byte popcounts (0..8) for each
+   of the four byte positions mod 4; BG4 is recommended when the largest KL divergence of a
+   position's histogram from the pooled one exceeds 0.02. Push any pieces; `offset` of a piece
+   is its position in the chunk (only offset % 4 matters). */
+typedef struct cas_bg4_predictor {
+    uint32_t priv_hist[4][9];
+} cas_bg4_predictor;
+CAS_API void cas_bg4_predictor_init(cas_bg4_predictor *p);
+CAS_API void cas_bg4_predictor_add(cas_bg4_predictor *p, uint64_t offset, const void *data,
+                                   size_t n);
+/* 1 if BG4+LZ4 is predicted to compress better than LZ4, else 0. */
+CAS_API int cas_bg4_predictor_recommends(const cas_bg4_predictor *p);
+/* One-shot: the predictor over data[0..n), as xet-core's CompressionScheme::choose_from_data. */
+CAS_API int cas_bg4_predict(const void *data, size_t n);
+
+/* ==== >>primitives: chunk compression ==================================================== */
+
+/* Xorb chunk compression schemes (xorb.md); CAS_SCHEME_AUTO is a request, never stored. */
+enum {
+    CAS_SCHEME_NONE = 0,
+    CAS_SCHEME_LZ4 = 1,
+    CAS_SCHEME_BG4_LZ4 = 2,
+    CAS_SCHEME_AUTO = 99
+};
+
+/* Scratch of cas_chunk_compress: the LZ4 hash table and room for a byte-grouped chunk, about
+   144 KiB, so better in static or heap storage than on a small stack. No init needed. */
+typedef struct cas_chunk_compressor {
+    cas_lz4_table priv_table;
+    uint8_t priv_grouped[CAS_CHUNK_MAX_SIZE];
+} cas_chunk_compressor;
+
+/* Compresses one chunk as xet-core's serialize_chunk does: `scheme` NONE, LZ4, BG4_LZ4 or AUTO
+   (AUTO asks the BG4 predictor: BG4_LZ4 if it recommends, else LZ4); the payload is an LZ4
+   frame (cas_lz4_frame_compress, of the byte groups for BG4_LZ4), unless that frame is not
+   smaller than the chunk: then the chunk itself is stored with scheme NONE. Writes the payload
+   to dst[0..cap), *out_len its size, *scheme_out the scheme to put in the chunk header.
+   cap >= n always suffices. CAS_E_ARGUMENT: n > 131072 (CAS_CHUNK_MAX_SIZE) or an unknown
+   scheme; CAS_E_LIMIT: cap < n and the payload does not fit. */
+CAS_API int cas_chunk_compress(cas_chunk_compressor *cc, const void *chunk, size_t n, int scheme,
+                               void *dst, size_t cap, size_t *out_len, int *scheme_out);
+/* Decodes a chunk payload src[0..n) stored with `scheme` into exactly `size` bytes at dst
+   (size = the chunk header's uncompressed size, <= 131072). BG4_LZ4 needs `scratch` of size
+   bytes (may be NULL for the other schemes). Errors as cas_lz4_frame_decompress, plus
+   CAS_E_SIZE when the decoded size differs from `size` (NONE: when n != size) and
+   CAS_E_ARGUMENT for an unknown scheme (AUTO included) or size > 131072. */
+CAS_API int cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_t size,
+                                 void *scratch, cas_error *err);
+
+
 #ifdef __cplusplus
 }
 #endif
@@ -424,6 +598,13 @@ static const cas__result_text cas__results[] = {
     {CAS_E_UNSUPPORTED, "CAS_E_UNSUPPORTED", "the feature was compiled out of this build"},
     {CAS_E_LIMIT, "CAS_E_LIMIT", "the output would exceed the caller's capacity or a limit"},
     {CAS_E_ZSTD, "CAS_E_ZSTD", "a zstd frame is corrupt, truncated or needs a too-large window"},
+    {CAS_E_TRUNCATED, "CAS_E_TRUNCATED", "the input ends before the structure it holds is complete"},
+    {CAS_E_TRAILING, "CAS_E_TRAILING", "bytes follow the end of a structure that must fill the input exactly"},
+    {CAS_E_SIZE, "CAS_E_SIZE", "the decoded data is longer or shorter than the size declared for it"},
+    {CAS_E_LZ4_MAGIC, "CAS_E_LZ4_MAGIC", "the data is not an LZ4 frame: its magic is not 04 22 4D 18 (skippable and legacy frames are refused)"},
+    {CAS_E_LZ4_HEADER, "CAS_E_LZ4_HEADER", "the LZ4 frame header is invalid: version, reserved bits, dictionary ID, block size id or header checksum"},
+    {CAS_E_LZ4_BLOCK, "CAS_E_LZ4_BLOCK", "an LZ4 block is corrupt or larger than the frame's block maximum size"},
+    {CAS_E_LZ4_CHECKSUM, "CAS_E_LZ4_CHECKSUM", "an LZ4 block or content checksum does not match the data"},
 };
 
 static const cas__result_text *cas__result_find(int result) {
@@ -1223,6 +1404,1037 @@ int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len,
     return CAS_E_UNSUPPORTED;
 }
 #endif
+
+/* ==== >>base: error detail, byte helpers ================================================= */
+
+static int cas__fail(cas_error *err, int code, uint64_t offset, const char *what) {
+    if (err) {
+        err->code = code;
+        err->offset = offset;
+        err->what = what;
+    }
+    return code;
+}
+
+static int cas__succeed(cas_error *err) { return cas__fail(err, CAS_OK, 0, ""); }
+
+static uint32_t cas__load_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void cas__store_le32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Native-order unaligned access: memcpy of a constant size compiles to one move. */
+static uint32_t cas__read32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t cas__read64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static void cas__copy8(uint8_t *d, const uint8_t *s) { memcpy(d, s, 8); }
+static void cas__copy16(uint8_t *d, const uint8_t *s) { memcpy(d, s, 16); }
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CAS__FORCE_INLINE __attribute__((always_inline)) inline
+#else
+#define CAS__FORCE_INLINE inline
+#endif
+
+#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_M_X64) || \
+    defined(_M_IX86) || defined(_M_ARM64)
+#define CAS__LITTLE_ENDIAN 1
+#else
+#define CAS__LITTLE_ENDIAN 0
+#endif
+
+/* ==== >>primitives: XXH32 ================================================================ */
+
+/* xxHash32 as specified in xxHash's doc/xxhash_spec.md: four lanes over 16-byte stripes, then
+   the tail 4 and 1 bytes at a time, then the avalanche. */
+#define CAS__XXH_P1 0x9E3779B1u
+#define CAS__XXH_P2 0x85EBCA77u
+#define CAS__XXH_P3 0xC2B2AE3Du
+#define CAS__XXH_P4 0x27D4EB2Fu
+#define CAS__XXH_P5 0x165667B1u
+#define CAS__ROTL32(x, r) (((x) << (r)) | ((x) >> (32 - (r))))
+
+static uint32_t cas__xxh32_round(uint32_t acc, uint32_t lane) {
+    acc += lane * CAS__XXH_P2;
+    acc = CAS__ROTL32(acc, 13);
+    return acc * CAS__XXH_P1;
+}
+
+static void cas__xxh32_stripes(uint32_t acc[4], const uint8_t *p, size_t nstripes) {
+    uint32_t a = acc[0], b = acc[1], c = acc[2], d = acc[3];
+    for (; nstripes; nstripes--, p += 16) {
+        a = cas__xxh32_round(a, cas__load_le32(p));
+        b = cas__xxh32_round(b, cas__load_le32(p + 4));
+        c = cas__xxh32_round(c, cas__load_le32(p + 8));
+        d = cas__xxh32_round(d, cas__load_le32(p + 12));
+    }
+    acc[0] = a; acc[1] = b; acc[2] = c; acc[3] = d;
+}
+
+static void cas__xxh32_acc_init(uint32_t acc[4], uint32_t seed) {
+    acc[0] = seed + CAS__XXH_P1 + CAS__XXH_P2;
+    acc[1] = seed + CAS__XXH_P2;
+    acc[2] = seed;
+    acc[3] = seed - CAS__XXH_P1;
+}
+
+/* h already holds the converged lanes (or seed + P5) plus the length; len < 16. */
+static uint32_t cas__xxh32_tail(uint32_t h, const uint8_t *p, size_t len) {
+    for (; len >= 4; len -= 4, p += 4) {
+        h += cas__load_le32(p) * CAS__XXH_P3;
+        h = CAS__ROTL32(h, 17) * CAS__XXH_P4;
+    }
+    for (; len; len--, p++) {
+        h += *p * CAS__XXH_P5;
+        h = CAS__ROTL32(h, 11) * CAS__XXH_P1;
+    }
+    h ^= h >> 15;
+    h *= CAS__XXH_P2;
+    h ^= h >> 13;
+    h *= CAS__XXH_P3;
+    h ^= h >> 16;
+    return h;
+}
+
+static uint32_t cas__xxh32_converge(const uint32_t acc[4]) {
+    return CAS__ROTL32(acc[0], 1) + CAS__ROTL32(acc[1], 7) + CAS__ROTL32(acc[2], 12) +
+           CAS__ROTL32(acc[3], 18);
+}
+
+uint32_t cas_xxh32(const void *data, size_t len, uint32_t seed) {
+    const uint8_t *p = (const uint8_t *)data;
+    uint32_t h;
+    if (len >= 16) {
+        uint32_t acc[4];
+        cas__xxh32_acc_init(acc, seed);
+        cas__xxh32_stripes(acc, p, len / 16);
+        h = cas__xxh32_converge(acc);
+    } else {
+        h = seed + CAS__XXH_P5;
+    }
+    h += (uint32_t)len; /* the spec adds the length mod 2^32 */
+    return cas__xxh32_tail(h, p + (len & ~(size_t)15), len & 15);
+}
+
+void cas_xxh32_init(cas_xxh32_state *s, uint32_t seed) {
+    memset(s, 0, sizeof *s);
+    cas__xxh32_acc_init(s->priv_acc, seed);
+    s->priv_seed = seed;
+}
+
+void cas_xxh32_update(cas_xxh32_state *s, const void *data, size_t len) {
+    const uint8_t *p = (const uint8_t *)data;
+    s->priv_total += len;
+    if (s->priv_used) {
+        size_t take = 16 - s->priv_used;
+        if (take > len) take = len;
+        memcpy(s->priv_buf + s->priv_used, p, take);
+        s->priv_used += (uint32_t)take;
+        p += take;
+        len -= take;
+        if (s->priv_used < 16) return;
+        cas__xxh32_stripes(s->priv_acc, s->priv_buf, 1);
+        s->priv_used = 0;
+    }
+    if (len >= 16) {
+        cas__xxh32_stripes(s->priv_acc, p, len / 16);
+        p += len & ~(size_t)15;
+        len &= 15;
+    }
+    if (len) {
+        memcpy(s->priv_buf, p, len);
+        s->priv_used = (uint32_t)len;
+    }
+}
+
+uint32_t cas_xxh32_final(const cas_xxh32_state *s) {
+    uint32_t h = s->priv_total >= 16 ? cas__xxh32_converge(s->priv_acc)
+                                     : s->priv_seed + CAS__XXH_P5;
+    h += (uint32_t)s->priv_total;
+    return cas__xxh32_tail(h, s->priv_buf, s->priv_used);
+}
+
+/* ==== >>primitives: LZ4 ================================================================== */
+
+#define CAS__LZ4_MINMATCH 4
+#define CAS__LZ4_MFLIMIT 12     /* the last match starts >= 12 bytes before the block's end */
+#define CAS__LZ4_LASTLITERALS 5 /* the last 5 bytes of a block are literals */
+#define CAS__LZ4_MAX_DISTANCE 65535
+/* Below this size every match position fits a u16 table and is within MAX_DISTANCE
+   (LZ4_64Klimit): the compressor then uses the denser 8192-entry u16 table. */
+#define CAS__LZ4_SMALL_INPUT (65536 + CAS__LZ4_MFLIMIT - 1)
+#define CAS__LZ4_HASH_LOG_SMALL 13
+#define CAS__LZ4_HASH_LOG 12
+
+size_t cas_lz4_block_bound(size_t n) { return n + n / 255 + 16; }
+
+/* ---- compressor ----
+   The greedy single-probe matcher of LZ4_compress_fast: hash the 4 (small inputs) or 5 bytes
+   at a position, take the table's previous position with that hash as the only candidate,
+   skip ahead faster the longer nothing matches (step grows every 64 misses, times the
+   acceleration), extend a match backwards over pending literals and forwards with 8-byte
+   compares, and after each match try the position right after it before searching again. */
+
+static CAS__FORCE_INLINE uint32_t cas__lz4_hash(const uint8_t *p, int small) {
+    if (small) return (cas__read32(p) * 2654435761u) >> (32 - CAS__LZ4_HASH_LOG_SMALL);
+#if CAS__LITTLE_ENDIAN && (defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__) || \
+                           defined(_M_ARM64))
+    /* 5 bytes separate positions better than 4 on bigger inputs (LZ4's hash5 on 64-bit). */
+    return (uint32_t)(((cas__read64(p) << 24) * 889523592379ULL) >> (64 - CAS__LZ4_HASH_LOG));
+#else
+    return (cas__read32(p) * 2654435761u) >> (32 - CAS__LZ4_HASH_LOG);
+#endif
+}
+
+/* Length of the common run of p and m, p not passing limit. */
+static CAS__FORCE_INLINE size_t cas__lz4_count(const uint8_t *p, const uint8_t *m,
+                                               const uint8_t *limit) {
+    const uint8_t *const start = p;
+#if (defined(__GNUC__) || defined(__clang__)) && CAS__LITTLE_ENDIAN
+    while ((size_t)(limit - p) >= 8) {
+        uint64_t x = cas__read64(p) ^ cas__read64(m);
+        if (x) return (size_t)(p - start) + (size_t)(__builtin_ctzll(x) >> 3);
+        p += 8;
+        m += 8;
+    }
+#endif
+    while (p < limit && *p == *m) {
+        p++;
+        m++;
+    }
+    return (size_t)(p - start);
+}
+
+/* Returns the block size, or 0 if it does not fit in cap (n >= 1 always makes >= 1 byte). */
+static CAS__FORCE_INLINE size_t cas__lz4_compress_generic(const uint8_t *src, size_t n,
+                                                          uint8_t *dst, size_t cap,
+                                                          unsigned accel, cas_lz4_table *t,
+                                                          int small) {
+    uint8_t *op = dst, *const oend = dst + cap, *token;
+    size_t i, anchor = 0, ref, lit;
+    uint32_t fh;
+    if (n < CAS__LZ4_MFLIMIT + 1) goto last_literals; /* too short for any match */
+    {
+        /* Positions are indices into src; a match may start at <= n - 12 and reach n - 5. */
+        const size_t mflimit1 = n - CAS__LZ4_MFLIMIT + 1;
+        const uint8_t *const matchlimit = src + n - CAS__LZ4_LASTLITERALS;
+        uint16_t *const t16 = t->priv.u16;
+        uint32_t *const t32 = t->priv.u32;
+        memset(t, 0, sizeof *t); /* 0 = position 0: a valid, merely useless, candidate */
+        i = 0;
+        fh = cas__lz4_hash(src, small);
+        if (small) t16[fh] = 0; else t32[fh] = 0;
+        fh = cas__lz4_hash(src + ++i, small);
+        for (;;) {
+            size_t ml;
+            { /* find a match: step grows every 64 misses */
+                size_t fi = i;
+                unsigned step = 1, search = accel << 6;
+                for (;;) {
+                    uint32_t h = fh;
+                    i = fi;
+                    fi += step;
+                    step = search++ >> 6;
+                    if (CAS__UNLIKELY(fi > mflimit1)) goto last_literals;
+                    if (small) {
+                        ref = t16[h];
+                        t16[h] = (uint16_t)i;
+                    } else {
+                        ref = t32[h];
+                        t32[h] = (uint32_t)i;
+                    }
+                    fh = cas__lz4_hash(src + fi, small);
+                    if ((small || i - ref <= CAS__LZ4_MAX_DISTANCE) &&
+                        cas__read32(src + ref) == cas__read32(src + i))
+                        break;
+                }
+            }
+            while (i > anchor && ref > 0 && src[i - 1] == src[ref - 1]) { /* extend backwards */
+                i--;
+                ref--;
+            }
+            lit = i - anchor;
+            /* Exact room test: token, length bytes, literals, offset, and the >= 6 bytes (token
+               + 5 literals) that must end the block after any match. The wild copy below
+               overshoots the literals by <= 7 bytes, inside those 2 + 6: any output that fits
+               cap keeps the overshoot inside cap too. */
+            if (CAS__UNLIKELY((size_t)(oend - op) <
+                              1 + (lit >= 15 ? (lit - 15) / 255 + 1 : 0) + lit + 2 + 6))
+                return 0;
+            token = op++;
+            if (lit >= 15) {
+                size_t len = lit - 15;
+                *token = 15 << 4;
+                for (; len >= 255; len -= 255) *op++ = 255;
+                *op++ = (uint8_t)len;
+            } else {
+                *token = (uint8_t)(lit << 4);
+            }
+            { /* wild copy: may read up to 7 bytes past the literals, all before src + n - 5 */
+                const uint8_t *s = src + anchor;
+                uint8_t *d = op, *const e = op + lit;
+                while (d < e) {
+                    cas__copy8(d, s);
+                    d += 8;
+                    s += 8;
+                }
+                op = e;
+            }
+        next_match:
+            op[0] = (uint8_t)(i - ref);
+            op[1] = (uint8_t)((i - ref) >> 8);
+            op += 2;
+            ml = cas__lz4_count(src + i + CAS__LZ4_MINMATCH, src + ref + CAS__LZ4_MINMATCH,
+                                matchlimit);
+            i += ml + CAS__LZ4_MINMATCH;
+            if (ml >= 15) {
+                size_t len = ml - 15;
+                if (CAS__UNLIKELY((size_t)(oend - op) < len / 255 + 1 + 6)) return 0;
+                *token = (uint8_t)(*token + 15);
+                for (; len >= 255; len -= 255) *op++ = 255;
+                *op++ = (uint8_t)len;
+            } else {
+                *token = (uint8_t)(*token + ml);
+            }
+            anchor = i;
+            if (i >= mflimit1) break;
+            { /* index the position just before the end, then try a match right here */
+                uint32_t h2 = cas__lz4_hash(src + i - 2, small), h = cas__lz4_hash(src + i, small);
+                if (small) {
+                    t16[h2] = (uint16_t)(i - 2);
+                    ref = t16[h];
+                    t16[h] = (uint16_t)i;
+                } else {
+                    t32[h2] = (uint32_t)(i - 2);
+                    ref = t32[h];
+                    t32[h] = (uint32_t)i;
+                }
+                if ((small || i - ref <= CAS__LZ4_MAX_DISTANCE) &&
+                    cas__read32(src + ref) == cas__read32(src + i)) {
+                    if (CAS__UNLIKELY((size_t)(oend - op) < 1 + 2 + 6)) return 0;
+                    token = op++;
+                    *token = 0;
+                    goto next_match;
+                }
+            }
+            fh = cas__lz4_hash(src + ++i, small);
+        }
+    }
+last_literals:
+    lit = n - anchor;
+    {
+        size_t need = 1 + lit + (lit >= 15 ? (lit - 15) / 255 + 1 : 0);
+        if ((size_t)(oend - op) < need) return 0;
+    }
+    if (lit >= 15) {
+        size_t len = lit - 15;
+        *op++ = 15 << 4;
+        for (; len >= 255; len -= 255) *op++ = 255;
+        *op++ = (uint8_t)len;
+    } else {
+        *op++ = (uint8_t)(lit << 4);
+    }
+    memcpy(op, src + anchor, lit);
+    op += lit;
+    return (size_t)(op - dst);
+}
+
+static size_t cas__lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size_t cap,
+                                int acceleration, cas_lz4_table *t) {
+    /* LZ4's range: below 1 means the default, above 65537 changes nothing more. */
+    unsigned accel = acceleration < 1 ? 1u : acceleration > 65537 ? 65537u : (unsigned)acceleration;
+    if (n < CAS__LZ4_SMALL_INPUT) return cas__lz4_compress_generic(src, n, dst, cap, accel, t, 1);
+    return cas__lz4_compress_generic(src, n, dst, cap, accel, t, 0);
+}
+
+int cas_lz4_block_compress(const void *src, size_t n, void *dst, size_t cap, size_t *out_len,
+                           int acceleration, cas_lz4_table *table) {
+    cas_lz4_table local;
+    size_t got;
+    *out_len = 0;
+    if (n > CAS_LZ4_MAX_INPUT) return CAS_E_ARGUMENT;
+    got = cas__lz4_compress((const uint8_t *)src, n, (uint8_t *)dst, cap, acceleration,
+                            table ? table : &local);
+    if (!got) return CAS_E_LIMIT;
+    *out_len = got;
+    return CAS_OK;
+}
+
+/* ---- decoder ----
+   Every length is checked against the bytes left in the input and in the output before it is
+   used, in size_t, so no input can make a copy leave src[0..n) or dst[0..cap). Far from both
+   ends (>= 32 input bytes, >= 64 output bytes left) copies go 16 or 8 bytes at a time and may
+   overshoot by up to 15 bytes, which later sequences overwrite; near an end they are exact. */
+
+/* Adds the 255-continued length bytes at *pp to *len. 0 if they run past end (or grow absurd,
+   which on 32-bit would otherwise wrap). */
+static int cas__lz4_length(const uint8_t **pp, const uint8_t *end, size_t *len) {
+    const uint8_t *p = *pp;
+    size_t v = *len;
+    for (;;) {
+        unsigned b;
+        if (CAS__UNLIKELY(p >= end)) return 0;
+        b = *p++;
+        v += b;
+        if (b != 255) break;
+        if (CAS__UNLIKELY(v > ((size_t)-1 >> 2))) return 0;
+    }
+    *pp = p;
+    *len = v;
+    return 1;
+}
+
+/* For a match offset < 8, an equivalent offset >= 8 (a multiple of it, < offset + 8) from
+   which 8-byte copies reproduce the repeating pattern once its first 8 bytes exist. */
+static const uint8_t cas__lz4_wide_offset[8] = {0, 8, 8, 9, 8, 10, 12, 14};
+
+/* `at` = offset of src in the caller's input, for error reports. */
+static int cas__lz4_decode(const uint8_t *src, size_t n, uint8_t *base, size_t prefix, size_t cap,
+                           size_t *out_len, cas_error *err, uint64_t at) {
+    const uint8_t *ip = src, *const iend = src + n;
+    uint8_t *op = base + prefix, *const ostart = op, *const oend = base + cap;
+    /* The fast path runs while ip < ifast and op < ofast: >= 32 input and >= 64 output bytes
+       left (the limits collapse to the start of the buffers when they are smaller). */
+    const uint8_t *const ifast = src + (n > 32 ? n - 32 : 0);
+    uint8_t *const ofast = base + (cap - prefix > 64 ? cap - 64 : prefix);
+    *out_len = 0;
+    for (;;) {
+        const uint8_t *const seq = ip, *match;
+        size_t lit, ml, off;
+        unsigned token;
+        if (CAS__UNLIKELY(ip >= iend))
+            return cas__fail(err, CAS_E_LZ4_BLOCK, at + n,
+                             n ? "the block ends after a match (the last sequence is literals)"
+                               : "empty block");
+        token = *ip++;
+        lit = token >> 4;
+        if (CAS__LIKELY(lit != 15 && ip < ifast && op < ofast)) {
+            /* lit <= 14: one 16-byte copy; then >= 18 input bytes remain, so the offset is
+               there, and a short match (<= 18 bytes) from >= 8 back is 8 + 8 + 2 bytes. */
+            cas__copy16(op, ip);
+            op += lit;
+            ip += lit;
+            off = (size_t)ip[0] | (size_t)ip[1] << 8;
+            ip += 2;
+            ml = token & 15;
+            if (CAS__LIKELY(ml != 15 && off >= 8 && off <= (size_t)(op - base))) {
+                match = op - off;
+                cas__copy8(op, match);
+                cas__copy8(op + 8, match + 8);
+                memcpy(op + 16, match + 16, 2);
+                op += ml + CAS__LZ4_MINMATCH;
+                continue;
+            }
+        } else {
+            if (lit == 15 && !cas__lz4_length(&ip, iend, &lit))
+                return cas__fail(err, CAS_E_LZ4_BLOCK, at + (uint64_t)(seq - src),
+                                 "a literal length runs past the end of the block");
+            if (CAS__UNLIKELY(lit > (size_t)(iend - ip)))
+                return cas__fail(err, CAS_E_LZ4_BLOCK, at + (uint64_t)(seq - src),
+                                 "literals run past the end of the block");
+            if (CAS__UNLIKELY(lit > (size_t)(oend - op)))
+                return cas__fail(err, CAS_E_LIMIT, at + (uint64_t)(seq - src),
+                                 "the literals would pass the output capacity");
+            if ((size_t)(iend - ip) >= lit + 16 && (size_t)(oend - op) >= lit + 16) {
+                const uint8_t *s = ip;
+                uint8_t *d = op, *const e = op + lit;
+                do {
+                    cas__copy16(d, s);
+                    d += 16;
+                    s += 16;
+                } while (d < e);
+            } else {
+                memcpy(op, ip, lit);
+            }
+            ip += lit;
+            op += lit;
+            if (ip == iend) break; /* the last sequence: literals only */
+            if (CAS__UNLIKELY((size_t)(iend - ip) < 2))
+                return cas__fail(err, CAS_E_LZ4_BLOCK, at + (uint64_t)(ip - src),
+                                 "the block ends inside a match offset");
+            off = (size_t)ip[0] | (size_t)ip[1] << 8;
+            ip += 2;
+            ml = token & 15;
+        }
+        if (CAS__UNLIKELY(off == 0))
+            return cas__fail(err, CAS_E_LZ4_BLOCK, at + (uint64_t)(ip - 2 - src), "match offset 0");
+        if (CAS__UNLIKELY(off > (size_t)(op - base)))
+            return cas__fail(err, CAS_E_LZ4_BLOCK, at + (uint64_t)(ip - 2 - src),
+                             "a match offset points before the start of the output");
+        if (ml == 15 && !cas__lz4_length(&ip, iend, &ml))
+            return cas__fail(err, CAS_E_LZ4_BLOCK, at + (uint64_t)(seq - src),
+                             "a match length runs past the end of the block");
+        ml += CAS__LZ4_MINMATCH;
+        if (CAS__UNLIKELY(ml > (size_t)(oend - op)))
+            return cas__fail(err, CAS_E_LIMIT, at + (uint64_t)(seq - src),
+                             "the match would pass the output capacity");
+        match = op - off;
+        if (CAS__LIKELY((size_t)(oend - op) >= ml + 32)) {
+            uint8_t *d = op, *const e = op + ml;
+            if (off >= 16) {
+                do {
+                    cas__copy16(d, match);
+                    d += 16;
+                    match += 16;
+                } while (d < e);
+            } else {
+                if (off < 8) { /* lay down the pattern's first 8 bytes, then copy from a
+                                  multiple of the period that is >= 8 bytes back */
+                    d[0] = match[0]; d[1] = match[1]; d[2] = match[2]; d[3] = match[3];
+                    d[4] = match[4]; d[5] = match[5]; d[6] = match[6]; d[7] = match[7];
+                    d += 8;
+                    match = d - cas__lz4_wide_offset[off];
+                }
+                while (d < e) {
+                    cas__copy8(d, match);
+                    d += 8;
+                    match += 8;
+                }
+            }
+        } else if (off >= ml) {
+            memcpy(op, match, ml);
+        } else {
+            size_t k;
+            for (k = 0; k < ml; k++) op[k] = match[k];
+        }
+        op += ml;
+    }
+    *out_len = (size_t)(op - ostart);
+    return cas__succeed(err);
+}
+
+int cas_lz4_block_decompress(const void *src, size_t n, void *dst, size_t prefix, size_t cap,
+                             size_t *out_len, cas_error *err) {
+    *out_len = 0;
+    if (prefix > cap) return cas__fail(err, CAS_E_ARGUMENT, 0, "prefix > cap");
+    return cas__lz4_decode((const uint8_t *)src, n, (uint8_t *)dst, prefix, cap, out_len, err, 0);
+}
+
+/* ---- frames ---- */
+
+#define CAS__LZ4_FLG_VERSION_MASK 0xC0
+#define CAS__LZ4_FLG_VERSION 0x40
+#define CAS__LZ4_FLG_INDEPENDENT 0x20
+#define CAS__LZ4_FLG_BLOCK_CHECKSUM 0x10
+#define CAS__LZ4_FLG_CONTENT_SIZE 0x08
+#define CAS__LZ4_FLG_CONTENT_CHECKSUM 0x04
+#define CAS__LZ4_FLG_RESERVED 0x02
+#define CAS__LZ4_FLG_DICT_ID 0x01
+#define CAS__LZ4_BLOCK_STORED 0x80000000u
+
+#if defined(CAS_FUZZING) || defined(FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+#define CAS__LZ4_VERIFY_CHECKSUMS 0 /* let fuzzers past the checksums, as lz4's fuzz build does */
+#else
+#define CAS__LZ4_VERIFY_CHECKSUMS 1
+#endif
+
+/* lz4_flex BlockSize::from_buf_length (xet-core writes a chunk in one write_all): <= 64 KiB ->
+   64 KiB blocks, <= 256 KiB -> 256 KiB, else 4 MiB. */
+static size_t cas__lz4_frame_block_max(size_t n) {
+    if (n <= ((size_t)64 << 10)) return (size_t)64 << 10;
+    if (n <= ((size_t)256 << 10)) return (size_t)256 << 10;
+    return (size_t)4 << 20;
+}
+
+size_t cas_lz4_frame_bound(size_t n) {
+    size_t bmax = cas__lz4_frame_block_max(n);
+    /* header 7 + per block (size word + at most the block stored) + EndMark 4 */
+    return 7 + n + 4 * ((n + bmax - 1) / bmax) + 4;
+}
+
+static int cas__lz4_frame_write(const uint8_t *src, size_t n, uint8_t *dst, size_t cap,
+                                size_t *out_len, int acceleration, cas_lz4_table *t) {
+    size_t bmax = cas__lz4_frame_block_max(n), pos = 7, off, blen;
+    *out_len = 0;
+    if (n > (size_t)CAS_LZ4_MAX_INPUT) return CAS_E_ARGUMENT; /* size sums stay far from wrap */
+    if (cap < 7 + 4) return CAS_E_LIMIT;
+    cas__store_le32(dst, CAS_LZ4_FRAME_MAGIC);
+    dst[4] = CAS__LZ4_FLG_VERSION | CAS__LZ4_FLG_INDEPENDENT;
+    dst[5] = bmax == ((size_t)64 << 10) ? 0x40 : bmax == ((size_t)256 << 10) ? 0x50 : 0x70;
+    dst[6] = (uint8_t)(cas_xxh32(dst + 4, 2, 0) >> 8);
+    for (off = 0; off < n; off += blen) {
+        size_t room, clen;
+        blen = n - off < bmax ? n - off : bmax;
+        if (cap - pos < 4 + 4) return CAS_E_LIMIT;
+        room = cap - pos - 8; /* keep 4 bytes for the EndMark */
+        /* Compressed only if strictly smaller than the block (lz4_flex: else stored). */
+        clen = cas__lz4_compress(src + off, blen, dst + pos + 4, room < blen - 1 ? room : blen - 1,
+                                 acceleration, t);
+        if (clen) {
+            cas__store_le32(dst + pos, (uint32_t)clen);
+        } else {
+            if (blen > room) return CAS_E_LIMIT;
+            cas__store_le32(dst + pos, (uint32_t)blen | CAS__LZ4_BLOCK_STORED);
+            memcpy(dst + pos + 4, src + off, blen);
+            clen = blen;
+        }
+        pos += 4 + clen;
+    }
+    cas__store_le32(dst + pos, 0); /* EndMark; room was kept for it */
+    *out_len = pos + 4;
+    return CAS_OK;
+}
+
+int cas_lz4_frame_compress(const void *src, size_t n, void *dst, size_t cap, size_t *out_len,
+                           int acceleration) {
+    cas_lz4_table t;
+    return cas__lz4_frame_write((const uint8_t *)src, n, (uint8_t *)dst, cap, out_len,
+                                acceleration, &t);
+}
+
+int cas_lz4_frame_decompress(const void *src_, size_t n, void *dst_, size_t cap, size_t *out_len,
+                             cas_error *err) {
+    const uint8_t *src = (const uint8_t *)src_;
+    uint8_t *dst = (uint8_t *)dst_;
+    size_t pos, hlen, bmax, produced = 0, limit = cap;
+    uint64_t content_size = 0;
+    unsigned flg, bd;
+    cas_xxh32_state content;
+    *out_len = 0;
+    cas_xxh32_init(&content, 0);
+
+    /* Magic: compare what is there first, so a short non-LZ4 input says "magic". */
+    {
+        static const uint8_t magic[4] = {0x04, 0x22, 0x4D, 0x18};
+        size_t k;
+        for (k = 0; k < 4 && k < n; k++)
+            if (src[k] != magic[k]) {
+                uint32_t m = n >= 4 ? cas__load_le32(src) : 0;
+                return cas__fail(err, CAS_E_LZ4_MAGIC, k,
+                                 (m & 0xFFFFFFF0u) == 0x184D2A50u
+                                     ? "a skippable frame, not an LZ4 frame"
+                                 : m == 0x184C2102u ? "a legacy LZ4 frame (unsupported)"
+                                                    : "not an LZ4 frame (magic 04 22 4D 18)");
+            }
+        if (n < 4) return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame magic");
+    }
+    if (n < 5) return cas__fail(err, CAS_E_TRUNCATED, n, "input ends before the frame descriptor");
+    flg = src[4];
+    if ((flg & CAS__LZ4_FLG_VERSION_MASK) != CAS__LZ4_FLG_VERSION)
+        return cas__fail(err, CAS_E_LZ4_HEADER, 4, "LZ4 frame version is not 01");
+    if (flg & CAS__LZ4_FLG_RESERVED)
+        return cas__fail(err, CAS_E_LZ4_HEADER, 4, "a reserved FLG bit is set");
+    if (flg & CAS__LZ4_FLG_DICT_ID)
+        return cas__fail(err, CAS_E_LZ4_HEADER, 4, "the frame needs a dictionary (unsupported)");
+    if (n < 6) return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame descriptor");
+    bd = src[5];
+    if (bd & 0x8F) return cas__fail(err, CAS_E_LZ4_HEADER, 5, "a reserved BD bit is set");
+    if (((bd >> 4) & 7) < 4)
+        return cas__fail(err, CAS_E_LZ4_HEADER, 5, "block maximum size id is not 4..7");
+    bmax = (size_t)1 << (2 * ((bd >> 4) & 7) + 8); /* 4 -> 64 KiB ... 7 -> 4 MiB */
+    hlen = 6 + ((flg & CAS__LZ4_FLG_CONTENT_SIZE) ? 8 : 0);
+    if (n < hlen + 1)
+        return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame descriptor");
+    if (CAS__LZ4_VERIFY_CHECKSUMS && src[hlen] != (uint8_t)(cas_xxh32(src + 4, hlen - 4, 0) >> 8))
+        return cas__fail(err, CAS_E_LZ4_HEADER, hlen, "wrong frame header checksum");
+    if (flg & CAS__LZ4_FLG_CONTENT_SIZE) {
+        content_size = cas__load_le64(src + 6);
+        if (content_size > cap)
+            return cas__fail(err, CAS_E_LIMIT, 6, "the content size is over the output capacity");
+        limit = (size_t)content_size;
+    }
+    pos = hlen + 1;
+
+    for (;;) {
+        size_t bsize, avail, blim, got;
+        uint32_t word;
+        const uint8_t *block;
+        if (n - pos < 4)
+            return cas__fail(err, CAS_E_TRUNCATED, n, "input ends before a block size or EndMark");
+        word = cas__load_le32(src + pos);
+        if (word == 0) break; /* EndMark */
+        bsize = word & ~CAS__LZ4_BLOCK_STORED;
+        if (bsize > bmax)
+            return cas__fail(err, CAS_E_LZ4_BLOCK, pos,
+                             "a block is larger than the frame's block maximum size");
+        block = src + pos + 4;
+        if (n - pos - 4 < bsize + ((flg & CAS__LZ4_FLG_BLOCK_CHECKSUM) ? 4 : 0))
+            return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside a block");
+        if ((flg & CAS__LZ4_FLG_BLOCK_CHECKSUM) && CAS__LZ4_VERIFY_CHECKSUMS &&
+            cas_xxh32(block, bsize, 0) != cas__load_le32(block + bsize))
+            return cas__fail(err, CAS_E_LZ4_CHECKSUM, pos + 4 + bsize, "wrong block checksum");
+        avail = limit - produced;
+        blim = avail < bmax ? avail : bmax;
+        if (word & CAS__LZ4_BLOCK_STORED) {
+            if (bsize > avail)
+                return cas__fail(err, limit < cap ? CAS_E_SIZE : CAS_E_LIMIT, pos + 4,
+                                 limit < cap ? "the data is longer than the frame's content size"
+                                             : "a stored block would pass the output capacity");
+            memcpy(dst + produced, block, bsize);
+            got = bsize;
+        } else {
+            int rc = (flg & CAS__LZ4_FLG_INDEPENDENT)
+                ? cas__lz4_decode(block, bsize, dst + produced, 0, blim, &got, err, pos + 4)
+                : cas__lz4_decode(block, bsize, dst, produced, produced + blim, &got, err, pos + 4);
+            if (rc == CAS_E_LIMIT) { /* say which limit the block hit */
+                if (blim < avail)
+                    return cas__fail(err, CAS_E_LZ4_BLOCK, err ? err->offset : pos + 4,
+                                     "a block decodes to more than the frame's block maximum size");
+                if (limit < cap)
+                    return cas__fail(err, CAS_E_SIZE, err ? err->offset : pos + 4,
+                                     "the data is longer than the frame's content size");
+            }
+            if (rc) return rc;
+        }
+        if (flg & CAS__LZ4_FLG_CONTENT_CHECKSUM) cas_xxh32_update(&content, dst + produced, got);
+        produced += got;
+        pos += 4 + bsize + ((flg & CAS__LZ4_FLG_BLOCK_CHECKSUM) ? 4 : 0);
+    }
+    if ((flg & CAS__LZ4_FLG_CONTENT_SIZE) && produced != content_size)
+        return cas__fail(err, CAS_E_SIZE, pos, "the data is shorter than the frame's content size");
+    pos += 4;
+    if (flg & CAS__LZ4_FLG_CONTENT_CHECKSUM) {
+        if (n - pos < 4)
+            return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the content checksum");
+        if (CAS__LZ4_VERIFY_CHECKSUMS && cas_xxh32_final(&content) != cas__load_le32(src + pos))
+            return cas__fail(err, CAS_E_LZ4_CHECKSUM, pos, "wrong content checksum");
+        pos += 4;
+    }
+    if (pos != n)
+        return cas__fail(err, CAS_E_TRAILING, pos, "bytes follow the end of the LZ4 frame");
+    *out_len = produced;
+    return cas__succeed(err);
+}
+
+/* ==== >>primitives: BG4 byte grouping ==================================================== */
+
+/* Group starts: group g holds n/4 + (g < n%4) bytes. */
+static void cas__bg4_starts(size_t n, size_t at[4]) {
+    size_t q = n / 4, r = n % 4;
+    at[0] = 0;
+    at[1] = at[0] + q + (r > 0);
+    at[2] = at[1] + q + (r > 1);
+    at[3] = at[2] + q + (r > 2);
+}
+
+/* Scalar split of quads i.. and the remainder bytes. */
+static void cas__bg4_split_from(const uint8_t *src, size_t n, uint8_t *dst, size_t i) {
+    size_t q = n / 4, r = n % 4;
+    size_t at[4];
+    uint8_t *g[4];
+    cas__bg4_starts(n, at);
+    g[0] = dst + at[0]; g[1] = dst + at[1]; g[2] = dst + at[2]; g[3] = dst + at[3];
+    for (; i < q; i++) {
+        g[0][i] = src[4 * i];
+        g[1][i] = src[4 * i + 1];
+        g[2][i] = src[4 * i + 2];
+        g[3][i] = src[4 * i + 3];
+    }
+    if (r > 0) g[0][q] = src[4 * q];
+    if (r > 1) g[1][q] = src[4 * q + 1];
+    if (r > 2) g[2][q] = src[4 * q + 2];
+}
+
+static void cas__bg4_regroup_from(const uint8_t *src, size_t n, uint8_t *dst, size_t i) {
+    size_t q = n / 4, r = n % 4;
+    size_t at[4];
+    const uint8_t *g[4];
+    cas__bg4_starts(n, at);
+    g[0] = src + at[0]; g[1] = src + at[1]; g[2] = src + at[2]; g[3] = src + at[3];
+    for (; i < q; i++) {
+        dst[4 * i] = g[0][i];
+        dst[4 * i + 1] = g[1][i];
+        dst[4 * i + 2] = g[2][i];
+        dst[4 * i + 3] = g[3][i];
+    }
+    if (r > 0) dst[4 * q] = g[0][q];
+    if (r > 1) dst[4 * q + 1] = g[1][q];
+    if (r > 2) dst[4 * q + 2] = g[2][q];
+}
+
+#if CAS__X86_GNU
+/* 64 bytes = 16 quads per step: PSHUFB gathers each 16-byte vector's bytes by position
+   (4 of group 0, 4 of group 1, ...), then a 4x4 transpose of 32-bit lanes puts 16 bytes of
+   each group in one register. */
+CAS__TARGET("ssse3")
+static void cas__bg4_split_ssse3(const uint8_t *src, size_t n, uint8_t *dst) {
+    size_t q = n / 4, i;
+    size_t at[4];
+    uint8_t *g[4];
+    const __m128i by_pos = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    cas__bg4_starts(n, at);
+    g[0] = dst + at[0]; g[1] = dst + at[1]; g[2] = dst + at[2]; g[3] = dst + at[3];
+    for (i = 0; i + 16 <= q; i += 16) {
+        const uint8_t *s = src + 4 * i;
+        __m128i v0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)s), by_pos);
+        __m128i v1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + 16)), by_pos);
+        __m128i v2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + 32)), by_pos);
+        __m128i v3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + 48)), by_pos);
+        __m128i t0 = _mm_unpacklo_epi32(v0, v1), t1 = _mm_unpacklo_epi32(v2, v3);
+        __m128i t2 = _mm_unpackhi_epi32(v0, v1), t3 = _mm_unpackhi_epi32(v2, v3);
+        _mm_storeu_si128((__m128i *)(g[0] + i), _mm_unpacklo_epi64(t0, t1));
+        _mm_storeu_si128((__m128i *)(g[1] + i), _mm_unpackhi_epi64(t0, t1));
+        _mm_storeu_si128((__m128i *)(g[2] + i), _mm_unpacklo_epi64(t2, t3));
+        _mm_storeu_si128((__m128i *)(g[3] + i), _mm_unpackhi_epi64(t2, t3));
+    }
+    cas__bg4_split_from(src, n, dst, i);
+}
+
+/* The inverse: interleave groups 0/1 and 2/3 bytewise, then the pairs 16-bit-wise. */
+CAS__TARGET("sse2")
+static void cas__bg4_regroup_sse2(const uint8_t *src, size_t n, uint8_t *dst) {
+    size_t q = n / 4, i;
+    size_t at[4];
+    const uint8_t *g[4];
+    cas__bg4_starts(n, at);
+    g[0] = src + at[0]; g[1] = src + at[1]; g[2] = src + at[2]; g[3] = src + at[3];
+    for (i = 0; i + 16 <= q; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(g[0] + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(g[1] + i));
+        __m128i c = _mm_loadu_si128((const __m128i *)(g[2] + i));
+        __m128i d = _mm_loadu_si128((const __m128i *)(g[3] + i));
+        __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
+        __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
+        uint8_t *o = dst + 4 * i;
+        _mm_storeu_si128((__m128i *)o, _mm_unpacklo_epi16(ab_lo, cd_lo));
+        _mm_storeu_si128((__m128i *)(o + 16), _mm_unpackhi_epi16(ab_lo, cd_lo));
+        _mm_storeu_si128((__m128i *)(o + 32), _mm_unpacklo_epi16(ab_hi, cd_hi));
+        _mm_storeu_si128((__m128i *)(o + 48), _mm_unpackhi_epi16(ab_hi, cd_hi));
+    }
+    cas__bg4_regroup_from(src, n, dst, i);
+}
+#endif
+
+void cas_bg4_split(const uint8_t *src, size_t n, uint8_t *dst) {
+#if CAS__X86_GNU
+    if (cas_cpu_features() & CAS_CPU_SSSE3) {
+        cas__bg4_split_ssse3(src, n, dst);
+        return;
+    }
+#endif
+    cas__bg4_split_from(src, n, dst, 0);
+}
+
+void cas_bg4_regroup(const uint8_t *src, size_t n, uint8_t *dst) {
+#if CAS__X86_GNU
+    if (cas_cpu_features() & CAS_CPU_SSE2) {
+        cas__bg4_regroup_sse2(src, n, dst);
+        return;
+    }
+#endif
+    cas__bg4_regroup_from(src, n, dst, 0);
+}
+
+const char *cas_bg4_path(void) {
+    unsigned f = cas_cpu_features();
+    (void)f;
+#if CAS__X86_GNU
+    if (f & CAS_CPU_SSSE3) return "ssse3";
+    if (f & CAS_CPU_SSE2) return "sse2"; /* regroup only; split is portable */
+#endif
+    return "portable";
+}
+
+/* ---- BG4 predictor ----
+   Transcribed from xet-core xet_core_structures/src/xorb_object/byte_grouping/bg4_prediction.rs
+   (BG4Predictor::add_data + bg4_recommended; used by CompressionScheme::choose_from_data in
+   compression_scheme.rs on the whole chunk, offset 0):
+     hist[g][c] = number of bytes at positions = g mod 4 whose popcount is c (0..8);
+     base[c] = 1 + sum_g hist[g][c];  total[g] = sum_c hist[g][c];  T = sum_g total[g]
+       (T does not include the nine +1s: q below sums to slightly more than 1, as upstream);
+     KL[g] = sum_c p * ln(p / q), p = hist[g][c] / total[g], q = base[c] / T;
+     recommend BG4 iff max_g KL[g] > 0.02, where max starts at 0.
+   In f64, a group with an empty bin (p = 0) gets 0 * ln(0) = 0 * -inf = NaN, and so does a
+   group with total 0; Rust's f64::max ignores NaN, so such a group never counts. That is
+   reproduced explicitly below (it matters: e.g. the exponent byte of float weights rarely
+   fills all nine bins). */
+
+void cas_bg4_predictor_init(cas_bg4_predictor *p) { memset(p, 0, sizeof *p); }
+
+void cas_bg4_predictor_add(cas_bg4_predictor *p, uint64_t offset, const void *data, size_t n) {
+    /* Count byte values per position, then fold into popcount bins: one increment per byte. */
+    uint32_t count[4][256];
+    const uint8_t *d = (const uint8_t *)data;
+    size_t i = 0;
+    unsigned g, v, phase = (unsigned)(offset & 3);
+    memset(count, 0, sizeof count);
+    for (; i < n && ((phase + i) & 3); i++) count[(phase + i) & 3][d[i]]++;
+    for (; n - i >= 4; i += 4) {
+        count[0][d[i]]++;
+        count[1][d[i + 1]]++;
+        count[2][d[i + 2]]++;
+        count[3][d[i + 3]]++;
+    }
+    for (; i < n; i++) count[(phase + i) & 3][d[i]]++;
+    for (g = 0; g < 4; g++)
+        for (v = 0; v < 256; v++) {
+            unsigned c = v - ((v >> 1) & 0x55);
+            c = (c & 0x33) + ((c >> 2) & 0x33);
+            c = (c + (c >> 4)) & 0x0F;
+            p->priv_hist[g][c] += count[g][v];
+        }
+}
+
+/* Natural logarithm of a positive finite double, without libm: x = m * 2^e with m in
+   [sqrt(1/2), sqrt(2)), ln(m) = 2 atanh(s) = 2 (s + s^3/3 + ...), s = (m-1)/(m+1), |s| < 0.172,
+   summed until the terms vanish (under 1 ulp of the result). */
+static double cas__ln(double x) {
+    uint64_t bits;
+    int e;
+    double m, s, s2, term, sum;
+    int k;
+    memcpy(&bits, &x, sizeof bits);
+    e = (int)((bits >> 52) & 0x7FF);
+    if (e == 0) { /* subnormal: scale into the normal range */
+        x *= 18014398509481984.0; /* 2^54 */
+        memcpy(&bits, &x, sizeof bits);
+        e = (int)((bits >> 52) & 0x7FF) - 54;
+    }
+    e -= 1023;
+    bits = (bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+    memcpy(&m, &bits, sizeof m);
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        e++;
+    }
+    s = (m - 1.0) / (m + 1.0);
+    s2 = s * s;
+    term = s;
+    sum = s;
+    for (k = 3; k < 40; k += 2) {
+        term *= s2;
+        if (term == 0.0) break;
+        sum += term / k;
+    }
+    return (double)e * 0.6931471805599453 + 2.0 * sum;
+}
+
+int cas_bg4_predictor_recommends(const cas_bg4_predictor *p) {
+    uint32_t base[9], total[4] = {0, 0, 0, 0}, all = 0;
+    double max_kl = 0.0;
+    int g, c;
+    for (c = 0; c < 9; c++) base[c] = 1;
+    for (g = 0; g < 4; g++)
+        for (c = 0; c < 9; c++) {
+            base[c] += p->priv_hist[g][c];
+            total[g] += p->priv_hist[g][c];
+        }
+    for (g = 0; g < 4; g++) all += total[g];
+    for (g = 0; g < 4; g++) {
+        double kl = 0.0;
+        int empty_bin = total[g] == 0;
+        for (c = 0; c < 9 && !empty_bin; c++) empty_bin = p->priv_hist[g][c] == 0;
+        if (empty_bin) continue; /* upstream: NaN, dropped by f64::max */
+        for (c = 0; c < 9; c++) {
+            double pr = (double)p->priv_hist[g][c] / (double)total[g];
+            double q = (double)base[c] / (double)all;
+            kl += pr * cas__ln(pr / q);
+        }
+        if (kl > max_kl) max_kl = kl;
+    }
+    return max_kl > 0.02;
+}
+
+int cas_bg4_predict(const void *data, size_t n) {
+    cas_bg4_predictor p;
+    cas_bg4_predictor_init(&p);
+    cas_bg4_predictor_add(&p, 0, data, n);
+    return cas_bg4_predictor_recommends(&p);
+}
+
+/* ==== >>primitives: chunk compression ==================================================== */
+
+int cas_chunk_compress(cas_chunk_compressor *cc, const void *chunk, size_t n, int scheme,
+                       void *dst, size_t cap, size_t *out_len, int *scheme_out) {
+    *out_len = 0;
+    *scheme_out = CAS_SCHEME_NONE;
+    if (n > CAS_CHUNK_MAX_SIZE) return CAS_E_ARGUMENT;
+    if (scheme == CAS_SCHEME_AUTO)
+        scheme = cas_bg4_predict(chunk, n) ? CAS_SCHEME_BG4_LZ4 : CAS_SCHEME_LZ4;
+    if (scheme == CAS_SCHEME_LZ4 || scheme == CAS_SCHEME_BG4_LZ4) {
+        const uint8_t *in = (const uint8_t *)chunk;
+        if (scheme == CAS_SCHEME_BG4_LZ4) {
+            cas_bg4_split(in, n, cc->priv_grouped);
+            in = cc->priv_grouped;
+        }
+        /* Keep the frame only if it is smaller than the chunk (serialize_chunk: a frame >= the
+           chunk is replaced by the chunk, scheme None): ask for at most n - 1 bytes. */
+        if (n > 0 && cas__lz4_frame_write(in, n, (uint8_t *)dst, cap < n - 1 ? cap : n - 1, out_len,
+                                          1, &cc->priv_table) == CAS_OK) {
+            *scheme_out = scheme;
+            return CAS_OK;
+        }
+    } else if (scheme != CAS_SCHEME_NONE) {
+        return CAS_E_ARGUMENT;
+    }
+    if (cap < n) return CAS_E_LIMIT;
+    if (n) memcpy(dst, chunk, n);
+    *out_len = n;
+    return CAS_OK;
+}
+
+int cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_t size,
+                         void *scratch, cas_error *err) {
+    size_t got;
+    int rc;
+    uint8_t *out = (uint8_t *)dst;
+    if (size > CAS_CHUNK_MAX_SIZE)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "the chunk size is over 128 KiB");
+    switch (scheme) {
+    case CAS_SCHEME_NONE:
+        if (n != size)
+            return cas__fail(err, CAS_E_SIZE, n < size ? n : size,
+                             "an uncompressed chunk's payload differs from its size");
+        if (n) memcpy(dst, src, n);
+        return cas__succeed(err);
+    case CAS_SCHEME_BG4_LZ4:
+        if (!scratch) return cas__fail(err, CAS_E_ARGUMENT, 0, "BG4 needs a scratch buffer");
+        out = (uint8_t *)scratch;
+        break;
+    case CAS_SCHEME_LZ4:
+        break;
+    default:
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "unknown compression scheme");
+    }
+    rc = cas_lz4_frame_decompress(src, n, out, size, &got, err);
+    if (rc == CAS_E_LIMIT) /* the payload holds more than its header says */
+        return cas__fail(err, CAS_E_SIZE, err ? err->offset : 0,
+                         "the chunk decodes to more bytes than its size");
+    if (rc) return rc;
+    if (got != size)
+        return cas__fail(err, CAS_E_SIZE, n, "the chunk decodes to fewer bytes than its size");
+    if (scheme == CAS_SCHEME_BG4_LZ4) cas_bg4_regroup(out, size, (uint8_t *)dst);
+    return cas__succeed(err);
+}
+
+/* This section's internal macros end here. */
+#undef CAS__FORCE_INLINE
+#undef CAS__LITTLE_ENDIAN
+#undef CAS__LZ4_MINMATCH
+#undef CAS__LZ4_MFLIMIT
+#undef CAS__LZ4_LASTLITERALS
+#undef CAS__LZ4_MAX_DISTANCE
+#undef CAS__LZ4_SMALL_INPUT
+#undef CAS__LZ4_HASH_LOG_SMALL
+#undef CAS__LZ4_HASH_LOG
+#undef CAS__LZ4_FLG_VERSION_MASK
+#undef CAS__LZ4_FLG_VERSION
+#undef CAS__LZ4_FLG_INDEPENDENT
+#undef CAS__LZ4_FLG_BLOCK_CHECKSUM
+#undef CAS__LZ4_FLG_CONTENT_SIZE
+#undef CAS__LZ4_FLG_CONTENT_CHECKSUM
+#undef CAS__LZ4_FLG_RESERVED
+#undef CAS__LZ4_FLG_DICT_ID
+#undef CAS__LZ4_BLOCK_STORED
+#undef CAS__LZ4_VERIFY_CHECKSUMS
+#undef CAS__XXH_P1
+#undef CAS__XXH_P2
+#undef CAS__XXH_P3
+#undef CAS__XXH_P4
+#undef CAS__XXH_P5
+#undef CAS__ROTL32
 
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
 #undef CAS__X86
