@@ -97,7 +97,17 @@ typedef enum cas_result {
     CAS_E_LZ4_MAGIC = -11,   /* not an LZ4 frame (skippable and legacy frames included) */
     CAS_E_LZ4_HEADER = -12,  /* bad LZ4 frame header: version, reserved bits, dict ID, checksum */
     CAS_E_LZ4_BLOCK = -13,   /* a corrupt LZ4 block */
-    CAS_E_LZ4_CHECKSUM = -14 /* an LZ4 block or content checksum mismatch */
+    CAS_E_LZ4_CHECKSUM = -14,    /* an LZ4 block or content checksum mismatch */
+    CAS_E_CHUNK_VERSION = -15,   /* a chunk header's version is not 0 */
+    CAS_E_CHUNK_SCHEME = -16,    /* a chunk header's compression scheme is not 0, 1 or 2 */
+    CAS_E_CHUNK_SIZE = -17,      /* a chunk size is out of range (or differs for scheme none) */
+    CAS_E_XORB_LIMIT = -18,      /* over 8192 chunks or 64 MiB in one xorb */
+    CAS_E_XORB_FOOTER = -19,     /* a xorb storage footer is inconsistent */
+    CAS_E_HASH = -20,            /* a computed hash differs from the expected one */
+    /* suspensions and ends of push/iterate calls */
+    CAS_END = 1,                 /* no more items */
+    CAS_READY = 2,               /* an output item is ready */
+    CAS_NEED_INPUT = 3           /* all input consumed; push more */
 } cas_result;
 
 /* "CAS_E_HEX" etc. Never NULL. */
@@ -470,6 +480,191 @@ CAS_API int cas_chunk_decompress(const void *src, size_t n, int scheme, void *ds
                                  void *scratch, cas_error *err);
 
 
+/* ==== >>formats: output sinks ============================================================= */
+
+/* Where a writer's bytes go: a callback, or (write == NULL) a caller buffer buf[0..cap) that
+   fills from len (a full buffer is CAS_E_LIMIT, with nothing partially written). The callback
+   returns 0, or a negative cas_result that the writer passes back up unchanged. */
+typedef struct cas_sink {
+    int (*write)(void *user, const void *data, size_t len);
+    void *user;
+    uint8_t *buf;
+    size_t cap;
+    size_t len;
+} cas_sink;
+
+/* ==== >>formats: xorb ===================================================================== */
+
+/* A xorb (xorb.md) is a sequence of chunk records: an 8-byte header (version 0, compressed
+   size u24 LE, scheme, uncompressed size u24 LE) and the payload. Limits enforced here: */
+#define CAS_CHUNK_HEADER_SIZE 8
+#define CAS_CHUNK_MAX_COMPRESSED 262144u  /* payload bytes of one record */
+#define CAS_XORB_MAX_SIZE (64u << 20)     /* serialized bytes of a xorb (what is uploaded) */
+#define CAS_XORB_MAX_CHUNKS 8192u
+
+typedef struct cas_chunk_header {
+    uint8_t version;
+    uint8_t scheme;
+    uint32_t compressed_size;
+    uint32_t uncompressed_size;
+} cas_chunk_header;
+/* Parses and validates 8 header bytes: version 0, scheme 0..2, uncompressed size
+   1..CAS_CHUNK_MAX_SIZE, compressed size 1..CAS_CHUNK_MAX_COMPRESSED, and for scheme NONE
+   compressed == uncompressed. Errors: CAS_E_CHUNK_VERSION, CAS_E_CHUNK_SCHEME,
+   CAS_E_CHUNK_SIZE (err->offset = `offset` + the field's position). */
+CAS_API int cas_chunk_header_parse(const uint8_t p[CAS_CHUNK_HEADER_SIZE], uint64_t offset,
+                                   cas_chunk_header *h, cas_error *err);
+CAS_API void cas_chunk_header_write(uint8_t p[CAS_CHUNK_HEADER_SIZE], const cas_chunk_header *h);
+
+/* Encodes one chunk record (header + payload) into dst[0..cap), compressing with `scheme`
+   (CAS_SCHEME_NONE/LZ4/BG4_LZ4/AUTO; stored as NONE when compression does not make it
+   smaller). cap >= CAS_CHUNK_HEADER_SIZE + n always suffices. Re-entrant: a host may encode
+   records on several threads (one compressor each) and add them with
+   cas_xorb_writer_add_record. *scheme_out (may be NULL) = the scheme stored. */
+CAS_API int cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, size_t n,
+                                    int scheme, void *dst, size_t cap, size_t *out_len,
+                                    int *scheme_out);
+
+/* What a shard's CAS-info entry needs of each chunk of a xorb. */
+typedef struct cas_xorb_chunk {
+    cas_hash hash;
+    uint32_t offset;          /* byte offset of the chunk's record in the xorb */
+    uint32_t record_size;     /* header + payload bytes */
+    uint32_t unpacked_offset; /* uncompressed bytes before this chunk */
+    uint32_t size;            /* uncompressed bytes */
+} cas_xorb_chunk;
+
+/* Incremental xorb writer: add chunks; each is compressed and its record written to the sink
+   at once. Tracks every chunk (cas_xorb_writer_chunks) and refuses to pass the limits. */
+typedef struct cas_xorb_writer {
+    cas_allocator priv_alloc;
+    cas_sink *priv_sink;
+    cas_chunk_compressor *priv_cc; /* ~144 KiB, allocated at init */
+    uint8_t *priv_record;          /* one encoded record */
+    cas_xorb_chunk *priv_chunks;
+    uint32_t priv_count, priv_cap;
+    uint64_t priv_size;     /* record bytes written */
+    uint64_t priv_unpacked; /* uncompressed bytes added */
+    int priv_scheme;
+    int priv_finished;
+    uint32_t priv_schemes[3]; /* chunks stored per scheme */
+    cas_error error;          /* sticky: the first error, with its detail */
+} cas_xorb_writer;
+/* scheme: CAS_SCHEME_NONE, _LZ4, _BG4_LZ4 or _AUTO (xet-core's choice per chunk). Allocates
+   the compressor scratch and the chunk table (grown as chunks are added; at most
+   CAS_XORB_MAX_CHUNKS entries of 48 bytes) through `alloc` (NULL = malloc). The writer
+   writes through `sink`, which must outlive it (a buffer sink's len grows as it writes). */
+CAS_API int cas_xorb_writer_init(cas_xorb_writer *w, const cas_allocator *alloc, int scheme,
+                                 cas_sink *sink);
+/* 1 if a chunk of n bytes is certain to fit: one more chunk under CAS_XORB_MAX_CHUNKS and its
+   record, at worst stored uncompressed (8 + n bytes), under CAS_XORB_MAX_SIZE. */
+CAS_API int cas_xorb_writer_fits(const cas_xorb_writer *w, size_t n);
+/* Compresses and writes one chunk. `hash` may be NULL (it is then computed). CAS_E_XORB_LIMIT
+   when the chunk does not fit (nothing is written: start a new xorb), CAS_E_CHUNK_SIZE for
+   n == 0 or n > CAS_CHUNK_MAX_SIZE, or the sink's error. */
+CAS_API int cas_xorb_writer_add(cas_xorb_writer *w, const void *chunk, size_t n,
+                                const cas_hash *hash);
+/* Adds a record made by cas_chunk_record_encode, with the chunk's hash. */
+CAS_API int cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, size_t len,
+                                       const cas_hash *hash);
+/* Ends the xorb: *xorb_hash = the Merkle hash of its chunks. With `footer`, also writes
+   xet-core's storage footer (XETBLOB v1: hashes, record boundaries, unpacked offsets; not
+   part of what the CAS upload endpoint takes). xorb_hash may be NULL. */
+CAS_API int cas_xorb_writer_finish(cas_xorb_writer *w, int footer, cas_hash *xorb_hash);
+CAS_API const cas_xorb_chunk *cas_xorb_writer_chunks(const cas_xorb_writer *w, size_t *count);
+/* Record bytes written so far (the xorb's serialized size without footer). */
+CAS_API uint64_t cas_xorb_writer_size(const cas_xorb_writer *w);
+CAS_API uint64_t cas_xorb_writer_unpacked_size(const cas_xorb_writer *w);
+CAS_API void cas_xorb_writer_free(cas_xorb_writer *w);
+
+/* ---- reading ----
+   A xorb body, a range segment (what a ranged download returns: whole records from a record
+   boundary), or a stored xorb with xet-core's footer. Nothing here allocates. */
+
+/* xet-core's storage footer, located from the last 4 bytes (its length). Versions 0 (legacy:
+   boundaries, then hashes, no unpacked offsets), 1 (u32 fields) and 2 (u64 fields) are read.
+   The arrays point into the caller's buffer (little-endian, `width` bytes per offset). */
+typedef struct cas_xorb_footer {
+    uint32_t version;
+    uint32_t num_chunks;
+    uint64_t offset; /* where the footer starts = the end of the records */
+    cas_hash xorb_hash;
+    const uint8_t *chunk_hashes;     /* num_chunks x 32 bytes */
+    const uint8_t *record_ends;      /* num_chunks x width: end of each record */
+    const uint8_t *unpacked_ends;    /* num_chunks x width, NULL in version 0 */
+    uint32_t width;                  /* 4 or 8 */
+} cas_xorb_footer;
+/* CAS_OK and *f if data[0..len) ends with a valid footer; CAS_END if it has none (its last
+   bytes do not describe one, so the data is taken as records only); CAS_E_XORB_FOOTER if
+   the footer's own fields are inconsistent (err->offset says where). */
+CAS_API int cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer *f,
+                                 cas_error *err);
+/* One record's offset (of the footer table), for i < num_chunks. */
+CAS_API uint64_t cas_xorb_footer_record_end(const cas_xorb_footer *f, uint32_t i);
+
+/* Iterates the records of data[0..len): call with *pos = 0 and repeat. CAS_OK: *h and
+   *payload (h->compressed_size bytes) describe the record at the old *pos, and *pos moved
+   past it. CAS_END: *pos == len, or the 7 bytes at *pos are "XETBLOB" (a footer begins).
+   Errors: the header's (cas_chunk_header_parse), CAS_E_TRUNCATED if the record passes len. */
+CAS_API int cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk_header *h,
+                          const uint8_t **payload, cas_error *err);
+
+/* Walks a whole xorb or segment: every record is parsed and decoded into `scratch` (2 x
+   CAS_CHUNK_MAX_SIZE bytes, caller-provided), its hash computed, and on_chunk (may be NULL)
+   called with the chunk index, record offset, header, decoded bytes and hash; a non-zero
+   return stops the walk with that value. The record area ends at the footer when one is
+   found: its chunk count, record ends, unpacked offsets, chunk hashes and xorb hash must all
+   agree with the records (CAS_E_XORB_FOOTER / CAS_E_HASH). Limits: at most
+   CAS_XORB_MAX_CHUNKS records and CAS_XORB_MAX_SIZE bytes (CAS_E_XORB_LIMIT). Bytes that
+   are not a whole record are CAS_E_TRUNCATED. *info receives the chunk count, sizes and the
+   xorb hash of the chunks seen (of a segment too: the hash of its chunks). */
+typedef struct cas_xorb_info {
+    uint32_t num_chunks;
+    uint64_t records_size;  /* bytes of records (the footer excluded) */
+    uint64_t unpacked_size; /* decoded bytes */
+    int has_footer;
+    cas_hash xorb_hash;     /* Merkle hash of the chunks */
+} cas_xorb_info;
+typedef int (*cas_xorb_chunk_fn)(void *user, uint32_t index, uint64_t offset,
+                                 const cas_chunk_header *h, const uint8_t *data,
+                                 const cas_hash *hash);
+CAS_API int cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch,
+                          cas_xorb_chunk_fn on_chunk, void *user, cas_xorb_info *info,
+                          cas_error *err);
+
+/* Streaming reader: push a xorb body or segment in any piece sizes; decoded chunks come out
+   one at a time. Memory: one record (<= 8 + 262144 bytes) + one decoded chunk + BG4 scratch,
+   allocated at init (~512 KiB), whatever the input. A footer ("XETBLOB") ends the records; its
+   bytes are checked only for their length field (use cas_xorb_walk to check a stored xorb). */
+typedef struct cas_xorb_stream {
+    cas_allocator priv_alloc;
+    uint8_t *priv_buf;     /* record being collected */
+    uint8_t *priv_out;     /* decoded chunk */
+    uint8_t *priv_scratch; /* BG4 */
+    size_t priv_have;      /* bytes of the current record collected */
+    size_t priv_need;      /* bytes the current record needs (8 until the header is read) */
+    uint64_t priv_offset;  /* stream offset of the current record */
+    uint32_t priv_index;
+    int priv_in_footer;
+    cas_error error; /* sticky */
+} cas_xorb_stream;
+/* What cas_xorb_stream_push hands out: valid until the next push. */
+typedef struct cas_xorb_stream_chunk {
+    uint32_t index;
+    uint64_t offset; /* record offset in the stream */
+    cas_chunk_header header;
+    const uint8_t *data; /* header.uncompressed_size decoded bytes */
+} cas_xorb_stream_chunk;
+CAS_API int cas_xorb_stream_init(cas_xorb_stream *s, const cas_allocator *alloc);
+/* Consumes bytes of data[0..len) (*consumed says how many). CAS_READY: a chunk was decoded
+   into *out (call again with the rest); CAS_NEED_INPUT: all bytes consumed, no chunk
+   completed; or an error (sticky). */
+CAS_API int cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len,
+                                 size_t *consumed, cas_xorb_stream_chunk *out);
+/* End of input: CAS_OK at a record boundary, CAS_E_TRUNCATED inside a record. */
+CAS_API int cas_xorb_stream_finish(cas_xorb_stream *s);
+CAS_API void cas_xorb_stream_free(cas_xorb_stream *s);
+
 #ifdef __cplusplus
 }
 #endif
@@ -604,6 +799,15 @@ static const cas__result_text cas__results[] = {
     {CAS_E_LZ4_MAGIC, "CAS_E_LZ4_MAGIC", "the data is not an LZ4 frame: its magic is not 04 22 4D 18 (skippable and legacy frames are refused)"},
     {CAS_E_LZ4_HEADER, "CAS_E_LZ4_HEADER", "the LZ4 frame header is invalid: version, reserved bits, dictionary ID, block size id or header checksum"},
     {CAS_E_LZ4_BLOCK, "CAS_E_LZ4_BLOCK", "an LZ4 block is corrupt or larger than the frame's block maximum size"},
+    {CAS_E_CHUNK_VERSION, "CAS_E_CHUNK_VERSION", "a chunk header's version is not 0"},
+    {CAS_E_CHUNK_SCHEME, "CAS_E_CHUNK_SCHEME", "a chunk header's compression scheme is not 0 (none), 1 (LZ4) or 2 (BG4+LZ4)"},
+    {CAS_E_CHUNK_SIZE, "CAS_E_CHUNK_SIZE", "a chunk size is out of range: uncompressed 1..131072, compressed 1..262144, equal for scheme none"},
+    {CAS_E_XORB_LIMIT, "CAS_E_XORB_LIMIT", "a xorb may hold at most 8192 chunks and 64 MiB"},
+    {CAS_E_XORB_FOOTER, "CAS_E_XORB_FOOTER", "a xorb storage footer (XETBLOB) is malformed or disagrees with the records"},
+    {CAS_E_HASH, "CAS_E_HASH", "a computed hash differs from the expected one"},
+    {CAS_END, "CAS_END", "no more items"},
+    {CAS_READY, "CAS_READY", "an output item is ready"},
+    {CAS_NEED_INPUT, "CAS_NEED_INPUT", "all input was consumed; push more"},
     {CAS_E_LZ4_CHECKSUM, "CAS_E_LZ4_CHECKSUM", "an LZ4 block or content checksum does not match the data"},
 };
 
@@ -2436,6 +2640,528 @@ int cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_
 #undef CAS__XXH_P5
 #undef CAS__ROTL32
 
+/* ==== >>formats: sinks ==================================================================== */
+
+static int cas__sink_put(cas_sink *s, const void *data, size_t len) {
+    if (s->write) return len ? s->write(s->user, data, len) : CAS_OK;
+    if (len > s->cap - s->len) return CAS_E_LIMIT;
+    if (len) memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    return CAS_OK;
+}
+
+static uint32_t cas__load_le24(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+}
+static void cas__store_le24(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16);
+}
+
+static void *cas__alloc(const cas_allocator *a, size_t size) { return a->alloc(a->user, size, 16); }
+static void cas__free(const cas_allocator *a, void *p, size_t size) {
+    if (p) a->free(a->user, p, size);
+}
+
+/* ==== >>formats: xorb ===================================================================== */
+
+static const uint8_t cas__xorb_ident[7] = {'X', 'E', 'T', 'B', 'L', 'O', 'B'};
+static const uint8_t cas__xorb_ident_hashes[7] = {'X', 'B', 'L', 'B', 'H', 'S', 'H'};
+static const uint8_t cas__xorb_ident_bounds[7] = {'X', 'B', 'L', 'B', 'B', 'N', 'D'};
+
+int cas_chunk_header_parse(const uint8_t p[CAS_CHUNK_HEADER_SIZE], uint64_t offset,
+                           cas_chunk_header *h, cas_error *err) {
+    h->version = p[0];
+    h->compressed_size = cas__load_le24(p + 1);
+    h->scheme = p[4];
+    h->uncompressed_size = cas__load_le24(p + 5);
+    if (h->version != 0)
+        return cas__fail(err, CAS_E_CHUNK_VERSION, offset, "chunk header version is not 0");
+    if (h->scheme > CAS_SCHEME_BG4_LZ4)
+        return cas__fail(err, CAS_E_CHUNK_SCHEME, offset + 4, "chunk compression scheme is not 0, 1 or 2");
+    if (h->uncompressed_size == 0 || h->uncompressed_size > CAS_CHUNK_MAX_SIZE)
+        return cas__fail(err, CAS_E_CHUNK_SIZE, offset + 5, "chunk uncompressed size is not 1..131072");
+    if (h->compressed_size == 0 || h->compressed_size > CAS_CHUNK_MAX_COMPRESSED)
+        return cas__fail(err, CAS_E_CHUNK_SIZE, offset + 1, "chunk compressed size is not 1..262144");
+    if (h->scheme == CAS_SCHEME_NONE && h->compressed_size != h->uncompressed_size)
+        return cas__fail(err, CAS_E_CHUNK_SIZE, offset + 1,
+                         "uncompressed chunk whose compressed and uncompressed sizes differ");
+    return cas__succeed(err);
+}
+
+void cas_chunk_header_write(uint8_t p[CAS_CHUNK_HEADER_SIZE], const cas_chunk_header *h) {
+    p[0] = h->version;
+    cas__store_le24(p + 1, h->compressed_size);
+    p[4] = h->scheme;
+    cas__store_le24(p + 5, h->uncompressed_size);
+}
+
+int cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, size_t n, int scheme,
+                            void *dst, size_t cap, size_t *out_len, int *scheme_out) {
+    uint8_t *d = (uint8_t *)dst;
+    cas_chunk_header h;
+    size_t plen = 0;
+    int stored = CAS_SCHEME_NONE, rc;
+    *out_len = 0;
+    if (n == 0 || n > CAS_CHUNK_MAX_SIZE) return CAS_E_CHUNK_SIZE;
+    if (cap < CAS_CHUNK_HEADER_SIZE) return CAS_E_LIMIT;
+    rc = cas_chunk_compress(cc, chunk, n, scheme, d + CAS_CHUNK_HEADER_SIZE,
+                            cap - CAS_CHUNK_HEADER_SIZE, &plen, &stored);
+    if (rc != CAS_OK) return rc;
+    h.version = 0;
+    h.scheme = (uint8_t)stored;
+    h.compressed_size = (uint32_t)plen;
+    h.uncompressed_size = (uint32_t)n;
+    cas_chunk_header_write(d, &h);
+    *out_len = CAS_CHUNK_HEADER_SIZE + plen;
+    if (scheme_out) *scheme_out = stored;
+    return CAS_OK;
+}
+
+/* ---- writer ---- */
+
+#define CAS__XORB_RECORD_CAP (CAS_CHUNK_HEADER_SIZE + CAS_CHUNK_MAX_SIZE)
+
+int cas_xorb_writer_init(cas_xorb_writer *w, const cas_allocator *alloc, int scheme,
+                         cas_sink *sink) {
+    memset(w, 0, sizeof *w);
+    w->priv_alloc = cas__allocator_or_default(alloc);
+    if (!sink || (scheme != CAS_SCHEME_NONE && scheme != CAS_SCHEME_LZ4 &&
+                  scheme != CAS_SCHEME_BG4_LZ4 && scheme != CAS_SCHEME_AUTO))
+        return cas__fail(&w->error, CAS_E_ARGUMENT, 0, "no sink, or an unknown compression scheme");
+    w->priv_sink = sink;
+    w->priv_scheme = scheme;
+    w->priv_cc = (cas_chunk_compressor *)cas__alloc(&w->priv_alloc, sizeof *w->priv_cc);
+    w->priv_record = (uint8_t *)cas__alloc(&w->priv_alloc, CAS__XORB_RECORD_CAP);
+    if (!w->priv_cc || !w->priv_record) {
+        cas_xorb_writer_free(w);
+        return cas__fail(&w->error, CAS_E_NOMEM, 0, "xorb writer buffers");
+    }
+    return cas__succeed(&w->error);
+}
+
+void cas_xorb_writer_free(cas_xorb_writer *w) {
+    cas__free(&w->priv_alloc, w->priv_cc, sizeof *w->priv_cc);
+    cas__free(&w->priv_alloc, w->priv_record, CAS__XORB_RECORD_CAP);
+    cas__free(&w->priv_alloc, w->priv_chunks, (size_t)w->priv_cap * sizeof(cas_xorb_chunk));
+    w->priv_cc = NULL;
+    w->priv_record = NULL;
+    w->priv_chunks = NULL;
+    w->priv_cap = 0;
+}
+
+int cas_xorb_writer_fits(const cas_xorb_writer *w, size_t n) {
+    return w->priv_count < CAS_XORB_MAX_CHUNKS && n <= CAS_CHUNK_MAX_SIZE &&
+           w->priv_size + CAS_CHUNK_HEADER_SIZE + n <= CAS_XORB_MAX_SIZE;
+}
+
+int cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, size_t len,
+                               const cas_hash *hash) {
+    cas_chunk_header h;
+    cas_xorb_chunk *c;
+    int rc;
+    if (w->error.code < 0) return w->error.code;
+    if (w->priv_finished) return cas__fail(&w->error, CAS_E_STATE, w->priv_size, "xorb already finished");
+    if (len < CAS_CHUNK_HEADER_SIZE)
+        return cas__fail(&w->error, CAS_E_TRUNCATED, w->priv_size, "record shorter than its header");
+    rc = cas_chunk_header_parse((const uint8_t *)record, w->priv_size, &h, &w->error);
+    if (rc != CAS_OK) return rc;
+    if (len != CAS_CHUNK_HEADER_SIZE + (size_t)h.compressed_size)
+        return cas__fail(&w->error, CAS_E_SIZE, w->priv_size, "record length differs from its header");
+    if (w->priv_count >= CAS_XORB_MAX_CHUNKS || w->priv_size + len > CAS_XORB_MAX_SIZE) {
+        /* Not sticky: the caller starts a new xorb with this chunk. */
+        cas_error e;
+        return cas__fail(&e, CAS_E_XORB_LIMIT, w->priv_size, "chunk does not fit in this xorb");
+    }
+    if (w->priv_count == w->priv_cap) { /* grow the chunk table: 64, 128, ... 8192 */
+        uint32_t cap = w->priv_cap ? w->priv_cap * 2 : 64;
+        cas_xorb_chunk *t = (cas_xorb_chunk *)cas__alloc(&w->priv_alloc, cap * sizeof *t);
+        if (!t) return cas__fail(&w->error, CAS_E_NOMEM, w->priv_size, "xorb chunk table");
+        if (w->priv_count) memcpy(t, w->priv_chunks, w->priv_count * sizeof *t);
+        cas__free(&w->priv_alloc, w->priv_chunks, (size_t)w->priv_cap * sizeof *t);
+        w->priv_chunks = t;
+        w->priv_cap = cap;
+    }
+    rc = cas__sink_put(w->priv_sink, record, len);
+    if (rc != CAS_OK) return cas__fail(&w->error, rc, w->priv_size, "the sink refused the record");
+    c = &w->priv_chunks[w->priv_count++];
+    c->hash = *hash;
+    c->offset = (uint32_t)w->priv_size;
+    c->record_size = (uint32_t)len;
+    c->unpacked_offset = (uint32_t)w->priv_unpacked;
+    c->size = h.uncompressed_size;
+    w->priv_size += len;
+    w->priv_unpacked += h.uncompressed_size;
+    w->priv_schemes[h.scheme]++;
+    return CAS_OK;
+}
+
+int cas_xorb_writer_add(cas_xorb_writer *w, const void *chunk, size_t n, const cas_hash *hash) {
+    cas_hash computed;
+    size_t len;
+    int rc;
+    if (w->error.code < 0) return w->error.code;
+    if (n == 0 || n > CAS_CHUNK_MAX_SIZE)
+        return cas__fail(&w->error, CAS_E_CHUNK_SIZE, w->priv_size, "chunk size is not 1..131072");
+    if (!cas_xorb_writer_fits(w, n)) {
+        cas_error e;
+        return cas__fail(&e, CAS_E_XORB_LIMIT, w->priv_size, "chunk does not fit in this xorb");
+    }
+    rc = cas_chunk_record_encode(w->priv_cc, chunk, n, w->priv_scheme, w->priv_record,
+                                 CAS__XORB_RECORD_CAP, &len, NULL);
+    if (rc != CAS_OK) return cas__fail(&w->error, rc, w->priv_size, "chunk compression failed");
+    if (!hash) {
+        cas_chunk_hash(chunk, n, &computed);
+        hash = &computed;
+    }
+    return cas_xorb_writer_add_record(w, w->priv_record, len, hash);
+}
+
+const cas_xorb_chunk *cas_xorb_writer_chunks(const cas_xorb_writer *w, size_t *count) {
+    *count = w->priv_count;
+    return w->priv_chunks;
+}
+uint64_t cas_xorb_writer_size(const cas_xorb_writer *w) { return w->priv_size; }
+uint64_t cas_xorb_writer_unpacked_size(const cas_xorb_writer *w) { return w->priv_unpacked; }
+
+static void cas__xorb_chunks_hash(const cas_xorb_chunk *chunks, uint32_t n, cas_hash *out) {
+    cas_merkle m;
+    uint32_t i;
+    cas_merkle_init(&m);
+    for (i = 0; i < n; i++) {
+        cas_chunk c;
+        c.hash = chunks[i].hash;
+        c.size = chunks[i].size;
+        cas_merkle_push(&m, &c);
+    }
+    cas_merkle_root(&m, out);
+}
+
+/* xet-core's XorbObjectInfoV1 (xorb_object_format.rs), then its length as u32:
+   "XETBLOB" 1 xorb_hash | "XBLBHSH" 0 n hashes[n] | "XBLBBND" 1 n record_ends[n]
+   unpacked_ends[n] | n hashes_section_offset_from_end boundary_section_offset_from_end |
+   16 zero bytes. The "from end" offsets count to the end of the info (not its length word). */
+static int cas__xorb_write_footer(cas_xorb_writer *w, const cas_hash *xorb_hash) {
+    uint8_t buf[64];
+    uint32_t n = w->priv_count, i;
+    uint32_t bounds_from_end = 7 + 1 + 4 + 8 * n + 4 + 4 + 4 + 16;
+    uint32_t hashes_from_end = 7 + 1 + 4 + 32 * n + bounds_from_end;
+    int rc;
+#define CAS__PUT(p, len) do { rc = cas__sink_put(w->priv_sink, (p), (len)); if (rc) return rc; } while (0)
+    memcpy(buf, cas__xorb_ident, 7);
+    buf[7] = 1;
+    memcpy(buf + 8, xorb_hash->bytes, 32);
+    memcpy(buf + 40, cas__xorb_ident_hashes, 7);
+    buf[47] = 0;
+    cas__store_le32(buf + 48, n);
+    CAS__PUT(buf, 52);
+    for (i = 0; i < n; i++) CAS__PUT(w->priv_chunks[i].hash.bytes, 32);
+    memcpy(buf, cas__xorb_ident_bounds, 7);
+    buf[7] = 1;
+    cas__store_le32(buf + 8, n);
+    CAS__PUT(buf, 12);
+    for (i = 0; i < n; i++) {
+        cas__store_le32(buf, w->priv_chunks[i].offset + w->priv_chunks[i].record_size);
+        CAS__PUT(buf, 4);
+    }
+    for (i = 0; i < n; i++) {
+        cas__store_le32(buf, w->priv_chunks[i].unpacked_offset + w->priv_chunks[i].size);
+        CAS__PUT(buf, 4);
+    }
+    memset(buf, 0, sizeof buf);
+    cas__store_le32(buf, n);
+    cas__store_le32(buf + 4, hashes_from_end);
+    cas__store_le32(buf + 8, bounds_from_end);
+    cas__store_le32(buf + 28, 92 + 40 * n); /* after the 16-byte buffer: the info's length */
+    CAS__PUT(buf, 32);
+#undef CAS__PUT
+    return CAS_OK;
+}
+
+int cas_xorb_writer_finish(cas_xorb_writer *w, int footer, cas_hash *xorb_hash) {
+    cas_hash h;
+    int rc;
+    if (w->error.code < 0) return w->error.code;
+    if (w->priv_finished) return cas__fail(&w->error, CAS_E_STATE, w->priv_size, "xorb already finished");
+    cas__xorb_chunks_hash(w->priv_chunks, w->priv_count, &h);
+    if (xorb_hash) *xorb_hash = h;
+    w->priv_finished = 1;
+    if (footer && (rc = cas__xorb_write_footer(w, &h)) != CAS_OK)
+        return cas__fail(&w->error, rc, w->priv_size, "the sink refused the footer");
+    return CAS_OK;
+}
+
+/* ---- reader ---- */
+
+static uint64_t cas__load_width(const uint8_t *p, uint32_t width) {
+    return width == 8 ? cas__load_le64(p) : cas__load_le32(p);
+}
+
+uint64_t cas_xorb_footer_record_end(const cas_xorb_footer *f, uint32_t i) {
+    return cas__load_width(f->record_ends + (size_t)i * f->width, f->width);
+}
+
+int cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer *f, cas_error *err) {
+    uint64_t info_len, start, n;
+    const uint8_t *p, *end;
+    uint32_t w;
+    memset(f, 0, sizeof *f);
+    if (len < 4 + 40) return CAS_END;
+    /* The last word is the info's length (u32; u64 in version 2). Without "XETBLOB" where it
+       points, there is no footer: the bytes are records (the reader then checks them). */
+    info_len = cas__load_le32(data + len - 4);
+    w = 4;
+    if (info_len < 40 || info_len > len - 4 ||
+        memcmp(data + (len - 4 - info_len), cas__xorb_ident, 7) != 0) {
+        if (len < 8 + 40) return CAS_END;
+        info_len = cas__load_le64(data + len - 8);
+        w = 8;
+        if (info_len < 40 || info_len > len - 8 ||
+            memcmp(data + (len - 8 - info_len), cas__xorb_ident, 7) != 0)
+            return CAS_END;
+    }
+    start = len - w - info_len;
+    p = data + start;
+    end = data + len - w;
+    f->offset = start;
+    if (info_len < 8 + 32) return cas__fail(err, CAS_E_XORB_FOOTER, start, "xorb footer too short");
+    f->version = p[7];
+    memcpy(f->xorb_hash.bytes, p + 8, 32);
+    p += 40;
+    if (f->version == 0 && w == 4) {
+        /* Legacy: n, record_ends[n] (u32), hashes[n], 16-byte buffer. */
+        if (end - p < 4) return cas__fail(err, CAS_E_XORB_FOOTER, start, "xorb footer v0 truncated");
+        n = cas__load_le32(p);
+        if (n > CAS_XORB_MAX_CHUNKS || (uint64_t)(end - p) != 4 + 36 * n + 16)
+            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer v0 chunk count");
+        f->num_chunks = (uint32_t)n;
+        f->width = 4;
+        f->record_ends = p + 4;
+        f->chunk_hashes = p + 4 + 4 * n;
+        return cas__succeed(err);
+    }
+    if ((f->version == 1 && w == 4) || (f->version == 2 && w == 8)) {
+        const uint8_t *hs = p, *bs;
+        uint64_t n2, n3, nlast, hashes_from_end, bounds_from_end;
+        f->width = w;
+        if ((uint64_t)(end - p) < 8 + w || memcmp(p, cas__xorb_ident_hashes, 7) != 0 || p[7] != 0)
+            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer hash section ident");
+        n2 = cas__load_width(p + 8, w);
+        if (n2 > CAS_XORB_MAX_CHUNKS || (uint64_t)(end - p) < 8 + w + 32 * n2)
+            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p + 8 - data), "xorb footer chunk count");
+        f->chunk_hashes = p + 8 + w;
+        p += 8 + w + 32 * n2;
+        bs = p;
+        if ((uint64_t)(end - p) < 8 + w || memcmp(p, cas__xorb_ident_bounds, 7) != 0 || p[7] != 1)
+            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer boundary section ident");
+        n3 = cas__load_width(p + 8, w);
+        if (n3 != n2 || (uint64_t)(end - p) != 8 + w + 2 * w * n2 + 3 * w + 16)
+            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p + 8 - data), "xorb footer boundary section size");
+        f->record_ends = p + 8 + w;
+        f->unpacked_ends = p + 8 + w + w * n2;
+        p += 8 + w + 2 * w * n2;
+        nlast = cas__load_width(p, w);
+        hashes_from_end = cas__load_width(p + w, w);
+        bounds_from_end = cas__load_width(p + 2 * w, w);
+        if (nlast != n2 || hashes_from_end != (uint64_t)(end - hs) || bounds_from_end != (uint64_t)(end - bs))
+            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer trailer fields");
+        f->num_chunks = (uint32_t)n2;
+        return cas__succeed(err);
+    }
+    return cas__fail(err, CAS_E_XORB_FOOTER, start + 7, "xorb footer version is not 0, 1 or 2");
+}
+
+int cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk_header *h,
+                  const uint8_t **payload, cas_error *err) {
+    size_t at = *pos;
+    int rc;
+    if (at >= len || (len - at >= 7 && memcmp(data + at, cas__xorb_ident, 7) == 0)) {
+        cas__succeed(err);
+        return CAS_END;
+    }
+    if (len - at < CAS_CHUNK_HEADER_SIZE)
+        return cas__fail(err, CAS_E_TRUNCATED, at, "xorb ends inside a chunk header");
+    rc = cas_chunk_header_parse(data + at, at, h, err);
+    if (rc != CAS_OK) return rc;
+    if (len - at - CAS_CHUNK_HEADER_SIZE < h->compressed_size)
+        return cas__fail(err, CAS_E_TRUNCATED, at, "xorb ends inside a chunk payload");
+    *payload = data + at + CAS_CHUNK_HEADER_SIZE;
+    *pos = at + CAS_CHUNK_HEADER_SIZE + h->compressed_size;
+    return CAS_OK;
+}
+
+int cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_xorb_chunk_fn on_chunk,
+                  void *user, cas_xorb_info *info, cas_error *err) {
+    cas_xorb_footer f;
+    cas_merkle m;
+    size_t pos = 0, records_len = len;
+    uint32_t index = 0;
+    uint64_t unpacked = 0;
+    int rc;
+    memset(info, 0, sizeof *info);
+    rc = cas_xorb_footer_find(data, len, &f, err);
+    if (rc < 0) return rc;
+    if (rc == CAS_OK) {
+        info->has_footer = 1;
+        records_len = (size_t)f.offset;
+    }
+    cas_merkle_init(&m);
+    for (;;) {
+        cas_chunk_header h;
+        const uint8_t *payload;
+        cas_chunk c;
+        size_t at = pos;
+        rc = cas_xorb_next(data, records_len, &pos, &h, &payload, err);
+        if (rc == CAS_END) {
+            if (pos < records_len) /* "XETBLOB" where no valid footer was found */
+                return cas__fail(err, CAS_E_XORB_FOOTER, pos, "xorb footer ident without a valid footer");
+            break;
+        }
+        if (rc != CAS_OK) return rc;
+        if (index >= CAS_XORB_MAX_CHUNKS || pos > CAS_XORB_MAX_SIZE)
+            return cas__fail(err, CAS_E_XORB_LIMIT, at, "xorb has more than 8192 chunks or 64 MiB");
+        rc = cas_chunk_decompress(payload, h.compressed_size, h.scheme, scratch,
+                                  h.uncompressed_size, scratch + CAS_CHUNK_MAX_SIZE, err);
+        if (rc != CAS_OK) {
+            if (err) err->offset += at + CAS_CHUNK_HEADER_SIZE;
+            return rc;
+        }
+        cas_chunk_hash(scratch, h.uncompressed_size, &c.hash);
+        c.size = h.uncompressed_size;
+        if (info->has_footer) {
+            if (index >= f.num_chunks)
+                return cas__fail(err, CAS_E_XORB_FOOTER, at, "more records than the xorb footer lists");
+            if (cas_xorb_footer_record_end(&f, index) != pos ||
+                (f.unpacked_ends && cas__load_width(f.unpacked_ends + (size_t)index * f.width, f.width) != unpacked + c.size))
+                return cas__fail(err, CAS_E_XORB_FOOTER, at, "xorb footer boundaries differ from the records");
+            if (memcmp(f.chunk_hashes + (size_t)index * 32, c.hash.bytes, 32) != 0)
+                return cas__fail(err, CAS_E_HASH, at, "chunk hash differs from the xorb footer's");
+        }
+        cas_merkle_push(&m, &c);
+        unpacked += c.size;
+        if (on_chunk && (rc = on_chunk(user, index, at, &h, scratch, &c.hash)) != 0) return rc;
+        index++;
+    }
+    if (info->has_footer && index != f.num_chunks)
+        return cas__fail(err, CAS_E_XORB_FOOTER, pos, "fewer records than the xorb footer lists");
+    info->num_chunks = index;
+    info->records_size = pos;
+    info->unpacked_size = unpacked;
+    cas_merkle_root(&m, &info->xorb_hash);
+    if (info->has_footer && !cas_hash_equal(&info->xorb_hash, &f.xorb_hash))
+        return cas__fail(err, CAS_E_HASH, f.offset + 8, "xorb hash differs from the footer's");
+    return cas__succeed(err);
+}
+
+/* ---- streaming reader ---- */
+
+#define CAS__XORB_STREAM_BUF (CAS_CHUNK_HEADER_SIZE + CAS_CHUNK_MAX_COMPRESSED)
+
+int cas_xorb_stream_init(cas_xorb_stream *s, const cas_allocator *alloc) {
+    memset(s, 0, sizeof *s);
+    s->priv_alloc = cas__allocator_or_default(alloc);
+    s->priv_buf = (uint8_t *)cas__alloc(&s->priv_alloc, CAS__XORB_STREAM_BUF);
+    s->priv_out = (uint8_t *)cas__alloc(&s->priv_alloc, CAS_CHUNK_MAX_SIZE);
+    s->priv_scratch = (uint8_t *)cas__alloc(&s->priv_alloc, CAS_CHUNK_MAX_SIZE);
+    s->priv_need = CAS_CHUNK_HEADER_SIZE;
+    if (!s->priv_buf || !s->priv_out || !s->priv_scratch) {
+        cas_xorb_stream_free(s);
+        return cas__fail(&s->error, CAS_E_NOMEM, 0, "xorb stream buffers");
+    }
+    return cas__succeed(&s->error);
+}
+
+void cas_xorb_stream_free(cas_xorb_stream *s) {
+    cas__free(&s->priv_alloc, s->priv_buf, CAS__XORB_STREAM_BUF);
+    cas__free(&s->priv_alloc, s->priv_out, CAS_CHUNK_MAX_SIZE);
+    cas__free(&s->priv_alloc, s->priv_scratch, CAS_CHUNK_MAX_SIZE);
+    s->priv_buf = s->priv_out = s->priv_scratch = NULL;
+}
+
+int cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len, size_t *consumed,
+                         cas_xorb_stream_chunk *out) {
+    const uint8_t *p = (const uint8_t *)data;
+    size_t used = 0;
+    *consumed = 0;
+    if (s->error.code < 0) return s->error.code;
+    if (!s->priv_buf) return cas__fail(&s->error, CAS_E_STATE, 0, "xorb stream not initialised");
+    while (used < len) {
+        size_t take;
+        if (s->priv_in_footer) { /* keep the last 4 bytes: the footer's length word */
+            size_t k;
+            for (k = used; k < len; k++) { /* the last 8 bytes seen (footers are small) */
+                memmove(s->priv_buf, s->priv_buf + 1, 7);
+                s->priv_buf[7] = p[k];
+            }
+            s->priv_have += len - used;
+            used = len;
+            break;
+        }
+        take = s->priv_need - s->priv_have;
+        if (take > len - used) take = len - used;
+        memcpy(s->priv_buf + s->priv_have, p + used, take);
+        s->priv_have += take;
+        used += take;
+        if (s->priv_have < s->priv_need) break;
+        if (s->priv_need == CAS_CHUNK_HEADER_SIZE) {
+            cas_chunk_header h;
+            /* A footer begins with "XETBLOB": its first 7 bytes look like a header. */
+            if (memcmp(s->priv_buf, cas__xorb_ident, 7) == 0) {
+                s->priv_in_footer = 1; /* priv_buf holds the last 8 bytes from now on */
+                continue;
+            }
+            if (cas_chunk_header_parse(s->priv_buf, s->priv_offset, &h, &s->error) != CAS_OK)
+                break;
+            if (s->priv_index >= CAS_XORB_MAX_CHUNKS ||
+                s->priv_offset + CAS_CHUNK_HEADER_SIZE + h.compressed_size > CAS_XORB_MAX_SIZE) {
+                cas__fail(&s->error, CAS_E_XORB_LIMIT, s->priv_offset, "xorb has more than 8192 chunks or 64 MiB");
+                break;
+            }
+            s->priv_need = CAS_CHUNK_HEADER_SIZE + h.compressed_size;
+            continue;
+        }
+        {   /* a whole record: decode it */
+            cas_chunk_header h;
+            int rc;
+            cas_chunk_header_parse(s->priv_buf, s->priv_offset, &h, NULL);
+            rc = cas_chunk_decompress(s->priv_buf + CAS_CHUNK_HEADER_SIZE, h.compressed_size, h.scheme,
+                                      s->priv_out, h.uncompressed_size, s->priv_scratch, &s->error);
+            if (rc != CAS_OK) {
+                s->error.offset += s->priv_offset + CAS_CHUNK_HEADER_SIZE;
+                break;
+            }
+            out->index = s->priv_index++;
+            out->offset = s->priv_offset;
+            out->header = h;
+            out->data = s->priv_out;
+            s->priv_offset += s->priv_need;
+            s->priv_have = 0;
+            s->priv_need = CAS_CHUNK_HEADER_SIZE;
+            *consumed = used;
+            return CAS_READY;
+        }
+    }
+    *consumed = used;
+    if (s->error.code < 0) return s->error.code;
+    return CAS_NEED_INPUT;
+}
+
+int cas_xorb_stream_finish(cas_xorb_stream *s) {
+    if (s->error.code < 0) return s->error.code;
+    if (s->priv_in_footer) {
+        /* priv_have = the footer's bytes; its last word (u32, or u64 in version 2) is the
+           length of the rest. */
+        uint64_t total = s->priv_have;
+        if (total < 16 || (cas__load_le32(s->priv_buf + 4) != total - 4 &&
+                           cas__load_le64(s->priv_buf) != total - 8))
+            return cas__fail(&s->error, CAS_E_XORB_FOOTER, s->priv_offset, "xorb footer length word");
+        return CAS_OK;
+    }
+    if (s->priv_have != 0)
+        return cas__fail(&s->error, CAS_E_TRUNCATED, s->priv_offset + s->priv_have,
+                         "xorb stream ends inside a chunk record");
+    return CAS_OK;
+}
+
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
 #undef CAS__X86
 #undef CAS__X86_GNU
@@ -2450,6 +3176,8 @@ int cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_
 #undef CAS__GEAR_SKIP
 #undef CAS__GEAR_LANE
 #undef CAS__GEAR_BLOCK
+#undef CAS__XORB_RECORD_CAP
+#undef CAS__XORB_STREAM_BUF
 #endif /* CAS__IMPLEMENTED */
 #endif /* CAS_IMPLEMENTATION */
 

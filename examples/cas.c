@@ -3,6 +3,11 @@
    cas chunk [FILE|-]                 one line per chunk: <chunk-hash> <length>
    cas hash [--sha256] [FILE...|-]    <xet-file-hash>  <name>, like sha256sum
    cas version                        library version and the code paths this CPU uses
+   cas xorb pack FILE -o OUT [--compression none|lz4|bg4|auto] [--footer]
+                                      FILE's chunks as one xorb; prints the xorb hash
+   cas xorb ls XORB                   <index> <offset> <compressed> <uncompressed> <scheme> <hash>
+   cas xorb cat XORB [--chunks A-B]   decoded bytes (chunks A through B, inclusive)
+   cas xorb verify XORB [--hash H]    decodes every chunk, checks footer and hash; prints it
 
    Hashes are printed in the Xet API convention. Exit status: 0 success, 1 data or
    verification failure, 2 usage or I/O error. */
@@ -24,10 +29,16 @@ static int usage(void) {
     fprintf(stderr,
             "usage: %s chunk [FILE|-]\n"
             "       %s hash [--sha256] [FILE...|-]\n"
+            "       %s xorb pack FILE -o OUT [--compression none|lz4|bg4|auto] [--footer]\n"
+            "       %s xorb ls XORB\n"
+            "       %s xorb cat XORB [--chunks A-B]\n"
+            "       %s xorb verify XORB [--hash H]\n"
             "       %s version\n",
-            g_prog, g_prog, g_prog);
+            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
     return EXIT_USAGE;
 }
+
+
 
 static FILE *open_input(const char *name) {
     FILE *f;
@@ -45,6 +56,271 @@ static void print_hash(const cas_hash *h) {
     char hex[CAS_HASH_HEX_SIZE + 1];
     cas_hash_to_hex(h, hex);
     fputs(hex, stdout);
+}
+
+/* Reports a library error with its detail and byte offset. Returns the exit status. */
+static int report(const char *what, int rc, const cas_error *err) {
+    if (err && err->code == rc && err->what && err->what[0])
+        fprintf(stderr, "%s: %s: %s (%s) at byte %llu\n", g_prog, what, cas_result_message(rc),
+                err->what, (unsigned long long)err->offset);
+    else
+        fprintf(stderr, "%s: %s: %s\n", g_prog, what, cas_result_message(rc));
+    return rc == CAS_E_NOMEM ? EXIT_USAGE : EXIT_DATA;
+}
+
+/* Reads a whole file of at most `limit` bytes. NULL (with a message) on error. */
+static uint8_t *read_all(const char *name, size_t limit, size_t *len) {
+    FILE *f = open_input(name);
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f) return NULL;
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            uint8_t *nb;
+            if (cap > limit) {
+                fprintf(stderr, "%s: %s: larger than %zu bytes\n", g_prog, name, limit);
+                free(buf);
+                close_input(f);
+                return NULL;
+            }
+            cap = cap ? cap * 2 : (1 << 20);
+            nb = (uint8_t *)realloc(buf, cap);
+            if (!nb) {
+                fprintf(stderr, "%s: out of memory\n", g_prog);
+                free(buf);
+                close_input(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "%s: %s: read error: %s\n", g_prog, name, strerror(errno));
+        free(buf);
+        close_input(f);
+        return NULL;
+    }
+    close_input(f);
+    if (n > limit) {
+        fprintf(stderr, "%s: %s: larger than %zu bytes\n", g_prog, name, limit);
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* Parses "A-B" (decimal, A <= B) into *a, *b. */
+static int parse_range(const char *s, uint64_t *a, uint64_t *b) {
+    char *end;
+    unsigned long long x, y;
+    if (!s || *s < '0' || *s > '9') return 0;
+    x = strtoull(s, &end, 10);
+    if (*end != '-' || end[1] < '0' || end[1] > '9') return 0;
+    y = strtoull(end + 1, &end, 10);
+    if (*end || y < x) return 0;
+    *a = x;
+    *b = y;
+    return 1;
+}
+
+/* ---- xorb ---- */
+
+static int file_sink_write(void *user, const void *data, size_t len) {
+    return fwrite(data, 1, len, (FILE *)user) == len ? CAS_OK : CAS_E_ARGUMENT;
+}
+
+static int xorb_pack(int argc, char **argv, uint8_t *buf) {
+    const char *in = NULL, *out = NULL;
+    int scheme = CAS_SCHEME_AUTO, footer = 0, i, rc = 0;
+    FILE *fin, *fout;
+    cas_xorb_writer *w;
+    cas_chunker ch;
+    cas_sink sink;
+    cas_hash h;
+    char hex[65];
+    uint8_t *chunk;
+    size_t have = 0, n;
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--footer")) footer = 1;
+        else if (!strcmp(argv[i], "--compression") && i + 1 < argc) {
+            const char *c = argv[++i];
+            if (!strcmp(c, "none")) scheme = CAS_SCHEME_NONE;
+            else if (!strcmp(c, "lz4")) scheme = CAS_SCHEME_LZ4;
+            else if (!strcmp(c, "bg4")) scheme = CAS_SCHEME_BG4_LZ4;
+            else if (!strcmp(c, "auto")) scheme = CAS_SCHEME_AUTO;
+            else return usage();
+        } else if (!in) in = argv[i];
+        else return usage();
+    }
+    if (!in || !out) return usage();
+    fin = open_input(in);
+    if (!fin) return EXIT_USAGE;
+    fout = fopen(out, "wb");
+    if (!fout) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, out, strerror(errno));
+        close_input(fin);
+        return EXIT_USAGE;
+    }
+    w = (cas_xorb_writer *)malloc(sizeof *w);
+    chunk = (uint8_t *)malloc(CAS_CHUNK_MAX_SIZE);
+    memset(&sink, 0, sizeof sink);
+    sink.write = file_sink_write;
+    sink.user = fout;
+    if (!w || !chunk || cas_xorb_writer_init(w, NULL, scheme, &sink) != CAS_OK) {
+        fprintf(stderr, "%s: out of memory\n", g_prog);
+        rc = EXIT_USAGE;
+        goto done_nowriter;
+    }
+    cas_chunker_init(&ch);
+    /* Chunk boundaries from the scan; each chunk's bytes are gathered (<= 128 KiB) and added. */
+    while (rc == 0 && (n = fread(buf, 1, READ_SIZE, fin)) > 0) {
+        size_t off = 0;
+        while (off < n) {
+            uint64_t cut;
+            size_t took = cas_chunker_scan(&ch, buf + off, n - off, &cut);
+            memcpy(chunk + have, buf + off, took);
+            have += took;
+            off += took;
+            if (cut) {
+                int r = cas_xorb_writer_add(w, chunk, have, NULL);
+                have = 0;
+                if (r != CAS_OK) {
+                    rc = report(r == CAS_E_XORB_LIMIT ? "the file does not fit in one xorb" : "xorb pack", r, &w->error);
+                    break;
+                }
+            }
+        }
+    }
+    if (rc == 0 && ferror(fin)) {
+        fprintf(stderr, "%s: %s: read error\n", g_prog, in);
+        rc = EXIT_USAGE;
+    }
+    if (rc == 0 && have) {
+        int r = cas_xorb_writer_add(w, chunk, have, NULL);
+        if (r != CAS_OK) rc = report(r == CAS_E_XORB_LIMIT ? "the file does not fit in one xorb" : "xorb pack", r, &w->error);
+    }
+    if (rc == 0) {
+        int r = cas_xorb_writer_finish(w, footer, &h);
+        if (r != CAS_OK) rc = report("xorb pack", r, &w->error);
+    }
+    if (rc == 0) {
+        size_t count;
+        cas_xorb_writer_chunks(w, &count);
+        cas_hash_to_hex(&h, hex);
+        printf("%s\n", hex);
+        fprintf(stderr, "%s: %zu chunks, %llu bytes -> %llu bytes (none %u, lz4 %u, bg4 %u)\n", out,
+                count, (unsigned long long)cas_xorb_writer_unpacked_size(w),
+                (unsigned long long)cas_xorb_writer_size(w), w->priv_schemes[0], w->priv_schemes[1],
+                w->priv_schemes[2]);
+    }
+    cas_xorb_writer_free(w);
+done_nowriter:
+    free(w);
+    free(chunk);
+    close_input(fin);
+    if (fclose(fout) != 0 && rc == 0) {
+        fprintf(stderr, "%s: %s: write error\n", g_prog, out);
+        rc = EXIT_USAGE;
+    }
+    if (rc != 0) remove(out);
+    return rc;
+}
+
+static const char *scheme_name(int s) {
+    return s == CAS_SCHEME_NONE ? "none" : s == CAS_SCHEME_LZ4 ? "lz4" : s == CAS_SCHEME_BG4_LZ4 ? "bg4-lz4" : "?";
+}
+
+typedef struct {
+    int mode; /* 0 ls, 1 cat, 2 verify */
+    uint64_t first, last;
+} xorb_visit;
+
+static int xorb_on_chunk(void *user, uint32_t index, uint64_t offset, const cas_chunk_header *h,
+                         const uint8_t *data, const cas_hash *hash) {
+    xorb_visit *v = (xorb_visit *)user;
+    if (v->mode == 0) {
+        char hex[65];
+        cas_hash_to_hex(hash, hex);
+        printf("%u %llu %u %u %s %s\n", index, (unsigned long long)offset, h->compressed_size,
+               h->uncompressed_size, scheme_name(h->scheme), hex);
+    } else if (v->mode == 1 && index >= v->first && index <= v->last) {
+        if (fwrite(data, 1, h->uncompressed_size, stdout) != h->uncompressed_size) return CAS_E_ARGUMENT;
+    }
+    return 0;
+}
+
+#define XORB_FILE_LIMIT ((size_t)CAS_XORB_MAX_SIZE + 8 + 8 * 16 + 48u * CAS_XORB_MAX_CHUNKS)
+
+static int xorb_read(int argc, char **argv, int mode) {
+    const char *name = NULL, *want = NULL;
+    xorb_visit v;
+    cas_xorb_info info;
+    cas_error err;
+    uint8_t *data, *scratch;
+    size_t len;
+    int i, rc;
+    v.mode = mode;
+    v.first = 0;
+    v.last = UINT64_MAX;
+    for (i = 0; i < argc; i++) {
+        if (mode == 1 && !strcmp(argv[i], "--chunks") && i + 1 < argc) {
+            if (!parse_range(argv[++i], &v.first, &v.last)) return usage();
+        } else if (mode == 2 && !strcmp(argv[i], "--hash") && i + 1 < argc) {
+            want = argv[++i];
+        } else if (!name) name = argv[i];
+        else return usage();
+    }
+    if (!name) return usage();
+    data = read_all(name, XORB_FILE_LIMIT, &len);
+    if (!data) return EXIT_USAGE;
+    scratch = (uint8_t *)malloc(2 * CAS_CHUNK_MAX_SIZE);
+    if (!scratch) {
+        free(data);
+        fprintf(stderr, "%s: out of memory\n", g_prog);
+        return EXIT_USAGE;
+    }
+    rc = cas_xorb_walk(data, len, scratch, xorb_on_chunk, &v, &info, &err);
+    free(scratch);
+    free(data);
+    if (rc != CAS_OK) return report(name, rc, &err);
+    if (mode == 1 && v.first != 0 && v.first >= info.num_chunks) {
+        fprintf(stderr, "%s: %s: chunk %llu: the xorb has %u chunks\n", g_prog, name,
+                (unsigned long long)v.first, info.num_chunks);
+        return EXIT_USAGE;
+    }
+    if (mode == 2) {
+        char hex[65];
+        cas_hash_to_hex(&info.xorb_hash, hex);
+        printf("%s  %s (%u chunks, %llu bytes%s)\n", hex, name, info.num_chunks,
+               (unsigned long long)info.unpacked_size, info.has_footer ? ", footer checked" : "");
+        if (want) {
+            cas_hash h;
+            if (cas_hash_from_hex(want, strlen(want), &h) != CAS_OK) {
+                fprintf(stderr, "%s: --hash: %s\n", g_prog, cas_result_message(CAS_E_HEX));
+                return EXIT_USAGE;
+            }
+            if (!cas_hash_equal(&h, &info.xorb_hash)) {
+                fprintf(stderr, "%s: %s: xorb hash %s differs from the expected %s\n", g_prog, name, hex, want);
+                return EXIT_DATA;
+            }
+        }
+    }
+    return 0;
+}
+
+static int cmd_xorb(int argc, char **argv, uint8_t *buf) {
+    if (argc < 1) return usage();
+    if (!strcmp(argv[0], "pack")) return xorb_pack(argc - 1, argv + 1, buf);
+    if (!strcmp(argv[0], "ls")) return xorb_read(argc - 1, argv + 1, 0);
+    if (!strcmp(argv[0], "cat")) return xorb_read(argc - 1, argv + 1, 1);
+    if (!strcmp(argv[0], "verify")) return xorb_read(argc - 1, argv + 1, 2);
+    return usage();
 }
 
 /* Reads `f` to the end, chunking and hashing. Calls on_chunk per chunk if not NULL; keeps the
@@ -190,6 +466,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "chunk")) rc = cmd_chunk(argc - 2, argv + 2, buf);
     else if (!strcmp(argv[1], "hash")) rc = cmd_hash(argc - 2, argv + 2, buf);
+    else if (!strcmp(argv[1], "xorb")) rc = cmd_xorb(argc - 2, argv + 2, buf);
     else rc = usage();
     free(buf);
     if (fflush(stdout) != 0) {

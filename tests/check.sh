@@ -69,5 +69,8 @@ for cc in gcc clang; do
   if [ -n "$bad" ]; then echo "FAIL: $cc: VEX/AVX code in non-AVX functions: $bad" >&2; fails=$((fails + 1)); fi
 done
 
+step "interop with Hugging Face's TypeScript reader (oracle)"
+run sh tests/oracle/interop.sh "${BUILD:-build}/cas"
+
 if [ $fails -eq 0 ]; then echo "check: all passed"; else echo "check: $fails failed"; fi
 [ $fails -eq 0 ]

@@ -51,5 +51,54 @@ check "no command exits 2" '[ $rc -eq 2 ]'
 "$CAS" version > "$T/v"; rc=$?
 check "version exits 0" '[ $rc -eq 0 ]'
 check "version names paths" 'grep -q "^blake3: " "$T/v" && grep -q "^sha256: " "$T/v" && grep -q "^chunker: " "$T/v"'
+# xorb pack / ls / cat / verify round trips
+python3 - "$T/f32" <<'PY'
+import struct, sys
+# N(0, 0.02)-like float32 weights (Irwin-Hall of 4 LCG uniforms): BG4 territory
+s = 12345
+out = bytearray()
+for i in range(300000):
+    t = 0.0
+    for k in range(4):
+        s = (s * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        t += (s >> 11) / float(1 << 53)
+    out += struct.pack("<f", (t - 2.0) * 0.035)
+open(sys.argv[1], "wb").write(out)
+PY
+for f in "$T/r1" "$T/f32" cas.h; do
+  for c in auto none lz4 bg4; do
+    h=$("$CAS" xorb pack "$f" -o "$T/x.xorb" --compression $c 2>/dev/null); rc=$?
+    check "xorb pack $c $(basename "$f")" '[ $rc -eq 0 ] && [ ${#h} -eq 64 ]'
+    check "xorb cat round trip $c $(basename "$f")" '"$CAS" xorb cat "$T/x.xorb" | cmp -s - "$f"'
+    check "xorb verify --hash $c" '"$CAS" xorb verify "$T/x.xorb" --hash "$h" > /dev/null'
+  done
+done
+h=$("$CAS" xorb pack "$T/f32" -o "$T/f.xorb" 2>"$T/err")
+check "auto picks bg4 for float32" 'grep -q "bg4 [1-9]" "$T/err"'
+"$CAS" xorb pack "$T/f32" -o "$T/ff.xorb" --footer > /dev/null 2>&1
+check "footer xorb verifies" '"$CAS" xorb verify "$T/ff.xorb" --hash "$h" | grep -q "footer checked"'
+check "footer xorb cats" '"$CAS" xorb cat "$T/ff.xorb" | cmp -s - "$T/f32"'
+n=$("$CAS" xorb ls "$T/f.xorb" | wc -l)
+check "ls: one line per chunk" '[ "$n" -eq "$("$CAS" chunk "$T/f32" | wc -l)" ]'
+check "ls columns" '"$CAS" xorb ls "$T/f.xorb" | awk "NF!=6{exit 1}"'
+check "ls hashes are the chunk hashes" '[ "$("$CAS" xorb ls "$T/f.xorb" | awk "{print \$6}")" = "$("$CAS" chunk "$T/f32" | awk "{print \$1}")" ]'
+"$CAS" chunk "$T/f32" | awk '{print $2}' > "$T/sizes"
+first2=$(head -2 "$T/sizes" | awk '{s+=$1} END{print s}')
+check "cat --chunks 0-1" '[ "$("$CAS" xorb cat "$T/f.xorb" --chunks 0-1 | wc -c)" -eq "$first2" ]'
+"$CAS" xorb verify "$T/f.xorb" --hash 0000000000000000000000000000000000000000000000000000000000000000 > /dev/null 2>&1; rc=$?
+check "verify wrong hash exits 1" '[ $rc -eq 1 ]'
+cp "$T/f.xorb" "$T/bad.xorb"
+printf '\377' | dd of="$T/bad.xorb" bs=1 seek=4 conv=notrunc 2>/dev/null
+"$CAS" xorb verify "$T/bad.xorb" > /dev/null 2> "$T/err"; rc=$?
+check "corrupt xorb exits 1" '[ $rc -eq 1 ]'
+check "corrupt xorb names the byte" 'grep -q "scheme.*at byte 4" "$T/err"'
+head -c 1000 "$T/f.xorb" > "$T/trunc.xorb"
+"$CAS" xorb cat "$T/trunc.xorb" > /dev/null 2> "$T/err"; rc=$?
+check "truncated xorb exits 1" '[ $rc -eq 1 ] && grep -q "truncated\|ends" "$T/err"'
+head -c 20000000 /dev/zero > "$T/big0"
+cat "$T/big0" "$T/big0" "$T/big0" "$T/big0" > "$T/big"
+"$CAS" xorb pack "$T/big" -o "$T/big.xorb" --compression none > /dev/null 2> "$T/err"; rc=$?
+check "over 64 MiB: refused" '[ $rc -eq 1 ] && grep -q "does not fit" "$T/err" && [ ! -e "$T/big.xorb" ]'
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

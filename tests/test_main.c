@@ -603,6 +603,318 @@ static void test_zstd(void) {
     free(out);
 }
 
+/* ---- xorbs ---- */
+
+static void test_chunk_header(void) {
+    uint8_t p[8];
+    cas_chunk_header h, g;
+    cas_error err;
+    g_test = "chunk-header";
+    h.version = 0; h.scheme = 2; h.compressed_size = 262144; h.uncompressed_size = 131072;
+    cas_chunk_header_write(p, &h);
+    CHECK(p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 4 && p[4] == 2 && p[5] == 0 && p[6] == 0 && p[7] == 2);
+    CHECK(cas_chunk_header_parse(p, 100, &g, &err) == CAS_OK && g.compressed_size == 262144 &&
+          g.uncompressed_size == 131072 && g.scheme == 2 && err.code == CAS_OK);
+    p[0] = 1;
+    CHECK(cas_chunk_header_parse(p, 100, &g, &err) == CAS_E_CHUNK_VERSION && err.offset == 100);
+    p[0] = 0; p[4] = 3;
+    CHECK(cas_chunk_header_parse(p, 100, &g, &err) == CAS_E_CHUNK_SCHEME && err.offset == 104);
+    p[4] = 1; p[5] = 1; /* uncompressed 131073: one past the limit */
+    CHECK(cas_chunk_header_parse(p, 0, &g, &err) == CAS_E_CHUNK_SIZE && err.offset == 5);
+    p[5] = 0; p[3] = 4; p[1] = 1; /* compressed 262145 */
+    CHECK(cas_chunk_header_parse(p, 0, &g, &err) == CAS_E_CHUNK_SIZE && err.offset == 1);
+    p[1] = 0; p[2] = 0; p[3] = 0; /* compressed 0 */
+    CHECK(cas_chunk_header_parse(p, 0, &g, &err) == CAS_E_CHUNK_SIZE);
+    h.scheme = 0; h.compressed_size = 5; h.uncompressed_size = 6; /* none with differing sizes */
+    cas_chunk_header_write(p, &h);
+    CHECK(cas_chunk_header_parse(p, 0, &g, &err) == CAS_E_CHUNK_SIZE);
+    h.compressed_size = 6;
+    cas_chunk_header_write(p, &h);
+    CHECK(cas_chunk_header_parse(p, 0, &g, &err) == CAS_OK);
+    h.uncompressed_size = h.compressed_size = 0;
+    cas_chunk_header_write(p, &h);
+    CHECK(cas_chunk_header_parse(p, 0, &g, &err) == CAS_E_CHUNK_SIZE);
+}
+
+/* A xorb of `size` bytes of `kind` data, built in memory (buffer sink). */
+static uint8_t *build_xorb(const char *kind, uint64_t seed, size_t size, int scheme, int footer,
+                           size_t *xlen, cas_hash *xhash, uint8_t **data_out) {
+    uint8_t *data = (uint8_t *)t_xmalloc(size);
+    size_t cap = size + size / 8 + 4096 + 48 * (size / 8192 + 2);
+    cas_xorb_writer w;
+    cas_sink sink;
+    cas_chunker ch;
+    size_t off = 0, start = 0;
+    memset(&sink, 0, sizeof sink);
+    sink.buf = (uint8_t *)t_xmalloc(cap);
+    sink.cap = cap;
+    t_generate(kind, seed, data, size);
+    CHECK(cas_xorb_writer_init(&w, NULL, scheme, &sink) == CAS_OK);
+    cas_chunker_init(&ch);
+    while (off < size) {
+        uint64_t cut;
+        off += cas_chunker_scan(&ch, data + off, size - off, &cut);
+        if (cut) {
+            CHECK(cas_xorb_writer_add(&w, data + start, (size_t)cut, NULL) == CAS_OK);
+            start += (size_t)cut;
+        }
+    }
+    if (start < size) CHECK(cas_xorb_writer_add(&w, data + start, size - start, NULL) == CAS_OK);
+    CHECK(cas_xorb_writer_finish(&w, footer, xhash) == CAS_OK);
+    CHECK(cas_xorb_writer_add(&w, data, 1, NULL) == CAS_E_STATE);
+    cas_xorb_writer_free(&w);
+    *xlen = sink.len;
+    if (data_out) *data_out = data;
+    else free(data);
+    return sink.buf;
+}
+
+typedef struct {
+    uint8_t *out;
+    size_t len;
+    uint32_t count;
+} walk_collect;
+static int collect_chunk(void *user, uint32_t index, uint64_t offset, const cas_chunk_header *h,
+                         const uint8_t *data, const cas_hash *hash) {
+    walk_collect *c = (walk_collect *)user;
+    (void)offset; (void)hash;
+    if (index != c->count) return -1000;
+    memcpy(c->out + c->len, data, h->uncompressed_size);
+    c->len += h->uncompressed_size;
+    c->count++;
+    return 0;
+}
+
+static void test_xorb_roundtrip(void) {
+    static const char *kinds[] = {"random", "text", "zero", "lowent"};
+    static const int schemes[] = {CAS_SCHEME_NONE, CAS_SCHEME_LZ4, CAS_SCHEME_BG4_LZ4, CAS_SCHEME_AUTO};
+    uint8_t *scratch = (uint8_t *)t_xmalloc(2 * CAS_CHUNK_MAX_SIZE);
+    size_t k, sc, footer;
+    g_test = "xorb-roundtrip";
+    for (k = 0; k < 4; k++)
+        for (sc = 0; sc < 4; sc++)
+            for (footer = 0; footer < 2; footer++) {
+                size_t size = 700000 + k * 13, xlen;
+                uint8_t *data, *x = build_xorb(kinds[k], 50 + k, size, schemes[sc], (int)footer, &xlen, NULL, &data);
+                cas_hash xh, want;
+                cas_xorb_info info;
+                cas_error err;
+                walk_collect col;
+                cas_chunk_stream cs;
+                cas_chunk list[64], c;
+                size_t n = 0, off = 0;
+                col.out = (uint8_t *)t_xmalloc(size);
+                col.len = 0;
+                col.count = 0;
+                (void)xh;
+                CHECK(cas_xorb_walk(x, xlen, scratch, collect_chunk, &col, &info, &err) == CAS_OK);
+                CHECK(col.len == size && !memcmp(col.out, data, size));
+                CHECK(info.has_footer == (int)footer && info.unpacked_size == size && info.num_chunks == col.count);
+                /* the xorb hash is the Merkle hash of the chunks */
+                cas_chunk_stream_init(&cs);
+                while (off < size) {
+                    off += cas_chunk_stream_push(&cs, data + off, size - off, &c);
+                    if (c.size && n < 64) list[n++] = c;
+                }
+                if (cas_chunk_stream_finish(&cs, &c) && n < 64) list[n++] = c;
+                cas_xorb_hash(list, n, &want);
+                CHECK(cas_hash_equal(&want, &info.xorb_hash));
+                /* streaming in random pieces == the walk */
+                {
+                    cas_xorb_stream st;
+                    cas_xorb_stream_chunk out;
+                    t_rng r;
+                    size_t pos = 0, got = 0;
+                    uint32_t chunks = 0;
+                    int rc = CAS_OK;
+                    r.state = k * 100 + sc;
+                    CHECK(cas_xorb_stream_init(&st, NULL) == CAS_OK);
+                    while (pos < xlen && rc >= 0) {
+                        size_t piece = (size_t)(t_next(&r) % 20000) + 1, used;
+                        if (piece > xlen - pos) piece = xlen - pos;
+                        while (piece) {
+                            rc = cas_xorb_stream_push(&st, x + pos, piece, &used, &out);
+                            pos += used;
+                            piece -= used;
+                            if (rc == CAS_READY) {
+                                CHECK(out.index == chunks && !memcmp(out.data, data + got, out.header.uncompressed_size));
+                                got += out.header.uncompressed_size;
+                                chunks++;
+                            } else break;
+                        }
+                    }
+                    CHECK(rc >= 0 && cas_xorb_stream_finish(&st) == CAS_OK && got == size && chunks == info.num_chunks);
+                    cas_xorb_stream_free(&st);
+                }
+                free(col.out);
+                free(data);
+                free(x);
+            }
+    free(scratch);
+}
+
+/* Every truncation of a valid xorb fails cleanly; every byte flip outside the footer's
+   nonce is caught; trailing bytes and segments behave. */
+static void test_xorb_hostile(void) {
+    uint8_t *scratch = (uint8_t *)t_xmalloc(2 * CAS_CHUNK_MAX_SIZE);
+    size_t xlen, cut, i;
+    cas_hash xh;
+    cas_xorb_info info;
+    cas_error err;
+    int footer;
+    g_test = "xorb-hostile";
+    for (footer = 0; footer < 2; footer++) {
+        uint8_t *x = build_xorb("text", 77, 40000, CAS_SCHEME_AUTO, footer, &xlen, &xh, NULL);
+        uint8_t *copy = (uint8_t *)t_xmalloc(xlen + 16);
+        int bad = 0;
+        CHECK(cas_xorb_walk(x, xlen, scratch, NULL, NULL, &info, &err) == CAS_OK && cas_hash_equal(&xh, &info.xorb_hash));
+        /* Truncations: a prefix ending exactly at a record boundary is a valid segment; any
+           other prefix must fail with an error code and offset. */
+        for (cut = 0; cut < xlen; cut++) {
+            uint8_t *t = (uint8_t *)t_xmalloc(cut + 1);
+            int rc;
+            memcpy(t, x, cut);
+            rc = cas_xorb_walk(t, cut, scratch, NULL, NULL, &info, &err);
+            if (rc == CAS_OK) {
+                if (info.records_size != cut) bad++;
+            } else if (rc >= 0 || err.code != rc || err.offset > cut) {
+                bad++;
+            }
+            free(t);
+        }
+        CHECK_MSG(bad == 0, "footer %d: %d truncations misbehaved", footer, bad);
+        /* Flips: every byte but the footer nonce (16 bytes before the length word). */
+        bad = 0;
+        for (i = 0; i < xlen; i++) {
+            int rc;
+            if (footer && i >= xlen - 4 - 16 && i < xlen - 4) continue;
+            memcpy(copy, x, xlen);
+            copy[i] ^= 0x20;
+            rc = cas_xorb_walk(copy, xlen, scratch, NULL, NULL, &info, &err);
+            /* A flip may re-encode the same bytes (an LZ4 match pointing at equal text): then
+               the hash is unchanged. With a footer, every flip that changes the content must
+               be refused (its chunk hashes); without one the walk reports the new hash. */
+            if (rc == CAS_OK && footer && !cas_hash_equal(&info.xorb_hash, &xh)) bad++;
+            if (rc < 0 && (err.code != rc || err.offset > xlen)) bad++;
+        }
+        CHECK_MSG(bad == 0, "footer %d: %d byte flips misreported", footer, bad);
+        /* trailing garbage */
+        memcpy(copy, x, xlen);
+        memcpy(copy + xlen, "garbage!", 8);
+        CHECK(cas_xorb_walk(copy, xlen + 8, scratch, NULL, NULL, &info, &err) < 0);
+        free(copy);
+        free(x);
+    }
+    /* a segment: the records from chunk 1 on are a valid segment */
+    {
+        uint8_t *x = build_xorb("random", 5, 300000, CAS_SCHEME_NONE, 0, &xlen, &xh, NULL);
+        cas_chunk_header h;
+        size_t pos = 0;
+        const uint8_t *payload;
+        CHECK(cas_xorb_next(x, xlen, &pos, &h, &payload, &err) == CAS_OK && pos == 8 + h.compressed_size);
+        CHECK(cas_xorb_walk(x + pos, xlen - pos, scratch, NULL, NULL, &info, &err) == CAS_OK &&
+              info.records_size == xlen - pos && !info.has_footer);
+        free(x);
+    }
+    free(scratch);
+}
+
+/* The writer's limits: 8192 chunks, 64 MiB serialized. */
+static void test_xorb_limits(void) {
+    cas_xorb_writer w;
+    cas_sink sink;
+    uint8_t *chunk = (uint8_t *)t_xmalloc(CAS_CHUNK_MAX_SIZE);
+    uint32_t i;
+    int rc = CAS_OK;
+    g_test = "xorb-limits";
+    memset(&sink, 0, sizeof sink);
+    sink.cap = 70u << 20;
+    sink.buf = (uint8_t *)t_xmalloc(sink.cap);
+    t_generate("random", 3, chunk, CAS_CHUNK_MAX_SIZE);
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    for (i = 0; i < 8192 && rc == CAS_OK; i++) rc = cas_xorb_writer_add(&w, chunk, 1 + i % 7, NULL);
+    CHECK(rc == CAS_OK && !cas_xorb_writer_fits(&w, 1));
+    CHECK(cas_xorb_writer_add(&w, chunk, 1, NULL) == CAS_E_XORB_LIMIT);
+    CHECK(w.error.code == CAS_OK); /* not sticky: the caller starts a new xorb */
+    cas_xorb_writer_free(&w);
+    /* 64 MiB: 511 records of 8 + 131072 bytes fit (66,981,880 bytes), then only a chunk of
+       at most 67,108,864 - 66,981,880 - 8 = 126,976 bytes does. */
+    sink.len = 0;
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    for (i = 0; i < 511 && rc == CAS_OK; i++) rc = cas_xorb_writer_add(&w, chunk, CAS_CHUNK_MAX_SIZE, NULL);
+    CHECK(rc == CAS_OK && cas_xorb_writer_size(&w) == 511u * (8 + CAS_CHUNK_MAX_SIZE));
+    CHECK(cas_xorb_writer_fits(&w, 126976) && !cas_xorb_writer_fits(&w, 126977));
+    CHECK(cas_xorb_writer_add(&w, chunk, 126977, NULL) == CAS_E_XORB_LIMIT);
+    CHECK(cas_xorb_writer_add(&w, chunk, 126976, NULL) == CAS_OK && cas_xorb_writer_size(&w) == CAS_XORB_MAX_SIZE);
+    CHECK(cas_xorb_writer_add(&w, chunk, 0, NULL) == CAS_E_CHUNK_SIZE);
+    cas_xorb_writer_free(&w);
+    /* A buffer sink that is too small: CAS_E_LIMIT, sticky */
+    free(sink.buf);
+    memset(&sink, 0, sizeof sink);
+    sink.buf = chunk;
+    sink.cap = 100;
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    CHECK(cas_xorb_writer_add(&w, chunk, 200, NULL) == CAS_E_LIMIT && w.error.code == CAS_E_LIMIT);
+    CHECK(cas_xorb_writer_add(&w, chunk, 10, NULL) == CAS_E_LIMIT);
+    cas_xorb_writer_free(&w);
+    free(chunk);
+}
+
+/* Xorbs written by the TypeScript reference and re-framed with other writers' LZ4 layouts. */
+static void test_xorb_reference(void) {
+    FILE *f = t_open_vectors("xorbs/index.txt");
+    char line[512];
+    uint8_t *scratch = (uint8_t *)t_xmalloc(2 * CAS_CHUNK_MAX_SIZE);
+    int n = 0;
+    g_test = "xorb-reference";
+    CHECK(f != NULL);
+    if (!f) return;
+    while (t_read_line(f, line, sizeof line)) {
+        char name[128], xh[80], fh[80], path[512];
+        unsigned chunks;
+        size_t unpacked, len;
+        cas_xorb_info info;
+        cas_error err;
+        walk_collect col;
+        cas_chunk_stream cs;
+        cas_chunk c;
+        cas_merkle m;
+        cas_hash h;
+        size_t off = 0;
+        uint8_t *x;
+        FILE *xf;
+        if (sscanf(line, "%127s %79s %u %zu %79s", name, xh, &chunks, &unpacked, fh) != 5) continue;
+        snprintf(path, sizeof path, "%s/xorbs/%s", t_vector_dir(), name);
+        xf = fopen(path, "rb");
+        CHECK(xf != NULL);
+        if (!xf) continue;
+        x = (uint8_t *)t_xmalloc(1 << 20);
+        len = fread(x, 1, 1 << 20, xf);
+        fclose(xf);
+        col.out = (uint8_t *)t_xmalloc(unpacked);
+        col.len = 0;
+        col.count = 0;
+        CHECK_MSG(cas_xorb_walk(x, len, scratch, collect_chunk, &col, &info, &err) == CAS_OK, "%s: %s", name, err.what);
+        CHECK_MSG(hash_is(&info.xorb_hash, xh) && info.num_chunks == chunks && col.len == unpacked, "%s", name);
+        /* the content's file hash */
+        cas_chunk_stream_init(&cs);
+        cas_merkle_init(&m);
+        while (off < col.len) {
+            off += cas_chunk_stream_push(&cs, col.out + off, col.len - off, &c);
+            if (c.size) cas_merkle_push(&m, &c);
+        }
+        if (cas_chunk_stream_finish(&cs, &c)) cas_merkle_push(&m, &c);
+        cas_merkle_file_hash(&m, &h);
+        CHECK_MSG(hash_is(&h, fh), "%s content", name);
+        free(col.out);
+        free(x);
+        n++;
+    }
+    CHECK(n == 8);
+    fclose(f);
+    free(scratch);
+}
+
 int main(void) {
     test_hex();
     test_blake3();
@@ -614,6 +926,11 @@ int main(void) {
     test_merkle_streaming();
     test_hmac_and_dedup();
     test_zstd();
+    test_chunk_header();
+    test_xorb_roundtrip();
+    test_xorb_hostile();
+    test_xorb_limits();
+    test_xorb_reference();
     printf("cas.h %s (blake3 %s, sha256 %s, chunker %s)\n", cas_version(), cas_blake3_path(),
            cas_sha256_path(), cas_chunker_path());
     printf("%d passed, %d failed\n", g_passed, g_failed);
