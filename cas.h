@@ -2330,12 +2330,13 @@ static void cas__bg4_split_from(const uint8_t *src, size_t n, uint8_t *dst, size
     uint8_t *g[4];
     cas__bg4_starts(n, at);
     g[0] = dst + at[0]; g[1] = dst + at[1]; g[2] = dst + at[2]; g[3] = dst + at[3];
-    for (; i < q; i++) {
-        g[0][i] = src[4 * i];
-        g[1][i] = src[4 * i + 1];
-        g[2][i] = src[4 * i + 2];
-        g[3][i] = src[4 * i + 3];
+    for (src += 4 * i; i < q; i++, src += 4) { /* (pointer steps: no 4 * i to overflow) */
+        g[0][i] = src[0];
+        g[1][i] = src[1];
+        g[2][i] = src[2];
+        g[3][i] = src[3];
     }
+    src -= 4 * q;
     if (r > 0) g[0][q] = src[4 * q];
     if (r > 1) g[1][q] = src[4 * q + 1];
     if (r > 2) g[2][q] = src[4 * q + 2];
@@ -2347,12 +2348,13 @@ static void cas__bg4_regroup_from(const uint8_t *src, size_t n, uint8_t *dst, si
     const uint8_t *g[4];
     cas__bg4_starts(n, at);
     g[0] = src + at[0]; g[1] = src + at[1]; g[2] = src + at[2]; g[3] = src + at[3];
-    for (; i < q; i++) {
-        dst[4 * i] = g[0][i];
-        dst[4 * i + 1] = g[1][i];
-        dst[4 * i + 2] = g[2][i];
-        dst[4 * i + 3] = g[3][i];
+    for (dst += 4 * i; i < q; i++, dst += 4) {
+        dst[0] = g[0][i];
+        dst[1] = g[1][i];
+        dst[2] = g[2][i];
+        dst[3] = g[3][i];
     }
+    dst -= 4 * q;
     if (r > 0) dst[4 * q] = g[0][q];
     if (r > 1) dst[4 * q + 1] = g[1][q];
     if (r > 2) dst[4 * q + 2] = g[2][q];
