@@ -18,6 +18,8 @@ for cc in gcc clang; do
   run $cc $WARN $SAN examples/cas.c -o "$B/cas-san-$cc"
   run env ASAN_OPTIONS=detect_leaks=1 "$B/test-san-$cc"
   run sh tests/cli.sh "$B/cas-san-$cc"
+  run $cc $WARN $SAN tests/test_lz4.c -o "$B/test-lz4-san-$cc" -llz4
+  run "$B/test-lz4-san-$cc" --quick
   step "$cc: CAS_NO_SIMD"
   run $cc $WARN -O2 -DCAS_NO_SIMD tests/test_main.c -o "$B/test-nosimd-$cc"
   run "$B/test-nosimd-$cc"
