@@ -39,5 +39,15 @@ fi
 # Linked with nothing but libc: no libraries beyond libc (and the loader / vdso).
 libs=$(ldd user | grep -v -E 'libc\.so|ld-linux|linux-vdso|ld64' || true)
 if [ -z "$libs" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL single-tu: links $libs" >&2; fi
+# CAS_BLAKE3_EXTERNAL: the caller's BLAKE3 (here the same C sources built as a separate
+# static library, portable only) instead of the vendored one; the hashes must not change.
+for f in blake3.c blake3_dispatch.c blake3_portable.c; do
+  $CC -O2 -c -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512 "$top/vendor/blake3/$f" -o "ext_$f.o"
+done
+ar rcs libblake3.a ext_*.o
+$CC -O2 -DCAS_BLAKE3_EXTERNAL -I"$top" -I"$top/vendor/blake3" -c user.c -o user_ext.o
+$CC user_ext.o -L. -lblake3 -o user_ext
+if ./user_ext > out_ext && grep -q " external " out_ext; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL single-tu: CAS_BLAKE3_EXTERNAL: $(cat out_ext)" >&2; fi
+if nm user_ext.o | grep -q " U blake3_hasher_init_keyed"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL single-tu: CAS_BLAKE3_EXTERNAL still compiles the vendored BLAKE3" >&2; fi
 echo "single-tu: $pass passed, $fail failed"
 [ $fail -eq 0 ]
