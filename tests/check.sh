@@ -71,6 +71,15 @@ for cc in gcc clang; do
   if [ -n "$bad" ]; then echo "FAIL: $cc: VEX/AVX code in non-AVX functions: $bad" >&2; fails=$((fails + 1)); fi
 done
 
+step "fuzzing: every target for FUZZ_SECONDS (default 60) under ASan+UBSan, then its corpus replayed"
+if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}' |
+   clang -x c - -fsanitize=fuzzer -o "$B/fuzzprobe" 2>/dev/null; then
+  run make --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+else
+  echo "FAIL: clang cannot link libFuzzer (apt-get install libclang-rt-14-dev)" >&2
+  fails=$((fails + 1))
+fi
+
 step "interop with Hugging Face's TypeScript reader (oracle)"
 run sh tests/oracle/interop.sh "${BUILD:-build}/cas"
 
