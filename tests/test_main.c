@@ -860,6 +860,99 @@ static void test_xorb_limits(void) {
     free(chunk);
 }
 
+/* Stored xorbs with xet-core's footer in its three versions, built here by hand from the
+   layouts in xorb_object_format.rs: v0 (legacy), v1 (u32 fields; what our writer emits) and v2
+   (u64 fields). */
+typedef struct {
+    uint32_t n;
+    uint64_t ends[64], unpacked[64];
+    cas_hash hashes[64];
+} footer_src;
+static int footer_collect(void *user, uint32_t index, uint64_t offset, const cas_chunk_header *h,
+                          const uint8_t *data, const cas_hash *hash) {
+    footer_src *f = (footer_src *)user;
+    (void)data;
+    if (index >= 64) return -1000;
+    f->ends[index] = offset + 8 + h->compressed_size;
+    f->unpacked[index] = (index ? f->unpacked[index - 1] : 0) + h->uncompressed_size;
+    f->hashes[index] = *hash;
+    f->n = index + 1;
+    return 0;
+}
+static size_t put_le(uint8_t *p, uint64_t v, int width) {
+    int i;
+    for (i = 0; i < width; i++) p[i] = (uint8_t)(v >> (8 * i));
+    return (size_t)width;
+}
+static size_t make_footer(uint8_t *p, const footer_src *f, const cas_hash *xh, int version) {
+    size_t at = 0, hs, bs, end;
+    int w = version == 2 ? 8 : 4;
+    uint32_t i;
+    memcpy(p, "XETBLOB", 7);
+    p[7] = (uint8_t)version;
+    memcpy(p + 8, xh->bytes, 32);
+    at = 40;
+    if (version == 0) {
+        at += put_le(p + at, f->n, 4);
+        for (i = 0; i < f->n; i++) at += put_le(p + at, f->ends[i], 4);
+        for (i = 0; i < f->n; i++) { memcpy(p + at, f->hashes[i].bytes, 32); at += 32; }
+        memset(p + at, 0, 16);
+        at += 16;
+        return at + put_le(p + at, at, 4);
+    }
+    hs = at;
+    memcpy(p + at, "XBLBHSH", 7); p[at + 7] = 0; at += 8;
+    at += put_le(p + at, f->n, w);
+    for (i = 0; i < f->n; i++) { memcpy(p + at, f->hashes[i].bytes, 32); at += 32; }
+    bs = at;
+    memcpy(p + at, "XBLBBND", 7); p[at + 7] = 1; at += 8;
+    at += put_le(p + at, f->n, w);
+    for (i = 0; i < f->n; i++) at += put_le(p + at, f->ends[i], w);
+    for (i = 0; i < f->n; i++) at += put_le(p + at, f->unpacked[i], w);
+    at += put_le(p + at, f->n, w);
+    end = at + 2 * (size_t)w + 16;
+    at += put_le(p + at, end - hs, w);
+    at += put_le(p + at, end - bs, w);
+    memset(p + at, 0, 16);
+    at += 16;
+    return at + put_le(p + at, at, w);
+}
+
+static void test_xorb_footers(void) {
+    uint8_t *scratch = (uint8_t *)t_xmalloc(2 * CAS_CHUNK_MAX_SIZE);
+    size_t xlen, flen, fwriter;
+    cas_hash xh;
+    cas_xorb_info info;
+    cas_error err;
+    footer_src src;
+    int v;
+    uint8_t *x = build_xorb("text", 31, 500000, CAS_SCHEME_AUTO, 0, &xlen, &xh, NULL);
+    uint8_t *xf = build_xorb("text", 31, 500000, CAS_SCHEME_AUTO, 1, &fwriter, &xh, NULL);
+    uint8_t *buf = (uint8_t *)t_xmalloc(xlen + 64 * 100 + 200);
+    g_test = "xorb-footers";
+    memset(&src, 0, sizeof src);
+    CHECK(cas_xorb_walk(x, xlen, scratch, footer_collect, &src, &info, &err) == CAS_OK && src.n > 3);
+    for (v = 0; v <= 2; v++) {
+        cas_xorb_footer f;
+        memcpy(buf, x, xlen);
+        flen = make_footer(buf + xlen, &src, &xh, v);
+        CHECK_MSG(cas_xorb_footer_find(buf, xlen + flen, &f, &err) == CAS_OK && f.version == (uint32_t)v &&
+                  f.num_chunks == src.n && f.offset == xlen, "v%d: %s", v, err.what);
+        CHECK_MSG(cas_xorb_walk(buf, xlen + flen, scratch, NULL, NULL, &info, &err) == CAS_OK &&
+                  info.has_footer && info.records_size == xlen && cas_hash_equal(&info.xorb_hash, &xh),
+                  "v%d walk: %s", v, err.what);
+        if (v == 1) /* our writer's footer is byte-identical to the hand-built v1 */
+            CHECK(fwriter == xlen + flen && !memcmp(xf, buf, fwriter));
+        /* a footer listing one chunk hash wrong is refused */
+        buf[xlen + (v == 0 ? 44 + 4 * src.n : 56) + 3] ^= 1;
+        CHECK(cas_xorb_walk(buf, xlen + flen, scratch, NULL, NULL, &info, &err) == CAS_E_HASH);
+    }
+    free(buf);
+    free(x);
+    free(xf);
+    free(scratch);
+}
+
 /* Xorbs written by the TypeScript reference and re-framed with other writers' LZ4 layouts. */
 static void test_xorb_reference(void) {
     FILE *f = t_open_vectors("xorbs/index.txt");
@@ -931,6 +1024,7 @@ int main(void) {
     test_xorb_hostile();
     test_xorb_limits();
     test_xorb_reference();
+    test_xorb_footers();
     printf("cas.h %s (blake3 %s, sha256 %s, chunker %s)\n", cas_version(), cas_blake3_path(),
            cas_sha256_path(), cas_chunker_path());
     printf("%d passed, %d failed\n", g_passed, g_failed);
