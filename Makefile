@@ -30,11 +30,17 @@ $(BUILD)/bench_lz4: tests/bench_lz4.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench_lz4.c -o $@ -llz4
 
-# Every test: the unit/conformance runner, LZ4 interop, the CLI, the one-translation-unit build.
-test: all $(BUILD)/test_lz4
+$(BUILD)/test_shard: tests/test_shard.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) tests/test_shard.c -o $@
+
+# Every test: the unit/conformance runner, LZ4 interop, shards, the CLI, the one-TU build.
+test: all $(BUILD)/test_lz4 $(BUILD)/test_shard
 	$(BUILD)/test
 	$(BUILD)/test_lz4
+	$(BUILD)/test_shard
 	sh tests/cli.sh $(BUILD)/cas
+	sh tests/cli_shard.sh $(BUILD)/cas
 	sh tests/single_tu.sh
 	$(MAKE) --no-print-directory fuzz-replay
 

@@ -107,7 +107,15 @@ typedef enum cas_result {
     /* suspensions and ends of push/iterate calls */
     CAS_END = 1,                 /* no more items */
     CAS_READY = 2,               /* an output item is ready */
-    CAS_NEED_INPUT = 3           /* all input consumed; push more */
+    CAS_NEED_INPUT = 3,           /* all input consumed; push more */
+    CAS_E_SHARD_HEADER = -21,/* bad shard header: tag, version or footer_size */
+    CAS_E_SHARD_FOOTER = -22,/* bad shard footer: version or offsets */
+    CAS_E_SHARD_SECTION = -23,/* a shard section does not end with its exact bookend */
+    CAS_E_SHARD_ENTRY = -24, /* a shard entry holds impossible values */
+    CAS_E_SHARD_LOOKUP = -25,/* a shard lookup table does not match the sections */
+    CAS_E_SHARD_TOO_LARGE = -26,/* the shard is over 64 MiB */
+    CAS_E_SHARD_NO_CHUNKS = -27,/* the chunk hashes of a term are not known */
+    CAS_E_SHARD_VERIFICATION = -28/* a term verification hash does not match */
 } cas_result;
 
 /* "CAS_E_HEX" etc. Never NULL. */
@@ -665,6 +673,266 @@ CAS_API int cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t le
 CAS_API int cas_xorb_stream_finish(cas_xorb_stream *s);
 CAS_API void cas_xorb_stream_free(cas_xorb_stream *s);
 
+/* ==== >>formats: shard =================================================================== */
+
+/* MDB shards (shard.md): a 48-byte header, the file-info section (one block per file
+   reconstruction, then a bookend), the CAS-info section (one block per xorb, then a bookend),
+   and, in the full form, three lookup tables and a 200-byte footer. All integers are little-
+   endian; every entry is 48 bytes. The footer layout is xet-core's MDBShardFileFooter
+   (xet_core_structures/src/metadata_shard/shard_format.rs), not shard.md's simplified table:
+     +0 version (1)           +8 file_info_offset      +16 xorb_info_offset
+     +24 file_lookup_offset   +32 file_lookup_count    +40 xorb_lookup_offset
+     +48 xorb_lookup_count    +56 chunk_lookup_offset  +64 chunk_lookup_count
+     +72 chunk_hash_hmac_key (32 bytes)   +104 creation time   +112 key expiry
+     +120 6 reserved u64      +168 stored_bytes_on_disk   +176 materialized_bytes
+     +184 stored_bytes        +192 footer_offset
+   The lookup tables sit between the CAS-info bookend and the footer: file lookup (u64 key,
+   u32 index) x count, xorb lookup (u64 key, u32 index) x count, chunk lookup (u64 key, u32 xorb
+   index, u32 chunk index) x count. A key is a hash's first 8 bytes as a little-endian u64; an
+   index counts 48-byte entries from the start of its section. Tables are sorted by key.
+
+   Reading and writing allocate through a cas_allocator; parsed shards own their memory and are
+   released with cas_shard_free. Nothing here does I/O or reads a clock. */
+#define CAS_SHARD_HEADER_SIZE 48
+#define CAS_SHARD_FOOTER_SIZE 200
+#define CAS_SHARD_ENTRY_SIZE 48
+/* The largest shard read or written (upload-protocol.md: split content into several shards). */
+#define CAS_SHARD_MAX_SIZE (64u * 1024u * 1024u)
+/* FileDataSequenceHeader.file_flags bits. Other bits are kept but have no meaning. */
+#define CAS_SHARD_FILE_VERIFICATION 0x80000000u /* one verification entry per term follows */
+#define CAS_SHARD_FILE_METADATA_EXT 0x40000000u /* a FileMetadataExt (SHA-256) ends the block */
+/* CASChunkSequenceEntry flags bit: the chunk may be offered to global dedup (xet-core sets it
+   on the first chunk of each file). */
+#define CAS_SHARD_CHUNK_GLOBAL_DEDUP 0x80000000u
+
+/* One term of a file reconstruction: chunks [chunk_start, chunk_end) of a xorb. */
+typedef struct cas_shard_term {
+    cas_hash xorb_hash;
+    uint32_t xorb_flags;     /* cas_flags, reserved: 0 */
+    uint32_t unpacked_bytes; /* the term's size once decoded */
+    uint32_t chunk_start;
+    uint32_t chunk_end;      /* exclusive */
+    cas_hash verification;   /* the term verification hash (cas_verification_hash) */
+} cas_shard_term;
+
+typedef struct cas_shard_file {
+    cas_hash file_hash;
+    uint32_t flags;          /* CAS_SHARD_FILE_* as stored */
+    uint32_t num_terms;
+    cas_shard_term *terms;
+    int has_sha256;
+    uint8_t sha256[32];      /* the file's SHA-256 digest, in the usual byte order */
+    uint64_t size;           /* the sum of the terms' unpacked_bytes (reader output) */
+    uint64_t offset;         /* where its FileDataSequenceHeader starts (reader output) */
+} cas_shard_file;
+
+/* One chunk of a xorb's CAS info. */
+typedef struct cas_shard_chunk {
+    cas_hash hash;           /* as stored: HMAC(chunk hash, key) in a keyed shard */
+    uint32_t byte_start;     /* offset of the chunk in the xorb's unpacked bytes */
+    uint32_t unpacked_bytes;
+    uint32_t flags;          /* CAS_SHARD_CHUNK_GLOBAL_DEDUP */
+} cas_shard_chunk;
+
+typedef struct cas_shard_xorb {
+    cas_hash xorb_hash;
+    uint32_t flags;          /* cas_flags, reserved: 0 */
+    uint32_t num_chunks;
+    uint32_t bytes_in_xorb;  /* num_bytes_in_cas: the sum of the chunks' unpacked bytes */
+    uint32_t bytes_on_disk;  /* the serialized xorb's length */
+    cas_shard_chunk *chunks;
+    uint64_t offset;         /* where its CASChunkSequenceHeader starts (reader output) */
+} cas_shard_xorb;
+
+typedef struct cas_shard_footer {
+    uint64_t version;
+    uint64_t file_info_offset, xorb_info_offset;
+    uint64_t file_lookup_offset, file_lookup_count;
+    uint64_t xorb_lookup_offset, xorb_lookup_count;
+    uint64_t chunk_lookup_offset, chunk_lookup_count;
+    cas_hash hmac_key;       /* all zeros: chunk hashes are stored as they are */
+    uint64_t creation_time;  /* seconds since the epoch */
+    uint64_t key_expiry;     /* seconds since the epoch; 0 and UINT64_MAX: never */
+    uint64_t reserved[6];
+    uint64_t stored_bytes_on_disk, materialized_bytes, stored_bytes;
+    uint64_t footer_offset;
+} cas_shard_footer;
+
+/* A parsed shard. Read the public fields; files[i].terms and xorbs[i].chunks point into
+   memory the shard owns. Free with cas_shard_free. */
+typedef struct cas_shard {
+    uint64_t size;           /* bytes read */
+    uint64_t footer_size;    /* the header's field: 0 or 200 */
+    int has_footer;          /* 0: upload form (or footer_size 200 without a footer, as early
+                                xet-core wrote upload shards) */
+    cas_shard_footer footer; /* all zeros without a footer */
+    int keyed;               /* the footer's HMAC key is not zero */
+    size_t num_files, num_terms, num_xorbs, num_chunks;
+    cas_shard_file *files;
+    cas_shard_xorb *xorbs;
+    cas_allocator priv_alloc;
+    cas_shard_term *priv_terms;
+    cas_shard_chunk *priv_chunks;
+    size_t priv_cap_files, priv_cap_terms, priv_cap_xorbs, priv_cap_chunks;
+    uint64_t *priv_file_order; /* file indices sorted by hash */
+    uint64_t *priv_xorb_order; /* xorb indices sorted by hash */
+    uint64_t *priv_chunk_order; /* xorb << 32 | chunk, sorted by stored chunk hash */
+} cas_shard;
+
+/* Parses the shard data[0..len) with random access: the footer's offsets bound each section.
+   Checks (err->offset = where): header tag and version 2, footer_size 0 or 200, footer version
+   1 with offsets that match the sections (file info at 48, xorb info after its bookend, the
+   lookup tables' chain, footer_offset = len - 200), bookends of 32 0xFF + 16 zero bytes, every
+   entry count against the bytes present (before anything is allocated for it), term ranges
+   start < end <= 8192 with 1 <= unpacked_bytes <= 128 KiB per chunk, verification entries on
+   every file or on none, xorbs of <= 8192 chunks of 1..128 KiB each whose byte_start run
+   contiguously from 0 to bytes_in_xorb, lookup tables that are empty or list every file /
+   xorb / chunk once, sorted by key. Unknown flag bits and reserved bytes are not checked.
+   Errors: CAS_E_TRUNCATED, CAS_E_TRAILING (bytes after the CAS bookend of a footerless shard),
+   CAS_E_SHARD_HEADER, CAS_E_SHARD_FOOTER, CAS_E_SHARD_SECTION, CAS_E_SHARD_ENTRY,
+   CAS_E_SHARD_LOOKUP, CAS_E_SHARD_TOO_LARGE (over CAS_SHARD_MAX_SIZE), CAS_E_NOMEM.
+   On error *out is empty (nothing to free). */
+CAS_API int cas_shard_parse(const void *data, size_t len, const cas_allocator *alloc,
+                            cas_shard *out, cas_error *err);
+/* Releases what the shard owns and empties it. Safe on an empty or zeroed shard. */
+CAS_API void cas_shard_free(cas_shard *s);
+
+/* Sequential reader: push the bytes in pieces of any size, as a network body arrives, then
+   finish. The result and the checks are those of cas_shard_parse. Memory grows with the bytes
+   received (never with what a count claims); the tail after the CAS bookend (lookup tables +
+   footer) is kept until finish. An error is sticky. */
+typedef struct cas_shard_reader {
+    cas_shard priv_shard;
+    uint8_t priv_rec[CAS_SHARD_ENTRY_SIZE];
+    uint32_t priv_used;      /* bytes in priv_rec */
+    int priv_state;
+    int priv_error;
+    cas_error priv_err;
+    uint64_t priv_pos;       /* bytes consumed */
+    uint64_t priv_left;      /* entries left in the current block's current part */
+    uint64_t priv_sum;       /* running chunk byte offset of the current xorb */
+    int priv_verification;   /* -1 unknown, else whether files carry verification */
+    uint64_t priv_cas_start, priv_cas_end;
+    uint8_t *priv_tail;
+    size_t priv_tail_len, priv_tail_cap;
+} cas_shard_reader;
+CAS_API void cas_shard_reader_init(cas_shard_reader *r, const cas_allocator *alloc);
+/* CAS_OK, or the error (also on every later call). */
+CAS_API int cas_shard_reader_push(cas_shard_reader *r, const void *data, size_t len,
+                                  cas_error *err);
+/* End of input: moves the parsed shard into *out (which the caller frees) and resets r.
+   On error *out is empty; call cas_shard_reader_free in either case to release r. */
+CAS_API int cas_shard_reader_finish(cas_shard_reader *r, cas_shard *out, cas_error *err);
+CAS_API void cas_shard_reader_free(cas_shard_reader *r);
+
+/* ---- lookups ---- */
+
+/* The first file (lowest index) with this hash, or NULL. */
+CAS_API const cas_shard_file *cas_shard_find_file(const cas_shard *s, const cas_hash *file_hash);
+/* The first xorb with this hash, or NULL. */
+CAS_API const cas_shard_xorb *cas_shard_find_xorb(const cas_shard *s, const cas_hash *xorb_hash);
+
+/* 1 if the shard's key has expired at `now` (seconds since the epoch): footer key_expiry <
+   now. Such a shard must not be used for dedup. A shard without footer, key_expiry 0 (HF's
+   JS writer, xet-core's minimal shards) and UINT64_MAX (xet-core's default) never expire. */
+CAS_API int cas_shard_expired(const cas_shard *s, uint64_t now);
+
+typedef struct cas_shard_chunk_match {
+    size_t xorb;             /* index in s->xorbs */
+    uint32_t chunk;          /* chunk index in that xorb */
+    cas_hash xorb_hash;
+    uint32_t byte_start, byte_end; /* the chunk's unpacked byte range in the xorb */
+    int expired;             /* cas_shard_expired(s, now): do not dedup against it */
+} cas_shard_chunk_match;
+/* Finds a raw chunk hash: in a keyed shard the stored hashes are HMAC(chunk hash, key), so
+   the query is keyed with cas_hash_hmac first. Returns how many chunks match (several xorbs
+   may hold one chunk) and writes the first min(that, cap) to out, ordered by xorb index then
+   chunk index. */
+CAS_API size_t cas_shard_find_chunk(const cas_shard *s, const cas_hash *chunk_hash, uint64_t now,
+                                    cas_shard_chunk_match *out, size_t cap);
+
+/* ---- chunk hashes of xorbs, for verification hashes ---- */
+
+/* Writes the chunks [start, end) of xorb `xorb_hash` (hash and unpacked size each) to
+   out[0..end-start); end - start <= 128. Returns CAS_OK, CAS_E_SHARD_NO_CHUNKS when it does not
+   know that xorb or range, or any other error (which stops the caller and is returned). */
+typedef int (*cas_shard_chunks_fn)(void *user, const cas_hash *xorb_hash, uint32_t start,
+                                   uint32_t end, cas_chunk *out);
+
+/* Checks each term of each file with verification entries: its verification hash against the
+   chunk hashes of its range, and unpacked_bytes against their sizes. The chunks come from
+   `chunks` (may be NULL) when it knows the xorb, else from this shard's own CAS info when it
+   lists the xorb (not in a keyed shard, whose hashes are HMACs). *checked / *unchecked (may be NULL) count the terms
+   checked and those whose chunks nobody knew. Errors: CAS_E_SHARD_VERIFICATION (offset = the
+   verification entry), CAS_E_SHARD_ENTRY (the range passes the xorb's end or the sizes differ;
+   offset = the term), or the callback's error. */
+CAS_API int cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks, void *user,
+                                  size_t *checked, size_t *unchecked, cas_error *err);
+
+/* ---- writer ---- */
+
+enum {
+    /* The full form: lookup tables and the 200-byte footer, footer_size 200. Without it: the
+       upload form that POST /v1/shards takes (footer_size 0, nothing after the CAS bookend). */
+    CAS_SHARD_WITH_FOOTER = 1,
+    /* Files and xorbs in hash order (xet-core's BTreeMap order: four little-endian u64 words
+       compared in turn), as xet-core's serialize_from writes them; else in the given order.
+       Duplicates are kept. */
+    CAS_SHARD_SORTED = 2,
+    /* Store HMAC(chunk hash, hmac_key) instead of each chunk hash (what a server does to a
+       dedup shard); without it the chunk hashes are written as given. */
+    CAS_SHARD_KEY_CHUNKS = 4,
+    /* Set CAS_SHARD_CHUNK_GLOBAL_DEDUP on each listed chunk that starts a file's first term,
+       as xet-core's upload shards do. */
+    CAS_SHARD_MARK_FILE_STARTS = 8
+};
+
+typedef struct cas_shard_write_options {
+    unsigned flags;          /* CAS_SHARD_* above */
+    uint64_t creation_time;  /* footer only; seconds since the epoch */
+    uint64_t key_expiry;     /* footer only; 0 or UINT64_MAX for none (see cas_shard_expired) */
+    cas_hash hmac_key;       /* footer only; zeros: not keyed */
+    cas_shard_chunks_fn chunks; /* chunk hashes of xorbs not described in this shard */
+    void *chunks_user;
+    const cas_allocator *alloc; /* scratch for sorting and lookup tables; NULL: malloc */
+} cas_shard_write_options;
+
+/* Fills x from what a cas_xorb_writer reports (cas_xorb_writer_chunks): each chunk's hash and
+   size, byte_start = its unpacked_offset; bytes_in_xorb = their sum, bytes_on_disk =
+   `serialized_size` (cas_xorb_writer_size). x->chunks = storage[0..n), which the caller
+   provides. CAS_E_ARGUMENT if n is 0 or over CAS_XORB_MAX_CHUNKS, a size is 0 or over 128 KiB,
+   the offsets are not the running sums, or serialized_size does not fit in 32 bits. */
+CAS_API int cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_hash,
+                                       const cas_xorb_chunk *chunks, size_t n,
+                                       uint64_t serialized_size, cas_shard_chunk *storage);
+
+/* Serializes files[0..num_files) and xorbs[0..num_xorbs) to `sink` (a NULL opt means upload
+   form, given order, no callback). Every file gets a verification entry per term: a file whose
+   flags have CAS_SHARD_FILE_VERIFICATION keeps its terms' `verification` as given (a parsed
+   file round-trips byte for byte); otherwise the hash is computed from the chunks of the
+   term's range, taken from `xorbs` when it lists that xorb (and its hashes are raw: no key, or
+   CAS_SHARD_KEY_CHUNKS) or else from opt->chunks; the sizes must then add up to the term's
+   unpacked_bytes. A file with has_sha256 gets the FileMetadataExt and its flag, and only
+   then. Each chunk's byte_start is written as given, and must equal the sum of the unpacked
+   sizes before it. Input fields `size` and `offset` are ignored. Everything is checked, and
+   the verification hashes computed, before the first byte goes out. *written (may be NULL) =
+   the shard's size.
+   Errors: CAS_E_ARGUMENT (an entry the reader would refuse: see cas_shard_parse; err->what
+   says which), CAS_E_SHARD_NO_CHUNKS (a term's chunk hashes are unknown), CAS_E_SHARD_TOO_LARGE
+   (the shard would pass CAS_SHARD_MAX_SIZE: split the files; nothing was written), CAS_E_LIMIT
+   (a buffer sink is too small; nothing was written), CAS_E_NOMEM, or the sink callback's
+   value. err->offset = the output offset of the offending entry. */
+CAS_API int cas_shard_write(const cas_shard_file *files, size_t num_files,
+                            const cas_shard_xorb *xorbs, size_t num_xorbs,
+                            const cas_shard_write_options *opt, cas_sink *sink,
+                            uint64_t *written, cas_error *err);
+/* The exact size cas_shard_write would produce (it depends on the counts, the SHA-256s and
+   CAS_SHARD_WITH_FOOTER only), so a caller can split before writing. CAS_OK, or
+   CAS_E_SHARD_TOO_LARGE with *size = the first size found over the limit. */
+CAS_API int cas_shard_write_size(const cas_shard_file *files, size_t num_files,
+                                 const cas_shard_xorb *xorbs, size_t num_xorbs, unsigned flags,
+                                 uint64_t *size);
+
 #ifdef __cplusplus
 }
 #endif
@@ -809,6 +1077,14 @@ static const cas__result_text cas__results[] = {
     {CAS_READY, "CAS_READY", "an output item is ready"},
     {CAS_NEED_INPUT, "CAS_NEED_INPUT", "all input was consumed; push more"},
     {CAS_E_LZ4_CHECKSUM, "CAS_E_LZ4_CHECKSUM", "an LZ4 block or content checksum does not match the data"},
+    {CAS_E_SHARD_HEADER, "CAS_E_SHARD_HEADER", "the shard header is invalid: its tag is not MDB_SHARD_HEADER_TAG, its version is not 2 or its footer_size is neither 0 nor 200"},
+    {CAS_E_SHARD_FOOTER, "CAS_E_SHARD_FOOTER", "the shard footer is invalid: its version is not 1 or its offsets do not match the sections it describes"},
+    {CAS_E_SHARD_SECTION, "CAS_E_SHARD_SECTION", "a shard section does not end where it must with an exact bookend (32 bytes 0xFF, then 16 zero bytes)"},
+    {CAS_E_SHARD_ENTRY, "CAS_E_SHARD_ENTRY", "a shard entry holds impossible values: an empty or oversized chunk range or size, sizes that do not add up, or verification entries on only some files"},
+    {CAS_E_SHARD_LOOKUP, "CAS_E_SHARD_LOOKUP", "a shard lookup table does not list every file, xorb or chunk exactly once by its key, sorted"},
+    {CAS_E_SHARD_TOO_LARGE, "CAS_E_SHARD_TOO_LARGE", "the shard is larger than 64 MiB: split its files across several shards"},
+    {CAS_E_SHARD_NO_CHUNKS, "CAS_E_SHARD_NO_CHUNKS", "the chunk hashes of a term's xorb range are not known, so its verification hash cannot be computed"},
+    {CAS_E_SHARD_VERIFICATION, "CAS_E_SHARD_VERIFICATION", "a term's verification hash does not match the chunk hashes of its xorb range"},
 };
 
 static const cas__result_text *cas__result_find(int result) {
@@ -3163,6 +3439,1377 @@ int cas_xorb_stream_finish(cas_xorb_stream *s) {
                          "xorb stream ends inside a chunk record");
     return CAS_OK;
 }
+
+/* ==== >>formats: shard =================================================================== */
+
+/* xet-core MDB_SHARD_HEADER_TAG. */
+static const uint8_t cas__shard_tag[32] = {'H', 'F', 'R', 'e', 'p', 'o', 'M', 'e', 't', 'a', 'D',
+                                           'a', 't', 'a', 0,   85,  105, 103, 69,  106, 123, 129,
+                                           87,  131, 165, 189, 217, 92,  205, 209, 74,  169};
+
+/* >>shard-helper cas__store_le64 */
+static void cas__store_le64(uint8_t *p, uint64_t v) {
+    cas__store_le32(p, (uint32_t)v);
+    cas__store_le32(p + 4, (uint32_t)(v >> 32));
+}
+/* <<shard-helper */
+
+#define CAS__SHARD_E CAS_SHARD_ENTRY_SIZE
+#define CAS__SHARD_MAX_CHUNK 131072u /* CAS_CHUNK_MAX_SIZE as a u32 */
+
+/* A lookup-table key: the hash's first 8 bytes as a little-endian u64 (xet-core truncate_hash). */
+static uint64_t cas__shard_key(const cas_hash *h) { return cas__load_le64(h->bytes); }
+
+/* xet-core orders hashes as [u64; 4] arrays of little-endian words (DataHash's Ord). */
+static int cas__shard_hash_cmp(const cas_hash *a, const cas_hash *b) {
+    int w;
+    for (w = 0; w < 4; w++) {
+        uint64_t x = cas__load_le64(a->bytes + 8 * w), y = cas__load_le64(b->bytes + 8 * w);
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return 0;
+}
+
+static int cas__shard_is_bookend_hash(const uint8_t *p) {
+    int i;
+    for (i = 0; i < 32; i++)
+        if (p[i] != 0xFF) return 0;
+    return 1;
+}
+
+static int cas__shard_all_zero(const uint8_t *p, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+/* The FileMetadataExt stores the SHA-256 digest as a hash read from its hex string: each
+   8-byte group reversed (xet-core Sha256::from_be_bytes, HF JS writeHashToArray). */
+static void cas__shard_sha_swap(const uint8_t *in, uint8_t *out) {
+    int g, k;
+    for (g = 0; g < 4; g++)
+        for (k = 0; k < 8; k++) out[8 * g + k] = in[8 * g + 7 - k];
+}
+
+/* Sorting: (key, item) pairs, the key inline so that most comparisons touch no other memory;
+   equal keys go to `tie` (may be NULL), then to the item: a total order. Bottom-up merge sort
+   through tmp[0..n) (a heapsort's random accesses were most of a 64 MiB shard's parse time). */
+typedef struct cas__shard_pair {
+    uint64_t key, item;
+} cas__shard_pair;
+typedef int (*cas__shard_tie_fn)(const void *ctx, uint64_t a, uint64_t b);
+static int cas__shard_pair_cmp(const cas__shard_pair *a, const cas__shard_pair *b,
+                               cas__shard_tie_fn tie, const void *ctx) {
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    if (tie) {
+        int c = tie(ctx, a->item, b->item);
+        if (c) return c;
+    }
+    return a->item < b->item ? -1 : a->item > b->item;
+}
+static void cas__shard_sort(cas__shard_pair *v, cas__shard_pair *tmp, size_t n,
+                            cas__shard_tie_fn tie, const void *ctx) {
+    cas__shard_pair *src = v, *dst = tmp, *t;
+    size_t i, j, width;
+    for (i = 0; i < n; i += 16) { /* insertion sort of runs of 16 */
+        size_t end = n - i < 16 ? n : i + 16;
+        for (j = i + 1; j < end; j++) {
+            cas__shard_pair x = v[j];
+            size_t k = j;
+            while (k > i && cas__shard_pair_cmp(&x, &v[k - 1], tie, ctx) < 0) {
+                v[k] = v[k - 1];
+                k--;
+            }
+            v[k] = x;
+        }
+    }
+    for (width = 16; width < n; width *= 2) {
+        for (i = 0; i < n; i += 2 * width) {
+            size_t mid = n - i < width ? n : i + width, end = n - i < 2 * width ? n : i + 2 * width;
+            size_t a = i, b = mid, k = i;
+            while (a < mid && b < end)
+                dst[k++] = cas__shard_pair_cmp(&src[b], &src[a], tie, ctx) < 0 ? src[b++] : src[a++];
+            while (a < mid) dst[k++] = src[a++];
+            while (b < end) dst[k++] = src[b++];
+        }
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v) memcpy(v, src, n * sizeof *v);
+}
+
+/* NULL for count 0 too: callers test count before calling a NULL a failure. */
+static void *cas__shard_alloc(const cas_allocator *a, size_t count, size_t elem) {
+    if (count == 0 || count > ((size_t)-1) / elem) return NULL;
+    return a->alloc(a->user, count * elem, 16);
+}
+static void cas__shard_release(const cas_allocator *a, void *p, size_t count, size_t elem) {
+    if (p) a->free(a->user, p, count * elem);
+}
+
+/* Makes room for `need` elements, doubling: the reader only ever asks for one more element
+   than it holds, so memory follows the bytes received. */
+static int cas__shard_reserve(const cas_allocator *a, void **p, size_t *cap, size_t count,
+                              size_t need, size_t elem) {
+    size_t ncap;
+    void *q;
+    if (need <= *cap) return CAS_OK;
+    ncap = *cap ? *cap : 8;
+    while (ncap < need) ncap *= 2;
+    q = cas__shard_alloc(a, ncap, elem);
+    if (!q) return CAS_E_NOMEM;
+    if (count) memcpy(q, *p, count * elem);
+    cas__shard_release(a, *p, *cap, elem);
+    *p = q;
+    *cap = ncap;
+    return CAS_OK;
+}
+
+void cas_shard_free(cas_shard *s) {
+    cas_allocator a;
+    if (!s) return;
+    a = cas__allocator_or_default(&s->priv_alloc);
+    cas__shard_release(&a, s->files, s->priv_cap_files, sizeof(cas_shard_file));
+    cas__shard_release(&a, s->priv_terms, s->priv_cap_terms, sizeof(cas_shard_term));
+    cas__shard_release(&a, s->xorbs, s->priv_cap_xorbs, sizeof(cas_shard_xorb));
+    cas__shard_release(&a, s->priv_chunks, s->priv_cap_chunks, sizeof(cas_shard_chunk));
+    cas__shard_release(&a, s->priv_file_order, s->num_files, sizeof(uint64_t));
+    cas__shard_release(&a, s->priv_xorb_order, s->num_xorbs, sizeof(uint64_t));
+    cas__shard_release(&a, s->priv_chunk_order, s->num_chunks, sizeof(uint64_t));
+    memset(s, 0, sizeof *s);
+    s->priv_alloc = a;
+}
+
+/* ---- reader: one state machine over 48-byte records, for both entry points ---- */
+
+enum {
+    CAS__SR_HEADER,
+    CAS__SR_FILE,  /* a FileDataSequenceHeader or the file-info bookend */
+    CAS__SR_TERMS, /* FileDataSequenceEntry x num_entries */
+    CAS__SR_VERIF, /* FileVerificationEntry x num_entries */
+    CAS__SR_EXT,   /* FileMetadataExt */
+    CAS__SR_XORB,  /* a CASChunkSequenceHeader or the CAS-info bookend */
+    CAS__SR_CHUNKS,
+    CAS__SR_TAIL   /* lookup tables + footer, or nothing */
+};
+
+void cas_shard_reader_init(cas_shard_reader *r, const cas_allocator *alloc) {
+    memset(r, 0, sizeof *r);
+    r->priv_shard.priv_alloc = cas__allocator_or_default(alloc);
+    r->priv_state = CAS__SR_HEADER;
+    r->priv_verification = -1;
+}
+
+void cas_shard_reader_free(cas_shard_reader *r) {
+    cas_allocator a = r->priv_shard.priv_alloc;
+    cas_shard_free(&r->priv_shard);
+    if (r->priv_tail && r->priv_tail_cap) cas__shard_release(&a, r->priv_tail, r->priv_tail_cap, 1);
+    r->priv_tail = NULL;
+    r->priv_tail_len = r->priv_tail_cap = 0;
+}
+
+static int cas__sr_fail(cas_shard_reader *r, int code, uint64_t offset, const char *what) {
+    r->priv_error = code;
+    cas__fail(&r->priv_err, code, offset, what);
+    return code;
+}
+
+/* After a file's part ends: the next part of the block, or the next block. */
+static void cas__sr_file_next(cas_shard_reader *r) {
+    const cas_shard_file *f = &r->priv_shard.files[r->priv_shard.num_files - 1];
+    if (r->priv_state == CAS__SR_TERMS && (f->flags & CAS_SHARD_FILE_VERIFICATION) && f->num_terms) {
+        r->priv_state = CAS__SR_VERIF;
+        r->priv_left = f->num_terms;
+    } else if (r->priv_state != CAS__SR_EXT && (f->flags & CAS_SHARD_FILE_METADATA_EXT)) {
+        r->priv_state = CAS__SR_EXT;
+        r->priv_left = 1;
+    } else {
+        r->priv_state = CAS__SR_FILE;
+    }
+}
+
+/* Room check: a block claiming `entries` more entries after the record at `at` must still leave
+   room for the bookends (`tail` bytes) under the size limit. */
+static int cas__sr_fits(uint64_t at, uint64_t entries, uint64_t tail) {
+    return at + CAS__SHARD_E * (1 + entries) + tail <= CAS_SHARD_MAX_SIZE;
+}
+
+static int cas__sr_record(cas_shard_reader *r, const uint8_t *rec) {
+    cas_shard *s = &r->priv_shard;
+    const uint64_t at = r->priv_pos; /* the record's offset */
+    int rc;
+    switch (r->priv_state) {
+    case CAS__SR_HEADER: {
+        uint64_t footer_size = cas__load_le64(rec + 40);
+        if (memcmp(rec, cas__shard_tag, 32) != 0)
+            return cas__sr_fail(r, CAS_E_SHARD_HEADER, 0, "not a shard: wrong header tag");
+        if (cas__load_le64(rec + 32) != 2)
+            return cas__sr_fail(r, CAS_E_SHARD_HEADER, 32, "shard header version is not 2");
+        if (footer_size != 0 && footer_size != CAS_SHARD_FOOTER_SIZE)
+            return cas__sr_fail(r, CAS_E_SHARD_HEADER, 40, "footer_size is neither 0 nor 200");
+        s->footer_size = footer_size;
+        r->priv_state = CAS__SR_FILE;
+        return CAS_OK;
+    }
+    case CAS__SR_FILE: {
+        cas_shard_file *f;
+        uint32_t flags, n;
+        int verif;
+        if (cas__shard_is_bookend_hash(rec)) {
+            if (!cas__shard_all_zero(rec + 32, 16))
+                return cas__sr_fail(r, CAS_E_SHARD_SECTION, at + 32,
+                                    "the file-info bookend's last 16 bytes are not zero");
+            r->priv_state = CAS__SR_XORB;
+            r->priv_cas_start = at + CAS__SHARD_E;
+            return CAS_OK;
+        }
+        flags = cas__load_le32(rec + 32);
+        n = cas__load_le32(rec + 36);
+        verif = (flags & CAS_SHARD_FILE_VERIFICATION) != 0;
+        if (!cas__sr_fits(at, (uint64_t)n * (verif ? 2 : 1) + ((flags & CAS_SHARD_FILE_METADATA_EXT) ? 1 : 0),
+                          2 * CAS__SHARD_E))
+            return cas__sr_fail(r, CAS_E_SHARD_TOO_LARGE, at + 36,
+                                "a file's entry count cannot fit in a 64 MiB shard");
+        if (r->priv_verification >= 0 && r->priv_verification != verif)
+            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 32,
+                                "verification entries on some files but not on others");
+        r->priv_verification = verif;
+        rc = cas__shard_reserve(&s->priv_alloc, (void **)&s->files, &s->priv_cap_files, s->num_files,
+                                s->num_files + 1, sizeof *s->files);
+        if (rc) return cas__sr_fail(r, rc, at, "out of memory");
+        f = &s->files[s->num_files++];
+        memset(f, 0, sizeof *f);
+        memcpy(f->file_hash.bytes, rec, 32);
+        f->flags = flags;
+        f->num_terms = n;
+        f->offset = at;
+        r->priv_left = n;
+        r->priv_state = CAS__SR_TERMS;
+        if (n == 0) cas__sr_file_next(r);
+        return CAS_OK;
+    }
+    case CAS__SR_TERMS: {
+        cas_shard_file *f = &s->files[s->num_files - 1];
+        cas_shard_term *t;
+        uint32_t start = cas__load_le32(rec + 40), end = cas__load_le32(rec + 44);
+        uint32_t unpacked = cas__load_le32(rec + 36);
+        if (start >= end)
+            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 40,
+                                "a term's chunk_index_start is not below its chunk_index_end");
+        if (end > CAS_XORB_MAX_CHUNKS)
+            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 44,
+                                "a term's chunk_index_end passes 8192 chunks");
+        if (unpacked == 0 || unpacked > (uint64_t)(end - start) * CAS__SHARD_MAX_CHUNK)
+            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 36,
+                                "a term's unpacked size is 0 or over 128 KiB per chunk");
+        rc = cas__shard_reserve(&s->priv_alloc, (void **)&s->priv_terms, &s->priv_cap_terms,
+                                s->num_terms, s->num_terms + 1, sizeof *s->priv_terms);
+        if (rc) return cas__sr_fail(r, rc, at, "out of memory");
+        t = &s->priv_terms[s->num_terms++];
+        memset(t, 0, sizeof *t);
+        memcpy(t->xorb_hash.bytes, rec, 32);
+        t->xorb_flags = cas__load_le32(rec + 32);
+        t->unpacked_bytes = unpacked;
+        t->chunk_start = start;
+        t->chunk_end = end;
+        f->size += unpacked;
+        if (--r->priv_left == 0) cas__sr_file_next(r);
+        return CAS_OK;
+    }
+    case CAS__SR_VERIF:
+        /* This file's terms are the last num_terms of priv_terms. */
+        memcpy(s->priv_terms[s->num_terms - r->priv_left].verification.bytes, rec, 32);
+        if (--r->priv_left == 0) cas__sr_file_next(r);
+        return CAS_OK;
+    case CAS__SR_EXT: {
+        cas_shard_file *f = &s->files[s->num_files - 1];
+        cas__shard_sha_swap(rec, f->sha256);
+        f->has_sha256 = 1;
+        r->priv_left = 0;
+        cas__sr_file_next(r);
+        return CAS_OK;
+    }
+    case CAS__SR_XORB: {
+        cas_shard_xorb *x;
+        uint32_t n;
+        if (cas__shard_is_bookend_hash(rec)) {
+            if (!cas__shard_all_zero(rec + 32, 16))
+                return cas__sr_fail(r, CAS_E_SHARD_SECTION, at + 32,
+                                    "the CAS-info bookend's last 16 bytes are not zero");
+            r->priv_state = CAS__SR_TAIL;
+            r->priv_cas_end = at + CAS__SHARD_E;
+            return CAS_OK;
+        }
+        n = cas__load_le32(rec + 36);
+        if (n == 0 || n > CAS_XORB_MAX_CHUNKS)
+            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 36, "a xorb lists 0 or over 8192 chunks");
+        if (!cas__sr_fits(at, n, CAS__SHARD_E))
+            return cas__sr_fail(r, CAS_E_SHARD_TOO_LARGE, at + 36,
+                                "a xorb's chunk count cannot fit in a 64 MiB shard");
+        rc = cas__shard_reserve(&s->priv_alloc, (void **)&s->xorbs, &s->priv_cap_xorbs, s->num_xorbs,
+                                s->num_xorbs + 1, sizeof *s->xorbs);
+        if (rc) return cas__sr_fail(r, rc, at, "out of memory");
+        x = &s->xorbs[s->num_xorbs++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->xorb_hash.bytes, rec, 32);
+        x->flags = cas__load_le32(rec + 32);
+        x->num_chunks = n;
+        x->bytes_in_xorb = cas__load_le32(rec + 40);
+        x->bytes_on_disk = cas__load_le32(rec + 44);
+        x->offset = at;
+        r->priv_left = n;
+        r->priv_sum = 0;
+        r->priv_state = CAS__SR_CHUNKS;
+        return CAS_OK;
+    }
+    case CAS__SR_CHUNKS: {
+        cas_shard_xorb *x = &s->xorbs[s->num_xorbs - 1];
+        cas_shard_chunk *c;
+        uint32_t start = cas__load_le32(rec + 32), unpacked = cas__load_le32(rec + 36);
+        if (unpacked == 0 || unpacked > CAS__SHARD_MAX_CHUNK)
+            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 36,
+                                "a chunk's unpacked size is 0 or over 128 KiB");
+        if (start != r->priv_sum)
+            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 32,
+                                "a chunk's byte_range_start is not the sum of the sizes before it");
+        rc = cas__shard_reserve(&s->priv_alloc, (void **)&s->priv_chunks, &s->priv_cap_chunks,
+                                s->num_chunks, s->num_chunks + 1, sizeof *s->priv_chunks);
+        if (rc) return cas__sr_fail(r, rc, at, "out of memory");
+        c = &s->priv_chunks[s->num_chunks++];
+        memcpy(c->hash.bytes, rec, 32);
+        c->byte_start = start;
+        c->unpacked_bytes = unpacked;
+        c->flags = cas__load_le32(rec + 40);
+        r->priv_sum += unpacked; /* <= 8192 * 128 KiB: no overflow */
+        if (--r->priv_left == 0) {
+            if (r->priv_sum != x->bytes_in_xorb)
+                return cas__sr_fail(r, CAS_E_SHARD_ENTRY, x->offset + 40,
+                                    "a xorb's num_bytes_in_cas differs from the sum of its chunks");
+            r->priv_state = CAS__SR_XORB;
+        }
+        return CAS_OK;
+    }
+    default:
+        return cas__sr_fail(r, CAS_E_STATE, at, "internal: record after the sections");
+    }
+}
+
+/* Feeds bytes; `borrow`: the caller's buffer outlives the reader (cas_shard_parse), so the
+   tail is referenced instead of copied. */
+static int cas__sr_push(cas_shard_reader *r, const uint8_t *p, size_t len, int borrow) {
+    while (len) {
+        if (r->priv_error) return r->priv_error;
+        if (r->priv_state == CAS__SR_TAIL) {
+            cas_allocator *a = &r->priv_shard.priv_alloc;
+            if (r->priv_shard.footer_size == 0)
+                return cas__sr_fail(r, CAS_E_TRAILING, r->priv_pos,
+                                    "bytes after the CAS-info bookend of a shard without footer");
+            if (r->priv_pos + len > CAS_SHARD_MAX_SIZE)
+                return cas__sr_fail(r, CAS_E_SHARD_TOO_LARGE, CAS_SHARD_MAX_SIZE,
+                                    "the shard is over 64 MiB");
+            if (borrow && r->priv_tail_len == 0 && r->priv_tail_cap == 0) {
+                r->priv_tail = (uint8_t *)(uintptr_t)p;
+                r->priv_tail_len = len;
+            } else {
+                if (r->priv_tail_cap == 0 && r->priv_tail_len) { /* borrowed, then more came */
+                    uint8_t *q = (uint8_t *)cas__shard_alloc(a, r->priv_tail_len, 1);
+                    if (!q) return cas__sr_fail(r, CAS_E_NOMEM, r->priv_pos, "out of memory");
+                    memcpy(q, r->priv_tail, r->priv_tail_len);
+                    r->priv_tail = q;
+                    r->priv_tail_cap = r->priv_tail_len;
+                }
+                if (cas__shard_reserve(a, (void **)&r->priv_tail, &r->priv_tail_cap, r->priv_tail_len,
+                                       r->priv_tail_len + len, 1))
+                    return cas__sr_fail(r, CAS_E_NOMEM, r->priv_pos, "out of memory");
+                memcpy(r->priv_tail + r->priv_tail_len, p, len);
+                r->priv_tail_len += len;
+            }
+            r->priv_pos += len;
+            return CAS_OK;
+        }
+        if (r->priv_pos >= CAS_SHARD_MAX_SIZE)
+            return cas__sr_fail(r, CAS_E_SHARD_TOO_LARGE, CAS_SHARD_MAX_SIZE,
+                                "the shard is over 64 MiB");
+        if (r->priv_used == 0 && len >= CAS__SHARD_E) { /* whole records straight from input */
+            if (cas__sr_record(r, p)) return r->priv_error;
+            p += CAS__SHARD_E;
+            len -= CAS__SHARD_E;
+            r->priv_pos += CAS__SHARD_E;
+        } else {
+            size_t take = CAS__SHARD_E - r->priv_used;
+            if (take > len) take = len;
+            memcpy(r->priv_rec + r->priv_used, p, take);
+            r->priv_used += (uint32_t)take;
+            p += take;
+            len -= take;
+            if (r->priv_used == CAS__SHARD_E) {
+                r->priv_used = 0;
+                if (cas__sr_record(r, r->priv_rec)) return r->priv_error;
+                r->priv_pos += CAS__SHARD_E;
+            }
+        }
+    }
+    return r->priv_error;
+}
+
+int cas_shard_reader_push(cas_shard_reader *r, const void *data, size_t len, cas_error *err) {
+    int rc = cas__sr_push(r, (const uint8_t *)data, len, 0);
+    if (rc) {
+        if (err) *err = r->priv_err;
+        return rc;
+    }
+    return cas__succeed(err);
+}
+
+/* Index of the item at `want` in a list of offsets that grow with the index; -1 if none. */
+static long cas__shard_find_offset(const void *base, size_t n, size_t stride, size_t field,
+                                   uint64_t want) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)base + mid * stride + field, sizeof v);
+        if (v < want) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < n) {
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)base + lo * stride + field, sizeof v);
+        if (v == want) return (long)lo;
+    }
+    return -1;
+}
+
+static int cas__shard_cmp_file(const void *ctx, uint64_t a, uint64_t b) {
+    const cas_shard *s = (const cas_shard *)ctx;
+    int c = cas__shard_hash_cmp(&s->files[a].file_hash, &s->files[b].file_hash);
+    return c ? c : (a < b ? -1 : a > b);
+}
+static int cas__shard_cmp_xorb(const void *ctx, uint64_t a, uint64_t b) {
+    const cas_shard *s = (const cas_shard *)ctx;
+    int c = cas__shard_hash_cmp(&s->xorbs[a].xorb_hash, &s->xorbs[b].xorb_hash);
+    return c ? c : (a < b ? -1 : a > b);
+}
+static const cas_hash *cas__shard_chunk_at(const cas_shard *s, uint64_t item) {
+    return &s->xorbs[item >> 32].chunks[(uint32_t)item].hash;
+}
+static int cas__shard_cmp_chunk(const void *ctx, uint64_t a, uint64_t b) {
+    const cas_shard *s = (const cas_shard *)ctx;
+    int c = cas__shard_hash_cmp(cas__shard_chunk_at(s, a), cas__shard_chunk_at(s, b));
+    return c ? c : (a < b ? -1 : a > b);
+}
+
+/* Checks one lookup table: `count` entries of `width` bytes from tail[rel..]; each names an
+   item (by entry index, plus a chunk index for chunks) whose key it must carry, every item
+   once, keys sorted. `kind`: 0 files, 1 xorbs, 2 chunks. */
+static int cas__sr_check_lookup(cas_shard_reader *r, const uint8_t *tail, uint64_t rel,
+                                uint64_t abs, uint64_t count, int kind, uint8_t *seen) {
+    cas_shard *s = &r->priv_shard;
+    const size_t width = kind == 2 ? 16 : 12;
+    uint64_t i, prev = 0;
+    uint64_t items = kind == 0 ? s->num_files : kind == 1 ? s->num_xorbs : s->num_chunks;
+    if (count == 0) return CAS_OK;
+    memset(seen, 0, (size_t)items);
+    for (i = 0; i < count; i++) {
+        const uint8_t *e = tail + rel + i * width;
+        const uint64_t at = abs + i * width;
+        uint64_t key = cas__load_le64(e), idx = cas__load_le32(e + 8), item;
+        const cas_hash *h;
+        long found;
+        if (i && key < prev)
+            return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, at, "a lookup table is not sorted by key");
+        prev = key;
+        if (kind == 0) {
+            found = cas__shard_find_offset(s->files, s->num_files, sizeof *s->files,
+                                           offsetof(cas_shard_file, offset),
+                                           CAS_SHARD_HEADER_SIZE + idx * CAS__SHARD_E);
+            if (found < 0)
+                return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, at + 8,
+                                    "a file lookup index does not point at a file");
+            item = (uint64_t)found;
+            h = &s->files[item].file_hash;
+        } else {
+            found = cas__shard_find_offset(s->xorbs, s->num_xorbs, sizeof *s->xorbs,
+                                           offsetof(cas_shard_xorb, offset),
+                                           r->priv_cas_start + idx * CAS__SHARD_E);
+            if (found < 0)
+                return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, at + 8,
+                                    "a lookup index does not point at a xorb");
+            item = (uint64_t)found;
+            h = &s->xorbs[item].xorb_hash;
+            if (kind == 2) {
+                uint32_t c = cas__load_le32(e + 12);
+                if (c >= s->xorbs[item].num_chunks)
+                    return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, at + 12,
+                                        "a chunk lookup index passes its xorb's chunks");
+                h = &s->xorbs[item].chunks[c].hash;
+                item = (uint64_t)(s->xorbs[item].chunks + c - s->priv_chunks);
+            }
+        }
+        if (cas__shard_key(h) != key)
+            return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, at,
+                                "a lookup key is not the first 8 bytes of its entry's hash");
+        if (seen[item])
+            return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, at + 8, "a lookup table lists an entry twice");
+        seen[item] = 1;
+    }
+    return CAS_OK;
+}
+
+/* End of input: the footer, the lookup tables, then the final object. */
+static int cas__sr_finish(cas_shard_reader *r) {
+    cas_shard *s = &r->priv_shard;
+    cas_allocator *a = &s->priv_alloc;
+    size_t i, k;
+    if (r->priv_error) return r->priv_error;
+    if (r->priv_state != CAS__SR_TAIL)
+        return cas__sr_fail(r, CAS_E_TRUNCATED, r->priv_pos,
+                            r->priv_state == CAS__SR_HEADER ? "the input ends inside the shard header"
+                            : r->priv_state == CAS__SR_XORB || r->priv_state == CAS__SR_CHUNKS
+                                ? "the input ends before the CAS-info bookend"
+                                : "the input ends before the file-info bookend");
+    s->size = r->priv_pos;
+    /* Entries are final: point files at their terms and xorbs at their chunks. */
+    for (i = 0, k = 0; i < s->num_files; k += s->files[i].num_terms, i++)
+        s->files[i].terms = s->files[i].num_terms ? s->priv_terms + k : NULL;
+    for (i = 0, k = 0; i < s->num_xorbs; k += s->xorbs[i].num_chunks, i++)
+        s->xorbs[i].chunks = s->priv_chunks + k;
+    if (s->footer_size && r->priv_tail_len) {
+        const uint8_t *t = r->priv_tail, *F;
+        const uint64_t fo = s->size - CAS_SHARD_FOOTER_SIZE, end = r->priv_cas_end;
+        cas_shard_footer *f = &s->footer;
+        uint64_t lk = 0;
+        int w;
+        if (r->priv_tail_len < CAS_SHARD_FOOTER_SIZE)
+            return cas__sr_fail(r, CAS_E_TRUNCATED, s->size, "the input ends inside the footer");
+        F = t + r->priv_tail_len - CAS_SHARD_FOOTER_SIZE;
+        f->version = cas__load_le64(F);
+        f->file_info_offset = cas__load_le64(F + 8);
+        f->xorb_info_offset = cas__load_le64(F + 16);
+        f->file_lookup_offset = cas__load_le64(F + 24);
+        f->file_lookup_count = cas__load_le64(F + 32);
+        f->xorb_lookup_offset = cas__load_le64(F + 40);
+        f->xorb_lookup_count = cas__load_le64(F + 48);
+        f->chunk_lookup_offset = cas__load_le64(F + 56);
+        f->chunk_lookup_count = cas__load_le64(F + 64);
+        memcpy(f->hmac_key.bytes, F + 72, 32);
+        f->creation_time = cas__load_le64(F + 104);
+        f->key_expiry = cas__load_le64(F + 112);
+        for (w = 0; w < 6; w++) f->reserved[w] = cas__load_le64(F + 120 + 8 * w);
+        f->stored_bytes_on_disk = cas__load_le64(F + 168);
+        f->materialized_bytes = cas__load_le64(F + 176);
+        f->stored_bytes = cas__load_le64(F + 184);
+        f->footer_offset = cas__load_le64(F + 192);
+        if (f->version != 1)
+            return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo, "footer version is not 1");
+        if (f->footer_offset != fo)
+            return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo + 192,
+                                "footer_offset is not where the footer starts");
+        if (f->file_info_offset != CAS_SHARD_HEADER_SIZE)
+            return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo + 8, "file_info_offset is not 48");
+        if (f->xorb_info_offset != r->priv_cas_start)
+            return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo + 16,
+                                "xorb_info_offset is not where the CAS-info section starts");
+        if (!f->file_lookup_offset && !f->xorb_lookup_offset && !f->chunk_lookup_offset &&
+            !f->file_lookup_count && !f->xorb_lookup_count && !f->chunk_lookup_count) {
+            /* No lookup tables at all, as HF's JS writer leaves them. */
+            if (fo != end)
+                return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo + 24,
+                                    "bytes between the CAS-info bookend and the footer, but no lookup tables");
+        } else {
+            /* Counts are checked against what exists before any product is formed. */
+            if (f->file_lookup_offset != end)
+                return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo + 24,
+                                    "file_lookup_offset is not right after the CAS-info bookend");
+            if (f->file_lookup_count != 0 && f->file_lookup_count != s->num_files)
+                return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, fo + 32,
+                                    "file_lookup_num_entry is neither 0 nor the number of files");
+            if (f->xorb_lookup_offset != f->file_lookup_offset + 12 * f->file_lookup_count)
+                return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo + 40,
+                                    "xorb_lookup_offset is not right after the file lookup table");
+            if (f->xorb_lookup_count != 0 && f->xorb_lookup_count != s->num_xorbs)
+                return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, fo + 48,
+                                    "xorb_lookup_num_entry is neither 0 nor the number of xorbs");
+            if (f->chunk_lookup_offset != f->xorb_lookup_offset + 12 * f->xorb_lookup_count)
+                return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo + 56,
+                                    "chunk_lookup_offset is not right after the xorb lookup table");
+            if (f->chunk_lookup_count != 0 && f->chunk_lookup_count != s->num_chunks)
+                return cas__sr_fail(r, CAS_E_SHARD_LOOKUP, fo + 64,
+                                    "chunk_lookup_num_entry is neither 0 nor the number of chunks");
+            if (fo != f->chunk_lookup_offset + 16 * f->chunk_lookup_count)
+                return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo + 192,
+                                    "the footer does not start right after the chunk lookup table");
+            lk = f->file_lookup_count > f->xorb_lookup_count ? f->file_lookup_count : f->xorb_lookup_count;
+            if (f->chunk_lookup_count > lk) lk = f->chunk_lookup_count;
+        }
+        if (lk) {
+            uint8_t *seen = (uint8_t *)cas__shard_alloc(a, (size_t)lk, 1);
+            int rc;
+            if (!seen) return cas__sr_fail(r, CAS_E_NOMEM, fo, "out of memory");
+            rc = cas__sr_check_lookup(r, t, 0, end, f->file_lookup_count, 0, seen);
+            if (!rc)
+                rc = cas__sr_check_lookup(r, t, f->xorb_lookup_offset - end, f->xorb_lookup_offset,
+                                          f->xorb_lookup_count, 1, seen);
+            if (!rc)
+                rc = cas__sr_check_lookup(r, t, f->chunk_lookup_offset - end, f->chunk_lookup_offset,
+                                          f->chunk_lookup_count, 2, seen);
+            cas__shard_release(a, seen, (size_t)lk, 1);
+            if (rc) return rc;
+        }
+        s->has_footer = 1;
+        s->keyed = !cas__shard_all_zero(f->hmac_key.bytes, 32);
+    }
+    /* Lookup indexes of the parsed object: items sorted by hash (first word inline). */
+    {
+        const size_t most = s->num_chunks > s->num_files ? (s->num_chunks > s->num_xorbs ? s->num_chunks : s->num_xorbs)
+                                                         : (s->num_files > s->num_xorbs ? s->num_files : s->num_xorbs);
+        cas__shard_pair *pv = (cas__shard_pair *)cas__shard_alloc(a, 2 * most, sizeof *pv), *tmp;
+        s->priv_file_order = (uint64_t *)cas__shard_alloc(a, s->num_files, sizeof(uint64_t));
+        s->priv_xorb_order = (uint64_t *)cas__shard_alloc(a, s->num_xorbs, sizeof(uint64_t));
+        s->priv_chunk_order = (uint64_t *)cas__shard_alloc(a, s->num_chunks, sizeof(uint64_t));
+        if ((most && !pv) || (s->num_files && !s->priv_file_order) || (s->num_xorbs && !s->priv_xorb_order) ||
+            (s->num_chunks && !s->priv_chunk_order)) {
+            cas__shard_release(a, pv, 2 * most, sizeof *pv);
+            return cas__sr_fail(r, CAS_E_NOMEM, s->size, "out of memory");
+        }
+        tmp = most ? pv + most : NULL;
+        for (i = 0; i < s->num_files; i++) {
+            pv[i].key = cas__shard_key(&s->files[i].file_hash);
+            pv[i].item = i;
+        }
+        cas__shard_sort(pv, tmp, s->num_files, cas__shard_cmp_file, s);
+        for (i = 0; i < s->num_files; i++) s->priv_file_order[i] = pv[i].item;
+        for (i = 0; i < s->num_xorbs; i++) {
+            pv[i].key = cas__shard_key(&s->xorbs[i].xorb_hash);
+            pv[i].item = i;
+        }
+        cas__shard_sort(pv, tmp, s->num_xorbs, cas__shard_cmp_xorb, s);
+        for (i = 0; i < s->num_xorbs; i++) s->priv_xorb_order[i] = pv[i].item;
+        for (i = 0, k = 0; i < s->num_xorbs; i++) {
+            uint32_t c;
+            for (c = 0; c < s->xorbs[i].num_chunks; c++, k++) {
+                pv[k].key = cas__shard_key(&s->xorbs[i].chunks[c].hash);
+                pv[k].item = (uint64_t)i << 32 | c;
+            }
+        }
+        cas__shard_sort(pv, tmp, s->num_chunks, cas__shard_cmp_chunk, s);
+        for (i = 0; i < s->num_chunks; i++) s->priv_chunk_order[i] = pv[i].item;
+        cas__shard_release(a, pv, 2 * most, sizeof *pv);
+    }
+    return CAS_OK;
+}
+
+/* Hands the parsed shard to *out and empties the reader. */
+static void cas__sr_take(cas_shard_reader *r, cas_shard *out) {
+    *out = r->priv_shard;
+    memset(&r->priv_shard, 0, sizeof r->priv_shard);
+    r->priv_shard.priv_alloc = out->priv_alloc;
+}
+
+int cas_shard_reader_finish(cas_shard_reader *r, cas_shard *out, cas_error *err) {
+    int rc = cas__sr_finish(r);
+    memset(out, 0, sizeof *out);
+    if (rc) {
+        if (err) *err = r->priv_err;
+        return rc;
+    }
+    cas__sr_take(r, out);
+    cas_shard_reader_free(r);
+    return cas__succeed(err);
+}
+
+/* Walks the block headers of data[at..end) to count what the sections hold, every claimed
+   count checked against the bytes left before it is believed. 0 if the walk fails: the
+   reader then grows its arrays as records arrive and reports the problem itself. */
+static int cas__shard_prescan(const uint8_t *d, uint64_t len, uint64_t file_end, uint64_t cas_end,
+                              size_t counts[4]) {
+    uint64_t at = CAS_SHARD_HEADER_SIZE;
+    int section;
+    memset(counts, 0, 4 * sizeof counts[0]);
+    for (section = 0; section < 2; section++) {
+        const uint64_t end = section ? cas_end : file_end;
+        for (;;) {
+            uint64_t n, entries;
+            uint32_t flags;
+            if (end > len || at > end || end - at < CAS__SHARD_E) return 0;
+            if (cas__shard_is_bookend_hash(d + at)) break;
+            flags = cas__load_le32(d + at + 32);
+            n = cas__load_le32(d + at + 36);
+            entries = section ? n
+                              : n * ((flags & CAS_SHARD_FILE_VERIFICATION) ? 2 : 1) +
+                                    ((flags & CAS_SHARD_FILE_METADATA_EXT) ? 1 : 0);
+            if (entries > (end - at) / CAS__SHARD_E - 1) return 0;
+            counts[2 * section]++;
+            counts[2 * section + 1] += (size_t)n;
+            at += CAS__SHARD_E * (1 + entries);
+        }
+        at += CAS__SHARD_E;
+    }
+    return 1;
+}
+
+int cas_shard_parse(const void *data, size_t len, const cas_allocator *alloc, cas_shard *out,
+                    cas_error *err) {
+    const uint8_t *d = (const uint8_t *)data;
+    cas_shard_reader r;
+    cas_shard *s = &r.priv_shard;
+    size_t counts[4];
+    uint64_t file_end = len, cas_end = len;
+    int rc;
+    memset(out, 0, sizeof *out);
+    cas_shard_reader_init(&r, alloc);
+    /* Random access: with a footer, its offsets bound the sections for the pre-scan that sizes
+       the arrays exactly; the state machine then checks everything, as for a stream. */
+    if (len >= CAS_SHARD_HEADER_SIZE + CAS_SHARD_FOOTER_SIZE && len <= CAS_SHARD_MAX_SIZE &&
+        cas__load_le64(d + 40) == CAS_SHARD_FOOTER_SIZE) {
+        const uint8_t *F = d + len - CAS_SHARD_FOOTER_SIZE;
+        if (cas__load_le64(F) == 1 && cas__load_le64(F + 192) == len - CAS_SHARD_FOOTER_SIZE) {
+            uint64_t x = cas__load_le64(F + 16), l = cas__load_le64(F + 24);
+            if (x >= CAS_SHARD_HEADER_SIZE && x <= len) file_end = x;
+            cas_end = l >= x && l && l <= len ? l : len - CAS_SHARD_FOOTER_SIZE;
+        }
+    }
+    if (len <= CAS_SHARD_MAX_SIZE && cas__shard_prescan(d, len, file_end, cas_end, counts)) {
+        const cas_allocator *a = &s->priv_alloc;
+        rc = CAS_OK;
+        if (counts[0] && cas__shard_reserve(a, (void **)&s->files, &s->priv_cap_files, 0, counts[0], sizeof(cas_shard_file)))
+            rc = CAS_E_NOMEM;
+        if (counts[1] && cas__shard_reserve(a, (void **)&s->priv_terms, &s->priv_cap_terms, 0, counts[1], sizeof(cas_shard_term)))
+            rc = CAS_E_NOMEM;
+        if (counts[2] && cas__shard_reserve(a, (void **)&s->xorbs, &s->priv_cap_xorbs, 0, counts[2], sizeof(cas_shard_xorb)))
+            rc = CAS_E_NOMEM;
+        if (counts[3] && cas__shard_reserve(a, (void **)&s->priv_chunks, &s->priv_cap_chunks, 0, counts[3], sizeof(cas_shard_chunk)))
+            rc = CAS_E_NOMEM;
+        if (rc) {
+            cas_shard_reader_free(&r);
+            return cas__fail(err, rc, 0, "out of memory");
+        }
+    }
+    rc = cas__sr_push(&r, d, len, 1);
+    if (!rc) rc = cas__sr_finish(&r);
+    if (rc) {
+        if (err) *err = r.priv_err;
+        cas_shard_reader_free(&r);
+        return rc;
+    }
+    cas__sr_take(&r, out);
+    cas_shard_reader_free(&r);
+    return cas__succeed(err);
+}
+
+/* ---- lookups ---- */
+
+const cas_shard_file *cas_shard_find_file(const cas_shard *s, const cas_hash *file_hash) {
+    size_t lo = 0, hi = s->num_files;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cas__shard_hash_cmp(&s->files[s->priv_file_order[mid]].file_hash, file_hash) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < s->num_files && cas_hash_equal(&s->files[s->priv_file_order[lo]].file_hash, file_hash))
+        return &s->files[s->priv_file_order[lo]];
+    return NULL;
+}
+
+const cas_shard_xorb *cas_shard_find_xorb(const cas_shard *s, const cas_hash *xorb_hash) {
+    size_t lo = 0, hi = s->num_xorbs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cas__shard_hash_cmp(&s->xorbs[s->priv_xorb_order[mid]].xorb_hash, xorb_hash) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < s->num_xorbs && cas_hash_equal(&s->xorbs[s->priv_xorb_order[lo]].xorb_hash, xorb_hash))
+        return &s->xorbs[s->priv_xorb_order[lo]];
+    return NULL;
+}
+
+int cas_shard_expired(const cas_shard *s, uint64_t now) {
+    uint64_t e = s->footer.key_expiry;
+    return s->has_footer && e != 0 && e != UINT64_MAX && e < now;
+}
+
+size_t cas_shard_find_chunk(const cas_shard *s, const cas_hash *chunk_hash, uint64_t now,
+                            cas_shard_chunk_match *out, size_t cap) {
+    cas_hash key;
+    size_t lo = 0, hi = s->num_chunks, n = 0;
+    int expired = cas_shard_expired(s, now);
+    if (s->keyed) cas_hash_hmac(chunk_hash, &s->footer.hmac_key, &key);
+    else key = *chunk_hash;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cas__shard_hash_cmp(cas__shard_chunk_at(s, s->priv_chunk_order[mid]), &key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    for (; lo < s->num_chunks && cas_hash_equal(cas__shard_chunk_at(s, s->priv_chunk_order[lo]), &key); lo++, n++) {
+        if (n < cap) {
+            uint64_t item = s->priv_chunk_order[lo];
+            const cas_shard_xorb *x = &s->xorbs[item >> 32];
+            const cas_shard_chunk *c = &x->chunks[(uint32_t)item];
+            out[n].xorb = (size_t)(item >> 32);
+            out[n].chunk = (uint32_t)item;
+            out[n].xorb_hash = x->xorb_hash;
+            out[n].byte_start = c->byte_start;
+            out[n].byte_end = c->byte_start + c->unpacked_bytes;
+            out[n].expired = expired;
+        }
+    }
+    return n;
+}
+
+/* ---- chunk ranges: verification hash and size of xorb chunks [start, end) ---- */
+
+#define CAS__SHARD_BATCH 128
+
+/* From a listed xorb (raw hashes) or else the callback. CAS_E_SHARD_NO_CHUNKS if neither knows
+   it; CAS_E_SHARD_ENTRY if the range passes the listed xorb's chunks. */
+static int cas__shard_range(const cas_shard_xorb *x, cas_shard_chunks_fn fn, void *user,
+                            const cas_hash *xorb_hash, uint32_t start, uint32_t end,
+                            cas_hash *vhash, uint64_t *size) {
+    cas_blake3 b;
+    uint64_t total = 0;
+    cas_blake3_init_keyed(&b, cas_key_verification());
+    if (x) {
+        uint32_t i;
+        if (end > x->num_chunks) return CAS_E_SHARD_ENTRY;
+        for (i = start; i < end; i++) {
+            cas_blake3_update(&b, x->chunks[i].hash.bytes, CAS_HASH_SIZE);
+            total += x->chunks[i].unpacked_bytes;
+        }
+    } else if (fn) {
+        cas_chunk batch[CAS__SHARD_BATCH];
+        uint32_t at = start;
+        while (at < end) {
+            uint32_t n = end - at < CAS__SHARD_BATCH ? end - at : CAS__SHARD_BATCH, i;
+            int rc = fn(user, xorb_hash, at, at + n, batch);
+            if (rc) return rc;
+            for (i = 0; i < n; i++) {
+                cas_blake3_update(&b, batch[i].hash.bytes, CAS_HASH_SIZE);
+                total += batch[i].size;
+            }
+            at += n;
+        }
+    } else {
+        return CAS_E_SHARD_NO_CHUNKS;
+    }
+    cas_blake3_final(&b, vhash->bytes);
+    *size = total;
+    return CAS_OK;
+}
+
+int cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks, void *user,
+                          size_t *checked, size_t *unchecked, cas_error *err) {
+    size_t i, ok = 0, skipped = 0;
+    uint32_t j;
+    int rc = CAS_OK;
+    for (i = 0; i < s->num_files && !rc; i++) {
+        const cas_shard_file *f = &s->files[i];
+        if (!(f->flags & CAS_SHARD_FILE_VERIFICATION)) continue;
+        for (j = 0; j < f->num_terms; j++) {
+            const cas_shard_term *t = &f->terms[j];
+            const uint64_t at = f->offset + CAS__SHARD_E * (1 + (uint64_t)j);
+            const cas_shard_xorb *x = s->keyed ? NULL : cas_shard_find_xorb(s, &t->xorb_hash);
+            cas_hash v;
+            uint64_t size;
+            /* The caller's source first (it is what the caller trusts), then the shard's own. */
+            rc = chunks ? cas__shard_range(NULL, chunks, user, &t->xorb_hash, t->chunk_start, t->chunk_end, &v, &size)
+                        : CAS_E_SHARD_NO_CHUNKS;
+            if (rc == CAS_E_SHARD_NO_CHUNKS && x)
+                rc = cas__shard_range(x, NULL, NULL, &t->xorb_hash, t->chunk_start, t->chunk_end, &v, &size);
+            if (rc == CAS_E_SHARD_NO_CHUNKS) {
+                skipped++;
+                rc = CAS_OK;
+                continue;
+            }
+            if (rc == CAS_E_SHARD_ENTRY) {
+                rc = cas__fail(err, rc, at + 44, "a term's chunk range passes the end of its xorb");
+                break;
+            }
+            if (rc) {
+                cas__fail(err, rc, at, "the chunk source failed");
+                break;
+            }
+            if (size != t->unpacked_bytes) {
+                rc = cas__fail(err, CAS_E_SHARD_ENTRY, at + 36,
+                               "a term's unpacked size differs from the sizes of its chunks");
+                break;
+            }
+            if (!cas_hash_equal(&v, &t->verification)) {
+                rc = cas__fail(err, CAS_E_SHARD_VERIFICATION,
+                               at + CAS__SHARD_E * (uint64_t)f->num_terms,
+                               "a term's verification hash does not match its chunks");
+                break;
+            }
+            ok++;
+        }
+    }
+    if (checked) *checked = ok;
+    if (unchecked) *unchecked = skipped;
+    return rc ? rc : cas__succeed(err);
+}
+
+/* ---- writer ---- */
+
+int cas_shard_write_size(const cas_shard_file *files, size_t num_files, const cas_shard_xorb *xorbs,
+                         size_t num_xorbs, unsigned flags, uint64_t *size) {
+    /* Stops as soon as the size passes the limit, so no sum can overflow. */
+    uint64_t n = CAS_SHARD_HEADER_SIZE + 2 * CAS__SHARD_E;
+    size_t i;
+    if (flags & CAS_SHARD_WITH_FOOTER) n += CAS_SHARD_FOOTER_SIZE;
+    for (i = 0; i < num_files && n <= CAS_SHARD_MAX_SIZE; i++)
+        n += CAS__SHARD_E * (1 + 2 * (uint64_t)files[i].num_terms + (files[i].has_sha256 ? 1 : 0)) +
+             ((flags & CAS_SHARD_WITH_FOOTER) ? 12 : 0);
+    for (i = 0; i < num_xorbs && n <= CAS_SHARD_MAX_SIZE; i++)
+        n += CAS__SHARD_E * (1 + (uint64_t)xorbs[i].num_chunks) +
+             ((flags & CAS_SHARD_WITH_FOOTER) ? 12 + 16 * (uint64_t)xorbs[i].num_chunks : 0);
+    *size = n;
+    return n > CAS_SHARD_MAX_SIZE ? CAS_E_SHARD_TOO_LARGE : CAS_OK;
+}
+
+/* Output: straight into a buffer sink (its room was checked first), or staged for a callback
+   sink so that it sees a few large pieces rather than many 48-byte ones. */
+typedef struct cas__shard_out {
+    cas_sink *sink;
+    uint64_t pos;
+    size_t used;
+    int rc;
+    uint8_t stage[4096];
+} cas__shard_out;
+
+static void cas__shard_flush(cas__shard_out *o) {
+    if (o->used && !o->rc) o->rc = cas__sink_put(o->sink, o->stage, o->used);
+    o->used = 0;
+}
+static void cas__shard_emit(cas__shard_out *o, const uint8_t *p, size_t n) {
+    if (!o->sink->write) {
+        memcpy(o->sink->buf + o->sink->len, p, n);
+        o->sink->len += n;
+    } else {
+        if (o->used + n > sizeof o->stage) cas__shard_flush(o);
+        memcpy(o->stage + o->used, p, n);
+        o->used += n;
+    }
+    o->pos += n;
+}
+
+typedef struct cas__shard_wctx {
+    const cas_shard_file *files;
+    const cas_shard_xorb *xorbs;
+    const uint64_t *keys;
+} cas__shard_wctx;
+
+static int cas__shard_wcmp_file(const void *ctx, uint64_t a, uint64_t b) {
+    const cas__shard_wctx *w = (const cas__shard_wctx *)ctx;
+    int c = cas__shard_hash_cmp(&w->files[a].file_hash, &w->files[b].file_hash);
+    return c ? c : (a < b ? -1 : a > b);
+}
+static int cas__shard_wcmp_xorb(const void *ctx, uint64_t a, uint64_t b) {
+    const cas__shard_wctx *w = (const cas__shard_wctx *)ctx;
+    int c = cas__shard_hash_cmp(&w->xorbs[a].xorb_hash, &w->xorbs[b].xorb_hash);
+    return c ? c : (a < b ? -1 : a > b);
+}
+/* The xorb with hash h among xorbs[order[0..n)] sorted by cas__shard_wcmp_xorb, or NULL. */
+static const cas_shard_xorb *cas__shard_wfind(const cas_shard_xorb *xorbs, const uint64_t *order,
+                                              size_t n, const cas_hash *h) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cas__shard_hash_cmp(&xorbs[order[mid]].xorb_hash, h) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && cas_hash_equal(&xorbs[order[lo]].xorb_hash, h) ? &xorbs[order[lo]] : NULL;
+}
+
+static int cas__shard_marked(const uint64_t *marks, size_t n, uint64_t v) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (marks[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && marks[lo] == v;
+}
+
+static void cas__shard_put_entry(cas__shard_out *o, const uint8_t *hash, uint32_t a, uint32_t b,
+                                 uint32_t c, uint32_t d) {
+    uint8_t e[CAS__SHARD_E];
+    memcpy(e, hash, 32);
+    cas__store_le32(e + 32, a);
+    cas__store_le32(e + 36, b);
+    cas__store_le32(e + 40, c);
+    cas__store_le32(e + 44, d);
+    cas__shard_emit(o, e, sizeof e);
+}
+
+/* Writes one lookup table: rows 0..n sorted by keys[] (ties in output order, what a stable sort
+   of xet-core's rows, built in output order, gives), each row = key, entry[row] (u32), and
+   for chunks entry[owner[row]] and row - first[owner[row]] (u32 each). */
+static void cas__shard_put_lookup(cas__shard_out *o, cas__shard_pair *pv, cas__shard_pair *tmp, size_t n,
+                                  const uint64_t *keys,
+                                  const uint64_t *entry, const uint64_t *owner, const uint64_t *first) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        pv[i].key = keys[i];
+        pv[i].item = i;
+    }
+    cas__shard_sort(pv, tmp, n, NULL, NULL);
+    for (i = 0; i < n; i++) {
+        uint8_t e[16];
+        const uint64_t it = pv[i].item;
+        cas__store_le64(e, keys[it]);
+        if (owner) {
+            cas__store_le32(e + 8, (uint32_t)entry[owner[it]]);
+            cas__store_le32(e + 12, (uint32_t)(it - first[owner[it]]));
+            cas__shard_emit(o, e, 16);
+        } else {
+            cas__store_le32(e + 8, (uint32_t)entry[it]);
+            cas__shard_emit(o, e, 12);
+        }
+    }
+}
+
+static int cas__shard_write(const cas_shard_file *files, size_t nf, const cas_shard_xorb *xorbs,
+                            size_t nx, const cas_shard_write_options *opt_in, cas__shard_out *o,
+                            uint64_t *written, cas_error *err) {
+    cas_shard_write_options opt;
+    cas_allocator a;
+    cas__shard_wctx w;
+    /* Scratch, one block: u64 arrays carved out below (never more than the caller's input). */
+    uint64_t *block = NULL, *file_order, *xorb_order, *xorb_by_hash, *marks, *term_base;
+    uint64_t *fkey, *fentry, *xkey, *xentry, *xfirst, *ckey, *cowner;
+    cas__shard_pair *pairs = NULL, *tmp; /* sorting room: 2 x (nf + nx + nchunks + 1) */
+    size_t npairs;
+    cas_hash *verif = NULL;
+    size_t nblock = 0, nterms = 0, nmarks = 0, i, p, nchunks = 0;
+    uint64_t size, at, materialized = 0, on_disk = 0, stored = 0, xorb_info, c;
+    uint8_t rec[CAS__SHARD_E];
+    const int footer = opt_in && (opt_in->flags & CAS_SHARD_WITH_FOOTER);
+    int rc = CAS_OK, key_chunks, raw_hashes;
+    uint32_t j;
+    if (written) *written = 0;
+    if (opt_in) opt = *opt_in;
+    else memset(&opt, 0, sizeof opt);
+    if ((nf && !files) || (nx && !xorbs)) return cas__fail(err, CAS_E_ARGUMENT, 0, "NULL entry array");
+    a = cas__allocator_or_default(opt.alloc);
+    key_chunks = footer && (opt.flags & CAS_SHARD_KEY_CHUNKS) && !cas__shard_all_zero(opt.hmac_key.bytes, 32);
+    /* The listed chunk hashes serve for verification hashes unless they are already keyed
+       (a footer with a key, and the writer is not asked to key them). */
+    raw_hashes = !footer || cas__shard_all_zero(opt.hmac_key.bytes, 32) || key_chunks;
+    if (cas_shard_write_size(files, nf, xorbs, nx, opt.flags, &size))
+        return cas__fail(err, CAS_E_SHARD_TOO_LARGE, CAS_SHARD_MAX_SIZE,
+                         "the shard would be over 64 MiB: split its files across shards");
+    if (!o->sink->write && (o->sink->len > o->sink->cap || size > o->sink->cap - o->sink->len))
+        return cas__fail(err, CAS_E_LIMIT, o->sink->cap, "the shard does not fit in the buffer");
+    for (i = 0; i < nf; i++) nterms += files[i].num_terms;
+    for (i = 0; i < nx; i++) nchunks += xorbs[i].num_chunks;
+    /* The size check bounds every count: nterms, nchunks < 2^21. */
+    nblock = 5 * nf + 5 * nx + 2 * nchunks + 1;
+    block = (uint64_t *)cas__shard_alloc(&a, nblock, sizeof(uint64_t));
+    verif = (cas_hash *)cas__shard_alloc(&a, nterms ? nterms : 1, sizeof(cas_hash));
+    npairs = nf + nx + nchunks + 1;
+    pairs = (cas__shard_pair *)cas__shard_alloc(&a, 2 * npairs, sizeof *pairs);
+    if (!block || !verif || !pairs) {
+        rc = cas__fail(err, CAS_E_NOMEM, 0, "out of memory");
+        goto done;
+    }
+    tmp = pairs + npairs;
+    file_order = block;           /* nf: output position -> input index */
+    term_base = file_order + nf;  /* nf: first term of each input file in verif[] */
+    fkey = term_base + nf;        /* nf: file lookup keys by output position */
+    fentry = fkey + nf;           /* nf: entry index of each file's header */
+    marks = fentry + nf;          /* nf: chunks that start files (MARK_FILE_STARTS) */
+    xorb_order = marks + nf;      /* nx */
+    xorb_by_hash = xorb_order + nx; /* nx: input indices sorted by hash */
+    xkey = xorb_by_hash + nx;     /* nx */
+    xentry = xkey + nx;           /* nx: entry index of each xorb's header */
+    xfirst = xentry + nx;         /* nx: output number of each xorb's first chunk */
+    ckey = xfirst + nx;           /* nchunks */
+    cowner = ckey + nchunks;      /* nchunks: output xorb position of each chunk */
+    memset(&w, 0, sizeof w);
+    w.files = files;
+    w.xorbs = xorbs;
+    for (i = 0, c = 0; i < nf; i++) {
+        file_order[i] = i;
+        term_base[i] = c;
+        c += files[i].num_terms;
+    }
+    for (i = 0; i < nx; i++) xorb_order[i] = i;
+    if (opt.flags & CAS_SHARD_SORTED) {
+        for (i = 0; i < nf; i++) {
+            pairs[i].key = cas__shard_key(&files[i].file_hash);
+            pairs[i].item = i;
+        }
+        cas__shard_sort(pairs, tmp, nf, cas__shard_wcmp_file, &w);
+        for (i = 0; i < nf; i++) file_order[i] = pairs[i].item;
+    }
+    for (i = 0; i < nx; i++) {
+        pairs[i].key = cas__shard_key(&xorbs[i].xorb_hash);
+        pairs[i].item = i;
+    }
+    cas__shard_sort(pairs, tmp, nx, cas__shard_wcmp_xorb, &w);
+    for (i = 0; i < nx; i++) xorb_by_hash[i] = pairs[i].item;
+    if (opt.flags & CAS_SHARD_SORTED)
+        for (i = 0; i < nx; i++) xorb_order[i] = xorb_by_hash[i];
+
+    /* Pass 1: check every entry and compute the verification hashes, so that nothing is
+       written for an input the reader would refuse. Offsets are those of the output. */
+    at = CAS_SHARD_HEADER_SIZE;
+    for (p = 0; p < nf; p++) {
+        const cas_shard_file *f = &files[file_order[p]];
+        const uint64_t base = term_base[file_order[p]];
+        if (cas__shard_is_bookend_hash(f->file_hash.bytes)) {
+            rc = cas__fail(err, CAS_E_ARGUMENT, at, "a file hash of all 0xFF bytes (the bookend)");
+            goto done;
+        }
+        if (f->num_terms && !f->terms) {
+            rc = cas__fail(err, CAS_E_ARGUMENT, at, "a file with terms but a NULL terms array");
+            goto done;
+        }
+        for (j = 0; j < f->num_terms; j++) {
+            const cas_shard_term *t = &f->terms[j];
+            const uint64_t ta = at + CAS__SHARD_E * (1 + (uint64_t)j);
+            uint64_t sum;
+            if (t->chunk_start >= t->chunk_end || t->chunk_end > CAS_XORB_MAX_CHUNKS) {
+                rc = cas__fail(err, CAS_E_ARGUMENT, ta + 40,
+                               "a term's chunk range is empty or passes 8192 chunks");
+                goto done;
+            }
+            if (t->unpacked_bytes == 0 ||
+                t->unpacked_bytes > (uint64_t)(t->chunk_end - t->chunk_start) * CAS__SHARD_MAX_CHUNK) {
+                rc = cas__fail(err, CAS_E_ARGUMENT, ta + 36,
+                               "a term's unpacked size is 0 or over 128 KiB per chunk");
+                goto done;
+            }
+            if (f->flags & CAS_SHARD_FILE_VERIFICATION) {
+                verif[base + j] = t->verification;
+                continue;
+            }
+            rc = cas__shard_range(raw_hashes ? cas__shard_wfind(xorbs, xorb_by_hash, nx, &t->xorb_hash) : NULL,
+                                  opt.chunks, opt.chunks_user, &t->xorb_hash, t->chunk_start,
+                                  t->chunk_end, &verif[base + j], &sum);
+            if (rc == CAS_E_SHARD_ENTRY) {
+                rc = cas__fail(err, CAS_E_ARGUMENT, ta + 44,
+                               "a term's chunk range passes the end of its xorb");
+                goto done;
+            }
+            if (rc == CAS_E_SHARD_NO_CHUNKS) {
+                rc = cas__fail(err, rc, ta, "no chunk hashes for a term's xorb range");
+                goto done;
+            }
+            if (rc) {
+                cas__fail(err, rc, ta, "the chunk source failed");
+                goto done;
+            }
+            if (sum != t->unpacked_bytes) {
+                rc = cas__fail(err, CAS_E_ARGUMENT, ta + 36,
+                               "a term's unpacked size differs from the sizes of its chunks");
+                goto done;
+            }
+        }
+        at += CAS__SHARD_E * (1 + 2 * (uint64_t)f->num_terms + (f->has_sha256 ? 1 : 0));
+    }
+    at += CAS__SHARD_E;
+    for (p = 0; p < nx; p++) {
+        const cas_shard_xorb *x = &xorbs[xorb_order[p]];
+        uint64_t sum = 0;
+        if (cas__shard_is_bookend_hash(x->xorb_hash.bytes)) {
+            rc = cas__fail(err, CAS_E_ARGUMENT, at, "a xorb hash of all 0xFF bytes (the bookend)");
+            goto done;
+        }
+        if (x->num_chunks == 0 || x->num_chunks > CAS_XORB_MAX_CHUNKS || !x->chunks) {
+            rc = cas__fail(err, CAS_E_ARGUMENT, at + 36, "a xorb with 0 or over 8192 chunks");
+            goto done;
+        }
+        for (j = 0; j < x->num_chunks; j++) {
+            const cas_shard_chunk *ch = &x->chunks[j];
+            if (ch->unpacked_bytes == 0 || ch->unpacked_bytes > CAS__SHARD_MAX_CHUNK) {
+                rc = cas__fail(err, CAS_E_ARGUMENT, at + CAS__SHARD_E * (1 + (uint64_t)j) + 36,
+                               "a chunk's unpacked size is 0 or over 128 KiB");
+                goto done;
+            }
+            if (ch->byte_start != sum) {
+                rc = cas__fail(err, CAS_E_ARGUMENT, at + CAS__SHARD_E * (1 + (uint64_t)j) + 32,
+                               "a chunk's byte_start is not the sum of the sizes before it");
+                goto done;
+            }
+            sum += ch->unpacked_bytes;
+        }
+        if (sum != x->bytes_in_xorb) {
+            rc = cas__fail(err, CAS_E_ARGUMENT, at + 40,
+                           "a xorb's bytes_in_xorb differs from the sum of its chunks");
+            goto done;
+        }
+        at += CAS__SHARD_E * (1 + (uint64_t)x->num_chunks);
+    }
+    if (opt.flags & CAS_SHARD_MARK_FILE_STARTS) {
+        /* (xorb input index << 32 | chunk) of each file's first chunk, sorted for lookup. */
+        for (i = 0; i < nf; i++) {
+            const cas_shard_xorb *x;
+            if (!files[i].num_terms) continue;
+            x = cas__shard_wfind(xorbs, xorb_by_hash, nx, &files[i].terms[0].xorb_hash);
+            if (x) marks[nmarks++] = (uint64_t)(x - xorbs) << 32 | files[i].terms[0].chunk_start;
+        }
+        for (i = 0; i < nmarks; i++) {
+            pairs[i].key = marks[i];
+            pairs[i].item = i;
+        }
+        cas__shard_sort(pairs, tmp, nmarks, NULL, NULL);
+        for (i = 0; i < nmarks; i++) marks[i] = pairs[i].key;
+    }
+
+    /* Pass 2: emit. */
+    memcpy(rec, cas__shard_tag, 32);
+    cas__store_le64(rec + 32, 2);
+    cas__store_le64(rec + 40, footer ? CAS_SHARD_FOOTER_SIZE : 0);
+    cas__shard_emit(o, rec, sizeof rec);
+    for (p = 0; p < nf; p++) {
+        const cas_shard_file *f = &files[file_order[p]];
+        const uint64_t base = term_base[file_order[p]];
+        uint32_t flags = (f->flags & ~(CAS_SHARD_FILE_VERIFICATION | CAS_SHARD_FILE_METADATA_EXT)) |
+                         CAS_SHARD_FILE_VERIFICATION | (f->has_sha256 ? CAS_SHARD_FILE_METADATA_EXT : 0);
+        fkey[p] = cas__shard_key(&f->file_hash);
+        fentry[p] = (o->pos - CAS_SHARD_HEADER_SIZE) / CAS__SHARD_E;
+        memcpy(rec, f->file_hash.bytes, 32);
+        cas__store_le32(rec + 32, flags);
+        cas__store_le32(rec + 36, f->num_terms);
+        memset(rec + 40, 0, 8);
+        cas__shard_emit(o, rec, sizeof rec);
+        for (j = 0; j < f->num_terms; j++) {
+            const cas_shard_term *t = &f->terms[j];
+            cas__shard_put_entry(o, t->xorb_hash.bytes, t->xorb_flags, t->unpacked_bytes,
+                                 t->chunk_start, t->chunk_end);
+            materialized += t->unpacked_bytes;
+        }
+        memset(rec + 32, 0, 16);
+        for (j = 0; j < f->num_terms; j++) {
+            memcpy(rec, verif[base + j].bytes, 32);
+            cas__shard_emit(o, rec, sizeof rec);
+        }
+        if (f->has_sha256) {
+            cas__shard_sha_swap(f->sha256, rec);
+            memset(rec + 32, 0, 16);
+            cas__shard_emit(o, rec, sizeof rec);
+        }
+    }
+    memset(rec, 0xFF, 32);
+    memset(rec + 32, 0, 16);
+    cas__shard_emit(o, rec, sizeof rec);
+    xorb_info = o->pos;
+    for (p = 0, c = 0; p < nx; p++) {
+        const size_t xi = (size_t)xorb_order[p];
+        const cas_shard_xorb *x = &xorbs[xi];
+        xkey[p] = cas__shard_key(&x->xorb_hash);
+        xentry[p] = (o->pos - xorb_info) / CAS__SHARD_E;
+        xfirst[p] = c;
+        cas__shard_put_entry(o, x->xorb_hash.bytes, x->flags, x->num_chunks, x->bytes_in_xorb,
+                             x->bytes_on_disk);
+        on_disk += x->bytes_on_disk;
+        stored += x->bytes_in_xorb;
+        for (j = 0; j < x->num_chunks; j++, c++) {
+            const cas_shard_chunk *ch = &x->chunks[j];
+            cas_hash h = ch->hash;
+            uint32_t flags = ch->flags;
+            if (key_chunks) cas_hash_hmac(&ch->hash, &opt.hmac_key, &h);
+            if (nmarks && cas__shard_marked(marks, nmarks, (uint64_t)xi << 32 | j))
+                flags |= CAS_SHARD_CHUNK_GLOBAL_DEDUP;
+            cas__shard_put_entry(o, h.bytes, ch->byte_start, ch->unpacked_bytes, flags, 0);
+            ckey[c] = cas__shard_key(&h);
+            cowner[c] = p;
+        }
+    }
+    cas__shard_put_entry(o, rec, 0, 0, 0, 0); /* rec still holds the bookend hash */
+    if (footer) {
+        const uint64_t file_lookup = o->pos;
+        uint64_t xorb_lookup, chunk_lookup, footer_at;
+        int wd;
+        cas__shard_put_lookup(o, pairs, tmp, nf, fkey, fentry, NULL, NULL);
+        xorb_lookup = o->pos;
+        cas__shard_put_lookup(o, pairs, tmp, nx, xkey, xentry, NULL, NULL);
+        chunk_lookup = o->pos;
+        cas__shard_put_lookup(o, pairs, tmp, nchunks, ckey, xentry, cowner, xfirst);
+        footer_at = o->pos;
+        {
+            uint8_t F[CAS_SHARD_FOOTER_SIZE];
+            memset(F, 0, sizeof F);
+            cas__store_le64(F, 1);
+            cas__store_le64(F + 8, CAS_SHARD_HEADER_SIZE);
+            cas__store_le64(F + 16, xorb_info);
+            cas__store_le64(F + 24, file_lookup);
+            cas__store_le64(F + 32, nf);
+            cas__store_le64(F + 40, xorb_lookup);
+            cas__store_le64(F + 48, nx);
+            cas__store_le64(F + 56, chunk_lookup);
+            cas__store_le64(F + 64, nchunks);
+            memcpy(F + 72, opt.hmac_key.bytes, 32);
+            cas__store_le64(F + 104, opt.creation_time);
+            cas__store_le64(F + 112, opt.key_expiry);
+            for (wd = 0; wd < 6; wd++) cas__store_le64(F + 120 + 8 * wd, 0);
+            cas__store_le64(F + 168, on_disk);
+            cas__store_le64(F + 176, materialized);
+            cas__store_le64(F + 184, stored);
+            cas__store_le64(F + 192, footer_at);
+            cas__shard_emit(o, F, sizeof F);
+        }
+    }
+    if (o->sink->write) cas__shard_flush(o);
+    if (o->rc) {
+        rc = cas__fail(err, o->rc, o->pos, "the write callback failed");
+        goto done;
+    }
+    if (o->pos != size) { /* unreachable: the size formula and the emitter agree */
+        rc = cas__fail(err, CAS_E_STATE, o->pos, "internal: shard size mismatch");
+        goto done;
+    }
+    if (written) *written = o->pos;
+    rc = cas__succeed(err);
+done:
+    cas__shard_release(&a, block, nblock, sizeof(uint64_t));
+    cas__shard_release(&a, verif, nterms ? nterms : 1, sizeof(cas_hash));
+    cas__shard_release(&a, pairs, 2 * npairs, sizeof *pairs);
+    return rc;
+}
+
+int cas_shard_write(const cas_shard_file *files, size_t num_files, const cas_shard_xorb *xorbs,
+                    size_t num_xorbs, const cas_shard_write_options *opt, cas_sink *sink,
+                    uint64_t *written, cas_error *err) {
+    cas__shard_out o;
+    if (written) *written = 0;
+    if (!sink || (!sink->write && !sink->buf && sink->cap))
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "no sink");
+    memset(&o, 0, sizeof o - sizeof o.stage);
+    o.sink = sink;
+    return cas__shard_write(files, num_files, xorbs, num_xorbs, opt, &o, written, err);
+}
+
+int cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_hash,
+                               const cas_xorb_chunk *chunks, size_t n, uint64_t serialized_size,
+                               cas_shard_chunk *storage) {
+    size_t i;
+    uint64_t sum = 0;
+    memset(x, 0, sizeof *x);
+    if (n == 0 || n > CAS_XORB_MAX_CHUNKS || serialized_size > 0xFFFFFFFFu || !chunks || !storage)
+        return CAS_E_ARGUMENT;
+    for (i = 0; i < n; i++) {
+        if (chunks[i].size == 0 || chunks[i].size > CAS__SHARD_MAX_CHUNK || chunks[i].unpacked_offset != sum)
+            return CAS_E_ARGUMENT;
+        storage[i].hash = chunks[i].hash;
+        storage[i].byte_start = chunks[i].unpacked_offset;
+        storage[i].unpacked_bytes = chunks[i].size;
+        storage[i].flags = 0;
+        sum += chunks[i].size;
+    }
+    x->xorb_hash = *xorb_hash;
+    x->num_chunks = (uint32_t)n;
+    x->bytes_in_xorb = (uint32_t)sum; /* <= 8192 x 128 KiB */
+    x->bytes_on_disk = (uint32_t)serialized_size;
+    x->chunks = storage;
+    return CAS_OK;
+}
+
+#undef CAS__SHARD_E
+#undef CAS__SHARD_MAX_CHUNK
+#undef CAS__SHARD_BATCH
 
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
 #undef CAS__X86

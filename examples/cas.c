@@ -8,6 +8,11 @@
    cas xorb ls XORB                   <index> <offset> <compressed> <uncompressed> <scheme> <hash>
    cas xorb cat XORB [--chunks A-B]   decoded bytes (chunks A through B, inclusive)
    cas xorb verify XORB [--hash H]    decodes every chunk, checks footer and hash; prints it
+   cas shard dump FILE [--json]       header, footer, every file (terms, verification, SHA-256)
+                                      and every xorb (chunks)
+   cas shard verify FILE [--store DIR]
+                                      structure; with a store, every verification hash against
+                                      the chunks of DIR/xorbs/<hash>[.xorb] or DIR/<hash>[.xorb]
 
    Hashes are printed in the Xet API convention. Exit status: 0 success, 1 data or
    verification failure, 2 usage or I/O error. */
@@ -33,8 +38,10 @@ static int usage(void) {
             "       %s xorb ls XORB\n"
             "       %s xorb cat XORB [--chunks A-B]\n"
             "       %s xorb verify XORB [--hash H]\n"
+            "       %s shard dump FILE [--json]\n"
+            "       %s shard verify FILE [--store DIR]\n"
             "       %s version\n",
-            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
+            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
     return EXIT_USAGE;
 }
 
@@ -323,6 +330,354 @@ static int cmd_xorb(int argc, char **argv, uint8_t *buf) {
     return usage();
 }
 
+/* ==== shard dump / verify ==== */
+/* ---- shard ----
+
+   cas shard dump FILE [--json]         header, footer, every file (hash, flags, terms with
+                                        verification hashes, SHA-256) and every xorb (hash,
+                                        sizes, chunks); hashes in the Xet API convention
+   cas shard verify FILE [--store DIR]  structure; with a store, each term's verification hash
+                                        and size against the chunks of the xorb it names, read
+                                        from DIR/xorbs/<hash>[.xorb] or DIR/<hash>[.xorb]
+
+   FILE may be "-" (stdin). */
+
+/* Parses FILE, or prints why not (code, detail, byte offset). */
+static int shard_load(const char *name, uint8_t **data, cas_shard *s) {
+    size_t len = 0;
+    cas_error err;
+    int rc;
+    /* One byte over the limit is read, so a larger file is reported by the parser. */
+    *data = read_all(name, CAS_SHARD_MAX_SIZE + 1, &len);
+    if (!*data) return EXIT_USAGE;
+    rc = cas_shard_parse(*data, len, NULL, s, &err);
+    if (rc != CAS_OK) {
+        fprintf(stderr, "%s: %s: %s: %s at byte %llu\n", g_prog, name, cas_result_name(rc),
+                err.what && err.what[0] ? err.what : cas_result_message(rc),
+                (unsigned long long)err.offset);
+        free(*data);
+        *data = NULL;
+        return rc == CAS_E_NOMEM ? EXIT_USAGE : EXIT_DATA;
+    }
+    return 0;
+}
+
+/* A SHA-256 digest in plain hex (what sha256sum prints). */
+static void shard_print_sha(const uint8_t d[32]) {
+    int i;
+    for (i = 0; i < 32; i++) printf("%02x", d[i]);
+}
+
+static void shard_dump_text(const cas_shard *s) {
+    size_t i;
+    uint32_t j;
+    printf("shard: %llu bytes, version 2, footer_size %llu, %s\n", (unsigned long long)s->size,
+           (unsigned long long)s->footer_size,
+           s->has_footer ? "footer" : s->footer_size ? "no footer (footer_size 200 without one)" : "no footer (upload form)");
+    if (s->has_footer) {
+        const cas_shard_footer *f = &s->footer;
+        printf("footer: version %llu, file_info_offset %llu, xorb_info_offset %llu, footer_offset %llu\n",
+               (unsigned long long)f->version, (unsigned long long)f->file_info_offset,
+               (unsigned long long)f->xorb_info_offset, (unsigned long long)f->footer_offset);
+        printf("  lookup tables: files %llu at %llu, xorbs %llu at %llu, chunks %llu at %llu\n",
+               (unsigned long long)f->file_lookup_count, (unsigned long long)f->file_lookup_offset,
+               (unsigned long long)f->xorb_lookup_count, (unsigned long long)f->xorb_lookup_offset,
+               (unsigned long long)f->chunk_lookup_count, (unsigned long long)f->chunk_lookup_offset);
+        printf("  hmac_key ");
+        print_hash(&f->hmac_key);
+        printf("%s\n  creation_time %llu, key_expiry %llu\n", s->keyed ? " (chunk hashes are keyed)" : "",
+               (unsigned long long)f->creation_time, (unsigned long long)f->key_expiry);
+        printf("  stored_bytes_on_disk %llu, materialized_bytes %llu, stored_bytes %llu\n",
+               (unsigned long long)f->stored_bytes_on_disk, (unsigned long long)f->materialized_bytes,
+               (unsigned long long)f->stored_bytes);
+    }
+    printf("files: %zu\n", s->num_files);
+    for (i = 0; i < s->num_files; i++) {
+        const cas_shard_file *f = &s->files[i];
+        printf("file ");
+        print_hash(&f->file_hash);
+        printf(" flags 0x%08x terms %u size %llu\n", f->flags, f->num_terms, (unsigned long long)f->size);
+        if (f->has_sha256) {
+            printf("  sha256 ");
+            shard_print_sha(f->sha256);
+            printf("\n");
+        }
+        for (j = 0; j < f->num_terms; j++) {
+            const cas_shard_term *t = &f->terms[j];
+            printf("  term ");
+            print_hash(&t->xorb_hash);
+            printf(" chunks [%u, %u) %u bytes", t->chunk_start, t->chunk_end, t->unpacked_bytes);
+            if (t->xorb_flags) printf(" flags 0x%08x", t->xorb_flags);
+            if (f->flags & CAS_SHARD_FILE_VERIFICATION) {
+                printf(" verification ");
+                print_hash(&t->verification);
+            }
+            printf("\n");
+        }
+    }
+    printf("xorbs: %zu\n", s->num_xorbs);
+    for (i = 0; i < s->num_xorbs; i++) {
+        const cas_shard_xorb *x = &s->xorbs[i];
+        printf("xorb ");
+        print_hash(&x->xorb_hash);
+        printf(" flags 0x%08x chunks %u bytes_in_xorb %u bytes_on_disk %u\n", x->flags, x->num_chunks,
+               x->bytes_in_xorb, x->bytes_on_disk);
+        for (j = 0; j < x->num_chunks; j++) {
+            const cas_shard_chunk *c = &x->chunks[j];
+            printf("  chunk %u ", j);
+            print_hash(&c->hash);
+            printf(" start %u size %u", c->byte_start, c->unpacked_bytes);
+            if (c->flags) printf(" flags 0x%08x", c->flags);
+            printf("\n");
+        }
+    }
+}
+
+static void shard_json_hash(const char *key, const cas_hash *h) {
+    printf("\"%s\":\"", key);
+    print_hash(h);
+    printf("\"");
+}
+
+static void shard_dump_json(const cas_shard *s) {
+    size_t i;
+    uint32_t j;
+    printf("{\"size\":%llu,\"version\":2,\"footer_size\":%llu,\"footer\":", (unsigned long long)s->size,
+           (unsigned long long)s->footer_size);
+    if (s->has_footer) {
+        const cas_shard_footer *f = &s->footer;
+        printf("{\"version\":%llu,\"file_info_offset\":%llu,\"xorb_info_offset\":%llu,"
+               "\"file_lookup_offset\":%llu,\"file_lookup_count\":%llu,\"xorb_lookup_offset\":%llu,"
+               "\"xorb_lookup_count\":%llu,\"chunk_lookup_offset\":%llu,\"chunk_lookup_count\":%llu,",
+               (unsigned long long)f->version, (unsigned long long)f->file_info_offset,
+               (unsigned long long)f->xorb_info_offset, (unsigned long long)f->file_lookup_offset,
+               (unsigned long long)f->file_lookup_count, (unsigned long long)f->xorb_lookup_offset,
+               (unsigned long long)f->xorb_lookup_count, (unsigned long long)f->chunk_lookup_offset,
+               (unsigned long long)f->chunk_lookup_count);
+        shard_json_hash("hmac_key", &f->hmac_key);
+        printf(",\"creation_time\":%llu,\"key_expiry\":%llu,\"stored_bytes_on_disk\":%llu,"
+               "\"materialized_bytes\":%llu,\"stored_bytes\":%llu,\"footer_offset\":%llu}",
+               (unsigned long long)f->creation_time, (unsigned long long)f->key_expiry,
+               (unsigned long long)f->stored_bytes_on_disk, (unsigned long long)f->materialized_bytes,
+               (unsigned long long)f->stored_bytes, (unsigned long long)f->footer_offset);
+    } else {
+        printf("null");
+    }
+    printf(",\"keyed\":%s,\"files\":[", s->keyed ? "true" : "false");
+    for (i = 0; i < s->num_files; i++) {
+        const cas_shard_file *f = &s->files[i];
+        printf("%s{", i ? "," : "");
+        shard_json_hash("hash", &f->file_hash);
+        printf(",\"offset\":%llu,\"flags\":%u,\"size\":%llu,\"sha256\":", (unsigned long long)f->offset, f->flags,
+               (unsigned long long)f->size);
+        if (f->has_sha256) {
+            printf("\"");
+            shard_print_sha(f->sha256);
+            printf("\"");
+        } else {
+            printf("null");
+        }
+        printf(",\"terms\":[");
+        for (j = 0; j < f->num_terms; j++) {
+            const cas_shard_term *t = &f->terms[j];
+            printf("%s{", j ? "," : "");
+            shard_json_hash("xorb", &t->xorb_hash);
+            printf(",\"flags\":%u,\"start\":%u,\"end\":%u,\"unpacked\":%u,\"verification\":", t->xorb_flags,
+                   t->chunk_start, t->chunk_end, t->unpacked_bytes);
+            if (f->flags & CAS_SHARD_FILE_VERIFICATION) {
+                printf("\"");
+                print_hash(&t->verification);
+                printf("\"}");
+            } else {
+                printf("null}");
+            }
+        }
+        printf("]}");
+    }
+    printf("],\"xorbs\":[");
+    for (i = 0; i < s->num_xorbs; i++) {
+        const cas_shard_xorb *x = &s->xorbs[i];
+        printf("%s{", i ? "," : "");
+        shard_json_hash("hash", &x->xorb_hash);
+        printf(",\"offset\":%llu,\"flags\":%u,\"bytes_in_xorb\":%u,\"bytes_on_disk\":%u,\"chunks\":[",
+               (unsigned long long)x->offset, x->flags, x->bytes_in_xorb, x->bytes_on_disk);
+        for (j = 0; j < x->num_chunks; j++) {
+            const cas_shard_chunk *c = &x->chunks[j];
+            printf("%s{", j ? "," : "");
+            shard_json_hash("hash", &c->hash);
+            printf(",\"start\":%u,\"size\":%u,\"flags\":%u}", c->byte_start, c->unpacked_bytes, c->flags);
+        }
+        printf("]}");
+    }
+    printf("]}\n");
+}
+
+/* ---- the xorb store of `shard verify --store` ---- */
+
+typedef struct {
+    const char *dir;
+    cas_hash cached;  /* the xorb whose chunks are in `chunks` */
+    int have;
+    cas_chunk *chunks; /* CAS_XORB_MAX_CHUNKS entries */
+    uint32_t count;
+    uint8_t *scratch; /* cas_xorb_walk's 2 x CAS_CHUNK_MAX_SIZE */
+    char msg[512];    /* why a xorb could not be used */
+} shard_store;
+
+static int shard_store_collect(void *user, uint32_t index, uint64_t offset, const cas_chunk_header *h,
+                               const uint8_t *data, const cas_hash *hash) {
+    shard_store *st = (shard_store *)user;
+    (void)offset;
+    (void)data;
+    st->chunks[index].hash = *hash;
+    st->chunks[index].size = h->uncompressed_size;
+    st->count = index + 1;
+    return 0;
+}
+
+/* Loads DIR/xorbs/<hash>, DIR/xorbs/<hash>.xorb, DIR/<hash> or DIR/<hash>.xorb with the
+   library's xorb reader (every chunk decoded and hashed, a footer checked); the chunks'
+   Merkle hash must be the xorb's name. */
+static int shard_store_load(shard_store *st, const cas_hash *xorb) {
+    static const char *forms[4] = {"%s/xorbs/%s", "%s/xorbs/%s.xorb", "%s/%s", "%s/%s.xorb"};
+    char hex[CAS_HASH_HEX_SIZE + 1], path[4096];
+    cas_xorb_info info;
+    cas_error err;
+    uint8_t *data;
+    size_t len = 0;
+    FILE *f = NULL;
+    int k, rc;
+    cas_hash_to_hex(xorb, hex);
+    st->have = 0;
+    st->count = 0;
+    for (k = 0; k < 4 && !f; k++) {
+        snprintf(path, sizeof path, forms[k], st->dir, hex);
+        f = fopen(path, "rb");
+    }
+    if (!f) return CAS_E_SHARD_NO_CHUNKS;
+    fclose(f);
+    data = read_all(path, XORB_FILE_LIMIT, &len);
+    if (!data) return CAS_E_SHARD_NO_CHUNKS;
+    rc = cas_xorb_walk(data, len, st->scratch, shard_store_collect, st, &info, &err);
+    free(data);
+    if (rc != CAS_OK) {
+        snprintf(st->msg, sizeof st->msg, "xorb %s: %s (%s) at byte %llu", hex, cas_result_message(rc),
+                 err.what, (unsigned long long)err.offset);
+        return CAS_E_SHARD_VERIFICATION;
+    }
+    if (!cas_hash_equal(&info.xorb_hash, xorb)) {
+        snprintf(st->msg, sizeof st->msg, "xorb %s: its chunks hash to another xorb hash", hex);
+        return CAS_E_SHARD_VERIFICATION;
+    }
+    st->cached = *xorb;
+    st->have = 1;
+    return CAS_OK;
+}
+
+/* cas_shard_chunks_fn over the store. */
+static int shard_store_chunks(void *user, const cas_hash *xorb, uint32_t start, uint32_t end, cas_chunk *out) {
+    shard_store *st = (shard_store *)user;
+    if (!st->have || !cas_hash_equal(&st->cached, xorb)) {
+        int rc = shard_store_load(st, xorb);
+        if (rc) return rc;
+    }
+    if (end > st->count) return CAS_E_SHARD_ENTRY; /* the range passes the xorb's chunks */
+    memcpy(out, st->chunks + start, (end - start) * sizeof *out);
+    return CAS_OK;
+}
+
+static int cmd_shard_verify(const char *name, const char *store) {
+    uint8_t *data;
+    cas_shard s;
+    shard_store st;
+    cas_error err;
+    size_t checked = 0, unchecked = 0, i;
+    int rc = shard_load(name, &data, &s), ret = 0;
+    if (rc) return rc;
+    memset(&st, 0, sizeof st);
+    st.dir = store;
+    if (store) {
+        st.chunks = (cas_chunk *)malloc(CAS_XORB_MAX_CHUNKS * sizeof(cas_chunk));
+        st.scratch = (uint8_t *)malloc(2 * CAS_CHUNK_MAX_SIZE);
+        if (!st.chunks || !st.scratch) {
+            fprintf(stderr, "%s: out of memory\n", g_prog);
+            ret = EXIT_USAGE;
+            goto done;
+        }
+    }
+    /* The shard's own CAS info must describe the stored xorbs it names. */
+    for (i = 0; store && i < s.num_xorbs && !s.keyed; i++) {
+        const cas_shard_xorb *x = &s.xorbs[i];
+        uint32_t j, bad = 0;
+        rc = shard_store_load(&st, &x->xorb_hash);
+        if (rc == CAS_E_SHARD_NO_CHUNKS) continue;
+        if (rc == CAS_OK) {
+            bad = st.count != x->num_chunks;
+            for (j = 0; !bad && j < x->num_chunks; j++)
+                bad = !cas_hash_equal(&st.chunks[j].hash, &x->chunks[j].hash) || st.chunks[j].size != x->chunks[j].unpacked_bytes;
+        }
+        if (rc || bad) {
+            fprintf(stderr, "%s: %s: xorb at byte %llu: %s\n", g_prog, name, (unsigned long long)x->offset,
+                    rc ? st.msg : "its CAS info differs from the stored xorb's chunks");
+            ret = EXIT_DATA;
+            goto done;
+        }
+    }
+    rc = cas_shard_check_terms(&s, store ? shard_store_chunks : NULL, &st, &checked, &unchecked, &err);
+    if (rc != CAS_OK) {
+        fprintf(stderr, "%s: %s: %s: %s at byte %llu\n", g_prog, name, cas_result_name(rc),
+                st.msg[0] ? st.msg : err.what, (unsigned long long)err.offset);
+        ret = EXIT_DATA;
+        goto done;
+    }
+    printf("%s: ok: %zu files, %zu xorbs, %zu chunks; %zu terms verified", name, s.num_files, s.num_xorbs,
+           s.num_chunks, checked);
+    if (unchecked) printf(", %zu not (xorb %s)", unchecked, store ? "missing from the store" : "not in the shard: use --store");
+    printf("\n");
+    if (store && unchecked) ret = EXIT_DATA;
+done:
+    free(st.chunks);
+    free(st.scratch);
+    cas_shard_free(&s);
+    free(data);
+    return ret;
+}
+
+/* argv[0] = "shard". */
+static int cmd_shard(int argc, char **argv) {
+    if (argc >= 3 && !strcmp(argv[1], "dump")) {
+        const char *file = NULL;
+        int json = 0, i, rc;
+        uint8_t *data;
+        cas_shard s;
+        for (i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--json")) json = 1;
+            else if (!file) file = argv[i];
+            else return usage();
+        }
+        if (!file) return usage();
+        rc = shard_load(file, &data, &s);
+        if (rc) return rc;
+        if (json) shard_dump_json(&s);
+        else shard_dump_text(&s);
+        cas_shard_free(&s);
+        free(data);
+        return 0;
+    }
+    if (argc >= 3 && !strcmp(argv[1], "verify")) {
+        const char *file = NULL, *store = NULL;
+        int i;
+        for (i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--store") && i + 1 < argc) store = argv[++i];
+            else if (!file) file = argv[i];
+            else return usage();
+        }
+        if (!file) return usage();
+        return cmd_shard_verify(file, store);
+    }
+    return usage();
+}
+
 /* Reads `f` to the end, chunking and hashing. Calls on_chunk per chunk if not NULL; keeps the
    file's Merkle state and SHA-256. Returns 0 or EXIT_USAGE on a read error. */
 typedef struct {
@@ -467,6 +822,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "chunk")) rc = cmd_chunk(argc - 2, argv + 2, buf);
     else if (!strcmp(argv[1], "hash")) rc = cmd_hash(argc - 2, argv + 2, buf);
     else if (!strcmp(argv[1], "xorb")) rc = cmd_xorb(argc - 2, argv + 2, buf);
+    else if (!strcmp(argv[1], "shard")) rc = cmd_shard(argc - 1, argv + 1);
     else rc = usage();
     free(buf);
     if (fflush(stdout) != 0) {

@@ -20,6 +20,9 @@ for cc in gcc clang; do
   run sh tests/cli.sh "$B/cas-san-$cc"
   run $cc $WARN $SAN tests/test_lz4.c -o "$B/test-lz4-san-$cc" -llz4
   run "$B/test-lz4-san-$cc" --quick
+  run $cc $WARN $SAN tests/test_shard.c -o "$B/test-shard-san-$cc"
+  run "$B/test-shard-san-$cc"
+  run sh tests/cli_shard.sh "$B/cas-san-$cc"
   step "$cc: CAS_NO_SIMD"
   run $cc $WARN -O2 -DCAS_NO_SIMD tests/test_main.c -o "$B/test-nosimd-$cc"
   run "$B/test-nosimd-$cc"

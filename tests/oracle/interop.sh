@@ -36,5 +36,13 @@ for f in random text float32 tiny; do
     check "$f $c: HF computes our xorb hash ($ours vs $theirs)" '[ -n "$ours" ] && [ "$ours" = "$theirs" ]'
   done
 done
+# Shards: HF's parser (parse-shard: its layout view and parseShardData) reads the shards we
+# write and the ones it wrote, and both agree with `cas shard dump --json` field by field.
+for f in tests/vectors/shard/cas-*.shard tests/vectors/shard/hf-*.shard; do
+  n=$(basename "$f" .shard)
+  node "$ORACLE/xet-oracle.mjs" parse-shard "$f" > "$T/$n.oracle.json" 2> "$T/err"
+  "$CAS" shard dump "$f" --json > "$T/$n.ours.json"
+  check "shard $n: HF's parser agrees with ours" 'node tests/oracle/shard_compare.mjs "$T/$n.ours.json" "$T/$n.oracle.json" > "$T/cmp" 2>&1'
+done
 echo "interop: $pass passed, $fail failed"
 [ $fail -eq 0 ]
