@@ -22,6 +22,8 @@ for cc in gcc clang; do
   run "$B/test-lz4-san-$cc" --quick
   run $cc $WARN $SAN tests/test_shard.c -o "$B/test-shard-san-$cc"
   run "$B/test-shard-san-$cc"
+  run $cc $WARN $SAN tests/test_json.c -o "$B/test-json-san-$cc"
+  run "$B/test-json-san-$cc"
   run sh tests/cli_shard.sh "$B/cas-san-$cc"
   step "$cc: CAS_NO_SIMD"
   run $cc $WARN -O2 -DCAS_NO_SIMD tests/test_main.c -o "$B/test-nosimd-$cc"
