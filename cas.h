@@ -1383,6 +1383,33 @@ static void cas__store_be32(uint8_t *p, uint32_t v) {
 
 /* ==== >>base: CPU features =============================================================== */
 
+/* Feeds data to a block function, keeping a partial block in buf (*used bytes): the one
+   piece of code behind every incremental hash here (SHA-256 blocks, XXH32 stripes). */
+typedef void (*cas__blocks_fn)(void *state, const uint8_t *p, size_t nblocks);
+static void cas__feed_blocks(void *state, cas__blocks_fn fn, size_t block, uint8_t *buf,
+                             uint32_t *used, const uint8_t *p, size_t len) {
+    if (*used) {
+        size_t take = block - *used;
+        if (take > len) take = len;
+        memcpy(buf + *used, p, take);
+        *used += (uint32_t)take;
+        p += take;
+        len -= take;
+        if (*used < block) return;
+        fn(state, buf, 1);
+        *used = 0;
+    }
+    if (len >= block) {
+        fn(state, p, len / block);
+        p += len - len % block;
+        len %= block;
+    }
+    if (len) {
+        memcpy(buf, p, len);
+        *used = (uint32_t)len;
+    }
+}
+
 /* The one piece of mutable global state: the detected features (write-once; every thread
    computes the same value, so a race only repeats the detection) and the test limit. */
 static volatile unsigned cas__cpu_detected = 0; /* bit 31 set once detected */
@@ -1770,29 +1797,14 @@ void cas_sha256_init(cas_sha256 *s) {
     s->priv_used = 0;
 }
 
+static void cas__sha256_feed(void *state, const uint8_t *p, size_t nblocks) {
+    cas__sha256_blocks((uint32_t *)state, p, nblocks);
+}
+
 void cas_sha256_update(cas_sha256 *s, const void *data, size_t len) {
-    const uint8_t *p = (const uint8_t *)data;
     s->priv_length += len;
-    if (s->priv_used) {
-        size_t take = 64 - s->priv_used;
-        if (take > len) take = len;
-        memcpy(s->priv_block + s->priv_used, p, take);
-        s->priv_used += (uint32_t)take;
-        p += take;
-        len -= take;
-        if (s->priv_used < 64) return;
-        cas__sha256_blocks(s->priv_state, s->priv_block, 1);
-        s->priv_used = 0;
-    }
-    if (len >= 64) {
-        cas__sha256_blocks(s->priv_state, p, len / 64);
-        p += len & ~(size_t)63;
-        len &= 63;
-    }
-    if (len) {
-        memcpy(s->priv_block, p, len);
-        s->priv_used = (uint32_t)len;
-    }
+    cas__feed_blocks(s->priv_state, cas__sha256_feed, 64, s->priv_block, &s->priv_used,
+                     (const uint8_t *)data, len);
 }
 
 void cas_sha256_final(cas_sha256 *s, uint8_t out[32]) {
@@ -2261,29 +2273,14 @@ void cas_xxh32_init(cas_xxh32_state *s, uint32_t seed) {
     s->priv_seed = seed;
 }
 
+static void cas__xxh32_feed(void *state, const uint8_t *p, size_t nstripes) {
+    cas__xxh32_stripes((uint32_t *)state, p, nstripes);
+}
+
 void cas_xxh32_update(cas_xxh32_state *s, const void *data, size_t len) {
-    const uint8_t *p = (const uint8_t *)data;
     s->priv_total += len;
-    if (s->priv_used) {
-        size_t take = 16 - s->priv_used;
-        if (take > len) take = len;
-        memcpy(s->priv_buf + s->priv_used, p, take);
-        s->priv_used += (uint32_t)take;
-        p += take;
-        len -= take;
-        if (s->priv_used < 16) return;
-        cas__xxh32_stripes(s->priv_acc, s->priv_buf, 1);
-        s->priv_used = 0;
-    }
-    if (len >= 16) {
-        cas__xxh32_stripes(s->priv_acc, p, len / 16);
-        p += len & ~(size_t)15;
-        len &= 15;
-    }
-    if (len) {
-        memcpy(s->priv_buf, p, len);
-        s->priv_used = (uint32_t)len;
-    }
+    cas__feed_blocks(s->priv_acc, cas__xxh32_feed, 16, s->priv_buf, &s->priv_used,
+                     (const uint8_t *)data, len);
 }
 
 uint32_t cas_xxh32_final(const cas_xxh32_state *s) {
