@@ -36,15 +36,20 @@ $(BUILD)/test_shard: tests/test_shard.c $(HEADERS)
 $(BUILD)/test_json: tests/test_json.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_json.c -o $@
+$(BUILD)/test_upload: tests/test_upload.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) tests/test_upload.c -o $@
 
 # Every test: the unit/conformance runner, LZ4 interop, shards, the CLI, the one-TU build.
-test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json
+test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test_upload
 	$(BUILD)/test
 	$(BUILD)/test_lz4
 	$(BUILD)/test_shard
 	$(BUILD)/test_json
+	$(BUILD)/test_upload tests/vectors
 	sh tests/cli.sh $(BUILD)/cas
 	sh tests/cli_shard.sh $(BUILD)/cas
+	sh tests/cli_pack.sh $(BUILD)/cas
 	sh tests/single_tu.sh
 	$(MAKE) --no-print-directory fuzz-replay
 

@@ -122,7 +122,9 @@ typedef enum cas_result {
     CAS_E_JSON_NUMBER = -32, /* bad JSON number, or an integer field out of range */
     CAS_E_JSON_LIMIT = -33,  /* JSON body or string over its limit */
     CAS_E_JSON_SCHEMA = -34, /* JSON field missing, repeated or of the wrong type */
-    CAS_E_JSON_VALUE = -35   /* a JSON value breaks the protocol's rules */
+    CAS_E_JSON_VALUE = -35,  /* a JSON value breaks the protocol's rules */
+    CAS_E_CANCELLED = -36,   /* the host cancelled (a callback returned non-zero, or a cancel call) */
+    CAS_E_TERM_SIZE = -37    /* a term's decoded chunks do not add up to its unpacked_length */
 } cas_result;
 
 /* "CAS_E_HEX" etc. Never NULL. */
@@ -1173,6 +1175,188 @@ CAS_API int cas_xet_token_parse(const cas_allocator *alloc, const void *body, si
                                 const cas_json_options *opt, cas_xet_token *out, cas_error *err);
 CAS_API void cas_xet_token_free(cas_xet_token *t);
 
+/* ==== >>engines: upload ==================================================================== */
+
+/* The upload session (upload-protocol.md, deduplication.md), sans-I/O and push style: the
+   host opens a session, pushes the bytes of one file after another, and takes out what the
+   CAS needs, in the order it needs it:
+
+       cas_upload_create                     (desc: limits, dedup options; all 0 = defaults)
+       cas_upload_add_shard      any time    known shards: local cache, earlier sessions
+       for each file:
+           cas_upload_file_begin
+           cas_upload_push       repeatedly  CAS_READY: drain events, push the rest again
+           cas_upload_file_end               CAS_READY: drain events, call again; CAS_OK: result
+       cas_upload_finish
+       cas_upload_next           until CAS_END
+       cas_upload_free
+
+   Events (cas_upload_next) are, in an order the CAS accepts:
+     CAS_UPLOAD_EVENT_QUERY  a global-dedup query: GET /v1/chunks/default-merkledb/{hash};
+                             answer with cas_upload_answer(id, body) or (id, NULL) for 404,
+                             now or later (see "Global dedup")
+     CAS_UPLOAD_EVENT_XORB   a new xorb: POST /v1/xorbs/default/{hash} with data[0..len)
+     CAS_UPLOAD_EVENT_SHARD  a shard (upload form, verification entries, SHA-256 metadata):
+                             POST /v1/shards. Shards come only after every xorb, at the end;
+                             more than one when the files' shard would pass 64 MiB.
+   Event bytes belong to the session and stay valid until the next call on it.
+
+   What the engine does per file: content-defined chunks (cas_chunker_scan), chunk hashes,
+   the Xet file hash (cas_merkle) and SHA-256, then dedup of every chunk against (1) the
+   chunks of this session, (2) the shards given with cas_upload_add_shard and (3) the shards
+   that answered global-dedup queries, HMAC-keyed ones included. A match covers as many
+   following chunks as continue it in the same xorb. New chunks are compressed into xorbs
+   shared by all files of the session (<= 64 MiB serialized, <= 8192 chunks), in file order,
+   so that runs of new chunks stay contiguous.
+
+   Fragmentation prevention is xet-core's (deduplication/src/defrag_prevention.rs and
+   file_deduplication.rs), with its defaults: per file, the average chunks per term over the
+   last 128 terms (nranges_in_streaming_fragmentation_estimator); once 128 terms exist and
+   the average is below 8 (min_n_chunks_per_range) x 0.5 (hysteresis factor) while deduping
+   (8 once dedup has been skipped), a dedup match shorter than that average is not taken:
+   its chunks are stored again, extending the current run of new data. A match that continues
+   the previous term is always taken. cas_upload_stats reports the resulting chunks per term.
+
+   Global dedup (desc.flags & CAS_UPLOAD_GLOBAL_DEDUP): a chunk that none of (1)-(3) knows
+   is queried if it is the first chunk of its file or its hash is eligible
+   (cas_chunk_dedup_eligible), and it starts at least desc.query_spacing bytes (default
+   4 MiB, the spec's advice) after the file's previous query. Chunks are held back
+   (desc.lookahead bytes, default 4 MiB) before dedup decisions, which also gives the host
+   that long to answer: decisions wait while queries are open, up to 2 x lookahead bytes of
+   held data; beyond that, and at file end, the engine decides without the missing answers
+   (a late answer still serves the chunks that follow). A host that wants every answer
+   applied waits until cas_upload_open_queries() is 0 before pushing more or ending a file.
+   At most CAS_UPLOAD_MAX_OPEN_QUERIES queries are tracked as open; older ones are dropped
+   from the count (their answers are still accepted).
+
+   Memory (all through the session's allocator; nothing grows with a file's size except
+   the per-file term list and the session chunk index):
+     fixed    ~20 KiB of state + the lookahead buffer (2 x lookahead + 128 KiB, ~8.1 MiB by
+              default) + the open xorb's serialized bytes (grows to <= 64 MiB) + the xorb
+              writer's scratch (~272 KiB)
+     per new chunk stored in this session: 48 bytes (hash, sizes, flags, xorb) + 4..16 bytes
+              of index (4-byte slots, table kept 1/4..1/2 full)
+     per term: 84 bytes; per file: 80 bytes; both kept until the shards are written
+     answers: every parsed global-dedup shard is kept for the rest of the session
+     a shard event: its bytes (<= 64 MiB) until the next call
+   Threading: one session, one thread at a time. The costly pieces are separate re-entrant
+   functions a host may run on its own threads with byte-identical results: chunk hashes
+   (cas_chunk_hash), record compression (cas_chunk_record_encode), SHA-256 (compute it
+   yourself and pass it with cas_upload_file_sha256 under CAS_UPLOAD_HOST_SHA256). */
+
+/* Defaults of cas_upload_desc (a zero field means its default). */
+#define CAS_UPLOAD_LOOKAHEAD (4u << 20)      /* bytes of chunks held before dedup decisions */
+#define CAS_UPLOAD_QUERY_SPACING (4u << 20)  /* bytes between global-dedup queries of a file */
+#define CAS_UPLOAD_MIN_CHUNKS_PER_TERM 8     /* xet-core min_n_chunks_per_range */
+#define CAS_UPLOAD_DEFRAG_WINDOW 128         /* xet-core nranges_in_streaming_fragmentation_estimator */
+#define CAS_UPLOAD_MAX_OPEN_QUERIES 64
+
+/* cas_upload_desc.flags */
+#define CAS_UPLOAD_GLOBAL_DEDUP 1u  /* emit global-dedup queries */
+#define CAS_UPLOAD_NO_DEDUP 2u      /* store every chunk (xet-core enable_deduplication=false) */
+#define CAS_UPLOAD_NO_DEFRAG 4u     /* take every dedup match (no fragmentation prevention) */
+#define CAS_UPLOAD_HOST_SHA256 8u   /* do not hash SHA-256: the host gives it per file with
+                                       cas_upload_file_sha256 (or the shard has none) */
+#define CAS_UPLOAD_NO_SHA256 16u    /* no SHA-256 at all (Storage Buckets need none) */
+
+typedef struct cas_upload_desc {
+    unsigned flags;           /* CAS_UPLOAD_* */
+    int scheme;               /* chunk compression: 0 = CAS_SCHEME_LZ4 (xet-core's default),
+                                 CAS_SCHEME_BG4_LZ4, CAS_SCHEME_AUTO, or -1 = none */
+    uint64_t lookahead;       /* bytes; 0: CAS_UPLOAD_LOOKAHEAD; 128 KiB..1 GiB */
+    uint64_t query_spacing;   /* bytes; 0: CAS_UPLOAD_QUERY_SPACING */
+    uint32_t max_xorb_size;   /* serialized bytes; 0: CAS_XORB_MAX_SIZE (smaller for tests) */
+    uint32_t max_xorb_chunks; /* 0: CAS_XORB_MAX_CHUNKS */
+    uint32_t max_shard_size;  /* 0: CAS_SHARD_MAX_SIZE */
+    uint64_t now;             /* seconds since the epoch, for shard key expiry (0: ignore) */
+} cas_upload_desc;
+
+enum {
+    CAS_UPLOAD_EVENT_XORB = 1,
+    CAS_UPLOAD_EVENT_QUERY = 2,
+    CAS_UPLOAD_EVENT_SHARD = 3
+};
+
+typedef struct cas_upload_event {
+    int type;             /* CAS_UPLOAD_EVENT_* */
+    cas_hash hash;        /* XORB: the xorb hash; QUERY: the chunk hash to ask about; SHARD:
+                             cas_chunk_hash of the shard bytes (a name for a shard store) */
+    const uint8_t *data;  /* XORB: the serialized xorb (no footer); SHARD: the shard */
+    size_t len;
+    uint64_t query_id;    /* QUERY: pass it back to cas_upload_answer */
+    uint32_t num_chunks;  /* XORB: chunks in it */
+    uint64_t unpacked_size; /* XORB: their decoded bytes */
+} cas_upload_event;
+
+typedef struct cas_upload_file_result {
+    cas_hash file_hash;   /* xet-core's file hash; all zeros for an empty file */
+    int has_sha256;
+    uint8_t sha256[32];   /* the file's SHA-256 digest */
+    uint64_t size;
+    uint64_t num_chunks, new_chunks, new_bytes, dedup_chunks, dedup_bytes;
+    uint32_t num_terms;
+    uint32_t index;       /* the file's position in this session (0, 1, ...) */
+} cas_upload_file_result;
+
+typedef struct cas_upload_stats {
+    uint64_t files, bytes_in, chunks;
+    uint64_t new_chunks, new_bytes;     /* stored in this session's xorbs (decoded bytes) */
+    uint64_t dedup_chunks, dedup_bytes; /* referenced instead of stored */
+    uint64_t global_dedup_chunks, global_dedup_bytes; /* of those, through query answers */
+    uint64_t defrag_chunks, defrag_bytes; /* dedup matches not taken (fragmentation) */
+    uint64_t terms;                     /* chunks / terms = average chunks per term */
+    uint64_t xorbs, xorb_bytes;         /* emitted, serialized bytes */
+    uint64_t shards, shard_bytes;
+    uint64_t queries, answers, answers_found;
+} cas_upload_stats;
+
+typedef struct cas_upload cas_upload; /* opaque: allocated by cas_upload_create */
+
+/* Creates a session. `alloc` NULL: malloc. `desc` NULL: defaults. Allocates the state and the
+   lookahead buffer (see Memory). Errors: CAS_E_ARGUMENT (a desc field out of range: err->what
+   says which), CAS_E_NOMEM. *out is NULL on error. */
+CAS_API int cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *desc,
+                              cas_upload **out, cas_error *err);
+/* Adds a parsed shard to dedup against (chunk lookups; HMAC-keyed shards too; shards whose
+   key has expired at desc.now are skipped). The session keeps the pointer: `s` must stay
+   alive and unchanged until cas_upload_free. Matches that cite an xorb are trusted: the
+   chunk sizes must agree with ours, else the match ends there. CAS_E_NOMEM, CAS_E_STATE
+   (after cas_upload_finish). */
+CAS_API int cas_upload_add_shard(cas_upload *u, const cas_shard *s);
+/* Starts a file. CAS_E_STATE if a file is open or the session is finishing. */
+CAS_API int cas_upload_file_begin(cas_upload *u);
+/* Pushes bytes of the open file. *consumed = bytes taken (the SHA-256 and the lookahead
+   buffer have them). CAS_NEED_INPUT: all taken, no event waits. CAS_READY: an event waits,
+   possibly before all was taken: call cas_upload_next until CAS_NEED_INPUT, then push the
+   rest. Errors are sticky (cas_upload_error). */
+CAS_API int cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *consumed);
+/* Under CAS_UPLOAD_HOST_SHA256: the open file's SHA-256, any time before its file_end. */
+CAS_API int cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]);
+/* Ends the open file: the last chunk is cut and every held chunk decided. CAS_READY: an
+   event waits (drain with cas_upload_next, then call again); CAS_OK: *out (may be NULL)
+   holds the file's result, and the next file may begin. */
+CAS_API int cas_upload_file_end(cas_upload *u, cas_upload_file_result *out);
+/* The next event. CAS_READY: *ev is filled (its bytes valid until the next call on the
+   session); CAS_NEED_INPUT: nothing more until the host pushes, ends a file, answers or
+   finishes; CAS_END: finished and every xorb and shard delivered. Or the sticky error. */
+CAS_API int cas_upload_next(cas_upload *u, cas_upload_event *ev);
+/* Answers query `id`: body[0..len) is the response body of a 200 (a shard, usually keyed);
+   body NULL means 404 (nothing known). The shard is parsed and kept for the rest of the
+   session. Not sticky: CAS_E_ARGUMENT (an id never issued) or the parse
+   error (the answer is then ignored, detail in *err) leave the session usable. */
+CAS_API int cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_t len,
+                              cas_error *err);
+/* Queries issued but not answered yet (at most CAS_UPLOAD_MAX_OPEN_QUERIES). */
+CAS_API size_t cas_upload_open_queries(const cas_upload *u);
+/* No more files: cas_upload_next then delivers the last xorb and the shards, then CAS_END.
+   CAS_E_STATE if a file is open. */
+CAS_API int cas_upload_finish(cas_upload *u);
+CAS_API void cas_upload_get_stats(const cas_upload *u, cas_upload_stats *out);
+/* The sticky error (code 0 while none). */
+CAS_API const cas_error *cas_upload_error(const cas_upload *u);
+/* Frees the session and everything it allocated. NULL is fine. */
+CAS_API void cas_upload_free(cas_upload *u);
+
 #ifdef __cplusplus
 }
 #endif
@@ -1332,6 +1516,8 @@ static const cas__result_text cas__results[] = {
     {CAS_E_JSON_LIMIT, "CAS_E_JSON_LIMIT", "the JSON body or one of its strings is over its limit (max_body 64 MiB, max_string 16 KiB)"},
     {CAS_E_JSON_SCHEMA, "CAS_E_JSON_SCHEMA", "a JSON field is missing, appears twice, or has the wrong type; or a map key appears twice"},
     {CAS_E_JSON_VALUE, "CAS_E_JSON_VALUE", "a JSON value breaks the protocol's rules: an empty or oversized range, an empty or non-http(s) URL, a term no fetch entry covers"},
+    {CAS_E_CANCELLED, "CAS_E_CANCELLED", "cancelled by the host: a callback returned non-zero or cancel was called; the output is incomplete"},
+    {CAS_E_TERM_SIZE, "CAS_E_TERM_SIZE", "a term's decoded chunks do not add up to the unpacked_length the reconstruction gives for it"},
 };
 
 static const cas__result_text *cas__result_find(int result) {
@@ -6446,6 +6632,936 @@ void cas_xet_token_free(cas_xet_token *t) {
 #undef CAS__JF_INT
 #undef CAS__JF_U32
 #undef CAS__JF_U64
+
+/* ==== >>engines: upload ==================================================================== */
+
+/* Internals. A file's bytes go into one lookahead buffer: the chunker scans it, each chunk gets
+   its hash there (u->win, "arrived"), and chunks are decided from the front ("decided": a dedup
+   match, or new data compressed into the open xorb) once enough bytes follow them. Decided
+   bytes are dropped by moving the live tail to the front when the buffer is full.
+   Session xorbs are numbered; terms that cite a session xorb keep its number (term_xorb) and
+   get its hash when the shards are written, since the open xorb's hash is not known yet
+   (xet-core fills its "internally referencing entries" the same way). */
+
+enum { CAS__UP_IDLE, CAS__UP_FILE, CAS__UP_ENDING, CAS__UP_FINISHING, CAS__UP_DONE };
+enum { CAS__UP_HELD_NONE, CAS__UP_HELD_XORB, CAS__UP_HELD_SHARD };
+#define CAS__UP_NONE 0xFFFFFFFFu /* term_xorb of a term citing a xorb from outside the session */
+
+typedef struct cas__up_wchunk { /* a chunk in the lookahead buffer */
+    uint32_t off, size;
+    cas_hash hash;
+} cas__up_wchunk;
+
+typedef struct cas__up_xorb {
+    cas_hash hash;         /* known once cut */
+    uint32_t first_chunk;  /* in u->chunks */
+    uint32_t num_chunks, bytes, on_disk;
+} cas__up_xorb;
+
+typedef struct cas__up_file {
+    cas_hash file_hash;
+    uint8_t sha256[32];
+    int has_sha256;
+    uint32_t first_term, num_terms;
+} cas__up_file;
+
+typedef struct cas__up_match { /* a run of the file's chunks found in one xorb */
+    uint32_t xorb;         /* session xorb, or CAS__UP_NONE */
+    cas_hash hash;         /* the xorb hash when external */
+    uint32_t start, end;   /* chunk range in the xorb */
+    uint64_t bytes;
+    size_t n;              /* = end - start chunks of the file */
+    int global;            /* found in a query answer */
+    size_t session_chunk;  /* first chunk's index in u->chunks (session matches) */
+} cas__up_match;
+
+struct cas_upload {
+    cas_allocator alloc;
+    cas_error error; /* sticky */
+    unsigned flags;
+    int scheme;
+    uint64_t lookahead, spacing, now;
+    uint32_t max_xorb_size, max_xorb_chunks, max_shard_size;
+    int state;
+
+    /* the event waiting for cas_upload_next, and what its bytes hold until the next call */
+    int ev_pending, held;
+    cas_upload_event ev;
+
+    /* lookahead buffer */
+    uint8_t *buf;
+    size_t cap, len, scan, cstart; /* bytes in, scanned, start of the unfinished chunk */
+    cas_chunker chunker;
+    cas__up_wchunk *win;
+    size_t win_cap, front, count; /* win[front..count) are arrived, undecided */
+    int forced, final_cut, pending_new;
+
+    /* the open file */
+    cas_merkle merkle;
+    cas_sha256 sha;
+    int host_sha_set;
+    uint8_t host_sha[32];
+    uint64_t fsize, farrived, farrived_bytes, fdecided, next_query;
+    uint32_t ffirst_term;
+    cas_blake3 vhash; /* the verification hash of the file's last term, being extended */
+    cas_upload_file_result result;
+
+    /* fragmentation estimate of the open file (xet-core DefragPrevention) */
+    uint32_t ring[CAS_UPLOAD_DEFRAG_WINDOW];
+    uint32_t ring_n, ring_head;
+    uint64_t ring_sum;
+    int low_threshold;
+
+    /* session: new chunks, their index, xorbs, terms, files */
+    cas_shard_chunk *chunks;
+    uint32_t *chunk_xorb;
+    size_t nchunks, chunks_cap, chunk_xorb_cap;
+    uint32_t *index; /* open addressing: chunk index + 1, 0 = empty */
+    size_t index_cap, index_used;
+    cas__up_xorb *xorbs;
+    size_t nxorbs, xorbs_cap;
+    int xorb_open;
+    cas_xorb_writer writer;
+    cas_sink sink;
+    uint8_t *xbuf;
+    size_t xlen, xcap;
+    cas_shard_term *terms;
+    uint32_t *term_xorb;
+    size_t nterms, terms_cap, term_xorb_cap;
+    cas__up_file *files;
+    size_t nfiles, files_cap;
+
+    /* dedup sources */
+    const cas_shard **shards;
+    size_t nshards, shards_cap;
+    cas_shard *answers;
+    size_t nanswers, answers_cap;
+    uint64_t open_q[CAS_UPLOAD_MAX_OPEN_QUERIES];
+    size_t nopen;
+    uint64_t next_qid;
+
+    /* shard output */
+    int resolved;
+    size_t shard_file, shard_xorb;
+    uint8_t *sbuf;
+    size_t slen;
+
+    cas_upload_stats stats;
+};
+
+static int cas__up_fail(cas_upload *u, int code, const char *what) {
+    return cas__fail(&u->error, code, u->fsize, what);
+}
+
+/* Grows *p (elements of `elem` bytes, capacity *cap) to hold `need`, doubling from `first`. */
+static int cas__up_grow(cas_upload *u, void **p, size_t *cap, size_t need, size_t elem,
+                        size_t first) {
+    size_t n = *cap ? *cap : first;
+    void *np;
+    if (need <= *cap) return CAS_OK;
+    while (n < need) {
+        if (n > ((size_t)-1) / 2 / elem) return CAS_E_NOMEM;
+        n *= 2;
+    }
+    np = cas__alloc(&u->alloc, n * elem);
+    if (!np) return CAS_E_NOMEM;
+    if (*cap) memcpy(np, *p, *cap * elem);
+    cas__free(&u->alloc, *p, *cap * elem);
+    *p = np;
+    *cap = n;
+    return CAS_OK;
+}
+
+/* ---- the session chunk index: hash -> latest chunk of the session with that hash ---- */
+
+static size_t cas__up_slot(const cas_hash *h, size_t cap) {
+    uint64_t k = cas__load_le64(h->bytes) ^ cas__load_le64(h->bytes + 8);
+    k ^= k >> 31;
+    k *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(k >> 17) & (cap - 1);
+}
+
+static long cas__up_index_find(const cas_upload *u, const cas_hash *h) {
+    size_t i;
+    if (!u->index_cap) return -1;
+    for (i = cas__up_slot(h, u->index_cap);; i = (i + 1) & (u->index_cap - 1)) {
+        uint32_t v = u->index[i];
+        if (!v) return -1;
+        if (cas_hash_equal(&u->chunks[v - 1].hash, h)) return (long)(v - 1);
+    }
+}
+
+static void cas__up_index_put(uint32_t *table, size_t cap, const cas_shard_chunk *chunks,
+                              uint32_t idx) {
+    size_t i;
+    for (i = cas__up_slot(&chunks[idx].hash, cap);; i = (i + 1) & (cap - 1)) {
+        uint32_t v = table[i];
+        if (!v || cas_hash_equal(&chunks[v - 1].hash, &chunks[idx].hash)) {
+            table[i] = idx + 1; /* the newest copy wins, as in xet-core's new_data lookup */
+            return;
+        }
+    }
+}
+
+static int cas__up_index_add(cas_upload *u, uint32_t idx) {
+    if ((u->index_used + 1) * 2 > u->index_cap) { /* keep the table at most half full */
+        size_t cap = u->index_cap ? u->index_cap * 2 : 1024, i;
+        uint32_t *t;
+        if (cap > ((size_t)-1) / sizeof *t) return CAS_E_NOMEM;
+        t = (uint32_t *)cas__alloc(&u->alloc, cap * sizeof *t);
+        if (!t) return CAS_E_NOMEM;
+        memset(t, 0, cap * sizeof *t);
+        for (i = 0; i < u->index_cap; i++)
+            if (u->index[i]) cas__up_index_put(t, cap, u->chunks, u->index[i] - 1);
+        cas__free(&u->alloc, u->index, u->index_cap * sizeof *t);
+        u->index = t;
+        u->index_cap = cap;
+    }
+    if (cas__up_index_find(u, &u->chunks[idx].hash) < 0) u->index_used++;
+    cas__up_index_put(u->index, u->index_cap, u->chunks, idx);
+    return CAS_OK;
+}
+
+/* ---- fragmentation prevention: xet-core's DefragPrevention, same constants and f32 math ---- */
+
+static void cas__up_defrag_reset(cas_upload *u) {
+    u->ring_n = u->ring_head = 0;
+    u->ring_sum = 0;
+    u->low_threshold = 1;
+}
+
+static void cas__up_defrag_add(cas_upload *u, uint32_t n) { /* a new term of n chunks */
+    if (u->ring_n == CAS_UPLOAD_DEFRAG_WINDOW) {
+        u->ring_sum -= u->ring[u->ring_head];
+        u->ring[u->ring_head] = n;
+        u->ring_head = (u->ring_head + 1) % CAS_UPLOAD_DEFRAG_WINDOW;
+    } else {
+        u->ring[(u->ring_head + u->ring_n) % CAS_UPLOAD_DEFRAG_WINDOW] = n;
+        u->ring_n++;
+    }
+    u->ring_sum += n;
+}
+
+static void cas__up_defrag_extend(cas_upload *u, uint32_t n) { /* the last term grew */
+    if (!u->ring_n) return;
+    u->ring[(u->ring_head + u->ring_n - 1) % CAS_UPLOAD_DEFRAG_WINDOW] += n;
+    u->ring_sum += n;
+}
+
+/* May a dedup match of n chunks start a new term? No estimate before 128 terms: yes. Below
+   the target (4 while deduping, 8 once skipping: hysteresis), only a match at least as long
+   as the current average. */
+static int cas__up_defrag_allow(cas_upload *u, size_t n) {
+    float cpr, target;
+    if (u->flags & CAS_UPLOAD_NO_DEFRAG || u->ring_n < CAS_UPLOAD_DEFRAG_WINDOW) return 1;
+    cpr = (float)u->ring_sum / (float)u->ring_n;
+    target = (float)CAS_UPLOAD_MIN_CHUNKS_PER_TERM * (u->low_threshold ? 0.5f : 1.0f);
+    if (cpr < target) {
+        if ((float)n < cpr) {
+            u->low_threshold = 0;
+            return 0;
+        }
+    } else {
+        u->low_threshold = 1;
+    }
+    return 1;
+}
+
+/* ---- dedup lookups ---- */
+
+static int cas__up_find_session(const cas_upload *u, size_t i, cas__up_match *m) {
+    long s = cas__up_index_find(u, &u->win[i].hash);
+    size_t k, avail = u->count - i;
+    uint32_t x;
+    if (s < 0 || u->chunks[s].unpacked_bytes != u->win[i].size) return 0;
+    x = u->chunk_xorb[s];
+    m->bytes = u->win[i].size;
+    for (k = 1; k < avail && (size_t)s + k < u->nchunks && u->chunk_xorb[s + k] == x; k++) {
+        const cas_shard_chunk *c = &u->chunks[s + k];
+        if (c->unpacked_bytes != u->win[i + k].size || !cas_hash_equal(&c->hash, &u->win[i + k].hash))
+            break;
+        m->bytes += c->unpacked_bytes;
+    }
+    m->xorb = x;
+    m->start = (uint32_t)((size_t)s - u->xorbs[x].first_chunk);
+    m->end = m->start + (uint32_t)k;
+    m->n = k;
+    m->global = 0;
+    m->session_chunk = (size_t)s;
+    return 1;
+}
+
+/* xet-core's chunk_hash_dedup_query: the first chunk's candidates (up to 8), each extended
+   while the following chunks of that xorb match; the first candidate wins. */
+static int cas__up_find_shard(const cas_upload *u, const cas_shard *s, size_t i, cas__up_match *m) {
+    cas_shard_chunk_match c[8];
+    size_t nc = cas_shard_find_chunk(s, &u->win[i].hash, u->now, c, 8), j, avail = u->count - i;
+    if (nc > 8) nc = 8;
+    for (j = 0; j < nc; j++) {
+        const cas_shard_xorb *x = &s->xorbs[c[j].xorb];
+        size_t k;
+        if (c[j].expired || c[j].byte_end - c[j].byte_start != u->win[i].size) continue;
+        m->bytes = u->win[i].size;
+        for (k = 1; k < avail && c[j].chunk + k < x->num_chunks; k++) {
+            const cas_shard_chunk *sc = &x->chunks[c[j].chunk + k];
+            cas_hash want = u->win[i + k].hash;
+            if (s->keyed) cas_hash_hmac(&u->win[i + k].hash, &s->footer.hmac_key, &want);
+            if (sc->unpacked_bytes != u->win[i + k].size || !cas_hash_equal(&sc->hash, &want)) break;
+            m->bytes += sc->unpacked_bytes;
+        }
+        m->xorb = CAS__UP_NONE;
+        m->hash = x->xorb_hash;
+        m->start = c[j].chunk;
+        m->end = c[j].chunk + (uint32_t)k;
+        m->n = k;
+        m->global = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Session chunks first, then the host's shards, then query answers. */
+static int cas__up_find(const cas_upload *u, size_t i, cas__up_match *m) {
+    size_t j;
+    if (cas__up_find_session(u, i, m)) return 1;
+    for (j = 0; j < u->nshards; j++)
+        if (cas__up_find_shard(u, u->shards[j], i, m)) return 1;
+    for (j = 0; j < u->nanswers; j++)
+        if (cas__up_find_shard(u, &u->answers[j], i, m)) {
+            m->global = 1;
+            return 1;
+        }
+    return 0;
+}
+
+/* Whether any source knows the chunk (a global-dedup query would be wasted). */
+static int cas__up_known(const cas_upload *u, const cas_hash *h) {
+    cas_shard_chunk_match c;
+    size_t j;
+    if (cas__up_index_find(u, h) >= 0) return 1;
+    for (j = 0; j < u->nshards; j++)
+        if (cas_shard_find_chunk(u->shards[j], h, u->now, &c, 1) && !c.expired) return 1;
+    for (j = 0; j < u->nanswers; j++)
+        if (cas_shard_find_chunk(&u->answers[j], h, u->now, &c, 1) && !c.expired) return 1;
+    return 0;
+}
+
+/* ---- terms ---- */
+
+static int cas__up_continues(const cas_upload *u, const cas__up_match *m) {
+    const cas_shard_term *t;
+    uint32_t tx;
+    if (u->nterms == u->ffirst_term) return 0; /* the file has no term yet */
+    t = &u->terms[u->nterms - 1];
+    tx = u->term_xorb[u->nterms - 1];
+    if (tx != m->xorb || t->chunk_end != m->start) return 0;
+    return tx != CAS__UP_NONE || cas_hash_equal(&t->xorb_hash, &m->hash);
+}
+
+static void cas__up_close_term(cas_upload *u) {
+    if (u->nterms > u->ffirst_term) cas_blake3_final(&u->vhash, u->terms[u->nterms - 1].verification.bytes);
+}
+
+/* The file's next m->n chunks (from the front of the window) are m. */
+static int cas__up_take(cas_upload *u, const cas__up_match *m) {
+    size_t k;
+    if (cas__up_continues(u, m)) {
+        cas_shard_term *t = &u->terms[u->nterms - 1];
+        t->chunk_end = m->end;
+        t->unpacked_bytes += (uint32_t)m->bytes;
+        cas__up_defrag_extend(u, (uint32_t)m->n);
+    } else {
+        cas_shard_term *t;
+        if (cas__up_grow(u, (void **)&u->terms, &u->terms_cap, u->nterms + 1, sizeof *u->terms, 64) ||
+            cas__up_grow(u, (void **)&u->term_xorb, &u->term_xorb_cap, u->nterms + 1,
+                         sizeof *u->term_xorb, 64))
+            return cas__up_fail(u, CAS_E_NOMEM, "upload term list");
+        cas__up_close_term(u);
+        t = &u->terms[u->nterms];
+        memset(t, 0, sizeof *t);
+        if (m->xorb == CAS__UP_NONE) t->xorb_hash = m->hash;
+        t->chunk_start = m->start;
+        t->chunk_end = m->end;
+        t->unpacked_bytes = (uint32_t)m->bytes;
+        u->term_xorb[u->nterms++] = m->xorb;
+        cas_blake3_init_keyed(&u->vhash, cas_key_verification());
+        cas__up_defrag_add(u, (uint32_t)m->n);
+        u->stats.terms++;
+        u->result.num_terms++;
+    }
+    for (k = 0; k < m->n; k++) cas_blake3_update(&u->vhash, u->win[u->front + k].hash.bytes, 32);
+    if (u->fdecided == 0 && m->xorb != CAS__UP_NONE) /* xet-core flags the file's first chunk */
+        u->chunks[m->session_chunk].flags |= CAS_SHARD_CHUNK_GLOBAL_DEDUP;
+    u->front += m->n;
+    u->fdecided += m->n;
+    return CAS_OK;
+}
+
+/* ---- xorbs ---- */
+
+static int cas__up_xorb_write(void *user, const void *data, size_t len) {
+    cas_upload *u = (cas_upload *)user;
+    if (cas__up_grow(u, (void **)&u->xbuf, &u->xcap, u->xlen + len, 1, (size_t)1 << 20))
+        return CAS_E_NOMEM;
+    memcpy(u->xbuf + u->xlen, data, len);
+    u->xlen += len;
+    return CAS_OK;
+}
+
+/* Ends the open xorb and makes it the pending event. */
+static int cas__up_cut(cas_upload *u) {
+    cas__up_xorb *x = &u->xorbs[u->nxorbs - 1];
+    int rc = cas_xorb_writer_finish(&u->writer, 0, &x->hash);
+    if (rc != CAS_OK) return cas__fail(&u->error, rc, u->fsize, u->writer.error.what);
+    x->on_disk = (uint32_t)cas_xorb_writer_size(&u->writer);
+    cas_xorb_writer_free(&u->writer);
+    u->xorb_open = 0;
+    memset(&u->ev, 0, sizeof u->ev);
+    u->ev.type = CAS_UPLOAD_EVENT_XORB;
+    u->ev.hash = x->hash;
+    u->ev.data = u->xbuf;
+    u->ev.len = u->xlen;
+    u->ev.num_chunks = x->num_chunks;
+    u->ev.unpacked_size = x->bytes;
+    u->ev_pending = 1;
+    u->held = CAS__UP_HELD_XORB;
+    u->stats.xorbs++;
+    u->stats.xorb_bytes += u->xlen;
+    return CAS_READY;
+}
+
+static int cas__up_open_xorb(cas_upload *u) {
+    cas__up_xorb *x;
+    int scheme = u->scheme;
+    if (cas__up_grow(u, (void **)&u->xorbs, &u->xorbs_cap, u->nxorbs + 1, sizeof *u->xorbs, 16))
+        return cas__up_fail(u, CAS_E_NOMEM, "upload xorb list");
+    if (cas_xorb_writer_init(&u->writer, &u->alloc, scheme, &u->sink) != CAS_OK)
+        return cas__up_fail(u, CAS_E_NOMEM, "xorb writer");
+    x = &u->xorbs[u->nxorbs++];
+    memset(x, 0, sizeof *x);
+    x->first_chunk = (uint32_t)u->nchunks;
+    u->xlen = 0;
+    u->xorb_open = 1;
+    return CAS_OK;
+}
+
+/* Stores the front chunk as new data. CAS_READY when the open xorb had to be cut first. */
+static int cas__up_store(cas_upload *u) {
+    const cas__up_wchunk *c = &u->win[u->front];
+    cas__up_match m;
+    cas_shard_chunk *sc;
+    cas__up_xorb *x;
+    int rc;
+    if (u->xorb_open) {
+        size_t n;
+        cas_xorb_writer_chunks(&u->writer, &n);
+        if (n >= u->max_xorb_chunks ||
+            cas_xorb_writer_size(&u->writer) + CAS_CHUNK_HEADER_SIZE + c->size > u->max_xorb_size) {
+            u->pending_new = 1; /* decided: resume with this chunk once the xorb is out */
+            return cas__up_cut(u);
+        }
+    } else if ((rc = cas__up_open_xorb(u)) != CAS_OK) {
+        return rc;
+    }
+    if (cas__up_grow(u, (void **)&u->chunks, &u->chunks_cap, u->nchunks + 1, sizeof *u->chunks, 1024) ||
+        cas__up_grow(u, (void **)&u->chunk_xorb, &u->chunk_xorb_cap, u->nchunks + 1,
+                     sizeof *u->chunk_xorb, 1024))
+        return cas__up_fail(u, CAS_E_NOMEM, "upload chunk list");
+    x = &u->xorbs[u->nxorbs - 1];
+    rc = cas_xorb_writer_add(&u->writer, u->buf + c->off, c->size, &c->hash);
+    if (rc != CAS_OK) return cas__fail(&u->error, rc, u->fsize, u->writer.error.what);
+    sc = &u->chunks[u->nchunks];
+    sc->hash = c->hash;
+    sc->byte_start = x->bytes;
+    sc->unpacked_bytes = c->size;
+    sc->flags = 0;
+    u->chunk_xorb[u->nchunks] = (uint32_t)(u->nxorbs - 1);
+    if (cas__up_index_add(u, (uint32_t)u->nchunks) != CAS_OK)
+        return cas__up_fail(u, CAS_E_NOMEM, "upload chunk index");
+    m.xorb = (uint32_t)(u->nxorbs - 1);
+    m.start = x->num_chunks;
+    m.end = x->num_chunks + 1;
+    m.bytes = c->size;
+    m.n = 1;
+    m.global = 0;
+    m.session_chunk = u->nchunks++;
+    x->num_chunks++;
+    x->bytes += c->size;
+    u->pending_new = 0;
+    u->stats.new_chunks++;
+    u->stats.new_bytes += c->size;
+    u->result.new_chunks++;
+    u->result.new_bytes += c->size;
+    return cas__up_take(u, &m);
+}
+
+/* Decides the front chunk (and the run it starts, for a dedup match). */
+static int cas__up_decide(cas_upload *u) {
+    cas__up_match m;
+    if (!u->pending_new && !(u->flags & CAS_UPLOAD_NO_DEDUP) && cas__up_find(u, u->front, &m)) {
+        /* Continuing the previous term is always fine (xet-core does the same). */
+        if (cas__up_continues(u, &m) || cas__up_defrag_allow(u, m.n)) {
+            u->stats.dedup_chunks += m.n;
+            u->stats.dedup_bytes += m.bytes;
+            u->result.dedup_chunks += m.n;
+            u->result.dedup_bytes += m.bytes;
+            if (m.global) {
+                u->stats.global_dedup_chunks += m.n;
+                u->stats.global_dedup_bytes += m.bytes;
+            }
+            return cas__up_take(u, &m);
+        }
+        u->stats.defrag_chunks += m.n;
+        u->stats.defrag_bytes += m.bytes;
+    }
+    return cas__up_store(u);
+}
+
+/* ---- arrival: chunk boundaries, hashes, queries ---- */
+
+static int cas__up_query(cas_upload *u, const cas_hash *h) {
+    if (u->nopen == CAS_UPLOAD_MAX_OPEN_QUERIES) { /* stop waiting for the oldest */
+        memmove(u->open_q, u->open_q + 1, (u->nopen - 1) * sizeof u->open_q[0]);
+        u->nopen--;
+    }
+    u->open_q[u->nopen++] = u->next_qid;
+    memset(&u->ev, 0, sizeof u->ev);
+    u->ev.type = CAS_UPLOAD_EVENT_QUERY;
+    u->ev.hash = *h;
+    u->ev.query_id = u->next_qid++;
+    u->ev_pending = 1;
+    u->stats.queries++;
+    return CAS_READY;
+}
+
+static int cas__up_arrive(cas_upload *u, size_t off, size_t size) {
+    cas__up_wchunk *c;
+    cas_chunk leaf;
+    uint64_t at = u->farrived_bytes;
+    int first = u->farrived == 0;
+    if (u->count == u->win_cap) return cas__up_fail(u, CAS_E_STATE, "lookahead chunk table full");
+    c = &u->win[u->count++];
+    c->off = (uint32_t)off;
+    c->size = (uint32_t)size;
+    cas_chunk_hash(u->buf + off, size, &c->hash);
+    leaf.hash = c->hash;
+    leaf.size = size;
+    cas_merkle_push(&u->merkle, &leaf);
+    u->farrived++;
+    u->farrived_bytes += size;
+    u->stats.chunks++;
+    u->result.num_chunks++;
+    if ((u->flags & CAS_UPLOAD_GLOBAL_DEDUP) && !(u->flags & CAS_UPLOAD_NO_DEDUP) &&
+        at >= u->next_query && cas_chunk_dedup_eligible(&c->hash, first) &&
+        !cas__up_known(u, &c->hash)) {
+        u->next_query = at + u->spacing;
+        return cas__up_query(u, &c->hash);
+    }
+    return CAS_OK;
+}
+
+static int cas__up_scan(cas_upload *u) {
+    while (u->scan < u->len) {
+        uint64_t cut = 0;
+        u->scan += cas_chunker_scan(&u->chunker, u->buf + u->scan, u->len - u->scan, &cut);
+        if (cut) {
+            size_t off = u->cstart;
+            int rc;
+            u->cstart += (size_t)cut;
+            if ((rc = cas__up_arrive(u, off, (size_t)cut)) != CAS_OK) return rc;
+        }
+    }
+    return CAS_OK;
+}
+
+static int cas__up_can_decide(cas_upload *u) {
+    const cas__up_wchunk *f = &u->win[u->front], *l = &u->win[u->count - 1];
+    uint64_t ahead = (uint64_t)l->off + l->size - f->off; /* arrived bytes from the front on */
+    if (u->state == CAS__UP_ENDING) return 1;
+    if (u->forced) {
+        if (ahead > u->lookahead) return 1;
+        u->forced = 0;
+        return 0;
+    }
+    return ahead - f->size >= u->lookahead && u->nopen == 0;
+}
+
+/* Drops the decided bytes: moves the live tail to the buffer's start. */
+static void cas__up_compact(cas_upload *u, size_t base) {
+    size_t i;
+    memmove(u->buf, u->buf + base, u->len - base);
+    u->len -= base;
+    u->scan -= base;
+    u->cstart -= base;
+    memmove(u->win, u->win + u->front, (u->count - u->front) * sizeof *u->win);
+    u->count -= u->front;
+    u->front = 0;
+    for (i = 0; i < u->count; i++) u->win[i].off -= (uint32_t)base;
+}
+
+static void cas__up_release(cas_upload *u) {
+    if (u->held == CAS__UP_HELD_XORB) u->xlen = 0;
+    if (u->held == CAS__UP_HELD_SHARD) {
+        cas__free(&u->alloc, u->sbuf, u->slen);
+        u->sbuf = NULL;
+        u->slen = 0;
+    }
+    u->held = CAS__UP_HELD_NONE;
+}
+
+/* ---- the end of a file, the end of the session ---- */
+
+static int cas__up_file_done(cas_upload *u) {
+    cas__up_file *f;
+    cas_upload_file_result *r = &u->result;
+    if (cas__up_grow(u, (void **)&u->files, &u->files_cap, u->nfiles + 1, sizeof *u->files, 16))
+        return cas__up_fail(u, CAS_E_NOMEM, "upload file list");
+    cas__up_close_term(u);
+    f = &u->files[u->nfiles];
+    memset(f, 0, sizeof *f);
+    cas_merkle_file_hash(&u->merkle, &f->file_hash);
+    if (!(u->flags & (CAS_UPLOAD_NO_SHA256 | CAS_UPLOAD_HOST_SHA256))) {
+        cas_sha256_final(&u->sha, f->sha256);
+        f->has_sha256 = 1;
+    } else if ((u->flags & CAS_UPLOAD_HOST_SHA256) && u->host_sha_set) {
+        memcpy(f->sha256, u->host_sha, 32);
+        f->has_sha256 = 1;
+    }
+    f->first_term = u->ffirst_term;
+    f->num_terms = (uint32_t)(u->nterms - u->ffirst_term);
+    r->file_hash = f->file_hash;
+    r->has_sha256 = f->has_sha256;
+    memcpy(r->sha256, f->sha256, 32);
+    r->size = u->fsize;
+    r->index = (uint32_t)u->nfiles++;
+    u->stats.files++;
+    u->len = u->scan = u->cstart = 0;
+    u->front = u->count = 0;
+    u->state = CAS__UP_IDLE;
+    return CAS_OK;
+}
+
+/* Shard size in the upload form, as cas_shard_write_size counts it. */
+static uint64_t cas__up_file_bytes(const cas__up_file *f) {
+    return CAS_SHARD_ENTRY_SIZE * (1 + 2 * (uint64_t)f->num_terms + (f->has_sha256 ? 1 : 0));
+}
+static uint64_t cas__up_xorb_bytes(const cas__up_xorb *x) {
+    return CAS_SHARD_ENTRY_SIZE * (1 + (uint64_t)x->num_chunks);
+}
+
+/* The next shard: as many remaining files, then xorbs, as fit under max_shard_size. */
+static int cas__up_shard(cas_upload *u) {
+    uint64_t size = CAS_SHARD_HEADER_SIZE + 2 * CAS_SHARD_ENTRY_SIZE, check = 0, written = 0;
+    size_t f0 = u->shard_file, x0 = u->shard_xorb, nf, nx, i;
+    cas_shard_file *sf = NULL;
+    cas_shard_xorb *sx = NULL;
+    cas_sink sink;
+    cas_error e;
+    int rc;
+    if (f0 == u->nfiles && x0 == u->nxorbs) {
+        u->state = CAS__UP_DONE;
+        return CAS_END;
+    }
+    if (!u->resolved) { /* every xorb is cut: give the terms their xorb hashes */
+        for (i = 0; i < u->nterms; i++)
+            if (u->term_xorb[i] != CAS__UP_NONE) u->terms[i].xorb_hash = u->xorbs[u->term_xorb[i]].hash;
+        u->resolved = 1;
+    }
+    while (u->shard_file < u->nfiles && size + cas__up_file_bytes(&u->files[u->shard_file]) <= u->max_shard_size)
+        size += cas__up_file_bytes(&u->files[u->shard_file++]);
+    while (u->shard_xorb < u->nxorbs && size + cas__up_xorb_bytes(&u->xorbs[u->shard_xorb]) <= u->max_shard_size)
+        size += cas__up_xorb_bytes(&u->xorbs[u->shard_xorb++]);
+    nf = u->shard_file - f0;
+    nx = u->shard_xorb - x0;
+    if (!nf && !nx)
+        return cas__fail(&u->error, CAS_E_SHARD_TOO_LARGE, 0,
+                         u->shard_file < u->nfiles ? "one file's terms alone pass the shard size limit"
+                                                   : "one xorb alone passes the shard size limit");
+    sf = (cas_shard_file *)cas__alloc(&u->alloc, (nf ? nf : 1) * sizeof *sf);
+    sx = (cas_shard_xorb *)cas__alloc(&u->alloc, (nx ? nx : 1) * sizeof *sx);
+    u->sbuf = (uint8_t *)cas__alloc(&u->alloc, (size_t)size);
+    if (u->sbuf) u->slen = (size_t)size;
+    if (!sf || !sx || !u->sbuf) {
+        rc = cas__fail(&u->error, CAS_E_NOMEM, 0, "shard output");
+        goto done;
+    }
+    u->held = CAS__UP_HELD_SHARD; /* freed by cas__up_release (or cas_upload_free) */
+    for (i = 0; i < nf; i++) {
+        const cas__up_file *f = &u->files[f0 + i];
+        memset(&sf[i], 0, sizeof sf[i]);
+        sf[i].file_hash = f->file_hash;
+        sf[i].flags = CAS_SHARD_FILE_VERIFICATION; /* ours, computed per term */
+        sf[i].num_terms = f->num_terms;
+        sf[i].terms = f->num_terms ? u->terms + f->first_term : NULL;
+        sf[i].has_sha256 = f->has_sha256;
+        memcpy(sf[i].sha256, f->sha256, 32);
+    }
+    for (i = 0; i < nx; i++) {
+        const cas__up_xorb *x = &u->xorbs[x0 + i];
+        memset(&sx[i], 0, sizeof sx[i]);
+        sx[i].xorb_hash = x->hash;
+        sx[i].num_chunks = x->num_chunks;
+        sx[i].bytes_in_xorb = x->bytes;
+        sx[i].bytes_on_disk = x->on_disk;
+        sx[i].chunks = u->chunks + x->first_chunk;
+    }
+    rc = cas_shard_write_size(sf, nf, sx, nx, 0, &check);
+    if (rc == CAS_OK && check != size) rc = CAS_E_STATE;
+    if (rc != CAS_OK) {
+        rc = cas__fail(&u->error, rc, 0, "shard size differs from the engine's count");
+        goto done;
+    }
+    memset(&sink, 0, sizeof sink);
+    sink.buf = u->sbuf;
+    sink.cap = (size_t)size;
+    rc = cas_shard_write(sf, nf, sx, nx, NULL, &sink, &written, &e);
+    if (rc != CAS_OK) {
+        rc = cas__fail(&u->error, rc, e.offset, e.what);
+        goto done;
+    }
+    memset(&u->ev, 0, sizeof u->ev);
+    u->ev.type = CAS_UPLOAD_EVENT_SHARD;
+    cas_chunk_hash(u->sbuf, u->slen, &u->ev.hash);
+    u->ev.data = u->sbuf;
+    u->ev.len = u->slen;
+    u->ev_pending = 1;
+    u->stats.shards++;
+    u->stats.shard_bytes += u->slen;
+    rc = CAS_READY;
+done:
+    cas__free(&u->alloc, sf, (nf ? nf : 1) * sizeof *sf);
+    cas__free(&u->alloc, sx, (nx ? nx : 1) * sizeof *sx);
+    return rc;
+}
+
+/* Advances until an event waits (CAS_READY), more is needed (CAS_NEED_INPUT), the ending file
+   is complete (CAS_OK), the session is over (CAS_END), or an error. */
+static int cas__up_drive(cas_upload *u) {
+    int rc;
+    if (u->error.code < 0) return u->error.code;
+    if (u->ev_pending) return CAS_READY;
+    cas__up_release(u);
+    if (u->state == CAS__UP_FILE || u->state == CAS__UP_ENDING) {
+        if ((rc = cas__up_scan(u)) != CAS_OK) return rc;
+        if (u->state == CAS__UP_ENDING && !u->final_cut) {
+            size_t size = (size_t)cas_chunker_finish(&u->chunker), off = u->cstart;
+            u->final_cut = 1;
+            u->cstart += size;
+            if (size && (rc = cas__up_arrive(u, off, size)) != CAS_OK) return rc;
+        }
+        while (u->front < u->count && cas__up_can_decide(u))
+            if ((rc = cas__up_decide(u)) != CAS_OK) return rc;
+        if (u->state == CAS__UP_ENDING) return cas__up_file_done(u);
+    }
+    if (u->state == CAS__UP_FINISHING) {
+        if (u->xorb_open) return cas__up_cut(u);
+        return cas__up_shard(u);
+    }
+    return u->state == CAS__UP_DONE ? CAS_END : CAS_NEED_INPUT;
+}
+
+/* ---- public ---- */
+
+int cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *desc, cas_upload **out,
+                      cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas_upload_desc d;
+    cas_upload *u;
+    *out = NULL;
+    if (desc) d = *desc;
+    else memset(&d, 0, sizeof d);
+    if (!d.lookahead) d.lookahead = CAS_UPLOAD_LOOKAHEAD;
+    if (!d.query_spacing) d.query_spacing = CAS_UPLOAD_QUERY_SPACING;
+    if (!d.max_xorb_size) d.max_xorb_size = CAS_XORB_MAX_SIZE;
+    if (!d.max_xorb_chunks) d.max_xorb_chunks = CAS_XORB_MAX_CHUNKS;
+    if (!d.max_shard_size) d.max_shard_size = CAS_SHARD_MAX_SIZE;
+    if (d.lookahead > ((uint64_t)1 << 30) || d.lookahead < CAS_CHUNK_MAX_SIZE)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "lookahead is not 128 KiB..1 GiB");
+    if (d.max_xorb_size > CAS_XORB_MAX_SIZE || d.max_xorb_size < CAS_CHUNK_HEADER_SIZE + CAS_CHUNK_MAX_SIZE)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "max_xorb_size is not 131080..64 MiB");
+    if (d.max_xorb_chunks > CAS_XORB_MAX_CHUNKS)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "max_xorb_chunks is over 8192");
+    if (d.max_shard_size > CAS_SHARD_MAX_SIZE || d.max_shard_size < 1024)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "max_shard_size is not 1024..64 MiB");
+    if (d.scheme != 0 && d.scheme != -1 && d.scheme != CAS_SCHEME_LZ4 &&
+        d.scheme != CAS_SCHEME_BG4_LZ4 && d.scheme != CAS_SCHEME_AUTO)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "scheme is not 0, -1, LZ4, BG4_LZ4 or AUTO");
+    u = (cas_upload *)cas__alloc(&a, sizeof *u);
+    if (!u) return cas__fail(err, CAS_E_NOMEM, 0, "upload session");
+    memset(u, 0, sizeof *u);
+    u->alloc = a;
+    u->flags = d.flags;
+    u->scheme = d.scheme == 0 ? CAS_SCHEME_LZ4 : d.scheme == -1 ? CAS_SCHEME_NONE : d.scheme;
+    u->lookahead = d.lookahead;
+    u->spacing = d.query_spacing;
+    u->now = d.now;
+    u->max_xorb_size = d.max_xorb_size;
+    u->max_xorb_chunks = d.max_xorb_chunks;
+    u->max_shard_size = d.max_shard_size;
+    u->next_qid = 1;
+    u->sink.write = cas__up_xorb_write;
+    u->sink.user = u;
+    /* lookahead: decisions keep <= lookahead bytes after the front chunk; waiting for
+       answers may let that reach 2 x lookahead; plus the unfinished chunk */
+    u->cap = (size_t)(2 * d.lookahead) + CAS_CHUNK_MAX_SIZE;
+    u->win_cap = u->cap / CAS_CHUNK_MIN_SIZE + 2; /* every chunk but a file's last is >= 8 KiB */
+    u->buf = (uint8_t *)cas__alloc(&a, u->cap);
+    u->win = (cas__up_wchunk *)cas__alloc(&a, u->win_cap * sizeof *u->win);
+    if (!u->buf || !u->win) {
+        cas_upload_free(u);
+        return cas__fail(err, CAS_E_NOMEM, 0, "upload lookahead buffer");
+    }
+    *out = u;
+    return cas__succeed(err);
+}
+
+void cas_upload_free(cas_upload *u) {
+    cas_allocator a;
+    size_t i;
+    if (!u) return;
+    a = u->alloc;
+    cas_xorb_writer_free(&u->writer);
+    for (i = 0; i < u->nanswers; i++) cas_shard_free(&u->answers[i]);
+    cas__free(&a, u->answers, u->answers_cap * sizeof *u->answers);
+    cas__free(&a, u->shards, u->shards_cap * sizeof *u->shards);
+    cas__free(&a, u->buf, u->cap);
+    cas__free(&a, u->win, u->win_cap * sizeof *u->win);
+    cas__free(&a, u->chunks, u->chunks_cap * sizeof *u->chunks);
+    cas__free(&a, u->chunk_xorb, u->chunk_xorb_cap * sizeof *u->chunk_xorb);
+    cas__free(&a, u->index, u->index_cap * sizeof *u->index);
+    cas__free(&a, u->xorbs, u->xorbs_cap * sizeof *u->xorbs);
+    cas__free(&a, u->xbuf, u->xcap);
+    cas__free(&a, u->terms, u->terms_cap * sizeof *u->terms);
+    cas__free(&a, u->term_xorb, u->term_xorb_cap * sizeof *u->term_xorb);
+    cas__free(&a, u->files, u->files_cap * sizeof *u->files);
+    cas__free(&a, u->sbuf, u->slen);
+    cas__free(&a, u, sizeof *u);
+}
+
+const cas_error *cas_upload_error(const cas_upload *u) { return &u->error; }
+size_t cas_upload_open_queries(const cas_upload *u) { return u->nopen; }
+void cas_upload_get_stats(const cas_upload *u, cas_upload_stats *out) { *out = u->stats; }
+
+int cas_upload_add_shard(cas_upload *u, const cas_shard *s) {
+    if (u->error.code < 0) return u->error.code;
+    if (!s) return cas__fail(&u->error, CAS_E_ARGUMENT, 0, "no shard");
+    if (u->state >= CAS__UP_FINISHING) return CAS_E_STATE;
+    if (cas__up_grow(u, (void **)&u->shards, &u->shards_cap, u->nshards + 1, sizeof *u->shards, 8))
+        return cas__up_fail(u, CAS_E_NOMEM, "upload shard list");
+    u->shards[u->nshards++] = s;
+    return CAS_OK;
+}
+
+int cas_upload_file_begin(cas_upload *u) {
+    if (u->error.code < 0) return u->error.code;
+    if (u->state != CAS__UP_IDLE || u->ev_pending) return CAS_E_STATE;
+    cas__up_release(u);
+    cas_chunker_init(&u->chunker);
+    cas_merkle_init(&u->merkle);
+    cas_sha256_init(&u->sha);
+    cas__up_defrag_reset(u);
+    memset(&u->result, 0, sizeof u->result);
+    u->host_sha_set = 0;
+    u->fsize = u->farrived = u->farrived_bytes = u->fdecided = u->next_query = 0;
+    u->ffirst_term = (uint32_t)u->nterms;
+    u->final_cut = u->forced = u->pending_new = 0;
+    u->state = CAS__UP_FILE;
+    return CAS_OK;
+}
+
+int cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *consumed) {
+    const uint8_t *p = (const uint8_t *)data;
+    size_t done = 0;
+    if (consumed) *consumed = 0;
+    if (u->error.code < 0) return u->error.code;
+    if (u->state != CAS__UP_FILE) return CAS_E_STATE;
+    if (!data && len) return cas__fail(&u->error, CAS_E_ARGUMENT, u->fsize, "no data");
+    for (;;) {
+        size_t room, take;
+        int rc = cas__up_drive(u);
+        if (rc != CAS_NEED_INPUT) return rc;
+        if (done == len) return CAS_NEED_INPUT;
+        room = u->cap - u->len;
+        if (room == 0) {
+            size_t base = u->front < u->count ? u->win[u->front].off : u->cstart;
+            /* Move only once a good part is decided: keeps the copying ~1 byte per byte. */
+            if (base >= u->cap / 4) cas__up_compact(u, base);
+            else u->forced = 1; /* full: decide down to the lookahead without waiting */
+            continue;
+        }
+        take = len - done < room ? len - done : room;
+        memcpy(u->buf + u->len, p + done, take);
+        if (!(u->flags & (CAS_UPLOAD_NO_SHA256 | CAS_UPLOAD_HOST_SHA256))) cas_sha256_update(&u->sha, p + done, take);
+        u->len += take;
+        u->fsize += take;
+        u->stats.bytes_in += take;
+        done += take;
+        if (consumed) *consumed = done;
+    }
+}
+
+int cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]) {
+    if (u->error.code < 0) return u->error.code;
+    if (u->state != CAS__UP_FILE && u->state != CAS__UP_ENDING) return CAS_E_STATE;
+    if (!(u->flags & CAS_UPLOAD_HOST_SHA256)) return CAS_E_STATE;
+    memcpy(u->host_sha, sha256, 32);
+    u->host_sha_set = 1;
+    return CAS_OK;
+}
+
+int cas_upload_file_end(cas_upload *u, cas_upload_file_result *out) {
+    int rc;
+    if (u->error.code < 0) return u->error.code;
+    if (u->state == CAS__UP_FILE) u->state = CAS__UP_ENDING;
+    if (u->state != CAS__UP_ENDING) return CAS_E_STATE;
+    rc = cas__up_drive(u);
+    if (rc == CAS_OK && out) *out = u->result;
+    return rc;
+}
+
+int cas_upload_next(cas_upload *u, cas_upload_event *ev) {
+    int rc;
+    if (u->error.code < 0) return u->error.code;
+    if (!u->ev_pending) {
+        cas__up_release(u);
+        if (u->state != CAS__UP_FINISHING && u->state != CAS__UP_DONE) return CAS_NEED_INPUT;
+        rc = cas__up_drive(u);
+        if (rc != CAS_READY) return rc;
+    }
+    *ev = u->ev;
+    u->ev_pending = 0;
+    return CAS_READY;
+}
+
+int cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_t len, cas_error *err) {
+    size_t i;
+    int rc;
+    if (u->error.code < 0) return cas__fail(err, u->error.code, 0, "the session has failed");
+    if (id == 0 || id >= u->next_qid) return cas__fail(err, CAS_E_ARGUMENT, 0, "no such query");
+    for (i = 0; i < u->nopen && u->open_q[i] != id; i++) {}
+    if (i < u->nopen) {
+        memmove(u->open_q + i, u->open_q + i + 1, (u->nopen - i - 1) * sizeof u->open_q[0]);
+        u->nopen--;
+    }
+    u->stats.answers++;
+    if (!body) return cas__succeed(err);
+    if (cas__up_grow(u, (void **)&u->answers, &u->answers_cap, u->nanswers + 1, sizeof *u->answers, 8))
+        return cas__fail(err, CAS_E_NOMEM, 0, "answer shard list");
+    rc = cas_shard_parse(body, len, &u->alloc, &u->answers[u->nanswers], err);
+    if (rc != CAS_OK) return rc;
+    u->nanswers++;
+    u->stats.answers_found++;
+    return CAS_OK;
+}
+
+int cas_upload_finish(cas_upload *u) {
+    if (u->error.code < 0) return u->error.code;
+    if (u->state != CAS__UP_IDLE) return CAS_E_STATE;
+    u->state = CAS__UP_FINISHING;
+    return CAS_OK;
+}
+
+#undef CAS__UP_NONE
 
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
 #undef CAS__X86

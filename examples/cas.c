@@ -13,13 +13,22 @@
    cas shard verify FILE [--store DIR]
                                       structure; with a store, every verification hash against
                                       the chunks of DIR/xorbs/<hash>[.xorb] or DIR/<hash>[.xorb]
+   cas pack --store DIR FILE...       the upload engine into a directory store: new xorbs to
+                                      DIR/xorbs/<hash>, the session's shards to DIR/shards/<hash>
+                                      (dedup against the shards already there); prints
+                                      <xet-file-hash>  <name> per file, a summary on stderr
 
    Hashes are printed in the Xet API convention. Exit status: 0 success, 1 data or
    verification failure, 2 usage or I/O error. */
+#define _XOPEN_SOURCE 700 /* POSIX: pwrite, fseeko, opendir, mkdir */
 #define CAS_IMPLEMENTATION
 #include "../cas.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +49,9 @@ static int usage(void) {
             "       %s xorb verify XORB [--hash H]\n"
             "       %s shard dump FILE [--json]\n"
             "       %s shard verify FILE [--store DIR]\n"
+            "       %s pack --store DIR FILE...\n"
             "       %s version\n",
-            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
+            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
     return EXIT_USAGE;
 }
 
@@ -796,6 +806,252 @@ static int cmd_hash(int argc, char **argv, uint8_t *buf) {
     return rc;
 }
 
+/* ==== pack: the upload engine with a directory store as the host ====
+
+   cas pack --store DIR FILE...
+     Uploads FILE... (or - for stdin) into DIR as one session: new xorbs go to
+     DIR/xorbs/<xorb-hash> (the body as uploaded, no footer), the session's shard(s) to
+     DIR/shards/<shard-hash> (upload form), each written to a temporary name and renamed.
+     The shards already in DIR/shards are the dedup cache. Prints "<xet-file-hash>  <name>"
+     per file, and a summary on stderr. */
+
+typedef struct {
+    const char *dir;
+    unsigned long long xorbs_written, shards_written;
+} pack_store;
+
+/* Writes data[0..len) to DIR/SUB/HEX through HEX.tmp + rename; an existing file is kept
+   (content-addressed: same name, same bytes). Returns 0, 1 if it existed, or -1. */
+static int pack_put(const pack_store *st, const char *sub, const cas_hash *h, const uint8_t *data,
+                    size_t len) {
+    char hex[CAS_HASH_HEX_SIZE + 1], path[4096], tmp[4200];
+    FILE *f;
+    cas_hash_to_hex(h, hex);
+    snprintf(path, sizeof path, "%s/%s/%s", st->dir, sub, hex);
+    f = fopen(path, "rb");
+    if (f) {
+        fclose(f);
+        return 1;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, tmp, strerror(errno));
+        return -1;
+    }
+    if (fwrite(data, 1, len, f) != len || fflush(f) != 0) {
+        fprintf(stderr, "%s: %s: write error: %s\n", g_prog, tmp, strerror(errno));
+        fclose(f);
+        remove(tmp);
+        return -1;
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, path, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes DIR, DIR/xorbs and DIR/shards if missing. */
+static int pack_mkdirs(const char *dir) {
+    static const char *subs[3] = {"", "/xorbs", "/shards"};
+    char path[4096];
+    int k;
+    for (k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s%s", dir, subs[k]);
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "%s: %s: %s\n", g_prog, path, strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    cas_shard *s;
+    uint8_t **data;
+    size_t n, cap;
+} pack_shards;
+
+static void pack_shards_free(pack_shards *ps) {
+    size_t i;
+    for (i = 0; i < ps->n; i++) {
+        cas_shard_free(&ps->s[i]);
+        free(ps->data[i]);
+    }
+    free(ps->s);
+    free(ps->data);
+}
+
+/* Loads every shard of DIR/shards (names of 64 hex digits; temporaries are skipped). */
+static int pack_load_shards(const char *dir, pack_shards *ps) {
+    char path[4096];
+    DIR *d;
+    struct dirent *e;
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/shards", dir);
+    d = opendir(path);
+    if (!d) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        cas_hash h;
+        cas_error err;
+        size_t len = 0;
+        uint8_t *data;
+        if (strlen(e->d_name) != CAS_HASH_HEX_SIZE ||
+            cas_hash_from_hex(e->d_name, CAS_HASH_HEX_SIZE, &h) != CAS_OK)
+            continue;
+        if (ps->n == ps->cap) {
+            size_t cap = ps->cap ? 2 * ps->cap : 16;
+            cas_shard *s = (cas_shard *)realloc(ps->s, cap * sizeof *s);
+            uint8_t **dd;
+            if (s) ps->s = s;
+            dd = s ? (uint8_t **)realloc(ps->data, cap * sizeof *dd) : NULL;
+            if (!s || !dd) {
+                fprintf(stderr, "%s: out of memory\n", g_prog);
+                rc = EXIT_USAGE;
+                break;
+            }
+            ps->data = dd;
+            ps->cap = cap;
+        }
+        snprintf(path, sizeof path, "%s/shards/%s", dir, e->d_name);
+        data = read_all(path, CAS_SHARD_MAX_SIZE, &len);
+        if (!data) {
+            rc = EXIT_USAGE;
+            break;
+        }
+        if (cas_shard_parse(data, len, NULL, &ps->s[ps->n], &err) != CAS_OK) {
+            rc = report(path, err.code, &err);
+            free(data);
+            break;
+        }
+        ps->data[ps->n++] = data;
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Drains the session's events into the store. Returns 0 or an exit status. */
+static int pack_drain(cas_upload *u, pack_store *st) {
+    cas_upload_event ev;
+    int rc;
+    while ((rc = cas_upload_next(u, &ev)) == CAS_READY) {
+        int put;
+        if (ev.type == CAS_UPLOAD_EVENT_XORB) {
+            put = pack_put(st, "xorbs", &ev.hash, ev.data, ev.len);
+            if (put == 0) st->xorbs_written++;
+        } else if (ev.type == CAS_UPLOAD_EVENT_SHARD) {
+            put = pack_put(st, "shards", &ev.hash, ev.data, ev.len);
+            if (put == 0) st->shards_written++;
+        } else {
+            put = 0; /* no global dedup: a store has no server to ask */
+        }
+        if (put < 0) return EXIT_USAGE;
+    }
+    if (rc == CAS_NEED_INPUT || rc == CAS_END) return 0;
+    return report("pack", rc, cas_upload_error(u));
+}
+
+/* Pushes one file through the session and prints its hash. */
+static int pack_file(cas_upload *u, pack_store *st, const char *name, uint8_t *buf) {
+    cas_upload_file_result r;
+    FILE *f = open_input(name);
+    size_t n;
+    int rc, x;
+    if (!f) return EXIT_USAGE;
+    rc = cas_upload_file_begin(u);
+    while (rc == CAS_OK && (n = fread(buf, 1, READ_SIZE, f)) > 0) {
+        size_t off = 0;
+        while (rc == CAS_OK && off < n) {
+            size_t used = 0;
+            rc = cas_upload_push(u, buf + off, n - off, &used);
+            off += used;
+            if (rc == CAS_READY && (x = pack_drain(u, st)) != 0) {
+                close_input(f);
+                return x;
+            }
+            if (rc == CAS_READY || rc == CAS_NEED_INPUT) rc = CAS_OK;
+        }
+    }
+    if (rc == CAS_OK && ferror(f)) {
+        fprintf(stderr, "%s: %s: read error: %s\n", g_prog, name, strerror(errno));
+        close_input(f);
+        return EXIT_USAGE;
+    }
+    close_input(f);
+    while (rc == CAS_OK || rc == CAS_READY) {
+        rc = cas_upload_file_end(u, &r);
+        if (rc == CAS_OK) break;
+        if (rc == CAS_READY && (x = pack_drain(u, st)) != 0) return x;
+    }
+    if (rc != CAS_OK) return report(name, rc, cas_upload_error(u));
+    print_hash(&r.file_hash);
+    printf("  %s\n", name);
+    return 0;
+}
+
+static int cmd_pack(int argc, char **argv) {
+    const char *dir = NULL;
+    pack_store st;
+    pack_shards ps;
+    cas_upload *u = NULL;
+    cas_upload_stats s;
+    cas_error err;
+    uint8_t *buf;
+    int i, rc = 0, nfiles = 0;
+    size_t k;
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--store") && i + 1 < argc) dir = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1]) return usage();
+        else nfiles++;
+    }
+    if (!dir || !nfiles) return usage();
+    memset(&st, 0, sizeof st);
+    memset(&ps, 0, sizeof ps);
+    st.dir = dir;
+    if ((rc = pack_mkdirs(dir)) != 0 || (rc = pack_load_shards(dir, &ps)) != 0) {
+        pack_shards_free(&ps);
+        return rc;
+    }
+    buf = (uint8_t *)malloc(READ_SIZE);
+    if (!buf || (rc = cas_upload_create(NULL, NULL, &u, &err)) != CAS_OK) {
+        rc = buf ? report("pack", rc, &err) : (fprintf(stderr, "%s: out of memory\n", g_prog), EXIT_USAGE);
+        free(buf);
+        pack_shards_free(&ps);
+        return rc;
+    }
+    for (k = 0; k < ps.n && rc == 0; k++)
+        if (cas_upload_add_shard(u, &ps.s[k]) != CAS_OK) rc = report("pack", CAS_E_NOMEM, NULL);
+    for (i = 0; i < argc && rc == 0; i++) {
+        if (!strcmp(argv[i], "--store")) {
+            i++;
+            continue;
+        }
+        rc = pack_file(u, &st, argv[i], buf);
+    }
+    if (rc == 0 && (rc = cas_upload_finish(u)) != CAS_OK) rc = report("pack", rc, cas_upload_error(u));
+    if (rc == 0) rc = pack_drain(u, &st);
+    cas_upload_get_stats(u, &s);
+    if (rc == 0)
+        fprintf(stderr,
+                "%s: %llu files, %llu bytes in, %llu new bytes stored (%llu chunks; %llu bytes in "
+                "xorbs), %llu bytes deduplicated (%llu chunks), %llu xorbs and %llu shards written, "
+                "%.2f chunks per term (%llu terms)\n",
+                g_prog, (unsigned long long)s.files, (unsigned long long)s.bytes_in,
+                (unsigned long long)s.new_bytes, (unsigned long long)s.new_chunks,
+                (unsigned long long)s.xorb_bytes, (unsigned long long)s.dedup_bytes,
+                (unsigned long long)s.dedup_chunks, st.xorbs_written, st.shards_written,
+                s.terms ? (double)s.chunks / (double)s.terms : 0.0, (unsigned long long)s.terms);
+    cas_upload_free(u);
+    pack_shards_free(&ps);
+    free(buf);
+    return rc;
+}
+
 static int cmd_version(void) {
     unsigned f = cas_cpu_features();
     printf("cas %s\n", cas_version());
@@ -823,6 +1079,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "hash")) rc = cmd_hash(argc - 2, argv + 2, buf);
     else if (!strcmp(argv[1], "xorb")) rc = cmd_xorb(argc - 2, argv + 2, buf);
     else if (!strcmp(argv[1], "shard")) rc = cmd_shard(argc - 1, argv + 1);
+    else if (!strcmp(argv[1], "pack")) rc = cmd_pack(argc - 2, argv + 2);
     else rc = usage();
     free(buf);
     if (fflush(stdout) != 0) {

@@ -24,7 +24,10 @@ for cc in gcc clang; do
   run "$B/test-shard-san-$cc"
   run $cc $WARN $SAN tests/test_json.c -o "$B/test-json-san-$cc"
   run "$B/test-json-san-$cc"
+  run $cc $WARN $SAN tests/test_upload.c -o "$B/test-upload-san-$cc"
+  run "$B/test-upload-san-$cc" tests/vectors
   run sh tests/cli_shard.sh "$B/cas-san-$cc"
+  run sh tests/cli_pack.sh "$B/cas-san-$cc"
   step "$cc: CAS_NO_SIMD"
   run $cc $WARN -O2 -DCAS_NO_SIMD tests/test_main.c -o "$B/test-nosimd-$cc"
   run "$B/test-nosimd-$cc"

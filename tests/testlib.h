@@ -17,6 +17,48 @@ static inline void *t_xmalloc(size_t n) {
     return p;
 }
 
+/* ---- a counting allocator: fails the Nth allocation, checks sizes, finds leaks ---- */
+typedef struct {
+    long n, fail_at; /* allocations so far; fail the one with this index (-1: never) */
+    long live;
+    size_t bytes, peak;
+} t_counting;
+static inline void *t_counting_alloc(void *user, size_t size, size_t align) {
+    t_counting *a = (t_counting *)user;
+    size_t *p;
+    (void)align;
+    if (a->n++ == a->fail_at) return NULL;
+    p = (size_t *)malloc(size + 16);
+    if (!p) return NULL;
+    p[0] = size;
+    a->live++;
+    a->bytes += size;
+    if (a->bytes > a->peak) a->peak = a->bytes;
+    return (char *)p + 16;
+}
+static inline void t_counting_free(void *user, void *ptr, size_t size) {
+    t_counting *a = (t_counting *)user;
+    size_t *p;
+    if (!ptr) return;
+    p = (size_t *)(void *)((char *)ptr - 16);
+    if (p[0] != size) {
+        fprintf(stderr, "free: size %zu, allocated %zu\n", size, p[0]);
+        abort();
+    }
+    a->live--;
+    a->bytes -= size;
+    free(p);
+}
+static inline cas_allocator t_counting_allocator(t_counting *a, long fail_at) {
+    cas_allocator al;
+    memset(a, 0, sizeof *a);
+    a->fail_at = fail_at;
+    al.alloc = t_counting_alloc;
+    al.free = t_counting_free;
+    al.user = a;
+    return al;
+}
+
 /* ---- splitmix64 and the input kinds of tests/oracle/README.md ---- */
 typedef struct {
     uint64_t state;

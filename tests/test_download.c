@@ -1,0 +1,708 @@
+/* Tests of the download engine (cas_download_*) and cas_recon_from_shards: an in-memory
+   store (files chunked, deduplicated and packed into small xorbs with the library's writers,
+   described by a shard) answers the engine's requests, with every combination of plan mode,
+   sink, piece size and concurrency, ranges, and injected faults.
+   cc -std=c99 -O2 -Wall -Wextra -Werror tests/test_download.c -o test_download */
+#define CAS_IMPLEMENTATION
+#include "testlib.h"
+
+static long g_pass, g_fail;
+#define CHECK(c) CHECKM(c, "")
+#define CHECKM(c, name)                                                                       \
+    do {                                                                                      \
+        if (c) {                                                                              \
+            g_pass++;                                                                         \
+        } else {                                                                              \
+            g_fail++;                                                                         \
+            if (g_fail <= 60) fprintf(stderr, "FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, #c, name); \
+        }                                                                                     \
+    } while (0)
+
+static t_rng g_rng = {0xd0d0};
+static uint32_t rndn(uint32_t n) { return (uint32_t)(t_next(&g_rng) % n); }
+
+/* ---- an in-memory store ---- */
+
+#define MAX_XORBS 64
+#define XORB_CHUNKS 12 /* small xorbs: files span several, terms reuse ranges */
+
+typedef struct {
+    cas_hash hash;
+    uint8_t *data;
+    size_t len;
+    cas_xorb_chunk chunks[XORB_CHUNKS];
+    size_t n;
+} t_xorb;
+
+typedef struct {
+    t_xorb xorbs[MAX_XORBS];
+    size_t nxorbs;
+    /* chunk hash -> (xorb, index) for dedup */
+    cas_hash *seen;
+    uint32_t *seen_xorb, *seen_idx;
+    size_t nseen, capseen;
+    cas_shard_file files[8];
+    cas_shard_term *terms[8];
+    size_t nfiles;
+    cas_shard shard;
+} t_store;
+
+typedef struct {
+    cas_xorb_writer w;
+    cas_sink sink;
+    int open;
+} t_packer;
+
+static int sink_grow(void *user, const void *data, size_t len) {
+    t_xorb *x = (t_xorb *)user;
+    x->data = (uint8_t *)realloc(x->data, x->len + len);
+    memcpy(x->data + x->len, data, len);
+    x->len += len;
+    return 0;
+}
+
+static void store_close_xorb(t_store *s, t_packer *p) {
+    t_xorb *x = &s->xorbs[s->nxorbs - 1];
+    const cas_xorb_chunk *c;
+    if (!p->open) return;
+    cas_xorb_writer_finish(&p->w, 0, &x->hash);
+    c = cas_xorb_writer_chunks(&p->w, &x->n);
+    memcpy(x->chunks, c, x->n * sizeof *c);
+    cas_xorb_writer_free(&p->w);
+    p->open = 0;
+}
+
+/* Adds a file: chunks it, stores new chunks, records its terms. Returns its file hash. */
+static cas_hash store_add_file(t_store *s, t_packer *p, const uint8_t *data, size_t len) {
+    cas_chunk ch;
+    cas_merkle m;
+    size_t off = 0, i;
+    cas_shard_term *terms = (cas_shard_term *)t_xmalloc(sizeof *terms * (len / 1000 + 16));
+    size_t nt = 0;
+    cas_shard_file *f = &s->files[s->nfiles];
+    cas_hash fh;
+    uint64_t bounds[4096];
+    size_t nb = 0;
+    cas_merkle_init(&m);
+    {
+        cas_chunker c;
+        size_t pos = 0;
+        uint64_t cut;
+        cas_chunker_init(&c);
+        while (pos < len) {
+            size_t used = cas_chunker_scan(&c, data + pos, len - pos, &cut);
+            pos += used;
+            if (cut) bounds[nb++] = cut;
+        }
+        cut = cas_chunker_finish(&c);
+        if (cut) bounds[nb++] = cut;
+    }
+    for (i = 0; i < nb; i++) {
+        size_t n = (size_t)bounds[i], k;
+        cas_hash h;
+        uint32_t xi = 0, ci = 0;
+        int found = 0;
+        cas_chunk_hash(data + off, n, &h);
+        for (k = 0; k < s->nseen; k++)
+            if (cas_hash_equal(&s->seen[k], &h)) { xi = s->seen_xorb[k], ci = s->seen_idx[k]; found = 1; break; }
+        if (!found) {
+            if (p->open) cas_xorb_writer_chunks(&p->w, &k);
+            if (!p->open || !cas_xorb_writer_fits(&p->w, n) || k >= XORB_CHUNKS) {
+                store_close_xorb(s, p);
+                memset(&s->xorbs[s->nxorbs], 0, sizeof s->xorbs[0]);
+                p->sink.write = sink_grow;
+                p->sink.user = &s->xorbs[s->nxorbs];
+                s->nxorbs++;
+                cas_xorb_writer_init(&p->w, NULL, CAS_SCHEME_AUTO, &p->sink);
+                p->open = 1;
+            }
+            cas_xorb_writer_chunks(&p->w, &k);
+            xi = (uint32_t)s->nxorbs - 1, ci = (uint32_t)k;
+            cas_xorb_writer_add(&p->w, data + off, n, &h);
+            if (s->nseen == s->capseen) {
+                s->capseen = s->capseen ? 2 * s->capseen : 256;
+                s->seen = (cas_hash *)realloc(s->seen, s->capseen * sizeof *s->seen);
+                s->seen_xorb = (uint32_t *)realloc(s->seen_xorb, s->capseen * 4);
+                s->seen_idx = (uint32_t *)realloc(s->seen_idx, s->capseen * 4);
+            }
+            s->seen[s->nseen] = h, s->seen_xorb[s->nseen] = xi, s->seen_idx[s->nseen] = ci;
+            s->nseen++;
+        }
+        /* extend the last term or start one; xorb hashes are filled in at the end */
+        if (nt && terms[nt - 1].xorb_flags == xi && terms[nt - 1].chunk_end == ci) {
+            terms[nt - 1].chunk_end++;
+            terms[nt - 1].unpacked_bytes += (uint32_t)n;
+        } else {
+            memset(&terms[nt], 0, sizeof terms[nt]);
+            terms[nt].xorb_flags = xi; /* temporarily: the xorb index */
+            terms[nt].chunk_start = ci, terms[nt].chunk_end = ci + 1;
+            terms[nt].unpacked_bytes = (uint32_t)n;
+            nt++;
+        }
+        ch.hash = h, ch.size = n;
+        cas_merkle_push(&m, &ch);
+        off += n;
+    }
+    cas_merkle_file_hash(&m, &fh);
+    memset(f, 0, sizeof *f);
+    f->file_hash = fh;
+    f->num_terms = (uint32_t)nt;
+    f->terms = terms;
+    s->terms[s->nfiles++] = terms;
+    return fh;
+}
+
+/* Closes the last xorb and writes + parses the shard. */
+static void store_finish(t_store *s, t_packer *p) {
+    cas_shard_xorb xs[MAX_XORBS];
+    cas_shard_chunk *storage = (cas_shard_chunk *)t_xmalloc(sizeof *storage * MAX_XORBS * XORB_CHUNKS);
+    size_t i, k;
+    cas_sink sink;
+    uint64_t written;
+    cas_error e;
+    store_close_xorb(s, p);
+    for (i = 0; i < s->nfiles; i++)
+        for (k = 0; k < s->files[i].num_terms; k++) {
+            cas_shard_term *t = &s->files[i].terms[k];
+            t->xorb_hash = s->xorbs[t->xorb_flags].hash;
+            t->xorb_flags = 0;
+        }
+    for (i = 0; i < s->nxorbs; i++)
+        CHECK(cas_shard_xorb_from_chunks(&xs[i], &s->xorbs[i].hash, s->xorbs[i].chunks, s->xorbs[i].n,
+                                         s->xorbs[i].len, storage + i * XORB_CHUNKS) == CAS_OK);
+    memset(&sink, 0, sizeof sink);
+    sink.cap = 64u << 20;
+    sink.buf = (uint8_t *)t_xmalloc(sink.cap);
+    CHECK(cas_shard_write(s->files, s->nfiles, xs, s->nxorbs, NULL, &sink, &written, &e) == CAS_OK);
+    CHECK(cas_shard_parse(sink.buf, sink.len, NULL, &s->shard, &e) == CAS_OK);
+    free(sink.buf);
+    free(storage);
+}
+
+static void store_free(t_store *s) {
+    size_t i;
+    for (i = 0; i < s->nxorbs; i++) free(s->xorbs[i].data);
+    for (i = 0; i < s->nfiles; i++) free(s->terms[i]);
+    free(s->seen), free(s->seen_xorb), free(s->seen_idx);
+    cas_shard_free(&s->shard);
+}
+
+static const t_xorb *store_xorb(const t_store *s, const cas_hash *h) {
+    size_t i;
+    for (i = 0; i < s->nxorbs; i++)
+        if (cas_hash_equal(&s->xorbs[i].hash, h)) return &s->xorbs[i];
+    return NULL;
+}
+
+static int record_ends(void *user, const cas_hash *xorb, uint32_t n, uint64_t *ends) {
+    const t_xorb *x = store_xorb((const t_store *)user, xorb);
+    uint32_t i;
+    if (!x || n != x->n) return CAS_E_SHARD_NO_CHUNKS;
+    for (i = 0; i < n; i++) ends[i] = x->chunks[i].offset + x->chunks[i].record_size;
+    return CAS_OK;
+}
+
+/* ---- the host: answers requests from the store ---- */
+
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+} t_buf;
+static void buf_put(t_buf *b, const void *p, size_t n) {
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 64;
+        b->buf = (uint8_t *)realloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+}
+static void buf_str(t_buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+#define BOUNDARY "3d6b6a416f9b5"
+/* The response body of a request: the range bytes, or multipart/byteranges. `order`
+   shuffles the parts when set. */
+static void make_body(const t_store *s, const cas_recon *r, const cas_download_request *q,
+                      int shuffle, t_buf *b) {
+    const t_xorb *x = store_xorb(s, &r->xorbs[q->xorb].hash);
+    uint32_t i, order[64];
+    b->len = 0;
+    if (q->num_ranges == 1) {
+        buf_put(b, x->data + q->ranges[0].byte_start,
+                (size_t)(q->ranges[0].byte_end - q->ranges[0].byte_start + 1));
+        return;
+    }
+    for (i = 0; i < q->num_ranges; i++) order[i] = i;
+    if (shuffle)
+        for (i = q->num_ranges - 1; i > 0; i--) {
+            uint32_t j = rndn(i + 1), t = order[i];
+            order[i] = order[j], order[j] = t;
+        }
+    for (i = 0; i < q->num_ranges; i++) {
+        const cas_recon_range *g = &q->ranges[order[i]];
+        char hdr[256];
+        snprintf(hdr, sizeof hdr, "\r\n--" BOUNDARY "\r\nContent-Type: application/octet-stream\r\n"
+                 "Content-Range: bytes %llu-%llu/%llu\r\n\r\n", (unsigned long long)g->byte_start,
+                 (unsigned long long)g->byte_end, (unsigned long long)x->len);
+        buf_str(b, i ? hdr : hdr + 2);
+        buf_put(b, x->data + g->byte_start, (size_t)(g->byte_end - g->byte_start + 1));
+    }
+    buf_str(b, "\r\n--" BOUNDARY "--\r\n");
+}
+
+typedef struct {
+    uint8_t *out;
+    uint8_t *seen; /* positional: how often each byte was written */
+    size_t cap, len;
+    int overlap;
+    long cancel_after; /* progress calls until cancel (-1 never) */
+} t_sink;
+static int write_at(void *user, uint64_t off, const void *data, size_t len) {
+    t_sink *k = (t_sink *)user;
+    size_t i;
+    if (off + len > k->cap) return CAS_E_LIMIT;
+    memcpy(k->out + off, data, len);
+    for (i = 0; i < len; i++)
+        if (k->seen[off + i]++) k->overlap = 1;
+    if (off + len > k->len) k->len = (size_t)(off + len);
+    return 0;
+}
+static int write_seq(void *user, const void *data, size_t len) {
+    t_sink *k = (t_sink *)user;
+    if (k->len + len > k->cap) return CAS_E_LIMIT;
+    memcpy(k->out + k->len, data, len);
+    k->len += len;
+    return 0;
+}
+static int progress(void *user, const cas_download_progress *p) {
+    t_sink *k = (t_sink *)user;
+    (void)p;
+    if (k->cancel_after < 0) return 0;
+    return k->cancel_after-- == 0;
+}
+
+enum { F_TRUNCATE = 1, F_DROP_ONCE = 2, F_CORRUPT = 4, F_EXTRA = 8, F_SHUFFLE = 16 };
+
+typedef struct {
+    unsigned flags;       /* CAS_DOWNLOAD_* */
+    int sequential;
+    size_t window;
+    uint32_t jobs;        /* requests in flight */
+    uint32_t piece;       /* max piece size (random 1..piece) */
+    unsigned faults;
+    long cancel_after;
+    const cas_hash *file_hash;
+    uint64_t range_length;
+    const cas_allocator *alloc;
+} t_run;
+
+typedef struct {
+    int rc;        /* the final result */
+    uint32_t requests, refetches;
+    size_t len;
+    int overlap;
+} t_result;
+
+/* Runs the engine to the end against the store; output into out[0..cap). */
+static t_result run(const t_store *s, const cas_recon *r, const t_run *o, uint8_t *out, size_t cap) {
+    cas_download_desc desc;
+    cas_download *d = NULL;
+    t_sink k;
+    t_result res;
+    struct { uint32_t id; t_buf body; size_t pos; int active; } act[8];
+    uint32_t nact = 0, i;
+    int rc, dropped = 0;
+    memset(&res, 0, sizeof res);
+    memset(&k, 0, sizeof k);
+    memset(act, 0, sizeof act);
+    k.out = out, k.cap = cap, k.cancel_after = o->cancel_after;
+    k.seen = (uint8_t *)calloc(cap + 1, 1);
+    memset(&desc, 0, sizeof desc);
+    desc.flags = o->flags;
+    if (o->sequential) desc.write = write_seq; else desc.write_at = write_at;
+    desc.user = &k;
+    desc.window = o->window;
+    desc.file_hash = o->file_hash;
+    desc.range_length = o->range_length;
+    desc.progress = progress;
+    rc = cas_download_create(o->alloc, r, &desc, &d, NULL);
+    if (rc != CAS_OK) { res.rc = rc; free(k.seen); return res; }
+    for (;;) {
+        cas_download_request q;
+        uint32_t jobs = o->jobs ? o->jobs : 1;
+        if (nact < jobs && (rc = cas_download_next(d, &q)) == CAS_READY) {
+            uint32_t slot;
+            for (slot = 0; act[slot].active; slot++) {}
+            act[slot].active = 1, act[slot].id = q.id, act[slot].pos = 0;
+            make_body(s, r, &q, (o->faults & F_SHUFFLE) != 0, &act[slot].body);
+            if (o->faults & F_CORRUPT) act[slot].body.buf[act[slot].body.len / 2] ^= 0x40;
+            if (o->faults & F_EXTRA) buf_str(&act[slot].body, "x");
+            res.requests++;
+            if (q.refetch) res.refetches++;
+            rc = cas_download_begin(d, q.id, q.num_ranges > 1 ? "multipart/byteranges; boundary=" BOUNDARY : NULL,
+                                    q.num_ranges > 1 ? strlen("multipart/byteranges; boundary=" BOUNDARY) : 0);
+            if (rc != CAS_OK) break;
+            nact++;
+            continue;
+        }
+        if (nact == 0) {
+            if (rc == CAS_READY) rc = CAS_E_STATE;
+            break;
+        }
+        /* push a piece into a random active request */
+        {
+            uint32_t pick = rndn(nact), slot;
+            size_t n;
+            for (slot = 0;; slot++)
+                if (act[slot].active && pick-- == 0) break;
+            n = 1 + rndn(o->piece ? o->piece : 1u << 20);
+            if (n > act[slot].body.len - act[slot].pos) n = act[slot].body.len - act[slot].pos;
+            if ((o->faults & F_TRUNCATE) && act[slot].pos + n == act[slot].body.len) n--;
+            if ((o->faults & F_DROP_ONCE) && !dropped && act[slot].pos > act[slot].body.len / 2) {
+                /* the connection drops: abort and retry later */
+                dropped = 1;
+                rc = cas_download_abort(d, act[slot].id);
+                act[slot].active = 0, nact--;
+                if (rc != CAS_OK) break;
+                continue;
+            }
+            rc = cas_download_push(d, act[slot].id, act[slot].body.buf + act[slot].pos, n);
+            if (rc != CAS_OK) break;
+            act[slot].pos += n;
+            if (act[slot].pos == act[slot].body.len || ((o->faults & F_TRUNCATE) && act[slot].pos + 1 == act[slot].body.len)) {
+                rc = cas_download_end(d, act[slot].id);
+                act[slot].active = 0, nact--;
+                if (rc != CAS_OK) break;
+            }
+        }
+    }
+    if (rc == CAS_OK) rc = CAS_E_STATE;
+    res.rc = rc == CAS_END ? CAS_OK : rc;
+    if (rc != CAS_END && d) CHECK(cas_download_next(d, (cas_download_request *)&k) == rc); /* sticky */
+    res.len = k.len;
+    res.overlap = k.overlap;
+    cas_download_free(d);
+    for (i = 0; i < 8; i++) free(act[i].body.buf);
+    free(k.seen);
+    return res;
+}
+
+/* ---- fixtures ---- */
+
+typedef struct {
+    t_store s;
+    uint8_t *data[4];
+    size_t len[4];
+    cas_hash hash[4];
+    size_t nfiles;
+} t_fixture;
+
+static void fixture(t_fixture *fx) {
+    t_packer p;
+    size_t a = 400000, b = 300000, c = 250000, i;
+    uint8_t *A = (uint8_t *)t_xmalloc(a), *B = (uint8_t *)t_xmalloc(b), *C = (uint8_t *)t_xmalloc(c);
+    memset(fx, 0, sizeof *fx);
+    memset(&p, 0, sizeof p);
+    t_generate("random", 1, A, a);
+    t_generate("text", 2, B, b);
+    t_generate("lowent", 3, C, c);
+    /* file 0: A B C A (the second A reuses A's chunks: one range serves two terms)
+       file 1: A C (two ranges of the xorbs holding A and C: multipart)
+       file 2: small, one chunk; file 3: empty */
+    fx->len[0] = 2 * a + b + c;
+    fx->data[0] = (uint8_t *)t_xmalloc(fx->len[0]);
+    memcpy(fx->data[0], A, a), memcpy(fx->data[0] + a, B, b);
+    memcpy(fx->data[0] + a + b, C, c), memcpy(fx->data[0] + a + b + c, A, a);
+    fx->len[1] = a + c;
+    fx->data[1] = (uint8_t *)t_xmalloc(fx->len[1]);
+    memcpy(fx->data[1], A, a), memcpy(fx->data[1] + a, C, c);
+    fx->len[2] = 1000;
+    fx->data[2] = (uint8_t *)t_xmalloc(1000);
+    memcpy(fx->data[2], B, 1000);
+    fx->len[3] = 0;
+    fx->data[3] = (uint8_t *)t_xmalloc(1);
+    fx->nfiles = 4;
+    for (i = 0; i < fx->nfiles; i++) fx->hash[i] = store_add_file(&fx->s, &p, fx->data[i], fx->len[i]);
+    store_finish(&fx->s, &p);
+    free(A), free(B), free(C);
+}
+
+static void fixture_free(t_fixture *fx) {
+    size_t i;
+    for (i = 0; i < fx->nfiles; i++) free(fx->data[i]);
+    store_free(&fx->s);
+}
+
+static int manifest(t_fixture *fx, size_t file, uint64_t first, uint64_t last, cas_recon *r) {
+    return cas_recon_from_shards(NULL, &fx->s.shard, 1, &fx->hash[file], first, last,
+                                 "http://store.invalid/xorbs/", record_ends, &fx->s, r, NULL);
+}
+
+/* ---- tests ---- */
+
+static void test_whole_files(t_fixture *fx) {
+    size_t f;
+    int mode;
+    for (f = 0; f < fx->nfiles; f++) {
+        cas_recon r;
+        CHECK(manifest(fx, f, 0, (uint64_t)-1, &r) == CAS_OK);
+        for (mode = 0; mode < 16; mode++) {
+            t_run o;
+            t_result res;
+            uint8_t *out = (uint8_t *)t_xmalloc(fx->len[f] + 1);
+            char name[64];
+            memset(&o, 0, sizeof o);
+            o.flags = (mode & 1) ? CAS_DOWNLOAD_PER_RANGE : 0;
+            o.sequential = (mode & 2) != 0;
+            o.jobs = (mode & 4) ? 3 : 1;
+            o.piece = (mode & 8) ? 7 : 100000;
+            o.cancel_after = -1;
+            o.file_hash = &fx->hash[f];
+            o.faults = (mode & 4) ? F_SHUFFLE : 0;
+            res = run(&fx->s, &r, &o, out, fx->len[f]);
+            snprintf(name, sizeof name, "file %zu mode %d rc %d", f, mode, res.rc);
+            CHECKM(res.rc == CAS_OK, name);
+            CHECKM(res.len == fx->len[f] && memcmp(out, fx->data[f], fx->len[f]) == 0, name);
+            CHECKM(!res.overlap, name);
+            CHECKM(res.refetches == 0, name);
+            free(out);
+        }
+        if (f == 1) CHECK(r.num_xorbs >= 1);
+        cas_recon_free(&r);
+    }
+}
+
+/* The spec's "chunk 3 serves two terms": file 0's last A reuses the first A's range. */
+static void test_shared_range(t_fixture *fx) {
+    cas_recon r;
+    size_t t, u, shared = 0;
+    CHECK(manifest(fx, 0, 0, (uint64_t)-1, &r) == CAS_OK);
+    for (t = 0; t < r.num_terms; t++)
+        for (u = t + 1; u < r.num_terms; u++)
+            if (r.terms[t].xorb == r.terms[u].xorb && r.terms[t].range == r.terms[u].range) shared++;
+    CHECK(shared > 0);
+    cas_recon_free(&r);
+}
+
+/* A window smaller than the distance between two uses of a range: refetches, same bytes. */
+static void test_small_window(t_fixture *fx) {
+    size_t windows[] = {1, 4096, 70000, 300000};
+    size_t w;
+    cas_recon r;
+    CHECK(manifest(fx, 0, 0, (uint64_t)-1, &r) == CAS_OK);
+    for (w = 0; w < sizeof windows / sizeof windows[0]; w++) {
+        int mode;
+        for (mode = 0; mode < 4; mode++) {
+            t_run o;
+            t_result res;
+            uint8_t *out = (uint8_t *)t_xmalloc(fx->len[0]);
+            char name[64];
+            memset(&o, 0, sizeof o);
+            o.sequential = 1;
+            o.window = windows[w];
+            o.flags = (mode & 1) ? CAS_DOWNLOAD_PER_RANGE : 0;
+            o.jobs = (mode & 2) ? 4 : 1;
+            o.piece = 50000;
+            o.cancel_after = -1;
+            o.file_hash = &fx->hash[0];
+            res = run(&fx->s, &r, &o, out, fx->len[0]);
+            snprintf(name, sizeof name, "window %zu mode %d rc %d", windows[w], mode, res.rc);
+            CHECKM(res.rc == CAS_OK && res.len == fx->len[0] && memcmp(out, fx->data[0], fx->len[0]) == 0, name);
+            if (windows[w] <= 4096) CHECKM(res.refetches > 0, name);
+            free(out);
+        }
+    }
+    cas_recon_free(&r);
+}
+
+/* Ranges: manifests trimmed to chunks + offset_into_first_range + range_length. */
+static void test_ranges(t_fixture *fx) {
+    int i;
+    for (i = 0; i < 60; i++) {
+        size_t f = (size_t)rndn(3);
+        uint64_t a = rndn((uint32_t)fx->len[f]), b = a + rndn((uint32_t)(fx->len[f] - a));
+        cas_recon r;
+        t_run o;
+        t_result res;
+        uint8_t *out = (uint8_t *)t_xmalloc(fx->len[f]);
+        char name[96];
+        if (i == 0) a = 0, b = fx->len[f] - 1;
+        if (i == 1) a = fx->len[f] - 1, b = a;
+        if (i == 2) b = (uint64_t)-2; /* past the end: clamped */
+        CHECK(manifest(fx, f, a, b, &r) == CAS_OK);
+        if (b > fx->len[f] - 1) b = fx->len[f] - 1;
+        memset(&o, 0, sizeof o);
+        o.sequential = i & 1;
+        o.flags = (i & 2) ? CAS_DOWNLOAD_PER_RANGE : 0;
+        o.jobs = 1 + (i % 3);
+        o.piece = 1 + rndn(70000);
+        o.cancel_after = -1;
+        o.file_hash = &fx->hash[f]; /* ignored unless the range is the whole file */
+        o.range_length = b - a + 1;
+        res = run(&fx->s, &r, &o, out, fx->len[f]);
+        snprintf(name, sizeof name, "file %zu %llu-%llu rc %d len %zu", f, (unsigned long long)a,
+                 (unsigned long long)b, res.rc, res.len);
+        CHECKM(res.rc == CAS_OK && res.len == b - a + 1 && memcmp(out, fx->data[f] + a, (size_t)(b - a + 1)) == 0, name);
+        cas_recon_free(&r);
+        free(out);
+    }
+    {   /* past the end: 416 */
+        cas_recon r;
+        CHECK(manifest(fx, 0, fx->len[0], fx->len[0] + 5, &r) == CAS_E_LIMIT);
+        CHECK(manifest(fx, 3, 0, 0, &r) == CAS_E_LIMIT);
+    }
+}
+
+static void test_faults(t_fixture *fx) {
+    cas_recon r;
+    t_run o;
+    t_result res;
+    uint8_t *out = (uint8_t *)t_xmalloc(fx->len[0]);
+    cas_hash wrong;
+    CHECK(manifest(fx, 0, 0, (uint64_t)-1, &r) == CAS_OK);
+    memset(&o, 0, sizeof o);
+    o.cancel_after = -1;
+    o.file_hash = &fx->hash[0];
+    o.piece = 30000;
+    /* a dropped connection: abort, retry, same bytes */
+    o.faults = F_DROP_ONCE;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc == CAS_OK && memcmp(out, fx->data[0], fx->len[0]) == 0 && !res.overlap);
+    o.sequential = 1;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc == CAS_OK && memcmp(out, fx->data[0], fx->len[0]) == 0);
+    o.sequential = 0;
+    /* a short body reported as complete */
+    o.faults = F_TRUNCATE;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc == CAS_E_TRUNCATED || res.rc == CAS_E_SIZE);
+    /* bytes past the ranges */
+    o.faults = F_EXTRA;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc == CAS_E_TRAILING || res.rc == CAS_E_MULTIPART);
+    /* a flipped byte: a decoder error, or the file hash catches it */
+    o.faults = F_CORRUPT;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc < 0);
+    o.faults = 0;
+    /* the wrong file hash */
+    wrong = fx->hash[0];
+    wrong.bytes[5] ^= 1;
+    o.file_hash = &wrong;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc == CAS_E_HASH);
+    o.flags = CAS_DOWNLOAD_NO_VERIFY;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc == CAS_OK);
+    o.flags = 0;
+    o.file_hash = &fx->hash[0];
+    /* cancel from the progress callback: never CAS_END */
+    o.cancel_after = 3;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc == CAS_E_CANCELLED);
+    o.cancel_after = -1;
+    /* a term whose unpacked_length is off by one, either way */
+    {
+        cas_recon bad = r;
+        cas_recon_term *terms = (cas_recon_term *)t_xmalloc(r.num_terms * sizeof *terms);
+        int delta;
+        for (delta = -1; delta <= 1; delta += 2) {
+            memcpy(terms, r.terms, r.num_terms * sizeof *terms);
+            terms[1].unpacked_length += delta;
+            bad.terms = terms;
+            res = run(&fx->s, &bad, &o, out, fx->len[0] + 1);
+            CHECK(res.rc == CAS_E_TERM_SIZE);
+            o.sequential = 1;
+            res = run(&fx->s, &bad, &o, out, fx->len[0] + 1);
+            CHECK(res.rc == CAS_E_TERM_SIZE);
+            o.sequential = 0;
+        }
+        free(terms);
+    }
+    cas_recon_free(&r);
+    free(out);
+}
+
+/* Every allocation of a whole run fails in turn: CAS_E_NOMEM, nothing leaked. */
+static void test_alloc_failures(t_fixture *fx) {
+    cas_recon r;
+    long n, total;
+    t_counting ta;
+    cas_allocator al;
+    uint8_t *out = (uint8_t *)t_xmalloc(fx->len[0]);
+    t_run o;
+    t_result res;
+    CHECK(manifest(fx, 0, 0, (uint64_t)-1, &r) == CAS_OK);
+    memset(&o, 0, sizeof o);
+    o.cancel_after = -1;
+    o.file_hash = &fx->hash[0];
+    o.piece = 100000;
+    o.jobs = 2;
+    al = t_counting_allocator(&ta, -1);
+    o.alloc = &al;
+    res = run(&fx->s, &r, &o, out, fx->len[0]);
+    CHECK(res.rc == CAS_OK && ta.live == 0);
+    total = ta.n;
+    for (n = 0; n < total; n++) {
+        al = t_counting_allocator(&ta, n);
+        res = run(&fx->s, &r, &o, out, fx->len[0]);
+        CHECK(res.rc == CAS_E_NOMEM);
+        CHECK(ta.live == 0);
+    }
+    /* cas_recon_from_shards too */
+    for (n = 0;; n++) {
+        int rc;
+        al = t_counting_allocator(&ta, n);
+        rc = cas_recon_from_shards(&al, &fx->s.shard, 1, &fx->hash[0], 0, (uint64_t)-1,
+                                   "http://x/", record_ends, &fx->s, &r, NULL);
+        CHECK(ta.live == (rc == CAS_OK ? ta.live : 0));
+        if (rc == CAS_OK) { cas_recon_free(&r); CHECK(ta.live == 0); break; }
+        CHECK(rc == CAS_E_NOMEM);
+    }
+    printf("allocation sweep: %ld allocations in a run\n", total);
+    free(out);
+}
+
+static void test_api_misuse(t_fixture *fx) {
+    cas_recon r;
+    cas_download *d;
+    cas_download_desc desc;
+    cas_download_request q;
+    t_sink k;
+    uint8_t out[16];
+    memset(&k, 0, sizeof k);
+    k.out = out, k.cap = sizeof out;
+    CHECK(manifest(fx, 2, 0, (uint64_t)-1, &r) == CAS_OK);
+    memset(&desc, 0, sizeof desc);
+    CHECK(cas_download_create(NULL, &r, &desc, &d, NULL) == CAS_E_ARGUMENT); /* no sink */
+    desc.write = write_seq, desc.write_at = write_at;
+    CHECK(cas_download_create(NULL, &r, &desc, &d, NULL) == CAS_E_ARGUMENT); /* two */
+    desc.write_at = NULL;
+    desc.user = &k;
+    CHECK(cas_download_create(NULL, &r, &desc, &d, NULL) == CAS_OK);
+    CHECK(cas_download_push(d, 0, "x", 1) == CAS_E_STATE); /* not begun */
+    CHECK(cas_download_next(d, &q) == CAS_E_STATE);        /* sticky */
+    cas_download_free(d);
+    CHECK(cas_download_create(NULL, &r, &desc, &d, NULL) == CAS_OK);
+    CHECK(cas_download_next(d, &q) == CAS_READY);
+    CHECK(strncmp(q.range, "bytes=", 6) == 0 && q.num_ranges == 1);
+    CHECK(cas_download_next(d, &q) == CAS_NEED_INPUT);
+    cas_download_cancel(d);
+    CHECK(cas_download_next(d, &q) == CAS_E_CANCELLED);
+    cas_download_free(d);
+    cas_recon_free(&r);
+}
+
+int main(void) {
+    t_fixture fx;
+    fixture(&fx);
+    test_whole_files(&fx);
+    test_shared_range(&fx);
+    test_small_window(&fx);
+    test_ranges(&fx);
+    test_faults(&fx);
+    test_api_misuse(&fx);
+    test_alloc_failures(&fx);
+    fixture_free(&fx);
+    printf("test_download: %ld passed, %ld failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+}

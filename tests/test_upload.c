@@ -1,0 +1,931 @@
+/* Tests of the upload session engine (cas_upload_*). Standalone:
+     cc -std=c99 -Wall -Wextra -Werror -I. test_upload.c -o test_upload && ./test_upload [VECTORS]
+   VECTORS: the directory of chunking.txt (default tests/vectors, or $CAS_VECTORS).
+   Prints "test_upload: N passed, M failed". */
+#define CAS_IMPLEMENTATION
+#include "../cas.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_pass, g_fail;
+#define CHECK(cond, ...)                                                                       \
+    do {                                                                                       \
+        if (cond) g_pass++;                                                                    \
+        else {                                                                                 \
+            g_fail++;                                                                          \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
+            fprintf(stderr, __VA_ARGS__);                                                      \
+            fputc('\n', stderr);                                                               \
+        }                                                                                      \
+    } while (0)
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* ---- counting allocator: fails the Nth allocation, checks sizes, counts live blocks ---- */
+typedef struct {
+    long n, fail_at, live;
+} counting;
+static void *c_alloc(void *user, size_t size, size_t align) {
+    counting *a = (counting *)user;
+    size_t *p;
+    (void)align;
+    if (a->n++ == a->fail_at) return NULL;
+    p = (size_t *)malloc(size + 16);
+    if (!p) return NULL;
+    p[0] = size;
+    a->live++;
+    return (char *)p + 16;
+}
+static void c_free(void *user, void *ptr, size_t size) {
+    counting *a = (counting *)user;
+    size_t *p = (size_t *)(void *)((char *)ptr - 16);
+    if (p[0] != size) {
+        fprintf(stderr, "free: size %zu, allocated %zu\n", size, p[0]);
+        abort();
+    }
+    a->live--;
+    free(p);
+}
+
+/* ---- inputs (splitmix64, as tests/testlib.h) ---- */
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+static void fill_random(uint64_t seed, uint8_t *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint64_t v = rng_next(&seed);
+        int k;
+        for (k = 0; k < 8 && i < n; k++, i++) p[i] = (uint8_t)(v >> (8 * k));
+    }
+}
+static int generate(const char *kind, uint64_t seed, uint8_t *buf, size_t size) {
+    static const char *words[16] = {"the",  "of",   "and",  "model", "tensor", "weight",
+                                    "layer", "xet",  "chunk", "hash", "data",   "file",
+                                    "byte", "merkle", "shard", "hub"};
+    size_t i = 0;
+    if (!strcmp(kind, "zero")) memset(buf, 0, size);
+    else if (!strcmp(kind, "random")) fill_random(seed, buf, size);
+    else if (!strcmp(kind, "text")) {
+        while (i < size) {
+            uint64_t v = rng_next(&seed);
+            const char *w = words[v & 15];
+            size_t k;
+            for (k = 0; w[k] && i < size; k++) buf[i++] = (uint8_t)w[k];
+            if (i < size) buf[i++] = ((v >> 8) & 7) == 0 ? '\n' : ' ';
+        }
+    } else if (!strcmp(kind, "lowent")) {
+        for (i = 0; i < size; i++) buf[i] = (uint8_t)(rng_next(&seed) >> 61);
+    } else return 0;
+    return 1;
+}
+
+/* ---- a host: runs a session over files, keeps every event ---- */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} input;
+
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    cas_hash hash;
+    int type;
+    uint64_t query_id;
+} event_copy;
+
+/* Answers a query: returns the body (NULL = 404). */
+typedef const uint8_t *(*answer_fn)(void *user, const cas_hash *chunk, size_t *len);
+
+typedef struct {
+    cas_upload_desc desc;
+    const cas_shard **shards;
+    size_t nshards;
+    answer_fn answer;
+    void *answer_user;
+    uint64_t piece_seed; /* 0: push whole files */
+    const cas_allocator *alloc;
+    /* results */
+    event_copy *ev;
+    size_t nev;
+    cas_upload_file_result *files;
+    cas_upload_stats stats;
+    int rc; /* the first error */
+} session;
+
+static void keep_event(session *s, const cas_upload_event *e) {
+    event_copy *c;
+    s->ev = (event_copy *)realloc(s->ev, (s->nev + 1) * sizeof *s->ev);
+    if (!s->ev) exit(2);
+    c = &s->ev[s->nev++];
+    c->type = e->type;
+    c->hash = e->hash;
+    c->query_id = e->query_id;
+    c->len = e->len;
+    c->data = NULL;
+    if (e->len) {
+        c->data = (uint8_t *)xmalloc(e->len);
+        memcpy(c->data, e->data, e->len);
+    }
+}
+
+static int drain(session *s, cas_upload *u) {
+    cas_upload_event e;
+    int rc;
+    while ((rc = cas_upload_next(u, &e)) == CAS_READY) {
+        keep_event(s, &e);
+        if (e.type == CAS_UPLOAD_EVENT_QUERY && s->answer) {
+            size_t len = 0;
+            const uint8_t *body = s->answer(s->answer_user, &e.hash, &len);
+            cas_error err;
+            int a = cas_upload_answer(u, e.query_id, body, len, &err);
+            if (a != CAS_OK) return a;
+        }
+    }
+    return rc;
+}
+
+static void session_free(session *s) {
+    size_t i;
+    for (i = 0; i < s->nev; i++) free(s->ev[i].data);
+    free(s->ev);
+    free(s->files);
+    s->ev = NULL;
+    s->files = NULL;
+    s->nev = 0;
+}
+
+static int run_session(session *s, const input *in, size_t n) {
+    cas_upload *u = NULL;
+    cas_error err;
+    size_t i;
+    int rc;
+    uint64_t seed = s->piece_seed;
+    s->ev = NULL;
+    s->nev = 0;
+    s->files = (cas_upload_file_result *)xmalloc((n ? n : 1) * sizeof *s->files);
+    rc = cas_upload_create(s->alloc, &s->desc, &u, &err);
+    if (rc != CAS_OK) return s->rc = rc;
+    for (i = 0; i < s->nshards && rc == CAS_OK; i++) rc = cas_upload_add_shard(u, s->shards[i]);
+    for (i = 0; i < n && rc == CAS_OK; i++) {
+        size_t off = 0;
+        rc = cas_upload_file_begin(u);
+        while (rc == CAS_OK && off < in[i].len) {
+            size_t piece = in[i].len - off, used = 0;
+            if (seed) {
+                uint64_t r = rng_next(&seed);
+                piece = (size_t)(r % 4 == 0 ? r % 7 + 1 : r % 300000 + 1);
+                if (piece > in[i].len - off) piece = in[i].len - off;
+            }
+            rc = cas_upload_push(u, in[i].data + off, piece, &used);
+            off += used;
+            if (rc == CAS_READY) rc = drain(s, u);
+            if (rc == CAS_NEED_INPUT) rc = CAS_OK;
+        }
+        while (rc == CAS_OK) {
+            rc = cas_upload_file_end(u, &s->files[i]);
+            if (rc == CAS_OK) break;
+            if (rc == CAS_READY) rc = drain(s, u);
+            if (rc == CAS_NEED_INPUT) rc = CAS_OK;
+        }
+    }
+    if (rc == CAS_OK) rc = cas_upload_finish(u);
+    if (rc == CAS_OK) rc = drain(s, u);
+    if (rc == CAS_END) rc = CAS_OK;
+    cas_upload_get_stats(u, &s->stats);
+    if (rc != CAS_OK && rc != CAS_E_NOMEM && cas_upload_error(u)->code)
+        fprintf(stderr, "  session error %s (%s) at %llu\n", cas_result_name(rc),
+                cas_upload_error(u)->what, (unsigned long long)cas_upload_error(u)->offset);
+    cas_upload_free(u);
+    return s->rc = rc;
+}
+
+static size_t count_events(const session *s, int type) {
+    size_t i, n = 0;
+    for (i = 0; i < s->nev; i++) n += s->ev[i].type == type;
+    return n;
+}
+
+/* ---- read back: parse the shards, decode the xorbs, rebuild every file ---- */
+typedef struct {
+    cas_hash hash;
+    uint8_t *data; /* decoded chunks, concatenated */
+    uint32_t n;
+    uint64_t *starts; /* n + 1 offsets */
+    size_t cap;
+} decoded_xorb;
+
+typedef struct {
+    decoded_xorb *x;
+    size_t n;
+} xorb_set;
+
+typedef struct {
+    decoded_xorb *cur;
+    size_t cap;
+} walk_ctx;
+
+static int on_chunk(void *user, uint32_t index, uint64_t offset, const cas_chunk_header *h,
+                    const uint8_t *data, const cas_hash *hash) {
+    walk_ctx *w = (walk_ctx *)user;
+    decoded_xorb *d = w->cur;
+    (void)offset;
+    (void)hash;
+    if (d->starts[index] + h->uncompressed_size > d->cap) {
+        d->cap = d->cap * 2 + h->uncompressed_size;
+        d->data = (uint8_t *)realloc(d->data, d->cap);
+    }
+    d->starts = (uint64_t *)realloc(d->starts, (index + 2) * sizeof *d->starts);
+    if (!d->data || !d->starts) exit(2);
+    memcpy(d->data + d->starts[index], data, h->uncompressed_size);
+    d->starts[index + 1] = d->starts[index] + h->uncompressed_size;
+    d->n = index + 1;
+    return 0;
+}
+
+static void xorbs_add(xorb_set *set, const event_copy *e) {
+    decoded_xorb *d;
+    walk_ctx w;
+    cas_xorb_info info;
+    cas_error err;
+    uint8_t *scratch = (uint8_t *)xmalloc(2 * CAS_CHUNK_MAX_SIZE);
+    int rc;
+    set->x = (decoded_xorb *)realloc(set->x, (set->n + 1) * sizeof *set->x);
+    if (!set->x) exit(2);
+    d = &set->x[set->n++];
+    memset(d, 0, sizeof *d);
+    d->hash = e->hash;
+    d->starts = (uint64_t *)xmalloc(sizeof *d->starts);
+    d->starts[0] = 0;
+    w.cur = d;
+    rc = cas_xorb_walk(e->data, e->len, scratch, on_chunk, &w, &info, &err);
+    CHECK(rc == CAS_OK, "xorb walk: %s", cas_result_name(rc));
+    CHECK(cas_hash_equal(&info.xorb_hash, &e->hash), "xorb event hash = walked hash");
+    CHECK(!info.has_footer, "xorb uploaded without footer");
+    CHECK(info.records_size == e->len, "xorb bytes are whole records");
+    free(scratch);
+}
+
+static void xorbs_free(xorb_set *set) {
+    size_t i;
+    for (i = 0; i < set->n; i++) {
+        free(set->x[i].data);
+        free(set->x[i].starts);
+    }
+    free(set->x);
+    set->x = NULL;
+    set->n = 0;
+}
+
+static const decoded_xorb *xorbs_find(const xorb_set *set, const cas_hash *h) {
+    size_t i;
+    for (i = 0; i < set->n; i++)
+        if (cas_hash_equal(&set->x[i].hash, h)) return &set->x[i];
+    return NULL;
+}
+
+/* Rebuilds file `fh` from the shards of `s` with xorbs from `set`; compares with `want`. */
+static int rebuild(const cas_shard *shards, size_t nshards, const xorb_set *set, const cas_hash *fh,
+                   const uint8_t *want, size_t want_len) {
+    size_t i, j, pos = 0;
+    for (i = 0; i < nshards; i++) {
+        const cas_shard_file *f = cas_shard_find_file(&shards[i], fh);
+        if (!f) continue;
+        for (j = 0; j < f->num_terms; j++) {
+            const cas_shard_term *t = &f->terms[j];
+            const decoded_xorb *x = xorbs_find(set, &t->xorb_hash);
+            uint64_t a, b;
+            if (!x || t->chunk_end > x->n) return 0;
+            a = x->starts[t->chunk_start];
+            b = x->starts[t->chunk_end];
+            if (b - a != t->unpacked_bytes || pos + (b - a) > want_len) return 0;
+            if (memcmp(want + pos, x->data + a, (size_t)(b - a))) return 0;
+            pos += (size_t)(b - a);
+        }
+        return pos == want_len;
+    }
+    return 0;
+}
+
+/* Parses every SHARD event of s into out[] (returns the count). */
+static size_t parse_shards(const session *s, cas_shard *out, size_t cap) {
+    size_t i, n = 0;
+    for (i = 0; i < s->nev && n < cap; i++) {
+        cas_error err;
+        int rc;
+        if (s->ev[i].type != CAS_UPLOAD_EVENT_SHARD) continue;
+        rc = cas_shard_parse(s->ev[i].data, s->ev[i].len, NULL, &out[n], &err);
+        CHECK(rc == CAS_OK, "shard parse: %s (%s at %llu)", cas_result_name(rc), err.what,
+              (unsigned long long)err.offset);
+        if (rc == CAS_OK) n++;
+    }
+    return n;
+}
+
+static void free_shards(cas_shard *s, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) cas_shard_free(&s[i]);
+}
+
+/* Every file of the session rebuilt from its shards and xorbs (extra: xorbs of earlier
+   sessions); order: every xorb event before the first shard event. */
+static void check_readback(const char *name, const session *s, const input *in, size_t n,
+                           const xorb_set *extra) {
+    cas_shard shards[64];
+    size_t ns = parse_shards(s, shards, 64), i, first_shard = s->nev, last_xorb = 0, nx = 0;
+    xorb_set set = {NULL, 0};
+    for (i = 0; i < s->nev; i++) {
+        if (s->ev[i].type == CAS_UPLOAD_EVENT_XORB) {
+            xorbs_add(&set, &s->ev[i]);
+            last_xorb = i;
+            nx++;
+        }
+        if (s->ev[i].type == CAS_UPLOAD_EVENT_SHARD && first_shard == s->nev) first_shard = i;
+    }
+    if (extra)
+        for (i = 0; i < extra->n; i++) {
+            set.x = (decoded_xorb *)realloc(set.x, (set.n + 1) * sizeof *set.x);
+            set.x[set.n] = extra->x[i];
+            set.x[set.n].data = (uint8_t *)xmalloc(extra->x[i].starts[extra->x[i].n]);
+            memcpy(set.x[set.n].data, extra->x[i].data, extra->x[i].starts[extra->x[i].n]);
+            set.x[set.n].starts = (uint64_t *)xmalloc((extra->x[i].n + 1) * sizeof(uint64_t));
+            memcpy(set.x[set.n].starts, extra->x[i].starts, (extra->x[i].n + 1) * sizeof(uint64_t));
+            set.n++;
+        }
+    CHECK(nx == 0 || last_xorb < first_shard, "%s: every xorb before the first shard", name);
+    for (i = 0; i < n; i++)
+        CHECK(rebuild(shards, ns, &set, &s->files[i].file_hash, in[i].data, in[i].len),
+              "%s: file %zu rebuilt byte for byte", name, i);
+    /* verification hashes: against the chunks each term cites */
+    for (i = 0; i < ns; i++) {
+        size_t j, k;
+        CHECK(shards[i].size <= (s->desc.max_shard_size ? s->desc.max_shard_size : CAS_SHARD_MAX_SIZE),
+              "%s: shard size %llu under the limit", name, (unsigned long long)shards[i].size);
+        for (j = 0; j < shards[i].num_files; j++) {
+            const cas_shard_file *f = &shards[i].files[j];
+            CHECK((f->flags & CAS_SHARD_FILE_VERIFICATION) && f->has_sha256 ==
+                  !(s->desc.flags & (CAS_UPLOAD_NO_SHA256 | CAS_UPLOAD_HOST_SHA256)),
+                  "%s: verification + sha256 flags", name);
+            for (k = 0; k < f->num_terms; k++) {
+                const cas_shard_term *t = &f->terms[k];
+                const decoded_xorb *x = xorbs_find(&set, &t->xorb_hash);
+                cas_hash hs[512], v;
+                uint32_t c;
+                if (!x || t->chunk_end - t->chunk_start > 512) continue;
+                for (c = t->chunk_start; c < t->chunk_end; c++)
+                    cas_chunk_hash(x->data + x->starts[c], (size_t)(x->starts[c + 1] - x->starts[c]),
+                                   &hs[c - t->chunk_start]);
+                cas_verification_hash(hs, t->chunk_end - t->chunk_start, &v);
+                CHECK(cas_hash_equal(&v, &t->verification), "%s: verification hash of a term", name);
+            }
+        }
+    }
+    free_shards(shards, ns);
+    xorbs_free(&set);
+}
+
+/* Collects the xorbs of a session (for later sessions' read-back). */
+static void collect_xorbs(const session *s, xorb_set *set) {
+    size_t i;
+    for (i = 0; i < s->nev; i++)
+        if (s->ev[i].type == CAS_UPLOAD_EVENT_XORB) xorbs_add(set, &s->ev[i]);
+}
+
+/* ---- tests ---- */
+
+static void test_vectors(const char *dir) {
+    char path[1024], line[512], kind[32];
+    FILE *f;
+    unsigned long long seed, size;
+    int cases = 0;
+    snprintf(path, sizeof path, "%s/chunking.txt", dir);
+    f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        g_fail++;
+        return;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char hex[80];
+        if (sscanf(line, "case %31s %llu %llu", kind, &seed, &size) == 3) {
+            uint8_t *buf = (uint8_t *)xmalloc((size_t)size);
+            session s;
+            input in;
+            uint8_t sha[32];
+            generate(kind, seed, buf, (size_t)size);
+            while (fgets(line, sizeof line, f) && sscanf(line, "file %79s", hex) != 1) {}
+            memset(&s, 0, sizeof s);
+            s.desc.lookahead = (cases & 1) ? CAS_CHUNK_MAX_SIZE : 0; /* small: compaction */
+            s.desc.max_xorb_size = (cases & 2) ? (1u << 20) : 0;
+            s.piece_seed = (uint64_t)cases + 1;
+            in.data = buf;
+            in.len = (size_t)size;
+            CHECK(run_session(&s, &in, 1) == CAS_OK, "vector %s %llu %llu", kind, seed, size);
+            if (s.rc == CAS_OK) {
+                cas_hash want = {{0}};
+                cas_hash_from_hex(hex, strlen(hex), &want);
+                CHECK(cas_hash_equal(&s.files[0].file_hash, &want), "file hash of %s %llu %llu", kind, seed, size);
+                cas_sha256_hash(buf, (size_t)size, sha);
+                CHECK(s.files[0].has_sha256 && !memcmp(sha, s.files[0].sha256, 32), "sha256 %s %llu", kind, size);
+                CHECK(s.files[0].size == size, "size");
+                check_readback("vector", &s, &in, 1, NULL);
+            }
+            session_free(&s);
+            free(buf);
+            cases++;
+        }
+    }
+    fclose(f);
+    CHECK(cases >= 20, "vector cases read: %d", cases);
+}
+
+static void test_empty(void) {
+    session s;
+    input in[2];
+    uint8_t sha[32];
+    cas_shard sh[2];
+    size_t ns;
+    memset(&s, 0, sizeof s);
+    in[0].data = (const uint8_t *)"";
+    in[0].len = 0;
+    in[1] = in[0];
+    CHECK(run_session(&s, in, 2) == CAS_OK, "empty files");
+    cas_sha256_hash("", 0, sha);
+    CHECK(s.files[0].num_terms == 0 && !memcmp(sha, s.files[0].sha256, 32), "empty: no term, sha of nothing");
+    {
+        cas_hash z = {{0}};
+        CHECK(cas_hash_equal(&z, &s.files[0].file_hash), "empty: file hash zeros");
+    }
+    CHECK(count_events(&s, CAS_UPLOAD_EVENT_XORB) == 0 && count_events(&s, CAS_UPLOAD_EVENT_SHARD) == 1,
+          "empty: no xorb, one shard");
+    ns = parse_shards(&s, sh, 2);
+    CHECK(ns == 1 && sh[0].num_files == 2 && sh[0].files[0].flags == 0xC0000000u, "empty: file entries as HF's");
+    free_shards(sh, ns);
+    session_free(&s);
+}
+
+static void test_dedup(void) {
+    size_t n = 5u << 20, i;
+    uint8_t *a = (uint8_t *)xmalloc(n), *b = (uint8_t *)xmalloc(n + 100);
+    session s1, s2, s3;
+    input in[2];
+    cas_shard sh[4];
+    const cas_shard *shp[4];
+    size_t ns;
+    xorb_set old = {NULL, 0};
+    fill_random(7, a, n);
+
+    /* (a) the same file twice in one session */
+    memset(&s1, 0, sizeof s1);
+    s1.piece_seed = 99;
+    in[0].data = a;
+    in[0].len = n;
+    in[1] = in[0];
+    CHECK(run_session(&s1, in, 2) == CAS_OK, "dedup in session");
+    CHECK(s1.files[1].new_chunks == 0 && s1.files[1].dedup_chunks == s1.files[0].num_chunks,
+          "second copy fully deduplicated: %llu new", (unsigned long long)s1.files[1].new_chunks);
+    CHECK(cas_hash_equal(&s1.files[0].file_hash, &s1.files[1].file_hash), "same file hash");
+    CHECK(count_events(&s1, CAS_UPLOAD_EVENT_XORB) == 1, "one xorb for both");
+    check_readback("in-session", &s1, in, 2, NULL);
+    collect_xorbs(&s1, &old);
+
+    /* (b) again in a new session with the first session's shard */
+    ns = parse_shards(&s1, sh, 4);
+    for (i = 0; i < ns; i++) shp[i] = &sh[i];
+    memset(&s2, 0, sizeof s2);
+    s2.shards = shp;
+    s2.nshards = ns;
+    CHECK(run_session(&s2, in, 1) == CAS_OK, "dedup vs shard");
+    CHECK(count_events(&s2, CAS_UPLOAD_EVENT_XORB) == 0, "no new xorb against the old shard");
+    CHECK(s2.files[0].num_terms == 1, "one term: %u", s2.files[0].num_terms);
+    check_readback("vs-shard", &s2, in, 1, &old);
+
+    /* (c) a copy with a small insertion in the middle */
+    memcpy(b, a, n / 2);
+    fill_random(8, b + n / 2, 100);
+    memcpy(b + n / 2 + 100, a + n / 2, n - n / 2);
+    memset(&s3, 0, sizeof s3);
+    s3.shards = shp;
+    s3.nshards = ns;
+    s3.piece_seed = 5;
+    in[0].data = b;
+    in[0].len = n + 100;
+    CHECK(run_session(&s3, in, 1) == CAS_OK, "insertion");
+    CHECK(s3.files[0].new_chunks >= 1 && s3.files[0].new_chunks <= 3,
+          "insertion stores only the chunks around it: %llu", (unsigned long long)s3.files[0].new_chunks);
+    CHECK(s3.files[0].num_terms <= 3, "insertion: 3 terms, got %u", s3.files[0].num_terms);
+    check_readback("insertion", &s3, in, 1, &old);
+    printf("  insertion: %llu of %llu chunks stored, %u terms\n", (unsigned long long)s3.files[0].new_chunks,
+           (unsigned long long)s3.files[0].num_chunks, s3.files[0].num_terms);
+
+    free_shards(sh, ns);
+    xorbs_free(&old);
+    session_free(&s1);
+    session_free(&s2);
+    session_free(&s3);
+    free(a);
+    free(b);
+}
+
+/* A pool of whole chunks: chunk boundaries depend only on a chunk's own bytes (the hash
+   restarts at each cut), so any sequence of pool chunks chunks back into the same chunks. */
+typedef struct {
+    uint8_t *data;
+    size_t n, *off, *len;
+} pool;
+
+static void pool_make(pool *p, uint64_t seed, size_t bytes) {
+    cas_chunker c;
+    size_t pos = 0, start = 0;
+    p->data = (uint8_t *)xmalloc(bytes);
+    fill_random(seed, p->data, bytes);
+    p->off = (size_t *)xmalloc(bytes / CAS_CHUNK_MIN_SIZE * sizeof(size_t));
+    p->len = (size_t *)xmalloc(bytes / CAS_CHUNK_MIN_SIZE * sizeof(size_t));
+    p->n = 0;
+    cas_chunker_init(&c);
+    while (pos < bytes) {
+        uint64_t cut = 0;
+        pos += cas_chunker_scan(&c, p->data + pos, bytes - pos, &cut);
+        if (cut) {
+            p->off[p->n] = start;
+            p->len[p->n++] = (size_t)cut;
+            start += (size_t)cut;
+        }
+    }
+}
+static void pool_free(pool *p) {
+    free(p->data);
+    free(p->off);
+    free(p->len);
+}
+static size_t pool_append(const pool *p, size_t i, uint8_t *out, size_t at) {
+    memcpy(out + at, p->data + p->off[i], p->len[i]);
+    return at + p->len[i];
+}
+
+static void test_fragmentation(void) {
+    pool old, fresh;
+    uint8_t *oldfile, *mixed;
+    size_t ol = 0, ml = 0, i, groups;
+    session s0, naive, defrag;
+    input in;
+    cas_shard sh[4];
+    const cas_shard *shp[4];
+    size_t ns;
+    double avg_naive, avg_defrag;
+    pool_make(&old, 21, 40u << 20);
+    pool_make(&fresh, 22, 120u << 20);
+    groups = old.n < fresh.n / 3 ? old.n : fresh.n / 3;
+    oldfile = (uint8_t *)xmalloc(40u << 20);
+    mixed = (uint8_t *)xmalloc(160u << 20);
+    for (i = 0; i < old.n; i++) ol = pool_append(&old, i, oldfile, ol);
+    /* one old chunk, three new ones, repeated: naive dedup makes terms of 1 and 3 chunks */
+    for (i = 0; i < groups; i++) {
+        ml = pool_append(&old, i, mixed, ml);
+        ml = pool_append(&fresh, 3 * i, mixed, ml);
+        ml = pool_append(&fresh, 3 * i + 1, mixed, ml);
+        ml = pool_append(&fresh, 3 * i + 2, mixed, ml);
+    }
+    memset(&s0, 0, sizeof s0);
+    in.data = oldfile;
+    in.len = ol;
+    CHECK(run_session(&s0, &in, 1) == CAS_OK, "old data");
+    ns = parse_shards(&s0, sh, 4);
+    for (i = 0; i < ns; i++) shp[i] = &sh[i];
+
+    memset(&naive, 0, sizeof naive);
+    naive.shards = shp;
+    naive.nshards = ns;
+    naive.desc.flags = CAS_UPLOAD_NO_DEFRAG | CAS_UPLOAD_NO_SHA256;
+    in.data = mixed;
+    in.len = ml;
+    CHECK(run_session(&naive, &in, 1) == CAS_OK, "naive");
+    memset(&defrag, 0, sizeof defrag);
+    defrag.shards = shp;
+    defrag.nshards = ns;
+    defrag.desc.flags = CAS_UPLOAD_NO_SHA256;
+    CHECK(run_session(&defrag, &in, 1) == CAS_OK, "defrag");
+    avg_naive = (double)naive.stats.chunks / (double)naive.stats.terms;
+    avg_defrag = (double)defrag.stats.chunks / (double)defrag.stats.terms;
+    printf("  fragmentation: %zu groups of 1 old + 3 new chunks: naive %.2f chunks/term (%llu terms, "
+           "%llu deduped), xet-core rule %.2f chunks/term (%llu terms, %llu deduped, %llu skipped)\n",
+           groups, avg_naive, (unsigned long long)naive.stats.terms,
+           (unsigned long long)naive.stats.dedup_chunks, avg_defrag,
+           (unsigned long long)defrag.stats.terms, (unsigned long long)defrag.stats.dedup_chunks,
+           (unsigned long long)defrag.stats.defrag_chunks);
+    CHECK(avg_naive < 2.5, "naive makes tiny terms: %.2f", avg_naive);
+    CHECK(avg_defrag >= 4.0, "fragmentation prevention keeps >= 4 chunks/term: %.2f", avg_defrag);
+    CHECK(defrag.stats.defrag_chunks > 0 && defrag.stats.dedup_chunks > 0, "some dedup kept, some skipped");
+    CHECK(cas_hash_equal(&naive.files[0].file_hash, &defrag.files[0].file_hash), "same file hash");
+    {
+        xorb_set oldx = {NULL, 0};
+        collect_xorbs(&s0, &oldx);
+        check_readback("defrag", &defrag, &in, 1, &oldx);
+        xorbs_free(&oldx);
+    }
+    free_shards(sh, ns);
+    session_free(&s0);
+    session_free(&naive);
+    session_free(&defrag);
+    free(oldfile);
+    free(mixed);
+    pool_free(&old);
+    pool_free(&fresh);
+}
+
+/* Global dedup: the server knows the data; it answers with an HMAC-keyed shard. */
+typedef struct {
+    const uint8_t *body;
+    size_t len;
+    int asked, found;
+    cas_hash known_first;
+} server;
+
+static const uint8_t *server_answer(void *user, const cas_hash *chunk, size_t *len) {
+    server *sv = (server *)user;
+    sv->asked++;
+    if (!cas_hash_equal(chunk, &sv->known_first) && sv->found) return NULL;
+    sv->found++;
+    *len = sv->len;
+    return sv->body;
+}
+
+static void test_global(void) {
+    size_t n = 20u << 20, i;
+    uint8_t *a = (uint8_t *)xmalloc(n), *other = (uint8_t *)xmalloc(1u << 20);
+    session s1, s2;
+    input in[2];
+    cas_shard sh[4], keyed;
+    size_t ns;
+    cas_shard_write_options opt;
+    cas_sink sink;
+    uint8_t *kb;
+    uint64_t written = 0, ksize = 0;
+    cas_error err;
+    server sv;
+    xorb_set old = {NULL, 0};
+    fill_random(31, a, n);
+    fill_random(32, other, 1u << 20);
+    memset(&s1, 0, sizeof s1);
+    s1.desc.max_xorb_size = 4u << 20; /* several xorbs */
+    in[0].data = a;
+    in[0].len = n;
+    CHECK(run_session(&s1, in, 1) == CAS_OK, "global: first upload");
+    ns = parse_shards(&s1, sh, 4);
+    CHECK(ns == 1, "one shard");
+    collect_xorbs(&s1, &old);
+    /* the server's answer: the shard re-keyed, with a footer (as GET /v1/chunks returns) */
+    memset(&opt, 0, sizeof opt);
+    opt.flags = CAS_SHARD_WITH_FOOTER | CAS_SHARD_KEY_CHUNKS;
+    for (i = 0; i < 32; i++) opt.hmac_key.bytes[i] = (uint8_t)(i * 7 + 1);
+    opt.key_expiry = 4000000000u;
+    cas_shard_write_size(sh[0].files, sh[0].num_files, sh[0].xorbs, sh[0].num_xorbs, opt.flags, &ksize);
+    kb = (uint8_t *)xmalloc((size_t)ksize);
+    memset(&sink, 0, sizeof sink);
+    sink.buf = kb;
+    sink.cap = (size_t)ksize;
+    CHECK(cas_shard_write(sh[0].files, sh[0].num_files, sh[0].xorbs, sh[0].num_xorbs, &opt, &sink,
+                          &written, &err) == CAS_OK, "keyed shard written");
+    CHECK(cas_shard_parse(kb, (size_t)written, NULL, &keyed, &err) == CAS_OK && keyed.keyed, "keyed shard parses");
+    cas_shard_free(&keyed);
+
+    memset(&sv, 0, sizeof sv);
+    sv.body = kb;
+    sv.len = (size_t)written;
+    sv.known_first = sh[0].xorbs[0].chunks[0].hash;
+    memset(&s2, 0, sizeof s2);
+    s2.desc.flags = CAS_UPLOAD_GLOBAL_DEDUP;
+    s2.desc.now = 1700000000u;
+    s2.answer = server_answer;
+    s2.answer_user = &sv;
+    s2.piece_seed = 3;
+    in[1].data = other;
+    in[1].len = 1u << 20;
+    CHECK(run_session(&s2, in, 2) == CAS_OK, "global: second upload");
+    printf("  global dedup: %llu queries (%d found) for %llu chunks; %llu of %llu chunks deduped by answers\n",
+           (unsigned long long)s2.stats.queries, sv.found, (unsigned long long)s2.stats.chunks,
+           (unsigned long long)s2.stats.global_dedup_chunks, (unsigned long long)s2.files[0].num_chunks);
+    CHECK(s2.stats.queries >= 2 && sv.asked == (int)s2.stats.queries, "queries asked: first chunk of each file");
+    CHECK(s2.stats.queries <= 2 + n / CAS_UPLOAD_QUERY_SPACING, "queries spaced >= 4 MiB");
+    CHECK(s2.files[0].new_chunks == 0 && s2.stats.global_dedup_chunks == s2.files[0].num_chunks,
+          "all of file 0 deduped through the keyed answer");
+    CHECK(s2.files[1].new_chunks == s2.files[1].num_chunks, "file 1 (404) stored");
+    CHECK(cas_hash_equal(&s2.files[0].file_hash, &s1.files[0].file_hash), "same file hash");
+    check_readback("global", &s2, in, 2, &old);
+    /* a query id never issued */
+    {
+        cas_upload *u;
+        CHECK(cas_upload_create(NULL, NULL, &u, &err) == CAS_OK, "create");
+        CHECK(cas_upload_answer(u, 5, NULL, 0, &err) == CAS_E_ARGUMENT, "unknown query id");
+        CHECK(cas_upload_answer(u, 0, NULL, 0, &err) == CAS_E_ARGUMENT, "query id 0");
+        cas_upload_free(u);
+    }
+    free(kb);
+    free_shards(sh, ns);
+    xorbs_free(&old);
+    session_free(&s1);
+    session_free(&s2);
+    free(a);
+    free(other);
+}
+
+/* Answers that come late: the engine holds at most 2 x lookahead, then decides alone. */
+static void test_unanswered(void) {
+    size_t n = 12u << 20;
+    uint8_t *a = (uint8_t *)xmalloc(n);
+    session s;
+    input in;
+    fill_random(41, a, n);
+    memset(&s, 0, sizeof s);
+    s.desc.flags = CAS_UPLOAD_GLOBAL_DEDUP;
+    s.desc.query_spacing = 1; /* every eligible chunk */
+    s.piece_seed = 11;
+    in.data = a;
+    in.len = n;
+    CHECK(run_session(&s, &in, 1) == CAS_OK, "never answered");
+    CHECK(s.stats.queries >= 1 && s.stats.answers == 0, "queries, no answers");
+    check_readback("unanswered", &s, &in, 1, NULL);
+    session_free(&s);
+    free(a);
+}
+
+static void test_split(void) {
+    enum { NF = 40 };
+    uint8_t *data = (uint8_t *)xmalloc(NF * 200000);
+    input in[NF];
+    session s;
+    cas_shard sh[64];
+    size_t ns, i, files = 0;
+    fill_random(51, data, NF * 200000);
+    for (i = 0; i < NF; i++) {
+        in[i].data = data + i * 200000;
+        in[i].len = 200000 - i * 1000;
+    }
+    memset(&s, 0, sizeof s);
+    s.desc.max_shard_size = 4096;
+    s.desc.max_xorb_size = 1u << 20;
+    CHECK(run_session(&s, in, NF) == CAS_OK, "split");
+    ns = parse_shards(&s, sh, 64);
+    for (i = 0; i < ns; i++) files += sh[i].num_files;
+    CHECK(ns > 2 && ns == count_events(&s, CAS_UPLOAD_EVENT_SHARD), "several shards: %zu", ns);
+    CHECK(files == NF, "every file in one shard: %zu", files);
+    check_readback("split", &s, in, NF, NULL);
+    free_shards(sh, ns);
+    session_free(&s);
+    /* a file that alone passes the limit */
+    memset(&s, 0, sizeof s);
+    s.desc.max_shard_size = 1024;
+    s.desc.flags = CAS_UPLOAD_NO_DEDUP;
+    in[0].len = NF * 200000;
+    CHECK(run_session(&s, in, 1) == CAS_E_SHARD_TOO_LARGE, "too large: %s", cas_result_name(s.rc));
+    session_free(&s);
+    free(data);
+}
+
+static void test_states(void) {
+    cas_upload *u;
+    cas_error err;
+    cas_upload_desc d;
+    size_t used;
+    cas_upload_event ev;
+    memset(&d, 0, sizeof d);
+    d.lookahead = 1000;
+    CHECK(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT && !u, "lookahead too small");
+    d.lookahead = 0;
+    d.scheme = 7;
+    CHECK(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT, "bad scheme");
+    CHECK(cas_upload_create(NULL, NULL, &u, &err) == CAS_OK, "defaults");
+    CHECK(cas_upload_push(u, "x", 1, &used) == CAS_E_STATE, "push outside a file");
+    CHECK(cas_upload_file_end(u, NULL) == CAS_E_STATE, "end outside a file");
+    CHECK(cas_upload_next(u, &ev) == CAS_NEED_INPUT, "nothing yet");
+    CHECK(cas_upload_file_begin(u) == CAS_OK && cas_upload_file_begin(u) == CAS_E_STATE, "begin twice");
+    CHECK(cas_upload_finish(u) == CAS_E_STATE, "finish with a file open");
+    CHECK(cas_upload_push(u, "hello", 5, &used) == CAS_NEED_INPUT && used == 5, "push");
+    CHECK(cas_upload_file_end(u, NULL) == CAS_OK, "end");
+    CHECK(cas_upload_finish(u) == CAS_OK, "finish");
+    CHECK(cas_upload_next(u, &ev) == CAS_READY && ev.type == CAS_UPLOAD_EVENT_XORB, "xorb first");
+    CHECK(cas_upload_next(u, &ev) == CAS_READY && ev.type == CAS_UPLOAD_EVENT_SHARD, "then shard");
+    CHECK(cas_upload_next(u, &ev) == CAS_END && cas_upload_next(u, &ev) == CAS_END, "end, sticky");
+    CHECK(cas_upload_file_begin(u) == CAS_E_STATE, "no file after finish");
+    cas_upload_free(u);
+    cas_upload_free(NULL);
+}
+
+/* Host-supplied SHA-256 (for a host that hashes on another thread). */
+static void test_host_sha(void) {
+    session s;
+    input in;
+    uint8_t buf[50000];
+    cas_upload *u;
+    cas_error err;
+    cas_upload_file_result r;
+    uint8_t sha[32];
+    size_t used;
+    fill_random(61, buf, sizeof buf);
+    cas_sha256_hash(buf, sizeof buf, sha);
+    memset(&s, 0, sizeof s);
+    s.desc.flags = CAS_UPLOAD_HOST_SHA256;
+    CHECK(cas_upload_create(NULL, &s.desc, &u, &err) == CAS_OK, "create");
+    cas_upload_file_begin(u);
+    cas_upload_push(u, buf, sizeof buf, &used);
+    CHECK(cas_upload_file_sha256(u, sha) == CAS_OK, "host sha");
+    CHECK(cas_upload_file_end(u, &r) == CAS_OK && r.has_sha256 && !memcmp(r.sha256, sha, 32), "host sha kept");
+    cas_upload_free(u);
+    in.data = buf;
+    in.len = sizeof buf;
+    s.desc.flags = CAS_UPLOAD_NO_SHA256;
+    CHECK(run_session(&s, &in, 1) == CAS_OK && !s.files[0].has_sha256, "no sha256");
+    check_readback("nosha", &s, &in, 1, NULL);
+    session_free(&s);
+}
+
+/* Fail the Nth allocation for every N: CAS_E_NOMEM, nothing leaks. */
+static void test_nomem(void) {
+    size_t n = 3u << 20, i;
+    uint8_t *a = (uint8_t *)xmalloc(n);
+    session s0;
+    input in[3];
+    cas_shard sh[2];
+    const cas_shard *shp[2];
+    size_t ns;
+    long fail_at;
+    int ok = 0, nomem = 0, other = 0;
+    fill_random(71, a, n);
+    memset(&s0, 0, sizeof s0);
+    in[0].data = a;
+    in[0].len = n / 2;
+    CHECK(run_session(&s0, in, 1) == CAS_OK, "nomem: base");
+    ns = parse_shards(&s0, sh, 2);
+    for (i = 0; i < ns; i++) shp[i] = &sh[i];
+    in[0].data = a;
+    in[0].len = n;
+    in[1] = in[0];
+    in[2].data = a + 1000;
+    in[2].len = 200000;
+    for (fail_at = 0; fail_at < 10000; fail_at++) {
+        counting c;
+        cas_allocator al;
+        session s;
+        memset(&c, 0, sizeof c);
+        c.fail_at = fail_at;
+        al.alloc = c_alloc;
+        al.free = c_free;
+        al.user = &c;
+        memset(&s, 0, sizeof s);
+        s.alloc = &al;
+        s.shards = shp;
+        s.nshards = ns;
+        s.desc.max_xorb_size = 1u << 20;
+        s.desc.max_shard_size = 8192;
+        s.desc.flags = CAS_UPLOAD_GLOBAL_DEDUP;
+        run_session(&s, in, 3);
+        if (c.live != 0) {
+            CHECK(c.live == 0, "leak at fail_at %ld: %ld blocks", fail_at, c.live);
+            session_free(&s);
+            break;
+        }
+        session_free(&s);
+        if (s.rc == CAS_OK) {
+            ok = 1;
+            break;
+        }
+        if (s.rc == CAS_E_NOMEM) nomem++;
+        else {
+            other++;
+            fprintf(stderr, "  fail_at %ld: %s\n", fail_at, cas_result_name(s.rc));
+        }
+    }
+    CHECK(ok && other == 0 && nomem > 10, "sweep: %d NOMEM runs, %d other, ends ok %d", nomem, other, ok);
+    printf("  allocation sweep: %d failing points, all CAS_E_NOMEM, no leak\n", nomem);
+    free_shards(sh, ns);
+    session_free(&s0);
+    free(a);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : getenv("CAS_VECTORS") ? getenv("CAS_VECTORS") : "tests/vectors";
+    test_states();
+    test_empty();
+    test_vectors(dir);
+    test_dedup();
+    test_fragmentation();
+    test_global();
+    test_unanswered();
+    test_split();
+    test_host_sha();
+    test_nomem();
+    printf("test_upload: %d passed, %d failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+}
