@@ -9,9 +9,13 @@ HEADERS  = cas.h $(wildcard vendor/*.inc vendor/blake3/*.c vendor/blake3/*.h ven
 
 all: $(BUILD)/cas $(BUILD)/test
 
+# `cas get` needs libcurl (Debian: libcurl4-openssl-dev); without it the tool builds without
+# `get`. The library itself never links anything.
+CURL_FLAGS := $(shell echo '\#include <curl/curl.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo "-DCAS_WITH_CURL")
+CURL_LIBS  := $(if $(CURL_FLAGS),-lcurl)
 $(BUILD)/cas: examples/cas.c $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) examples/cas.c -o $@
+	$(CC) $(WARN) $(CFLAGS) $(CURL_FLAGS) examples/cas.c -o $@ $(CURL_LIBS)
 
 $(BUILD)/test: tests/test_main.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
@@ -39,17 +43,27 @@ $(BUILD)/test_json: tests/test_json.c $(HEADERS)
 $(BUILD)/test_upload: tests/test_upload.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_upload.c -o $@
+$(BUILD)/test_multipart: tests/test_multipart.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) tests/test_multipart.c -o $@
+$(BUILD)/test_download: tests/test_download.c tests/testlib.h $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) tests/test_download.c -o $@
 
 # Every test: the unit/conformance runner, LZ4 interop, shards, the CLI, the one-TU build.
-test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test_upload
+test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test_upload \
+      $(BUILD)/test_multipart $(BUILD)/test_download
 	$(BUILD)/test
 	$(BUILD)/test_lz4
 	$(BUILD)/test_shard
 	$(BUILD)/test_json
 	$(BUILD)/test_upload tests/vectors
+	$(BUILD)/test_multipart
+	$(BUILD)/test_download
 	sh tests/cli.sh $(BUILD)/cas
 	sh tests/cli_shard.sh $(BUILD)/cas
 	sh tests/cli_pack.sh $(BUILD)/cas
+	sh tests/cli_download.sh $(BUILD)/cas
 	sh tests/single_tu.sh
 	$(MAKE) --no-print-directory fuzz-replay
 
@@ -80,7 +94,8 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
 	@for n in $(FUZZ_NAMES); do \
 	  echo "== fuzz $$n for $(FUZZ_SECONDS) s"; \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$n && cp -n fuzz/corpus/$$n/* $(BUILD)/fuzz/corpus-$$n/ 2>/dev/null; \
-	  $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 -print_final_stats=1 \
+	  dict=; [ -f fuzz/$$n.dict ] && dict=-dict=fuzz/$$n.dict; \
+	  $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 -print_final_stats=1 $$dict \
 	    -artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; \
 	done
 fuzz-replay: $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))

@@ -124,7 +124,8 @@ typedef enum cas_result {
     CAS_E_JSON_SCHEMA = -34, /* JSON field missing, repeated or of the wrong type */
     CAS_E_JSON_VALUE = -35,  /* a JSON value breaks the protocol's rules */
     CAS_E_CANCELLED = -36,   /* the host cancelled (a callback returned non-zero, or a cancel call) */
-    CAS_E_TERM_SIZE = -37    /* a term's decoded chunks do not add up to its unpacked_length */
+    CAS_E_TERM_SIZE = -37,    /* a term's decoded chunks do not add up to its unpacked_length */
+    CAS_E_MULTIPART = -38    /* malformed multipart/byteranges body or Content-Type */
 } cas_result;
 
 /* "CAS_E_HEX" etc. Never NULL. */
@@ -1357,6 +1358,282 @@ CAS_API const cas_error *cas_upload_error(const cas_upload *u);
 /* Frees the session and everything it allocated. NULL is fine. */
 CAS_API void cas_upload_free(cas_upload *u);
 
+/* ==== >>formats: multipart/byteranges ===================================================== */
+
+/* A push reader for the body of a multi-range `206 Partial Content` response (RFC 7233 §4.1,
+   RFC 2046 §5.1): what a signed xorb URL returns for `Range: bytes=A-B,C-D,...`. Hand it the
+   response's Content-Type value, then push the body in any piece sizes (1 byte works); it
+   returns one event at a time: a part's range (from its Content-Range), then its bytes.
+   No allocation, no I/O, fixed-size state (568 bytes); the input is treated as hostile.
+
+   The body, and what is enforced (err->offset = byte offset in the body stream):
+     [preamble]  <= CAS_MULTIPART_MAX_PREAMBLE bytes of anything (CAS_E_LIMIT past it)
+     delimiter   CRLF "--" boundary; the first one may lack the CRLF (it may open the body)
+     after it    transport padding (spaces/tabs, <= CAS_MULTIPART_MAX_HEADER) then CRLF: a
+                 part follows; or "--" right after the boundary: the close (CAS_END), after
+                 which everything (the epilogue) is ignored
+     headers     lines ending in CRLF up to an empty line; <= CAS_MULTIPART_MAX_HEADER bytes
+                 counting every line and the empty line's CRLF (CAS_E_LIMIT past it). Names
+                 are tokens, compared case-insensitively; values hold no control characters
+                 but tab. A bare LF, a CR without LF, a line folded onto the next (leading
+                 space/tab) are refused: servers send CRLF, and a lenient reader is one more
+                 way to disagree with a proxy about where a part starts.
+                 Exactly one Content-Range, of the form `bytes <first>-<last>/<total|*>`
+                 ("bytes" in any case, one space, plain decimal u64s of at most 20 digits,
+                 first <= last, last < total when total is known, total < 2^64-1 (that
+                 value stands for "*"); whitespace around the value allowed). Other
+                 headers (Content-Type, ...) are skipped.
+     body        exactly last - first + 1 bytes, then the next delimiter. The reader does not
+                 search for the boundary: it knows the length, hands the bytes out zero-copy
+                 and looks for the delimiter only at the exact position. That is stricter than
+                 a blind boundary search, and meant: a part whose body is longer or shorter
+                 than its Content-Range is an error (CAS_E_MULTIPART naming both counts, e.g.
+                 "part 2: Content-Range 0-99/1000 has 100 bytes but the part body has 98",
+                 offset = where the delimiter should have begun). To name the real count the
+                 reader notes the first CRLF--boundary inside a body (a memchr for CR over the
+                 bytes; it changes no outcome) and, on a mismatch, reads on up to 64 KiB
+                 looking for one (the error then comes from that later push or finish).
+   Also CAS_E_MULTIPART: a close before any part; more parts than max_parts. Every
+   malformed-body error is CAS_E_MULTIPART, with `what` naming the part (0-based, as in
+   ev->part) and the problem; CAS_E_TRUNCATED when the body ends before the close. Matching
+   the parts' ranges to the ranges requested is the caller's job. */
+
+#define CAS_MULTIPART_MAX_BOUNDARY 70   /* RFC 2046 */
+#define CAS_MULTIPART_MAX_HEADER 8192   /* header bytes per part (also: transport padding) */
+#define CAS_MULTIPART_MAX_PREAMBLE 8192 /* bytes before the first delimiter */
+
+typedef struct cas_multipart {
+    uint64_t priv_offset;     /* body bytes consumed */
+    uint64_t priv_first, priv_last, priv_total; /* the current part's Content-Range */
+    uint64_t priv_left;       /* body bytes of the current part still to come */
+    uint64_t priv_body_start; /* offset of the current part's body */
+    uint64_t priv_found;      /* offset of the first CRLF--boundary seen in it, or ~0 */
+    uint64_t priv_cr_at;      /* offset of the Content-Range value */
+    uint32_t priv_part;       /* parts begun */
+    uint32_t priv_max_parts;  /* 0: no limit */
+    uint32_t priv_count;      /* bytes of the current preamble / padding / header block */
+    uint32_t priv_match;      /* delimiter bytes matched (preamble, after a body) */
+    uint32_t priv_scan;       /* the same, of the diagnostic search */
+    uint32_t priv_name_len;   /* header name bytes */
+    uint32_t priv_cr_len;     /* Content-Range value bytes kept */
+    int priv_state, priv_sub;
+    int priv_is_range;        /* the header being read is (so far) Content-Range */
+    int priv_has_range;
+    uint32_t priv_dlen;       /* 4 + boundary length */
+    uint8_t priv_delim[4 + CAS_MULTIPART_MAX_BOUNDARY]; /* CRLF "--" boundary */
+    char priv_cr[96];         /* the Content-Range value (the longest valid one has 68) */
+    char priv_what[256];      /* error detail: error.what points here */
+    cas_error error;          /* sticky: the first error. Unlike other decoders' details,
+                                 `what` may point into this struct (it names counts and
+                                 values): copy it if it must outlive the struct. */
+} cas_multipart;
+
+/* Parses `content_type` (the Content-Type header's value, content_type_len bytes, need not be
+   NUL-terminated), e.g. `multipart/byteranges; boundary="a b"`: media type and parameter
+   names case-insensitive, boundary as a token or a quoted-string (backslash escapes allowed),
+   other parameters ignored (but must be well-formed), whitespace around ';' and '=' and at
+   either end allowed, empty parameters (";;") allowed. max_parts: the most parts allowed (the
+   number of ranges requested; 0 = no limit).
+   Returns CAS_OK, or CAS_E_MULTIPART (`what` says which): not multipart/byteranges, a
+   malformed parameter list, the boundary missing, given twice, empty, over 70 characters,
+   ending in a space, or with a character outside RFC 2046's bchars (digits, letters,
+   '()+_,-./:=? and space). CAS_E_ARGUMENT for NULL pointers. `err` may be NULL; its `what`
+   may point into *m (valid while m is). Any earlier state of *m is discarded. */
+CAS_API int cas_multipart_init(cas_multipart *m, const char *content_type,
+                               size_t content_type_len, uint32_t max_parts, cas_error *err);
+
+enum {
+    CAS_MULTIPART_PART = 1, /* a part's headers are complete; first/last/total are its range */
+    CAS_MULTIPART_DATA = 2  /* data[0..len) are the next body bytes of part `part` */
+};
+
+typedef struct cas_multipart_event {
+    int type;                    /* CAS_MULTIPART_PART or CAS_MULTIPART_DATA */
+    uint32_t part;               /* 0-based */
+    uint64_t first, last, total; /* the part's "bytes first-last/total"; total = UINT64_MAX
+                                    for "*" (set for both event types) */
+    uint64_t offset;             /* DATA: the resource offset of data[0] (first + the part's
+                                    bytes handed out before); PART: first */
+    const uint8_t *data;         /* DATA: points into the caller's buffer */
+    size_t len;                  /* DATA: >= 1 */
+} cas_multipart_event;
+
+/* Consumes bytes of data[0..len); *consumed says how many. Returns
+     CAS_READY       *ev holds an event; call again with the rest (data + *consumed);
+     CAS_NEED_INPUT  all bytes consumed, no event pending: push the next piece;
+     CAS_END         the close delimiter `--boundary--` was read; the rest of data (the
+                     epilogue) is consumed and ignored, and so are later pushes;
+     or an error, sticky (m->error has the detail; *consumed = the bytes read, the bad one
+     included): CAS_E_MULTIPART, CAS_E_LIMIT (preamble, padding or header block too long),
+     CAS_E_STATE (m is zero-filled, never initialised), CAS_E_ARGUMENT (NULL pointers,
+     not sticky). After a failed init, push returns init's error.
+   DATA events always point into the caller's data, never into *m: the body length is known
+   from Content-Range, so no byte is ever held back as a possible delimiter (the delimiter is
+   matched after the body, and may straddle pushes). ev->data is valid as long as `data` is. */
+CAS_API int cas_multipart_push(cas_multipart *m, const void *data, size_t len, size_t *consumed,
+                               cas_multipart_event *ev);
+
+/* End of the body. CAS_OK if the close delimiter was read; else CAS_E_TRUNCATED (the body
+   ended in the preamble, a part's headers or body, or a delimiter; sticky), or the sticky
+   error (a part whose delimiter was missing reports CAS_E_MULTIPART here if the body ended
+   while the reader was looking for it). `err` may be NULL. */
+CAS_API int cas_multipart_finish(cas_multipart *m, cas_error *err);
+
+
+/* ==== >>engines: download ================================================================= */
+
+/* The reconstruction engine (download-protocol.md), sans-I/O: it turns a parsed manifest into
+   HTTP requests, takes the response bytes the host pushes in any piece sizes, decodes chunk
+   records as they complete and writes file bytes through the host's sink. It never blocks,
+   never touches the network or a file, and reads no clock.
+
+   The host's loop (one request at a time, or several in flight from threads/an event loop as
+   long as calls on one engine do not overlap):
+
+       cas_download_create(NULL, &recon, &desc, &d, &err);
+       while ((rc = cas_download_next(d, &req)) == CAS_READY) {     // or CAS_NEED_INPUT:
+           GET req.url with "Range: <req.range>"                     // finish one in flight
+           on 206: cas_download_begin(d, req.id, content_type, len);
+                   cas_download_push(d, req.id, bytes, n) ... ;     // any piece sizes
+                   cas_download_end(d, req.id);
+           on a transport error / 429 / 5xx: cas_download_abort(d, req.id) (it is handed
+                   out again by the next cas_download_next; back off first)
+       }
+       rc == CAS_END: every byte written and checked; else an error (cas_download_error)
+
+   Checks: each range body holds exactly its chunks' records, every record decodes (LZ4 frames
+   consumed exactly, sizes as the headers say), each multipart part is a requested range, every
+   term's decoded size equals its unpacked_length (CAS_E_TERM_SIZE), and for a whole file the
+   Merkle file hash of the decoded chunks equals desc.file_hash (CAS_E_HASH) — end-to-end
+   integrity the reference clients do not check. A chunk used by several terms (dedup) is
+   fetched and decoded once per range that carries it.
+
+   Sinks: positional (write_at: bytes may arrive in any order, each file byte exactly once
+   unless a request is aborted and retried, which rewrites the same bytes) or sequential
+   (write: strictly in file order). Sequential output is staged in a reorder window of
+   desc.window bytes; a chunk that lands beyond the window is dropped and its range requested
+   again later (the spec's "chunk 3 serves two terms" case, when the window is too small for
+   the distance between them), so memory stays at the window whatever the file.
+
+   Memory (allocated at create and begin; nothing grows with the file's size except the
+   manifest's own tables): ~48 bytes per term and ~100 per range, plus per request in flight
+   one record buffer and two chunk buffers (~512 KiB), plus the sequential window, plus, while
+   the file hash is checked, 40 bytes per chunk decoded ahead of the first incomplete term
+   (none when requests are performed in the order cas_download_next gives them, one at a time).
+   The engine borrows `recon` (the URLs and ranges): it must outlive the engine. */
+
+typedef struct cas_download cas_download;
+
+enum {
+    /* One request per range ("bytes=A-B"; xet-core's default) instead of one per fetch
+       entry with all its ranges (a multipart/byteranges response). */
+    CAS_DOWNLOAD_PER_RANGE = 1,
+    /* Do not compute chunk hashes nor check the file hash (saves ~25% CPU). */
+    CAS_DOWNLOAD_NO_VERIFY = 2
+};
+
+enum { CAS_DOWNLOAD_FETCHING = 1, CAS_DOWNLOAD_DONE = 2 };
+
+typedef struct cas_download_progress {
+    int phase;              /* CAS_DOWNLOAD_FETCHING, then CAS_DOWNLOAD_DONE once */
+    uint64_t bytes_fetched; /* response body bytes pushed (retries count again) */
+    uint64_t bytes_written; /* file bytes handed to the sink */
+    uint64_t bytes_total;   /* file bytes the manifest describes (after offset and range) */
+    uint32_t requests_done, requests_total;
+} cas_download_progress;
+
+/* Sinks and progress return 0 to go on; a sink's negative cas_result is passed back up, any
+   other non-zero value (and a progress callback's) cancels: CAS_E_CANCELLED. */
+typedef int (*cas_download_write_at_fn)(void *user, uint64_t offset, const void *data,
+                                        size_t len);
+typedef int (*cas_download_write_fn)(void *user, const void *data, size_t len);
+typedef int (*cas_download_progress_fn)(void *user, const cas_download_progress *p);
+
+/* Zero-initialise, then set a sink. 0 means the default everywhere. */
+typedef struct cas_download_desc {
+    unsigned flags;                    /* CAS_DOWNLOAD_* */
+    cas_download_write_at_fn write_at; /* positional sink, or ... */
+    cas_download_write_fn write;       /* ... sequential sink: exactly one of the two */
+    void *user;                        /* passed to the callbacks */
+    /* The length of the byte range the manifest was requested for (B - A + 1 of "bytes=A-B");
+       0: to the end. Output stops there; offset_into_first_range is applied at the start. */
+    uint64_t range_length;
+    /* The file being reconstructed: its hash is checked when the whole file is written
+       (offset_into_first_range 0, range_length 0, no CAS_DOWNLOAD_NO_VERIFY). NULL: none. */
+    const cas_hash *file_hash;
+    size_t window;                     /* sequential reorder window, default 64 MiB; >= 1 */
+    /* Resuming: the leaves (chunk hash, size) of the file's bytes before the manifest's
+       first byte, which the host already has (re-chunked from its partial output; cut the
+       manifest's range at a chunk boundary so offset_into_first_range is 0). With file_hash,
+       the whole file's hash is then checked over prefix + the decoded chunks. */
+    const cas_merkle *prefix;
+    cas_download_progress_fn progress; /* may be NULL; called after every push */
+} cas_download_desc;
+
+/* A request for the host to perform: GET url with the header "Range: <range>". */
+typedef struct cas_download_request {
+    uint32_t id;                   /* for begin/push/end/abort */
+    const char *url;               /* the signed URL, as the manifest gave it */
+    const char *range;             /* "bytes=A-B[,C-D...]": ascending, as signed */
+    uint64_t body_length;          /* bytes of data the ranges hold (a single range's exact
+                                      body length; multipart adds part headers) */
+    uint32_t xorb;                 /* index in recon->xorbs: a local store answers by hash */
+    const cas_recon_range *ranges; /* the ranges asked for, in header order */
+    uint32_t num_ranges;
+    int refetch;                   /* 1: asks again for a range the window had to drop */
+} cas_download_request;
+
+/* Plans the requests (ordered by the first term each serves, so the file fills from the
+   front) and allocates the per-term state. Errors: CAS_E_ARGUMENT (no sink or two, a file
+   hash with a partial range, a manifest not from cas_recon_parse), CAS_E_NOMEM. */
+CAS_API int cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
+                                const cas_download_desc *desc, cas_download **out,
+                                cas_error *err);
+/* CAS_READY: *req is the next request to perform. CAS_NEED_INPUT: nothing to hand out until
+   a request in flight ends (or is aborted). CAS_END: the file is complete: every term
+   written and checked (the file hash too), the DONE progress reported. Or the sticky error. */
+CAS_API int cas_download_next(cas_download *d, cas_download_request *req);
+/* A 2xx response for request `id` begins. content_type: its Content-Type header value (only
+   read when the request has several ranges: multipart/byteranges; may be NULL otherwise). */
+CAS_API int cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
+                               size_t content_type_len);
+/* Response body bytes, in order, any piece sizes. Chunks are decoded and written as their
+   records complete. Errors are sticky for the engine (the data or the manifest is wrong;
+   a retry cannot help): the decoders' codes, CAS_E_MULTIPART, CAS_E_TRAILING (more bytes
+   than requested), CAS_E_TERM_SIZE, the sink's. err.offset = the offset in this body. */
+CAS_API int cas_download_push(cas_download *d, uint32_t id, const void *data, size_t len);
+/* The body is complete: CAS_E_TRUNCATED if it holds fewer bytes or ranges than asked. */
+CAS_API int cas_download_end(cas_download *d, uint32_t id);
+/* The request failed in transport (connection lost, 429, 5xx, a short body): forget its
+   partial body; cas_download_next hands it out again. What was already decoded stays
+   written; the retry rewrites the same bytes. */
+CAS_API int cas_download_abort(cas_download *d, uint32_t id);
+/* Stops the engine: every later call returns CAS_E_CANCELLED. Safe to call from a sink or
+   progress callback of the same engine. */
+CAS_API void cas_download_cancel(cas_download *d);
+CAS_API const cas_error *cas_download_error(const cas_download *d);
+CAS_API void cas_download_get_progress(const cas_download *d, cas_download_progress *p);
+CAS_API void cas_download_free(cas_download *d);
+
+/* ---- a manifest from local shards (the directory store's "server") ----
+   Builds the v2 QueryReconstructionResponse a CAS server would return for file_hash, bytes
+   first..last (inclusive; 0..UINT64_MAX for the whole file), from shards that hold the file
+   and its xorbs: terms trimmed to the chunks covering the range, offset_into_first_range,
+   one fetch entry per xorb whose ranges are the merged chunk ranges of its terms, URLs
+   url_prefix + xorb hex. The records' byte offsets are not in shards: record_ends(user,
+   xorb hash, n, ends) must fill ends[0..n) with the end offset of each of the xorb's n
+   chunk records (0 or a negative cas_result). The JSON is then parsed with cas_recon_parse,
+   so the result is exactly what a server's answer would give.
+   Errors: CAS_E_SHARD_NO_CHUNKS (the file, or a xorb it needs, is in none of the shards),
+   CAS_E_LIMIT (first is not below the file size: HTTP 416), CAS_E_ARGUMENT, CAS_E_NOMEM,
+   or record_ends' error. */
+typedef int (*cas_record_ends_fn)(void *user, const cas_hash *xorb, uint32_t n, uint64_t *ends);
+CAS_API int cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
+                                  size_t num_shards, const cas_hash *file_hash, uint64_t first,
+                                  uint64_t last, const char *url_prefix,
+                                  cas_record_ends_fn record_ends, void *user, cas_recon *out,
+                                  cas_error *err);
+
 #ifdef __cplusplus
 }
 #endif
@@ -1518,6 +1795,7 @@ static const cas__result_text cas__results[] = {
     {CAS_E_JSON_VALUE, "CAS_E_JSON_VALUE", "a JSON value breaks the protocol's rules: an empty or oversized range, an empty or non-http(s) URL, a term no fetch entry covers"},
     {CAS_E_CANCELLED, "CAS_E_CANCELLED", "cancelled by the host: a callback returned non-zero or cancel was called; the output is incomplete"},
     {CAS_E_TERM_SIZE, "CAS_E_TERM_SIZE", "a term's decoded chunks do not add up to the unpacked_length the reconstruction gives for it"},
+    {CAS_E_MULTIPART, "CAS_E_MULTIPART", "a multipart/byteranges response is malformed: its Content-Type or boundary, a delimiter, a part's headers or Content-Range, or a part body whose length differs from its Content-Range"},
 };
 
 static const cas__result_text *cas__result_find(int result) {
@@ -7562,6 +7840,1593 @@ int cas_upload_finish(cas_upload *u) {
 }
 
 #undef CAS__UP_NONE
+
+/* ==== >>formats: multipart/byteranges ===================================================== */
+
+/* Reader states. */
+enum {
+    CAS__MP_UNINIT = 0, /* zero-filled: init not called */
+    CAS__MP_PREAMBLE,   /* looking for the first delimiter */
+    CAS__MP_AFTER,      /* after a boundary: transport padding then CRLF, or "--" */
+    CAS__MP_HEAD,       /* a part's header block */
+    CAS__MP_BODY,       /* a part's bytes (handed out in bulk by cas_multipart_push) */
+    CAS__MP_DELIM,      /* the delimiter that must follow the body */
+    CAS__MP_SEARCH,     /* it did not: looking for where the body really ended */
+    CAS__MP_END         /* the close was read; the epilogue is ignored */
+};
+/* Sub-states of CAS__MP_AFTER and CAS__MP_HEAD. */
+enum {
+    CAS__MP_PAD,      /* padding; CR or '-' next */
+    CAS__MP_PAD_CR,   /* CR read, LF next */
+    CAS__MP_DASH,     /* '-' read, '-' next */
+    CAS__MP_LINE,     /* at the start of a header line */
+    CAS__MP_NAME,     /* in a header name */
+    CAS__MP_VALUE,    /* in a header value */
+    CAS__MP_VALUE_CR, /* CR after a value, LF next */
+    CAS__MP_BLANK_CR  /* CR of the empty line, LF next */
+};
+/* How far past the expected end of a body the reader looks for the real delimiter. */
+enum { CAS__MP_SEARCH_WINDOW = 65536 };
+
+#define CAS__MP_NONE UINT64_MAX
+
+/* ---- the error detail: built in m->priv_what (no stdio in the library) ---- */
+
+static size_t cas__mp_put(cas_multipart *m, size_t n, const char *s, size_t len) {
+    while (len-- && n + 1 < sizeof m->priv_what) m->priv_what[n++] = *s++;
+    m->priv_what[n] = 0;
+    return n;
+}
+static size_t cas__mp_puts(cas_multipart *m, size_t n, const char *s) {
+    return cas__mp_put(m, n, s, strlen(s));
+}
+static size_t cas__mp_putu(cas_multipart *m, size_t n, uint64_t v) {
+    char b[20];
+    size_t k = sizeof b;
+    do {
+        b[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return cas__mp_put(m, n, b + k, sizeof b - k);
+}
+/* "part N: " (N 0-based, as in the events) */
+static size_t cas__mp_put_part(cas_multipart *m) {
+    return cas__mp_puts(m, cas__mp_putu(m, cas__mp_puts(m, 0, "part "), m->priv_part - 1), ": ");
+}
+/* "part N: Content-Range F-L/T has C bytes" */
+static size_t cas__mp_put_range(cas_multipart *m) {
+    size_t n = cas__mp_puts(m, cas__mp_put_part(m), "Content-Range ");
+    n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_first), "-");
+    n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_last), "/");
+    n = m->priv_total == UINT64_MAX ? cas__mp_puts(m, n, "*") : cas__mp_putu(m, n, m->priv_total);
+    n = cas__mp_putu(m, cas__mp_puts(m, n, " has "), m->priv_last - m->priv_first + 1);
+    return cas__mp_puts(m, n, " bytes");
+}
+static int cas__mp_fail(cas_multipart *m, int code, uint64_t offset, const char *what) {
+    return cas__fail(&m->error, code, offset, what);
+}
+/* The detail is priv_what (already written). */
+static int cas__mp_fail_what(cas_multipart *m, int code, uint64_t offset) {
+    return cas__fail(&m->error, code, offset, m->priv_what);
+}
+/* "part N: <what>" */
+static int cas__mp_fail_part(cas_multipart *m, int code, uint64_t offset, const char *what) {
+    cas__mp_puts(m, cas__mp_put_part(m), what);
+    return cas__mp_fail_what(m, code, offset);
+}
+/* A delimiter-line problem: "first delimiter: ..." or "delimiter after part N: ..." */
+static int cas__mp_fail_delim(cas_multipart *m, uint64_t offset, const char *what) {
+    size_t n = 0;
+    if (m->priv_part == 0) {
+        n = cas__mp_puts(m, n, "first delimiter: ");
+    } else {
+        n = cas__mp_puts(m, n, "delimiter after part ");
+        n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_part - 1), ": ");
+    }
+    cas__mp_puts(m, n, what);
+    return cas__mp_fail_what(m, CAS_E_MULTIPART, offset);
+}
+
+/* ---- characters ---- */
+
+static int cas__mp_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+/* RFC 7230 tchar */
+static int cas__mp_tchar(int c) {
+    return c > 32 && c < 127 && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+/* RFC 2046 bchars (the space may not be last: checked by the caller) */
+static int cas__mp_bchar(int c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("'()+_,-./:=? ", c));
+}
+static int cas__mp_ows(int c) { return c == ' ' || c == '\t'; }
+/* s[0..n) equals the lower-case literal `lit`, ignoring case */
+static int cas__mp_ieq(const char *s, size_t n, const char *lit) {
+    size_t i;
+    if (n != strlen(lit)) return 0;
+    for (i = 0; i < n; i++)
+        if (cas__mp_lower((unsigned char)s[i]) != lit[i]) return 0;
+    return 1;
+}
+
+/* ---- Content-Type ---- */
+
+/* A token from s[*i]: returns its length (0 if none). */
+static size_t cas__mp_token(const char *s, size_t n, size_t *i) {
+    size_t b = *i;
+    while (*i < n && cas__mp_tchar((unsigned char)s[*i])) (*i)++;
+    return *i - b;
+}
+
+/* Sets the boundary: checks RFC 2046's rules, builds the delimiter CRLF "--" boundary. */
+static int cas__mp_boundary(cas_multipart *m, const char *b, size_t len, uint64_t at) {
+    size_t k;
+    if (len == 0) return cas__mp_fail(m, CAS_E_MULTIPART, at, "Content-Type: the boundary is empty");
+    if (len > CAS_MULTIPART_MAX_BOUNDARY)
+        return cas__mp_fail(m, CAS_E_MULTIPART, at,
+                            "Content-Type: the boundary is over 70 characters (RFC 2046)");
+    for (k = 0; k < len; k++)
+        if (!cas__mp_bchar((unsigned char)b[k]))
+            return cas__mp_fail(m, CAS_E_MULTIPART, at + k,
+                                "Content-Type: the boundary has a character outside RFC 2046 "
+                                "bchars");
+    if (b[len - 1] == ' ')
+        return cas__mp_fail(m, CAS_E_MULTIPART, at + len - 1,
+                            "Content-Type: the boundary ends in a space (RFC 2046)");
+    memcpy(m->priv_delim, "\r\n--", 4);
+    memcpy(m->priv_delim + 4, b, len);
+    m->priv_dlen = (uint32_t)(4 + len);
+    return CAS_OK;
+}
+
+/* `type/subtype *( OWS ";" OWS [ name OWS "=" OWS ( token / quoted-string ) ] ) OWS` */
+static int cas__mp_content_type(cas_multipart *m, const char *s, size_t n) {
+    size_t i = 0, t0, tn, s0, sn;
+    int seen = 0;
+    while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+    t0 = i;
+    tn = cas__mp_token(s, n, &i);
+    if (i >= n || s[i] != '/')
+        return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: not a media type (type/subtype)");
+    i++;
+    s0 = i;
+    sn = cas__mp_token(s, n, &i);
+    if (!cas__mp_ieq(s + t0, tn, "multipart") || !cas__mp_ieq(s + s0, sn, "byteranges"))
+        return cas__mp_fail(m, CAS_E_MULTIPART, t0,
+                            "Content-Type: the media type is not multipart/byteranges");
+    for (;;) {
+        size_t n0, nn, v0;
+        char val[CAS_MULTIPART_MAX_BOUNDARY + 1];
+        size_t vn = 0;
+        int is_b;
+        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+        if (i == n) break;
+        if (s[i] != ';')
+            return cas__mp_fail(m, CAS_E_MULTIPART, i,
+                                "Content-Type: a byte other than ';' after the media type or a "
+                                "parameter");
+        i++;
+        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+        if (i == n || s[i] == ';') continue; /* an empty parameter */
+        n0 = i;
+        nn = cas__mp_token(s, n, &i);
+        if (nn == 0)
+            return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no name");
+        is_b = cas__mp_ieq(s + n0, nn, "boundary");
+        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+        if (i == n || s[i] != '=')
+            return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no '='");
+        i++;
+        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+        v0 = i;
+        if (i < n && s[i] == '"') {
+            /* quoted-string: qdtext / "\" (HTAB / SP / VCHAR / obs-text) */
+            for (i++;; i++) {
+                unsigned char c;
+                if (i == n)
+                    return cas__mp_fail(m, CAS_E_MULTIPART, i,
+                                        "Content-Type: a quoted-string has no closing quote");
+                c = (unsigned char)s[i];
+                if (c == '"') break;
+                if (c == '\\') {
+                    if (++i == n)
+                        return cas__mp_fail(m, CAS_E_MULTIPART, i,
+                                            "Content-Type: a quoted-string has no closing quote");
+                    c = (unsigned char)s[i];
+                }
+                if ((c < 32 && c != '\t') || c == 127)
+                    return cas__mp_fail(m, CAS_E_MULTIPART, i,
+                                        "Content-Type: a control character in a quoted-string");
+                if (is_b && vn <= CAS_MULTIPART_MAX_BOUNDARY) val[vn++] = (char)c;
+            }
+            i++;
+        } else {
+            size_t len = cas__mp_token(s, n, &i);
+            if (len == 0)
+                return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no value");
+            if (is_b) {
+                vn = len > CAS_MULTIPART_MAX_BOUNDARY ? CAS_MULTIPART_MAX_BOUNDARY + 1 : len;
+                memcpy(val, s + v0, vn);
+            }
+        }
+        if (is_b) {
+            int rc;
+            if (seen)
+                return cas__mp_fail(m, CAS_E_MULTIPART, n0, "Content-Type: the boundary is given twice");
+            seen = 1;
+            rc = cas__mp_boundary(m, val, vn, v0 + (s[v0] == '"'));
+            if (rc) return rc;
+        }
+    }
+    if (!seen) return cas__mp_fail(m, CAS_E_MULTIPART, n, "Content-Type: no boundary parameter");
+    return CAS_OK;
+}
+
+int cas_multipart_init(cas_multipart *m, const char *content_type, size_t content_type_len,
+                       uint32_t max_parts, cas_error *err) {
+    int rc;
+    if (!m) return cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart");
+    memset(m, 0, sizeof *m);
+    cas__succeed(&m->error);
+    if (!content_type) {
+        rc = cas__mp_fail(m, CAS_E_ARGUMENT, 0, "no Content-Type");
+    } else {
+        rc = cas__mp_content_type(m, content_type, content_type_len);
+    }
+    if (rc == CAS_OK) {
+        m->priv_state = CAS__MP_PREAMBLE;
+        m->priv_match = 2; /* as if a CRLF came first: the first delimiter may open the body */
+        m->priv_max_parts = max_parts;
+        m->priv_found = CAS__MP_NONE;
+    }
+    if (err) *err = m->error;
+    return rc;
+}
+
+/* ---- the body ---- */
+
+/* Runs the delimiter automaton over p[0..n) (at stream offset `at`) and notes the start of
+   the first full match in priv_found; only for the error message of a body of the wrong
+   length. The delimiter's only CR is its first byte, so after a mismatch the automaton
+   restarts at 1 (on a CR) or 0, and from 0 memchr finds the next candidate. */
+static void cas__mp_scan(cas_multipart *m, const uint8_t *p, size_t n, uint64_t at) {
+    uint32_t s = m->priv_scan;
+    size_t i = 0;
+    if (m->priv_found != CAS__MP_NONE) return;
+    while (i < n) {
+        uint8_t c;
+        if (s == 0) {
+            const uint8_t *cr = (const uint8_t *)memchr(p + i, '\r', n - i);
+            if (!cr) break;
+            i = (size_t)(cr - p) + 1;
+            s = 1;
+            continue;
+        }
+        c = p[i++];
+        if (c == m->priv_delim[s]) {
+            if (++s == m->priv_dlen) {
+                m->priv_found = at + i - s;
+                s = 0;
+                break;
+            }
+        } else {
+            s = c == '\r';
+        }
+    }
+    m->priv_scan = s;
+}
+
+/* In CAS__MP_SEARCH after the byte at `at`: fails once the real end of the body is known,
+   or the search window is exhausted. */
+static int cas__mp_search(cas_multipart *m, uint64_t at) {
+    uint64_t expect = m->priv_body_start + (m->priv_last - m->priv_first + 1);
+    size_t n;
+    if (m->priv_found != CAS__MP_NONE) {
+        n = cas__mp_puts(m, cas__mp_put_range(m), " but the part body has ");
+        cas__mp_putu(m, n, m->priv_found - m->priv_body_start);
+        return cas__mp_fail_what(m, CAS_E_MULTIPART, expect);
+    }
+    if (at + 1 - expect >= CAS__MP_SEARCH_WINDOW) {
+        cas__mp_puts(m, cas__mp_put_range(m),
+                     " but no delimiter follows them (nor any in the next 65536 bytes)");
+        return cas__mp_fail_what(m, CAS_E_MULTIPART, expect);
+    }
+    return 0;
+}
+
+/* The Content-Range value in priv_cr: `bytes <first>-<last>/<total|*>`. */
+static int cas__mp_range_fail(cas_multipart *m, const char *what) {
+    size_t n = cas__mp_puts(m, cas__mp_put_part(m), "Content-Range \"");
+    n = cas__mp_put(m, n, m->priv_cr, m->priv_cr_len);
+    cas__mp_puts(m, cas__mp_puts(m, n, "\" "), what);
+    return cas__mp_fail_what(m, CAS_E_MULTIPART, m->priv_cr_at);
+}
+/* 1 to 20 digits at s[*i] into *v: 0, or 1 (none), 2 (too long or over UINT64_MAX) */
+static int cas__mp_u64(const char *s, size_t n, size_t *i, uint64_t *v) {
+    size_t b = *i;
+    *v = 0;
+    while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+        unsigned d = (unsigned)(s[*i] - '0');
+        if (*i - b >= 20 || *v > (UINT64_MAX - d) / 10) return 2;
+        *v = *v * 10 + d;
+        (*i)++;
+    }
+    return *i == b;
+}
+static int cas__mp_content_range(cas_multipart *m) {
+    const char *s = m->priv_cr;
+    size_t n, i = 6;
+    int a, b, c = 0;
+    uint64_t first, last, total = UINT64_MAX;
+    while (m->priv_cr_len && cas__mp_ows((unsigned char)s[m->priv_cr_len - 1])) m->priv_cr_len--;
+    n = m->priv_cr_len;
+    if (n < 6 || !cas__mp_ieq(s, 5, "bytes") || s[5] != ' ')
+        return cas__mp_range_fail(m, "does not start with \"bytes \"");
+    a = cas__mp_u64(s, n, &i, &first);
+    if (a == 0 && i < n && s[i] == '-') {
+        i++;
+        b = cas__mp_u64(s, n, &i, &last);
+        if (b == 0 && i < n && s[i] == '/') {
+            i++;
+            if (i < n && s[i] == '*')
+                i++;
+            else if ((c = cas__mp_u64(s, n, &i, &total)) == 0 && total == UINT64_MAX)
+                return cas__mp_range_fail(m, "has total 2^64-1 (UINT64_MAX stands for \"*\")");
+        } else {
+            c = b ? b : 1;
+        }
+    } else {
+        c = a ? a : 1;
+    }
+    if (c == 2) return cas__mp_range_fail(m, "has a number of over 20 digits or over 2^64-1");
+    if (c || i != n) return cas__mp_range_fail(m, "is not bytes <first>-<last>/<total or *>");
+    if (first > last) return cas__mp_range_fail(m, "has first > last");
+    if (total != UINT64_MAX && last >= total) return cas__mp_range_fail(m, "has last >= total");
+    if (last - first == UINT64_MAX) return cas__mp_range_fail(m, "has 2^64 bytes");
+    m->priv_first = first;
+    m->priv_last = last;
+    m->priv_total = total;
+    return 0;
+}
+
+/* Starts a part after the CRLF of its delimiter line (the LF at `at`). */
+static int cas__mp_part_begin(cas_multipart *m, uint64_t at) {
+    size_t n;
+    if (m->priv_max_parts && m->priv_part >= m->priv_max_parts) {
+        m->priv_part++; /* name it */
+        n = cas__mp_puts(m, cas__mp_put_part(m), "more parts than the ");
+        cas__mp_puts(m, cas__mp_putu(m, n, m->priv_max_parts), " allowed (max_parts)");
+        return cas__mp_fail_what(m, CAS_E_MULTIPART, at);
+    }
+    if (m->priv_part == UINT32_MAX) return cas__mp_fail(m, CAS_E_LIMIT, at, "over 2^32-1 parts");
+    m->priv_part++;
+    m->priv_state = CAS__MP_HEAD;
+    m->priv_sub = CAS__MP_LINE;
+    m->priv_count = 0;
+    m->priv_has_range = 0;
+    return 0;
+}
+
+/* One byte of a header line (priv_count is already checked). */
+static int cas__mp_head(cas_multipart *m, uint8_t c, uint64_t at) {
+    switch (m->priv_sub) {
+    case CAS__MP_LINE:
+        if (c == '\r') {
+            m->priv_sub = CAS__MP_BLANK_CR;
+            return 0;
+        }
+        if (cas__mp_ows(c))
+            return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
+                                     "a header line starts with whitespace (obsolete line folding)");
+        m->priv_sub = CAS__MP_NAME;
+        m->priv_name_len = 0;
+        m->priv_is_range = 1;
+        return cas__mp_head(m, c, at);
+    case CAS__MP_NAME:
+        if (c == ':') {
+            if (m->priv_name_len == 0) return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "an empty header name");
+            m->priv_is_range = m->priv_is_range && m->priv_name_len == 13;
+            if (m->priv_is_range) {
+                if (m->priv_has_range)
+                    return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a second Content-Range");
+                m->priv_has_range = 1;
+                m->priv_cr_len = 0;
+                m->priv_cr_at = at + 1;
+            }
+            m->priv_sub = CAS__MP_VALUE;
+            return 0;
+        }
+        if (c == '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line ends in a bare LF");
+        if (c == '\r') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line has no ':'");
+        if (!cas__mp_tchar(c))
+            return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
+                                     "a header name has a byte that is not a token character");
+        if (m->priv_name_len >= 13 || cas__mp_lower(c) != "content-range"[m->priv_name_len])
+            m->priv_is_range = 0;
+        if (m->priv_name_len < 14) m->priv_name_len++;
+        return 0;
+    case CAS__MP_VALUE:
+        if (c == '\r') {
+            m->priv_sub = CAS__MP_VALUE_CR;
+            return 0;
+        }
+        if (c == '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line ends in a bare LF");
+        if ((c < 32 && c != '\t') || c == 127)
+            return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a control character in a header value");
+        if (m->priv_is_range && m->priv_cr_len == 0 && cas__mp_ows(c)) {
+            m->priv_cr_at = at + 1; /* leading whitespace is not kept */
+        } else if (m->priv_is_range) {
+            if (m->priv_cr_len == sizeof m->priv_cr)
+                return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
+                                         "the Content-Range value is over 96 bytes");
+            m->priv_cr[m->priv_cr_len++] = (char)c;
+        }
+        return 0;
+    case CAS__MP_VALUE_CR:
+        if (c != '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a CR without LF in the headers");
+        m->priv_sub = CAS__MP_LINE;
+        if (m->priv_is_range) return cas__mp_content_range(m);
+        return 0;
+    default: /* CAS__MP_BLANK_CR */
+        if (c != '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a CR without LF in the headers");
+        if (!m->priv_has_range) return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "no Content-Range header");
+        m->priv_state = CAS__MP_BODY;
+        m->priv_left = m->priv_last - m->priv_first + 1;
+        m->priv_body_start = at + 1;
+        m->priv_found = CAS__MP_NONE;
+        m->priv_scan = 0;
+        return CAS_READY;
+    }
+}
+
+/* One byte outside a body, at stream offset `at`: 0 (go on), CAS_READY (a part's headers are
+   complete), CAS_END, or an error. */
+static int cas__mp_byte(cas_multipart *m, uint8_t c, uint64_t at) {
+    uint32_t s;
+    switch (m->priv_state) {
+    case CAS__MP_PREAMBLE:
+        s = c == m->priv_delim[m->priv_match] ? m->priv_match + 1 : (uint32_t)(c == '\r');
+        m->priv_match = s;
+        if (s == m->priv_dlen) {
+            m->priv_state = CAS__MP_AFTER;
+            m->priv_sub = CAS__MP_PAD;
+            m->priv_count = 0;
+        } else if (at + 1 > s && at + 1 - s > CAS_MULTIPART_MAX_PREAMBLE) {
+            return cas__mp_fail(m, CAS_E_LIMIT, at,
+                                "over 8192 bytes of preamble before the first delimiter");
+        }
+        return 0;
+    case CAS__MP_AFTER:
+        if (m->priv_sub == CAS__MP_PAD) {
+            if (cas__mp_ows(c)) {
+                if (++m->priv_count > CAS_MULTIPART_MAX_HEADER)
+                    return cas__fail(&m->error, CAS_E_LIMIT, at,
+                                     "over 8192 bytes of transport padding after a boundary");
+                return 0;
+            }
+            if (c == '\r') {
+                m->priv_sub = CAS__MP_PAD_CR;
+                return 0;
+            }
+            if (c == '-' && m->priv_count == 0) {
+                m->priv_sub = CAS__MP_DASH;
+                return 0;
+            }
+            return cas__mp_fail_delim(m, at,
+                                      "the boundary is followed by a byte other than space, tab, "
+                                      "CR or \"--\"");
+        }
+        if (m->priv_sub == CAS__MP_DASH) {
+            if (c != '-') return cas__mp_fail_delim(m, at, "the boundary is followed by a lone '-'");
+            if (m->priv_part == 0)
+                return cas__mp_fail(m, CAS_E_MULTIPART, at, "the close delimiter comes before any part");
+            m->priv_state = CAS__MP_END;
+            return CAS_END;
+        }
+        if (c != '\n') return cas__mp_fail_delim(m, at, "a CR without LF after the boundary");
+        return cas__mp_part_begin(m, at);
+    case CAS__MP_HEAD:
+        if (++m->priv_count > CAS_MULTIPART_MAX_HEADER)
+            return cas__mp_fail_part(m, CAS_E_LIMIT, at, "the header block is over 8192 bytes");
+        return cas__mp_head(m, c, at);
+    case CAS__MP_DELIM:
+        cas__mp_scan(m, &c, 1, at);
+        if (c == m->priv_delim[m->priv_match]) {
+            if (++m->priv_match == m->priv_dlen) {
+                m->priv_state = CAS__MP_AFTER;
+                m->priv_sub = CAS__MP_PAD;
+                m->priv_count = 0;
+            }
+            return 0;
+        }
+        m->priv_state = CAS__MP_SEARCH;
+        return cas__mp_search(m, at);
+    default: /* CAS__MP_SEARCH */
+        cas__mp_scan(m, &c, 1, at);
+        return cas__mp_search(m, at);
+    }
+}
+
+static void cas__mp_event(const cas_multipart *m, int type, cas_multipart_event *ev) {
+    ev->type = type;
+    ev->part = m->priv_part - 1;
+    ev->first = m->priv_first;
+    ev->last = m->priv_last;
+    ev->total = m->priv_total;
+    ev->offset = m->priv_last + 1 - m->priv_left;
+}
+
+int cas_multipart_push(cas_multipart *m, const void *data, size_t len, size_t *consumed,
+                       cas_multipart_event *ev) {
+    const uint8_t *p = (const uint8_t *)data;
+    size_t i = 0;
+    if (consumed) *consumed = 0;
+    if (!m || !consumed || !ev || (!data && len)) return CAS_E_ARGUMENT;
+    memset(ev, 0, sizeof *ev);
+    if (m->error.code < 0) return m->error.code;
+    if (m->priv_state == CAS__MP_UNINIT)
+        return cas__mp_fail(m, CAS_E_STATE, 0, "cas_multipart_init was not called");
+    if (m->priv_state == CAS__MP_END) {
+        *consumed = len; /* the epilogue */
+        return CAS_END;
+    }
+    while (i < len) {
+        int rc;
+        if (m->priv_state == CAS__MP_BODY) { /* zero copy, no scan for the boundary needed */
+            size_t n = len - i;
+            if ((uint64_t)n > m->priv_left) n = (size_t)m->priv_left;
+            cas__mp_event(m, CAS_MULTIPART_DATA, ev);
+            ev->data = p + i;
+            ev->len = n;
+            cas__mp_scan(m, p + i, n, m->priv_offset);
+            m->priv_left -= n;
+            m->priv_offset += n;
+            *consumed = i + n;
+            if (m->priv_left == 0) {
+                m->priv_state = CAS__MP_DELIM;
+                m->priv_match = 0;
+            }
+            return CAS_READY;
+        }
+        rc = cas__mp_byte(m, p[i], m->priv_offset);
+        i++;
+        m->priv_offset++;
+        if (rc == 0) continue;
+        *consumed = rc == CAS_END ? len : i;
+        if (rc == CAS_READY) cas__mp_event(m, CAS_MULTIPART_PART, ev);
+        return rc;
+    }
+    *consumed = len;
+    return CAS_NEED_INPUT;
+}
+
+int cas_multipart_finish(cas_multipart *m, cas_error *err) {
+    const char *what = "";
+    size_t n;
+    int rc;
+    if (!m) return cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart");
+    if (m->error.code >= 0) {
+        switch (m->priv_state) {
+        case CAS__MP_UNINIT:
+            cas__mp_fail(m, CAS_E_STATE, 0, "cas_multipart_init was not called");
+            break;
+        case CAS__MP_END:
+            break;
+        case CAS__MP_SEARCH:
+            n = cas__mp_puts(m, cas__mp_put_range(m), " but no delimiter follows them (the body ends ");
+            n = cas__mp_putu(m, n, m->priv_offset - m->priv_body_start);
+            cas__mp_puts(m, n, " bytes into the part)");
+            cas__mp_fail_what(m, CAS_E_MULTIPART,
+                              m->priv_body_start + (m->priv_last - m->priv_first + 1));
+            break;
+        case CAS__MP_BODY:
+            n = cas__mp_puts(m, cas__mp_put_range(m), " but the body ends after ");
+            n = cas__mp_putu(m, n, m->priv_last - m->priv_first + 1 - m->priv_left);
+            cas__mp_puts(m, n, " of them");
+            cas__mp_fail_what(m, CAS_E_TRUNCATED, m->priv_offset);
+            break;
+        case CAS__MP_HEAD:
+            cas__mp_fail_part(m, CAS_E_TRUNCATED, m->priv_offset, "the body ends in the headers");
+            break;
+        default:
+            what = m->priv_state == CAS__MP_PREAMBLE ? "the body ends before the first delimiter"
+                   : m->priv_state == CAS__MP_DELIM ? "the body ends in the delimiter after a part"
+                                                    : "the body ends in a delimiter line (no close "
+                                                      "delimiter)";
+            cas__mp_fail(m, CAS_E_TRUNCATED, m->priv_offset, what);
+            break;
+        }
+    }
+    rc = m->error.code;
+    if (rc == CAS_OK) cas__succeed(&m->error);
+    if (err) *err = m->error;
+    return rc;
+}
+
+#undef CAS__MP_NONE
+
+
+/* ==== >>engines: download ================================================================= */
+
+enum { CAS__DLQ_IDLE, CAS__DLQ_QUEUED, CAS__DLQ_ISSUED, CAS__DLQ_ACTIVE, CAS__DLQ_DONE };
+
+typedef struct cas__dl_term {
+    uint64_t start;    /* file offset of the term's first decoded byte */
+    uint64_t bytes;    /* decoded bytes accepted so far */
+    cas_chunk *leaves; /* verify: leaves decoded ahead of the Merkle frontier, by position */
+    uint32_t count;    /* chunks */
+    uint32_t done;     /* chunks accepted, always a prefix of the term */
+    uint32_t fed;      /* chunks pushed into the Merkle aggregator */
+    uint32_t range;    /* flat range id */
+    uint32_t refetch;  /* a chunk was dropped from the window: its range is needed again */
+} cas__dl_term;
+
+typedef struct cas__dl_active {
+    cas_xorb_stream xs;
+    cas_multipart mp;
+    int multipart;
+    int in_range;       /* range k is being decoded */
+    uint32_t k, kend;   /* current range and the last range of the current part */
+    uint64_t left;      /* bytes of range k still to come */
+    uint32_t chunks;    /* records of range k decoded */
+    uint32_t received;  /* ranges complete */
+    uint8_t *got;       /* per range of the request: its part arrived */
+} cas__dl_active;
+
+typedef struct cas__dl_req {
+    uint32_t xorb, fetch;     /* recon->xorbs[xorb].fetches[fetch] */
+    uint32_t range0, nranges; /* its ranges [range0, range0 + nranges) */
+    uint32_t first_term;      /* the lowest term it serves (plan order) */
+    int state;
+    int refetch;
+    const char *range_hdr;
+    uint64_t body_len;
+    cas__dl_active *act;
+} cas__dl_req;
+
+struct cas_download {
+    cas_allocator alloc;
+    const cas_recon *r;
+    cas_download_desc desc;
+    cas_error error;
+    int verify, sequential, finished;
+    uint64_t skip, limit_end; /* the output is file bytes [skip, limit_end) */
+    uint64_t sum;             /* the terms' unpacked_length summed */
+    cas__dl_term *terms;
+    size_t nterms;
+    uint32_t *fetch_base;  /* per xorb (+1): flat index of its first fetch */
+    uint32_t *range_base;  /* per flat fetch (+1): flat index of its first range */
+    uint32_t nfetches, nranges;
+    uint32_t *rterms;      /* term indices grouped by flat range, by chunk_start */
+    uint32_t *rterms_base; /* per flat range (+1) */
+    uint32_t *range_req;   /* per flat range: the request that asks for it alone */
+    cas__dl_req *reqs;
+    uint32_t nreqs, nplan;
+    uint32_t *queue;       /* ring deque of request ids */
+    uint32_t qhead, qlen;
+    char *hdrs;
+    size_t hdrs_size;
+    uint32_t inflight, done_reqs;
+    size_t terms_done, refetch_pending;
+    size_t mfront, ofront; /* first term not fully in the Merkle / in the output */
+    uint8_t *ring;         /* sequential window: output offset x lives at x % window */
+    size_t window;
+    uint64_t flushed;      /* sequential: output bytes handed to the sink */
+    uint64_t fetched, produced;
+    cas_merkle merkle;
+    char what[256]; /* a copy of a decoder's detail text that lives in a freed struct */
+};
+
+static int cas__dl_fail(cas_download *d, int code, uint64_t offset, const char *what) {
+    if (d->error.code >= 0) cas__fail(&d->error, code, offset, what);
+    return d->error.code;
+}
+
+/* The same with a `what` that lives in a struct the engine frees (the multipart reader's). */
+static int cas__dl_fail_copy(cas_download *d, int code, uint64_t offset, const char *what) {
+    size_t n = what ? strlen(what) : 0;
+    if (d->error.code < 0) return d->error.code; /* d->what may be the sticky error's text */
+    if (n >= sizeof d->what) n = sizeof d->what - 1;
+    if (n) memcpy(d->what, what, n);
+    d->what[n] = 0;
+    return cas__dl_fail(d, code, offset, d->what);
+}
+
+/* A callback's return value: 0 goes on, a negative cas_result is passed up, anything else
+   cancels. */
+static int cas__dl_host(cas_download *d, int rc, const char *what) {
+    if (rc == 0) return CAS_OK;
+    if (rc < 0) return cas__dl_fail(d, rc, 0, what);
+    return cas__dl_fail(d, CAS_E_CANCELLED, 0, "cancelled by a sink callback");
+}
+
+/* Arrays of n elements (at least one, so that an empty manifest needs no special case). */
+static void *cas__dl_array(cas_download *d, size_t n, size_t size) {
+    void *p;
+    if (n == 0) n = 1;
+    if (n > (size_t)-1 / size) return NULL;
+    p = cas__alloc(&d->alloc, n * size);
+    if (p) memset(p, 0, n * size); /* cas_download_free may meet it half-filled */
+    return p;
+}
+static void cas__dl_array_free(cas_download *d, void *p, size_t n, size_t size) {
+    cas__free(&d->alloc, p, (n ? n : 1) * size);
+}
+
+/* Decimal digits of v at p (no NUL); returns the count. p == NULL: count only. */
+static size_t cas__u64_dec(char *p, uint64_t v) {
+    char tmp[20];
+    size_t n = 0, i;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    if (p) for (i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* "bytes=A-B,C-D..." of ranges[0..n) at p (NUL-terminated); returns its length + 1. */
+static size_t cas__dl_range_header(char *p, const cas_recon_range *g, uint32_t n) {
+    size_t len = 6;
+    uint32_t i;
+    if (p) memcpy(p, "bytes=", 6);
+    for (i = 0; i < n; i++) {
+        if (i) { if (p) p[len] = ','; len++; }
+        len += cas__u64_dec(p ? p + len : NULL, g[i].byte_start);
+        if (p) p[len] = '-';
+        len++;
+        len += cas__u64_dec(p ? p + len : NULL, g[i].byte_end);
+    }
+    if (p) p[len] = 0;
+    return len + 1;
+}
+
+static const cas_recon_range *cas__dl_ranges(const cas_download *d, const cas__dl_req *q) {
+    return d->r->xorbs[q->xorb].fetches[q->fetch].ranges + q->range0;
+}
+
+typedef struct cas__dl_sortkey {
+    uint32_t range, chunk, term;
+} cas__dl_sortkey;
+
+static int cas__dl_sortkey_cmp(const void *a, const void *b) {
+    const cas__dl_sortkey *x = (const cas__dl_sortkey *)a, *y = (const cas__dl_sortkey *)b;
+    if (x->range != y->range) return x->range < y->range ? -1 : 1;
+    if (x->chunk != y->chunk) return x->chunk < y->chunk ? -1 : 1;
+    return x->term < y->term ? -1 : x->term > y->term;
+}
+
+static int cas__dl_req_cmp(const void *a, const void *b) {
+    const cas__dl_req *x = (const cas__dl_req *)a, *y = (const cas__dl_req *)b;
+    if (x->first_term != y->first_term) return x->first_term < y->first_term ? -1 : 1;
+    if (x->xorb != y->xorb) return x->xorb < y->xorb ? -1 : 1;
+    if (x->fetch != y->fetch) return x->fetch < y->fetch ? -1 : 1;
+    return x->range0 < y->range0 ? -1 : x->range0 > y->range0;
+}
+
+static void cas__dl_queue_push(cas_download *d, uint32_t id, int front) {
+    uint32_t cap = d->nreqs;
+    if (front) {
+        d->qhead = (d->qhead + cap - 1) % cap;
+        d->queue[d->qhead] = id;
+    } else {
+        d->queue[(d->qhead + d->qlen) % cap] = id;
+    }
+    d->qlen++;
+    d->reqs[id].state = CAS__DLQ_QUEUED;
+}
+
+void cas_download_free(cas_download *d) {
+    uint32_t i;
+    size_t t;
+    if (!d) return;
+    for (i = 0; d->reqs && i < d->nreqs; i++) {
+        cas__dl_active *a = d->reqs[i].act;
+        if (a) {
+            cas_xorb_stream_free(&a->xs);
+            cas__free(&d->alloc, a->got, d->reqs[i].nranges);
+            cas__free(&d->alloc, a, sizeof *a);
+        }
+    }
+    for (t = 0; d->terms && t < d->nterms; t++)
+        cas__dl_array_free(d, d->terms[t].leaves, d->terms[t].leaves ? d->terms[t].count : 0, sizeof(cas_chunk));
+    cas__dl_array_free(d, d->terms, d->nterms, sizeof *d->terms);
+    cas__dl_array_free(d, d->fetch_base, d->r->num_xorbs + 1, sizeof(uint32_t));
+    cas__dl_array_free(d, d->range_base, (size_t)d->nfetches + 1, sizeof(uint32_t));
+    cas__dl_array_free(d, d->rterms, d->nterms, sizeof(uint32_t));
+    cas__dl_array_free(d, d->rterms_base, (size_t)d->nranges + 1, sizeof(uint32_t));
+    cas__dl_array_free(d, d->range_req, d->nranges, sizeof(uint32_t));
+    cas__dl_array_free(d, d->reqs, d->nreqs, sizeof *d->reqs);
+    cas__dl_array_free(d, d->queue, d->nreqs, sizeof(uint32_t));
+    cas__free(&d->alloc, d->hdrs, d->hdrs_size);
+    cas__free(&d->alloc, d->ring, d->window);
+    {
+        cas_allocator a = d->alloc;
+        cas__free(&a, d, sizeof *d);
+    }
+}
+
+/* Flat fetch/range numbering, the per-range term lists and the per-term state. */
+static int cas__dl_index(cas_download *d) {
+    const cas_recon *r = d->r;
+    size_t x, t, nf = 0, nr = 0;
+    cas__dl_sortkey *keys;
+    uint64_t pos = 0;
+    d->fetch_base = (uint32_t *)cas__dl_array(d, r->num_xorbs + 1, sizeof(uint32_t));
+    if (!d->fetch_base) return CAS_E_NOMEM;
+    for (x = 0; x < r->num_xorbs; x++) {
+        d->fetch_base[x] = (uint32_t)nf;
+        nf += r->xorbs[x].num_fetches;
+        if (nf >= 0xFFFFFFFFu) return CAS_E_LIMIT;
+    }
+    d->fetch_base[r->num_xorbs] = (uint32_t)nf;
+    d->nfetches = (uint32_t)nf;
+    d->range_base = (uint32_t *)cas__dl_array(d, nf + 1, sizeof(uint32_t));
+    if (!d->range_base) return CAS_E_NOMEM;
+    for (x = 0; x < r->num_xorbs; x++) {
+        size_t f;
+        for (f = 0; f < r->xorbs[x].num_fetches; f++) {
+            d->range_base[d->fetch_base[x] + f] = (uint32_t)nr;
+            nr += r->xorbs[x].fetches[f].num_ranges;
+            if (nr >= 0xFFFFFFFFu) return CAS_E_LIMIT;
+        }
+    }
+    d->range_base[nf] = (uint32_t)nr;
+    d->nranges = (uint32_t)nr;
+    if (r->num_terms >= 0xFFFFFFFFu) return CAS_E_LIMIT;
+    d->nterms = r->num_terms;
+    d->terms = (cas__dl_term *)cas__dl_array(d, r->num_terms, sizeof *d->terms);
+    d->rterms = (uint32_t *)cas__dl_array(d, r->num_terms, sizeof(uint32_t));
+    d->rterms_base = (uint32_t *)cas__dl_array(d, nr + 1, sizeof(uint32_t));
+    keys = (cas__dl_sortkey *)cas__dl_array(d, r->num_terms, sizeof *keys);
+    if (!d->terms || !d->rterms || !d->rterms_base || !keys) {
+        if (keys) cas__dl_array_free(d, keys, r->num_terms, sizeof *keys);
+        return CAS_E_NOMEM;
+    }
+    memset(d->terms, 0, (r->num_terms ? r->num_terms : 1) * sizeof *d->terms);
+    for (t = 0; t < r->num_terms; t++) {
+        const cas_recon_term *rt = &r->terms[t];
+        cas__dl_term *T = &d->terms[t];
+        if (rt->xorb >= r->num_xorbs || rt->fetch >= r->xorbs[rt->xorb].num_fetches ||
+            rt->range >= r->xorbs[rt->xorb].fetches[rt->fetch].num_ranges)
+            return CAS_E_ARGUMENT;
+        T->start = pos;
+        pos += rt->unpacked_length;
+        T->count = rt->chunk_end - rt->chunk_start;
+        T->range = d->range_base[d->fetch_base[rt->xorb] + rt->fetch] + rt->range;
+        keys[t].range = T->range;
+        keys[t].chunk = rt->chunk_start;
+        keys[t].term = (uint32_t)t;
+    }
+    if (r->num_terms) qsort(keys, r->num_terms, sizeof *keys, cas__dl_sortkey_cmp);
+    memset(d->rterms_base, 0, ((size_t)nr + 1) * sizeof(uint32_t));
+    for (t = 0; t < r->num_terms; t++) {
+        d->rterms[t] = keys[t].term;
+        d->rterms_base[keys[t].range + 1]++;
+    }
+    for (x = 0; x < nr; x++) d->rterms_base[x + 1] += d->rterms_base[x];
+    cas__dl_array_free(d, keys, r->num_terms, sizeof *keys);
+    d->skip = r->offset_into_first_range;
+    d->sum = d->limit_end = pos;
+    if (d->desc.range_length && d->desc.range_length < pos - d->skip)
+        d->limit_end = d->skip + d->desc.range_length;
+    return CAS_OK;
+}
+
+/* The lowest term served by flat ranges [r0, r1), UINT32_MAX if none. */
+static uint32_t cas__dl_first_term(const cas_download *d, uint32_t r0, uint32_t r1) {
+    uint32_t best = 0xFFFFFFFFu, i;
+    for (i = d->rterms_base[r0]; i < d->rterms_base[r1]; i++)
+        if (d->rterms[i] < best) best = d->rterms[i];
+    return best;
+}
+
+/* Requests: the plan (per fetch entry, or per range), then one single-range request per
+   range for refetches (in per-range mode the plan's own), and their Range headers. */
+static int cas__dl_plan(cas_download *d) {
+    const cas_recon *r = d->r;
+    int per_range = (d->desc.flags & CAS_DOWNLOAD_PER_RANGE) != 0;
+    uint32_t nplan = per_range ? d->nranges : d->nfetches, i, x, id = 0;
+    size_t hsize = 0, hpos = 0;
+    uint64_t nreqs = (uint64_t)nplan + (per_range ? 0 : d->nranges);
+    if (nreqs >= 0xFFFFFFFFu) return CAS_E_LIMIT;
+    d->nplan = nplan;
+    d->nreqs = (uint32_t)nreqs;
+    d->reqs = (cas__dl_req *)cas__dl_array(d, d->nreqs, sizeof *d->reqs);
+    d->queue = (uint32_t *)cas__dl_array(d, d->nreqs, sizeof(uint32_t));
+    d->range_req = (uint32_t *)cas__dl_array(d, d->nranges, sizeof(uint32_t));
+    if (!d->reqs || !d->queue || !d->range_req) return CAS_E_NOMEM;
+    /* plan requests, then per-range slots */
+    for (x = 0; x < r->num_xorbs; x++) {
+        uint32_t f;
+        for (f = 0; f < r->xorbs[x].num_fetches; f++) {
+            const cas_recon_fetch *fe = &r->xorbs[x].fetches[f];
+            uint32_t rb = d->range_base[d->fetch_base[x] + f], k;
+            if (!per_range) {
+                cas__dl_req *q = &d->reqs[id++];
+                q->xorb = x, q->fetch = f, q->range0 = 0, q->nranges = (uint32_t)fe->num_ranges;
+                q->first_term = cas__dl_first_term(d, rb, rb + q->nranges);
+                hsize += cas__dl_range_header(NULL, fe->ranges, q->nranges);
+            }
+            for (k = 0; k < fe->num_ranges; k++) {
+                cas__dl_req *q = &d->reqs[per_range ? id++ : nplan + rb + k];
+                q->xorb = x, q->fetch = f, q->range0 = k, q->nranges = 1;
+                q->first_term = cas__dl_first_term(d, rb + k, rb + k + 1);
+                q->refetch = !per_range;
+                hsize += cas__dl_range_header(NULL, fe->ranges + k, 1);
+            }
+        }
+    }
+    /* plan order: by the first term served; requests that serve no term are not made */
+    qsort(d->reqs, nplan, sizeof *d->reqs, cas__dl_req_cmp);
+    d->hdrs_size = hsize ? hsize : 1;
+    d->hdrs = (char *)cas__alloc(&d->alloc, d->hdrs_size);
+    if (!d->hdrs) return CAS_E_NOMEM;
+    for (i = 0; i < d->nreqs; i++) {
+        cas__dl_req *q = &d->reqs[i];
+        const cas_recon_range *g = cas__dl_ranges(d, q);
+        uint32_t k;
+        q->range_hdr = d->hdrs + hpos;
+        hpos += cas__dl_range_header(d->hdrs + hpos, g, q->nranges);
+        for (k = 0; k < q->nranges; k++) q->body_len += g[k].byte_end - g[k].byte_start + 1;
+        if (q->nranges == 1)
+            d->range_req[d->range_base[d->fetch_base[q->xorb] + q->fetch] + q->range0] = i;
+        q->state = CAS__DLQ_IDLE;
+        if (i < nplan && q->first_term != 0xFFFFFFFFu) cas__dl_queue_push(d, i, 0);
+    }
+    return CAS_OK;
+}
+
+int cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
+                        const cas_download_desc *desc, cas_download **out, cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas_download *d;
+    int rc;
+    if (out) *out = NULL;
+    if (!recon || !desc || !out || (!desc->write_at == !desc->write))
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "recon, desc, out and exactly one sink are required");
+    if (recon->num_terms && !recon->terms)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "recon has no terms array");
+    d = (cas_download *)cas__alloc(&a, sizeof *d);
+    if (!d) return cas__fail(err, CAS_E_NOMEM, 0, "download engine");
+    memset(d, 0, sizeof *d);
+    d->alloc = a;
+    d->r = recon;
+    d->desc = *desc;
+    d->sequential = desc->write != NULL;
+    if (desc->prefix) d->merkle = *desc->prefix;
+    else cas_merkle_init(&d->merkle);
+    rc = cas__dl_index(d);
+    if (rc == CAS_OK) rc = cas__dl_plan(d);
+    if (rc == CAS_OK) {
+        d->verify = desc->file_hash && !(desc->flags & CAS_DOWNLOAD_NO_VERIFY) && d->skip == 0 &&
+                    d->limit_end == d->sum;
+        if (d->sequential) {
+            uint64_t w = desc->window ? desc->window : (64u << 20);
+            uint64_t total = d->limit_end - d->skip;
+            if (w > total) w = total ? total : 1;
+            d->window = (size_t)w;
+            d->ring = (uint8_t *)cas__alloc(&a, d->window);
+            if (!d->ring) rc = CAS_E_NOMEM;
+        }
+    }
+    if (rc != CAS_OK) {
+        cas_download_free(d);
+        return cas__fail(err, rc, 0, rc == CAS_E_NOMEM ? "download engine tables"
+                                    : rc == CAS_E_LIMIT ? "reconstruction has more than 2^32 ranges or terms"
+                                                        : "recon is not from cas_recon_parse");
+    }
+    *out = d;
+    return cas__succeed(err);
+}
+
+const cas_error *cas_download_error(const cas_download *d) { return &d->error; }
+
+void cas_download_cancel(cas_download *d) {
+    cas__dl_fail(d, CAS_E_CANCELLED, 0, "cancelled by cas_download_cancel");
+}
+
+void cas_download_get_progress(const cas_download *d, cas_download_progress *p) {
+    p->phase = d->finished ? CAS_DOWNLOAD_DONE : CAS_DOWNLOAD_FETCHING;
+    p->bytes_fetched = d->fetched;
+    p->bytes_written = d->produced;
+    p->bytes_total = d->limit_end - d->skip;
+    p->requests_done = d->done_reqs;
+    p->requests_total = d->nplan;
+}
+
+static int cas__dl_progress(cas_download *d) {
+    cas_download_progress p;
+    if (!d->desc.progress) return CAS_OK;
+    cas_download_get_progress(d, &p);
+    if (d->desc.progress(d->desc.user, &p) != 0)
+        return cas__dl_fail(d, CAS_E_CANCELLED, 0, "cancelled by the progress callback");
+    return d->error.code < 0 ? d->error.code : CAS_OK;
+}
+
+/* Sequential: hand the window's bytes that are now in order to the sink. */
+static int cas__dl_flush(cas_download *d) {
+    while (d->ofront < d->nterms) {
+        const cas__dl_term *T = &d->terms[d->ofront];
+        uint64_t end = T->start + T->bytes;
+        if (end < d->skip) end = d->skip;
+        if (end > d->limit_end) end = d->limit_end;
+        end -= d->skip;
+        while (end > d->flushed) {
+            size_t at = (size_t)(d->flushed % d->window), n = d->window - at;
+            int rc;
+            if (n > end - d->flushed) n = (size_t)(end - d->flushed);
+            rc = cas__dl_host(d, d->desc.write(d->desc.user, d->ring + at, n), "the write sink failed");
+            if (rc != CAS_OK) return rc;
+            d->flushed += n;
+        }
+        if (T->done < T->count) break;
+        d->ofront++;
+    }
+    return CAS_OK;
+}
+
+static void cas__dl_merkle_advance(cas_download *d) {
+    while (d->mfront < d->nterms) {
+        cas__dl_term *T = &d->terms[d->mfront];
+        while (T->fed < T->done) cas_merkle_push(&d->merkle, &T->leaves[T->fed++]);
+        if (T->done < T->count) break;
+        cas__dl_array_free(d, T->leaves, T->count, sizeof(cas_chunk));
+        T->leaves = NULL;
+        d->mfront++;
+    }
+}
+
+/* Chunk p of term t decoded: write its bytes (clipped to the output), account for it. */
+static int cas__dl_accept(cas_download *d, uint32_t t, const uint8_t *data, uint32_t size,
+                          const cas_hash *hash) {
+    cas__dl_term *T = &d->terms[t];
+    const cas_recon_term *rt = &d->r->terms[t];
+    uint64_t fa = T->start + T->bytes, lo = fa, hi = fa + size;
+    int rc;
+    if (T->bytes + size > rt->unpacked_length)
+        return cas__dl_fail(d, CAS_E_TERM_SIZE, rt->priv_offset,
+                            "a term's chunks decode to more bytes than its unpacked_length");
+    if (lo < d->skip) lo = d->skip;
+    if (hi > d->limit_end) hi = d->limit_end;
+    if (lo < hi) {
+        uint64_t at = lo - d->skip;
+        size_t n = (size_t)(hi - lo);
+        const uint8_t *src = data + (lo - fa);
+        if (!d->sequential) {
+            rc = cas__dl_host(d, d->desc.write_at(d->desc.user, at, src, n), "the write_at sink failed");
+        } else if (at == d->flushed) {
+            rc = cas__dl_host(d, d->desc.write(d->desc.user, src, n), "the write sink failed");
+            d->flushed += n;
+        } else if (at + n - d->flushed <= d->window) {
+            size_t pos = (size_t)(at % d->window), first = d->window - pos;
+            if (first > n) first = n;
+            memcpy(d->ring + pos, src, first);
+            memcpy(d->ring, src + first, n - first);
+            rc = CAS_OK;
+        } else { /* beyond the window: drop, and ask for the range again later */
+            if (!T->refetch) d->refetch_pending++;
+            T->refetch = 1;
+            return CAS_OK;
+        }
+        if (rc != CAS_OK) return rc;
+        d->produced += n;
+    }
+    T->bytes += size;
+    if (d->verify) {
+        cas_chunk leaf;
+        leaf.hash = *hash;
+        leaf.size = size;
+        if (t == d->mfront && T->fed == T->done) {
+            cas_merkle_push(&d->merkle, &leaf);
+            T->fed++;
+        } else {
+            if (!T->leaves) {
+                T->leaves = (cas_chunk *)cas__dl_array(d, T->count, sizeof(cas_chunk));
+                if (!T->leaves) return cas__dl_fail(d, CAS_E_NOMEM, 0, "leaves of a term decoded early");
+            }
+            T->leaves[T->done] = leaf;
+        }
+    }
+    T->done++;
+    if (T->done == T->count) {
+        if (T->bytes != rt->unpacked_length)
+            return cas__dl_fail(d, CAS_E_TERM_SIZE, rt->priv_offset,
+                                "a term's chunks decode to fewer bytes than its unpacked_length");
+        d->terms_done++;
+        if (T->refetch) { T->refetch = 0; d->refetch_pending--; }
+    }
+    if (d->verify && t == d->mfront) cas__dl_merkle_advance(d);
+    if (d->sequential) return cas__dl_flush(d);
+    return CAS_OK;
+}
+
+/* Chunk `index` of flat range `fr` decoded: every term that needs it next takes it. */
+static int cas__dl_chunk(cas_download *d, uint32_t fr, uint32_t index, const uint8_t *data,
+                         uint32_t size) {
+    uint32_t i;
+    cas_hash hash;
+    int hashed = 0;
+    for (i = d->rterms_base[fr]; i < d->rterms_base[fr + 1]; i++) {
+        uint32_t t = d->rterms[i];
+        const cas_recon_term *rt = &d->r->terms[t];
+        int rc;
+        if (rt->chunk_start > index) break;
+        if (index >= rt->chunk_end || index - rt->chunk_start != d->terms[t].done) continue;
+        if (d->verify && !hashed) {
+            cas_chunk_hash(data, size, &hash);
+            hashed = 1;
+        }
+        rc = cas__dl_accept(d, t, data, size, &hash);
+        if (rc != CAS_OK) return rc;
+    }
+    return CAS_OK;
+}
+
+static void cas__dl_stream_reset(cas_xorb_stream *s) {
+    s->priv_have = 0;
+    s->priv_need = CAS_CHUNK_HEADER_SIZE;
+    s->priv_offset = 0;
+    s->priv_index = 0;
+    s->priv_in_footer = 0;
+    cas__succeed(&s->error);
+}
+
+static void cas__dl_range_begin(cas_download *d, cas__dl_req *q, uint32_t k) {
+    cas__dl_active *a = q->act;
+    const cas_recon_range *g = cas__dl_ranges(d, q) + k;
+    a->k = k;
+    a->left = g->byte_end - g->byte_start + 1;
+    a->chunks = 0;
+    a->in_range = 1;
+    cas__dl_stream_reset(&a->xs);
+}
+
+/* Bytes of the current part (single-range body, or multipart part data). */
+static int cas__dl_feed(cas_download *d, cas__dl_req *q, const uint8_t *p, size_t n) {
+    cas__dl_active *a = q->act;
+    while (n > 0) {
+        const cas_recon_range *g;
+        uint32_t fr;
+        size_t take;
+        if (!a->in_range)
+            return cas__dl_fail(d, CAS_E_TRAILING, 0, "the response has more bytes than the ranges requested");
+        g = cas__dl_ranges(d, q) + a->k;
+        fr = d->range_base[d->fetch_base[q->xorb] + q->fetch] + q->range0 + a->k;
+        take = n < a->left ? n : (size_t)a->left;
+        n -= take;
+        a->left -= take;
+        while (take > 0) {
+            cas_xorb_stream_chunk ch;
+            size_t used;
+            int rc = cas_xorb_stream_push(&a->xs, p, take, &used, &ch);
+            p += used;
+            take -= used;
+            if (rc == CAS_NEED_INPUT) break;
+            if (rc != CAS_READY)
+                return cas__dl_fail(d, rc, g->byte_start + a->xs.error.offset, a->xs.error.what);
+            if (a->chunks >= g->chunk_end - g->chunk_start)
+                return cas__dl_fail(d, CAS_E_SIZE, g->byte_start + ch.offset,
+                                    "a range holds more chunk records than its chunks say");
+            rc = cas__dl_chunk(d, fr, g->chunk_start + a->chunks, ch.data, ch.header.uncompressed_size);
+            if (rc != CAS_OK) return rc;
+            a->chunks++;
+        }
+        if (a->left == 0) {
+            if (cas_xorb_stream_finish(&a->xs) != CAS_OK || a->chunks != g->chunk_end - g->chunk_start)
+                return cas__dl_fail(d, CAS_E_SIZE, g->byte_end,
+                                    "a range's bytes do not end with its last chunk record");
+            a->received++;
+            if (a->k < a->kend) cas__dl_range_begin(d, q, a->k + 1);
+            else a->in_range = 0;
+        }
+    }
+    return CAS_OK;
+}
+
+/* A multipart part: it must be one requested range, or several adjacent ones. */
+static int cas__dl_part(cas_download *d, cas__dl_req *q, const cas_multipart_event *ev) {
+    cas__dl_active *a = q->act;
+    const cas_recon_range *g = cas__dl_ranges(d, q);
+    uint32_t k, j;
+    for (k = 0; k < q->nranges && g[k].byte_start != ev->first; k++) {}
+    if (k == q->nranges || a->got[k])
+        return cas__dl_fail(d, CAS_E_MULTIPART, ev->first, "a multipart part is not a requested range (or came twice)");
+    for (j = k; g[j].byte_end < ev->last; j++)
+        if (j + 1 == q->nranges || g[j + 1].byte_start != g[j].byte_end + 1 || a->got[j + 1])
+            return cas__dl_fail(d, CAS_E_MULTIPART, ev->first, "a multipart part does not end where a requested range ends");
+    if (g[j].byte_end != ev->last)
+        return cas__dl_fail(d, CAS_E_MULTIPART, ev->first, "a multipart part does not end where a requested range ends");
+    memset(a->got + k, 1, j - k + 1);
+    cas__dl_range_begin(d, q, k);
+    a->kend = j;
+    return CAS_OK;
+}
+
+static cas__dl_req *cas__dl_req_get(cas_download *d, uint32_t id, int state) {
+    if (d->error.code < 0) return NULL;
+    if (id >= d->nreqs || d->reqs[id].state != state) {
+        cas__dl_fail(d, CAS_E_STATE, id, "request id not in the state this call needs");
+        return NULL;
+    }
+    return &d->reqs[id];
+}
+
+static void cas__dl_release(cas_download *d, cas__dl_req *q) {
+    if (q->act) {
+        cas_xorb_stream_free(&q->act->xs);
+        cas__free(&d->alloc, q->act->got, q->nranges);
+        cas__free(&d->alloc, q->act, sizeof *q->act);
+        q->act = NULL;
+    }
+}
+
+int cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
+                       size_t content_type_len) {
+    cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ISSUED);
+    cas__dl_active *a;
+    if (!q) return d->error.code;
+    a = (cas__dl_active *)cas__alloc(&d->alloc, sizeof *a);
+    if (!a) return cas__dl_fail(d, CAS_E_NOMEM, 0, "request state");
+    memset(a, 0, sizeof *a);
+    q->act = a;
+    a->got = (uint8_t *)cas__alloc(&d->alloc, q->nranges);
+    if (!a->got || cas_xorb_stream_init(&a->xs, &d->alloc) != CAS_OK) {
+        if (!a->got) { cas__free(&d->alloc, a, sizeof *a); q->act = NULL; }
+        else cas__dl_release(d, q);
+        return cas__dl_fail(d, CAS_E_NOMEM, 0, "request buffers");
+    }
+    memset(a->got, 0, q->nranges);
+    q->state = CAS__DLQ_ACTIVE;
+    if (q->nranges > 1) {
+        cas_error e;
+        a->multipart = 1;
+        if (cas_multipart_init(&a->mp, content_type ? content_type : "",
+                               content_type ? content_type_len : 0, q->nranges, &e) != CAS_OK)
+            return cas__dl_fail_copy(d, e.code, e.offset, e.what);
+    } else {
+        a->got[0] = 1;
+        a->kend = 0;
+        cas__dl_range_begin(d, q, 0);
+    }
+    return CAS_OK;
+}
+
+int cas_download_push(cas_download *d, uint32_t id, const void *data, size_t len) {
+    cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ACTIVE);
+    const uint8_t *p = (const uint8_t *)data;
+    int rc = CAS_OK;
+    if (!q) return d->error.code;
+    d->fetched += len;
+    if (!q->act->multipart) {
+        rc = cas__dl_feed(d, q, p, len);
+    } else {
+        while (len > 0 && rc == CAS_OK) {
+            cas_multipart_event ev;
+            size_t used;
+            int mrc;
+            memset(&ev, 0, sizeof ev);
+            mrc = cas_multipart_push(&q->act->mp, p, len, &used, &ev);
+            p += used;
+            len -= used;
+            if (mrc == CAS_NEED_INPUT || mrc == CAS_END) break;
+            if (mrc != CAS_READY)
+                return cas__dl_fail_copy(d, mrc, q->act->mp.error.offset, q->act->mp.error.what);
+            if (ev.type == CAS_MULTIPART_PART) {
+                if (q->act->in_range)
+                    return cas__dl_fail(d, CAS_E_MULTIPART, ev.first, "a multipart part began inside a range");
+                rc = cas__dl_part(d, q, &ev);
+            } else {
+                rc = cas__dl_feed(d, q, ev.data, ev.len);
+            }
+        }
+    }
+    if (rc != CAS_OK) return rc;
+    return cas__dl_progress(d);
+}
+
+int cas_download_end(cas_download *d, uint32_t id) {
+    cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ACTIVE);
+    if (!q) return d->error.code;
+    if (q->act->multipart) {
+        cas_error e;
+        if (cas_multipart_finish(&q->act->mp, &e) != CAS_OK)
+            return cas__dl_fail_copy(d, e.code, e.offset, e.what);
+    }
+    if (q->act->in_range || q->act->received != q->nranges)
+        return cas__dl_fail(d, CAS_E_TRUNCATED, q->act->received,
+                            "the response ended before all requested ranges arrived");
+    cas__dl_release(d, q);
+    q->state = CAS__DLQ_DONE;
+    d->inflight--;
+    d->done_reqs++;
+    return cas__dl_progress(d);
+}
+
+int cas_download_abort(cas_download *d, uint32_t id) {
+    cas__dl_req *q;
+    if (d->error.code < 0) return d->error.code;
+    if (id >= d->nreqs || (d->reqs[id].state != CAS__DLQ_ISSUED && d->reqs[id].state != CAS__DLQ_ACTIVE))
+        return cas__dl_fail(d, CAS_E_STATE, id, "abort of a request that is not in flight");
+    q = &d->reqs[id];
+    cas__dl_release(d, q);
+    d->inflight--;
+    cas__dl_queue_push(d, id, 1);
+    return CAS_OK;
+}
+
+/* Sequential: queue the single-range requests of dropped terms near the window. */
+static void cas__dl_queue_refetches(cas_download *d) {
+    size_t t;
+    for (t = d->ofront; t < d->nterms && d->refetch_pending; t++) {
+        cas__dl_term *T = &d->terms[t];
+        uint64_t out = T->start > d->skip ? T->start - d->skip : 0;
+        cas__dl_req *q;
+        if (t != d->ofront && out >= d->flushed + d->window) break; /* would drop again */
+        if (!T->refetch) continue;
+        q = &d->reqs[d->range_req[T->range]];
+        if (q->state == CAS__DLQ_IDLE || q->state == CAS__DLQ_DONE) {
+            q->refetch = 1;
+            cas__dl_queue_push(d, d->range_req[T->range], 0);
+        }
+        if (q->state == CAS__DLQ_QUEUED) {
+            T->refetch = 0;
+            d->refetch_pending--;
+        }
+    }
+}
+
+static int cas__dl_req_useful(const cas_download *d, const cas__dl_req *q) {
+    uint32_t fr = d->range_base[d->fetch_base[q->xorb] + q->fetch] + q->range0, i;
+    for (i = d->rterms_base[fr]; i < d->rterms_base[fr + q->nranges]; i++)
+        if (d->terms[d->rterms[i]].done < d->terms[d->rterms[i]].count) return 1;
+    return 0;
+}
+
+int cas_download_next(cas_download *d, cas_download_request *req) {
+    int pass;
+    memset(req, 0, sizeof *req);
+    if (d->error.code < 0) return d->error.code;
+    if (d->finished) return CAS_END;
+    for (pass = 0; pass < 2; pass++) {
+        if (d->terms_done == d->nterms && d->inflight == 0) {
+            if (d->sequential && d->flushed != d->limit_end - d->skip)
+                return cas__dl_fail(d, CAS_E_STATE, d->flushed, "sequential output incomplete");
+            if (d->verify) {
+                cas_hash h;
+                cas_merkle_file_hash(&d->merkle, &h);
+                if (!cas_hash_equal(&h, d->desc.file_hash))
+                    return cas__dl_fail(d, CAS_E_HASH, 0, "the decoded chunks do not hash to the requested file hash");
+            }
+            d->finished = 1;
+            if (d->desc.progress) {
+                cas_download_progress p;
+                cas_download_get_progress(d, &p);
+                if (d->desc.progress(d->desc.user, &p) != 0) {
+                    d->finished = 0;
+                    return cas__dl_fail(d, CAS_E_CANCELLED, 0, "cancelled by the progress callback");
+                }
+            }
+            return CAS_END;
+        }
+        while (d->qlen) {
+            uint32_t id = d->queue[d->qhead];
+            cas__dl_req *q = &d->reqs[id];
+            d->qhead = (d->qhead + 1) % d->nreqs;
+            d->qlen--;
+            if (q->state != CAS__DLQ_QUEUED) continue;
+            if (!cas__dl_req_useful(d, q)) { q->state = CAS__DLQ_DONE; continue; }
+            q->state = CAS__DLQ_ISSUED;
+            d->inflight++;
+            req->id = id;
+            req->url = d->r->xorbs[q->xorb].fetches[q->fetch].url;
+            req->range = q->range_hdr;
+            req->body_length = q->body_len;
+            req->xorb = q->xorb;
+            req->ranges = cas__dl_ranges(d, q);
+            req->num_ranges = q->nranges;
+            req->refetch = q->refetch;
+            return CAS_READY;
+        }
+        if (d->refetch_pending) cas__dl_queue_refetches(d);
+    }
+    if (d->inflight) return CAS_NEED_INPUT;
+    return cas__dl_fail(d, CAS_E_STATE, 0, "no request left to make but terms are incomplete");
+}
+
+/* ---- a manifest from local shards ---- */
+
+typedef struct cas__sb {
+    const cas_allocator *a;
+    char *p;
+    size_t len, cap;
+    int oom;
+} cas__sb;
+
+static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *p;
+        while (n > cap - b->len) {
+            if (cap > (size_t)-1 / 2) { b->oom = 1; return; }
+            cap *= 2;
+        }
+        p = (char *)cas__alloc(b->a, cap);
+        if (!p) { b->oom = 1; return; }
+        if (b->len) memcpy(p, b->p, b->len);
+        cas__free(b->a, b->p, b->cap);
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+static void cas__sb_str(cas__sb *b, const char *s) { cas__sb_put(b, s, strlen(s)); }
+static void cas__sb_u64(cas__sb *b, uint64_t v) {
+    char tmp[20];
+    cas__sb_put(b, tmp, cas__u64_dec(tmp, v));
+}
+static void cas__sb_hash(cas__sb *b, const cas_hash *h) {
+    char hex[CAS_HASH_HEX_SIZE + 1];
+    cas_hash_to_hex(h, hex);
+    cas__sb_put(b, hex, CAS_HASH_HEX_SIZE);
+}
+
+typedef struct cas__rs_term {
+    const cas_shard_xorb *x;
+    uint32_t cs, ce;
+    uint64_t unpacked;
+} cas__rs_term;
+
+static int cas__rs_term_cmp(const void *a, const void *b) {
+    const cas__rs_term *x = (const cas__rs_term *)a, *y = (const cas__rs_term *)b;
+    int c = memcmp(x->x->xorb_hash.bytes, y->x->xorb_hash.bytes, 32);
+    if (c) return c;
+    if (x->cs != y->cs) return x->cs < y->cs ? -1 : 1;
+    return x->ce < y->ce ? -1 : x->ce > y->ce;
+}
+
+static const cas_shard_xorb *cas__rs_find_xorb(const cas_shard *shards, size_t n,
+                                               const cas_hash *h) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const cas_shard_xorb *x = cas_shard_find_xorb(&shards[i], h);
+        if (x) return x;
+    }
+    return NULL;
+}
+
+int cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
+                          size_t num_shards, const cas_hash *file_hash, uint64_t first,
+                          uint64_t last, const char *url_prefix,
+                          cas_record_ends_fn record_ends, void *user, cas_recon *out,
+                          cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    const cas_shard_file *f = NULL;
+    cas__rs_term *kept = NULL, *sorted = NULL;
+    uint64_t *ends = NULL, pos = 0, skip = 0;
+    size_t i, nkept = 0, ends_n = 0;
+    cas__sb b;
+    int rc = CAS_OK;
+    const char *what = "";
+    memset(&b, 0, sizeof b);
+    b.a = &a;
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || !file_hash || !url_prefix || !record_ends || (num_shards && !shards) || first > last)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments");
+    for (i = 0; i < num_shards && !f; i++) f = cas_shard_find_file(&shards[i], file_hash);
+    if (!f) return cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards");
+    if (f->size == 0 && first == 0 && last == (uint64_t)-1) {
+        /* an empty file: no terms */
+    } else if (first >= f->size) {
+        return cas__fail(err, CAS_E_LIMIT, first, "the range starts at or past the end of the file");
+    }
+    if (f->size && last > f->size - 1) last = f->size - 1;
+    kept = (cas__rs_term *)cas__alloc(&a, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
+    if (!kept) return cas__fail(err, CAS_E_NOMEM, 0, "terms");
+    for (i = 0; i < f->num_terms && f->size; i++) {
+        const cas_shard_term *st = &f->terms[i];
+        uint64_t end = pos + st->unpacked_bytes, cpos = pos;
+        cas__rs_term *k;
+        uint32_t c;
+        if (end <= first || pos > last) { pos = end; continue; }
+        k = &kept[nkept++];
+        k->x = cas__rs_find_xorb(shards, num_shards, &st->xorb_hash);
+        if (!k->x || st->chunk_end > k->x->num_chunks) {
+            rc = CAS_E_SHARD_NO_CHUNKS, what = "a xorb of the file (or its chunk range) is in none of the shards";
+            goto done;
+        }
+        k->cs = st->chunk_start, k->ce = st->chunk_end, k->unpacked = st->unpacked_bytes;
+        if (pos < first || end - 1 > last) { /* trim to the chunks that hold [first, last] */
+            while (k->cs < k->ce && cpos + k->x->chunks[k->cs].unpacked_bytes <= first)
+                cpos += k->x->chunks[k->cs++].unpacked_bytes;
+            if (nkept == 1) skip = first - cpos;
+            k->unpacked = 0;
+            for (c = k->cs; c < k->ce && cpos <= last; c++) {
+                k->unpacked += k->x->chunks[c].unpacked_bytes;
+                cpos += k->x->chunks[c].unpacked_bytes;
+            }
+            k->ce = c;
+            if (k->cs >= k->ce) {
+                rc = CAS_E_SHARD_ENTRY, what = "a term's unpacked_bytes do not match its xorb's chunks";
+                goto done;
+            }
+        }
+        pos = end;
+    }
+    /* the JSON a server would send */
+    cas__sb_str(&b, "{\"offset_into_first_range\":");
+    cas__sb_u64(&b, skip);
+    cas__sb_str(&b, ",\"terms\":[");
+    for (i = 0; i < nkept; i++) {
+        cas__sb_str(&b, i ? ",{\"hash\":\"" : "{\"hash\":\"");
+        cas__sb_hash(&b, &kept[i].x->xorb_hash);
+        cas__sb_str(&b, "\",\"unpacked_length\":");
+        cas__sb_u64(&b, kept[i].unpacked);
+        cas__sb_str(&b, ",\"range\":{\"start\":");
+        cas__sb_u64(&b, kept[i].cs);
+        cas__sb_str(&b, ",\"end\":");
+        cas__sb_u64(&b, kept[i].ce);
+        cas__sb_str(&b, "}}");
+    }
+    cas__sb_str(&b, "],\"xorbs\":{");
+    sorted = (cas__rs_term *)cas__alloc(&a, (nkept ? nkept : 1) * sizeof *sorted);
+    if (!sorted) { rc = CAS_E_NOMEM, what = "terms"; goto done; }
+    if (nkept) memcpy(sorted, kept, nkept * sizeof *sorted);
+    if (nkept) qsort(sorted, nkept, sizeof *sorted, cas__rs_term_cmp);
+    for (i = 0; i < nkept;) {
+        const cas_shard_xorb *x = sorted[i].x;
+        size_t j = i, nranges = 0;
+        if (ends_n < x->num_chunks) {
+            cas__free(&a, ends, ends_n * sizeof *ends);
+            ends_n = x->num_chunks;
+            ends = (uint64_t *)cas__alloc(&a, ends_n * sizeof *ends);
+            if (!ends) { ends_n = 0; rc = CAS_E_NOMEM, what = "record ends"; goto done; }
+        }
+        rc = record_ends(user, &x->xorb_hash, x->num_chunks, ends);
+        if (rc != CAS_OK) { what = "record_ends failed"; goto done; }
+        cas__sb_str(&b, i ? ",\"" : "\"");
+        cas__sb_hash(&b, &x->xorb_hash);
+        cas__sb_str(&b, "\":[{\"url\":\"");
+        cas__sb_str(&b, url_prefix);
+        cas__sb_hash(&b, &x->xorb_hash);
+        cas__sb_str(&b, "\",\"ranges\":[");
+        while (j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash)) {
+            uint32_t cs = sorted[j].cs, ce = sorted[j].ce;
+            for (j++; j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash) &&
+                      sorted[j].cs <= ce; j++)
+                if (sorted[j].ce > ce) ce = sorted[j].ce;
+            cas__sb_str(&b, nranges++ ? ",{\"chunks\":{\"start\":" : "{\"chunks\":{\"start\":");
+            cas__sb_u64(&b, cs);
+            cas__sb_str(&b, ",\"end\":");
+            cas__sb_u64(&b, ce);
+            cas__sb_str(&b, "},\"bytes\":{\"start\":");
+            cas__sb_u64(&b, cs ? ends[cs - 1] : 0);
+            cas__sb_str(&b, ",\"end\":");
+            cas__sb_u64(&b, ends[ce - 1] - 1);
+            cas__sb_str(&b, "}}");
+        }
+        cas__sb_str(&b, "]}]");
+        i = j;
+    }
+    cas__sb_str(&b, "}}");
+    if (b.oom) { rc = CAS_E_NOMEM, what = "manifest text"; goto done; }
+    {
+        cas_json_options o;
+        memset(&o, 0, sizeof o);
+        o.max_body = (uint64_t)-1;
+        cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
+        cas__free(&a, sorted, (nkept ? nkept : 1) * sizeof *sorted);
+        cas__free(&a, ends, ends_n * sizeof *ends);
+        rc = cas_recon_parse(&a, b.p, b.len, 2, &o, out, err);
+        cas__free(&a, b.p, b.cap);
+        return rc;
+    }
+done:
+    cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
+    if (sorted) cas__free(&a, sorted, (nkept ? nkept : 1) * sizeof *sorted);
+    cas__free(&a, ends, ends_n * sizeof *ends);
+    cas__free(&a, b.p, b.cap);
+    return cas__fail(err, rc, 0, what);
+}
 
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
 #undef CAS__X86

@@ -17,6 +17,17 @@
                                       DIR/xorbs/<hash>, the session's shards to DIR/shards/<hash>
                                       (dedup against the shards already there); prints
                                       <xet-file-hash>  <name> per file, a summary on stderr
+   cas unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]
+                                      a file of the store: the manifest a server would send,
+                                      built from DIR/shards, run against DIR/xorbs
+   cas reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]
+                                      runs a v1/v2 reconstruction response with the xorb files
+                                      of DIR answering its requests
+   cas get REPO_ID PATH [-o OUT] [--revision R] [--repo-type T] [--range A-B] [--jobs N]
+   cas get --cas-url URL FILEHASH -o OUT [--range A-B]
+                                      downloads from the Hub or a CAS (builds with libcurl)
+
+   A-B is always a byte range, both ends inclusive, as in an HTTP "Range: bytes=A-B".
 
    Hashes are printed in the Xet API convention. Exit status: 0 success, 1 data or
    verification failure, 2 usage or I/O error. */
@@ -50,8 +61,14 @@ static int usage(void) {
             "       %s shard dump FILE [--json]\n"
             "       %s shard verify FILE [--store DIR]\n"
             "       %s pack --store DIR FILE...\n"
+            "       %s unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]\n"
+            "       %s reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]\n"
+            "       %s get REPO_ID PATH [-o OUT] [--revision R] [--repo-type model|dataset|space]\n"
+            "              [--range A-B] [--token T] [--endpoint URL] [--jobs N] [--no-resume]\n"
+            "       %s get --cas-url URL [--token T] FILEHASH -o OUT [--range A-B] [--jobs N]\n"
             "       %s version\n",
-            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
+            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog,
+            g_prog, g_prog, g_prog);
     return EXIT_USAGE;
 }
 
@@ -884,7 +901,8 @@ static void pack_shards_free(pack_shards *ps) {
     free(ps->data);
 }
 
-/* Loads every shard of DIR/shards (names of 64 hex digits; temporaries are skipped). */
+/* Loads every shard of DIR/shards: files named <64 hex> (what pack writes) or *.shard (what
+   xet-core's and HF's tools write); temporaries and anything else are skipped. */
 static int pack_load_shards(const char *dir, pack_shards *ps) {
     char path[4096];
     DIR *d;
@@ -899,10 +917,10 @@ static int pack_load_shards(const char *dir, pack_shards *ps) {
     while (rc == 0 && (e = readdir(d)) != NULL) {
         cas_hash h;
         cas_error err;
-        size_t len = 0;
+        size_t len = 0, nl = strlen(e->d_name);
         uint8_t *data;
-        if (strlen(e->d_name) != CAS_HASH_HEX_SIZE ||
-            cas_hash_from_hex(e->d_name, CAS_HASH_HEX_SIZE, &h) != CAS_OK)
+        if (!(nl == CAS_HASH_HEX_SIZE && cas_hash_from_hex(e->d_name, nl, &h) == CAS_OK) &&
+            !(nl > 6 && e->d_name[0] != '.' && !strcmp(e->d_name + nl - 6, ".shard")))
             continue;
         if (ps->n == ps->cap) {
             size_t cap = ps->cap ? 2 * ps->cap : 16;
@@ -1052,6 +1070,935 @@ static int cmd_pack(int argc, char **argv) {
     return rc;
 }
 
+/* ==== download: reconstruct / unpack ==== */
+/* ---- the engine driven against local files ----
+
+   cas reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]
+       runs a v1 or v2 QueryReconstructionResponse (URLs and all) with each request answered
+       from DIR/<xorb-hash>[.xorb] or DIR/xorbs/<xorb-hash>[.xorb]: the requested byte ranges
+       are cut from the whole xorb, several ranges answered as a multipart/byteranges body.
+       --range A-B: the byte range the manifest was requested for (inclusive).
+   cas unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]
+       the manifest a server would send, built from the shards in DIR/shards, then the same path.
+
+   OUT is written as OUT.part and renamed only once every byte is written and checked (the
+   file hash, when a whole file is reconstructed and its hash known); "-o -" writes stdout in
+   order (the sequential sink). */
+
+/* Finds a xorb file: DIR/<hex>, DIR/<hex>.xorb, DIR/xorbs/<hex>, DIR/xorbs/<hex>.xorb. */
+static FILE *xorb_file_open(const char *dir, const cas_hash *h) {
+    static const char *forms[4] = {"%s/%s", "%s/%s.xorb", "%s/xorbs/%s", "%s/xorbs/%s.xorb"};
+    char hex[CAS_HASH_HEX_SIZE + 1], path[4096];
+    int k;
+    cas_hash_to_hex(h, hex);
+    for (k = 0; k < 4; k++) {
+        FILE *f;
+        snprintf(path, sizeof path, forms[k], dir, hex);
+        f = fopen(path, "rb");
+        if (f) return f;
+    }
+    fprintf(stderr, "%s: xorb %s: not found in %s\n", g_prog, hex, dir);
+    return NULL;
+}
+
+typedef struct {
+    FILE *f;          /* OUT.part, or stdout */
+    int fd;           /* for pwrite when positional */
+    const char *name; /* OUT */
+    char *part;       /* OUT.part */
+} dl_output;
+
+static int dl_write_at(void *user, uint64_t off, const void *data, size_t len) {
+    dl_output *o = (dl_output *)user;
+    const uint8_t *p = (const uint8_t *)data;
+    while (len) {
+        ssize_t n = pwrite(o->fd, p, len, (off_t)off);
+        if (n <= 0) {
+            fprintf(stderr, "%s: %s: write error: %s\n", g_prog, o->part, strerror(errno));
+            return CAS_E_ARGUMENT;
+        }
+        p += n, off += (uint64_t)n, len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int dl_write(void *user, const void *data, size_t len) {
+    dl_output *o = (dl_output *)user;
+    if (fwrite(data, 1, len, o->f) != len) {
+        fprintf(stderr, "%s: write error: %s\n", g_prog, strerror(errno));
+        return CAS_E_ARGUMENT;
+    }
+    return 0;
+}
+
+/* Appends bytes [a, b] of f to body. */
+static int dl_read_range(FILE *f, uint64_t a, uint64_t b, uint8_t *dst) {
+    size_t n = (size_t)(b - a + 1);
+    if (fseeko(f, (off_t)a, SEEK_SET) != 0 || fread(dst, 1, n, f) != n) return -1;
+    return 0;
+}
+
+/* The response a CAS would send for a request: the range's bytes, or multipart/byteranges
+   with each part's Content-Range. *body is malloc'd. */
+#define DL_BOUNDARY "cas-local-3a7f0c"
+static int dl_local_response(const char *dir, const cas_recon *r, const cas_download_request *q,
+                             uint8_t **body, size_t *len) {
+    FILE *f = xorb_file_open(dir, &r->xorbs[q->xorb].hash);
+    size_t cap = (size_t)q->body_length + 256 * (size_t)q->num_ranges + 64, pos = 0;
+    uint32_t i;
+    uint8_t *b;
+    off_t total;
+    if (!f) return -1;
+    if (fseeko(f, 0, SEEK_END) != 0 || (total = ftello(f)) < 0 || !(b = (uint8_t *)malloc(cap))) {
+        fclose(f);
+        return -1;
+    }
+    for (i = 0; i < q->num_ranges; i++) {
+        const cas_recon_range *g = &q->ranges[i];
+        if (g->byte_end >= (uint64_t)total) {
+            fprintf(stderr, "%s: range %llu-%llu passes the end of the xorb file (%lld bytes)\n", g_prog,
+                    (unsigned long long)g->byte_start, (unsigned long long)g->byte_end, (long long)total);
+            free(b);
+            fclose(f);
+            return -1;
+        }
+        if (q->num_ranges > 1)
+            pos += (size_t)snprintf((char *)b + pos, cap - pos,
+                                    "%s--" DL_BOUNDARY "\r\nContent-Type: application/octet-stream\r\n"
+                                    "Content-Range: bytes %llu-%llu/%lld\r\n\r\n", i ? "\r\n" : "",
+                                    (unsigned long long)g->byte_start, (unsigned long long)g->byte_end,
+                                    (long long)total);
+        if (dl_read_range(f, g->byte_start, g->byte_end, b + pos) != 0) {
+            fprintf(stderr, "%s: read error in a xorb file\n", g_prog);
+            free(b);
+            fclose(f);
+            return -1;
+        }
+        pos += (size_t)(g->byte_end - g->byte_start + 1);
+    }
+    if (q->num_ranges > 1) pos += (size_t)snprintf((char *)b + pos, cap - pos, "\r\n--" DL_BOUNDARY "--\r\n");
+    fclose(f);
+    *body = b;
+    *len = pos;
+    return 0;
+}
+
+static int dl_open_output(dl_output *o, const char *name) {
+    memset(o, 0, sizeof *o);
+    o->name = name;
+    if (!strcmp(name, "-")) {
+        o->f = stdout;
+        return 0;
+    }
+    o->part = (char *)malloc(strlen(name) + 6);
+    if (!o->part) return -1;
+    sprintf(o->part, "%s.part", name);
+    o->f = fopen(o->part, "wb");
+    if (!o->f) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, o->part, strerror(errno));
+        free(o->part);
+        return -1;
+    }
+    o->fd = fileno(o->f);
+    return 0;
+}
+
+/* Finishes OUT: rename OUT.part on success, remove it otherwise. */
+static int dl_close_output(dl_output *o, int ok) {
+    int ret = 0;
+    if (o->f && o->f != stdout) {
+        if (fclose(o->f) != 0) ok = 0, ret = -1;
+        if (ok && rename(o->part, o->name) != 0) {
+            fprintf(stderr, "%s: %s: %s\n", g_prog, o->name, strerror(errno));
+            ret = -1;
+        }
+        if (!ok) remove(o->part);
+    }
+    free(o->part);
+    return ret;
+}
+
+/* Runs the engine over a manifest with a local xorb directory answering. */
+static int dl_run_local(const cas_recon *r, const char *dir, const char *out, uint64_t range_length,
+                        const cas_hash *file_hash, unsigned flags) {
+    cas_download_desc desc;
+    cas_download *d;
+    cas_download_request q;
+    dl_output o;
+    cas_error err;
+    int rc;
+    if (dl_open_output(&o, out) != 0) return EXIT_USAGE;
+    memset(&desc, 0, sizeof desc);
+    desc.flags = flags;
+    if (o.f == stdout) desc.write = dl_write;
+    else desc.write_at = dl_write_at;
+    desc.user = &o;
+    desc.range_length = range_length;
+    desc.file_hash = file_hash;
+    rc = cas_download_create(NULL, r, &desc, &d, &err);
+    if (rc != CAS_OK) {
+        dl_close_output(&o, 0);
+        return report("download", rc, &err);
+    }
+    while ((rc = cas_download_next(d, &q)) == CAS_READY) {
+        uint8_t *body;
+        size_t len, pos;
+        if (dl_local_response(dir, r, &q, &body, &len) != 0) {
+            cas_download_free(d);
+            dl_close_output(&o, 0);
+            return EXIT_USAGE;
+        }
+        rc = cas_download_begin(d, q.id, "multipart/byteranges; boundary=" DL_BOUNDARY,
+                                strlen("multipart/byteranges; boundary=" DL_BOUNDARY));
+        for (pos = 0; rc == CAS_OK && pos < len; pos += 65536)
+            rc = cas_download_push(d, q.id, body + pos, len - pos < 65536 ? len - pos : 65536);
+        if (rc == CAS_OK) rc = cas_download_end(d, q.id);
+        free(body);
+        if (rc != CAS_OK) break;
+    }
+    if (rc != CAS_END) {
+        int ret = report("reconstruction", rc, cas_download_error(d));
+        cas_download_free(d);
+        dl_close_output(&o, 0);
+        return ret;
+    }
+    cas_download_free(d);
+    return dl_close_output(&o, 1) == 0 ? 0 : EXIT_USAGE;
+}
+
+/* A manifest of either API version. */
+static int dl_parse_manifest(const uint8_t *text, size_t len, cas_recon *r, cas_error *err) {
+    int rc = cas_recon_parse(NULL, text, len, 2, NULL, r, err);
+    if (rc != CAS_OK) {
+        cas_error e1;
+        if (cas_recon_parse(NULL, text, len, 1, NULL, r, &e1) == CAS_OK) return CAS_OK;
+    }
+    return rc;
+}
+
+static int cmd_reconstruct(int argc, char **argv) {
+    const char *manifest = NULL, *dir = NULL, *out = NULL;
+    uint64_t a = 0, b = 0, range_length = 0;
+    cas_hash h, *hp = NULL;
+    unsigned flags = 0;
+    uint8_t *text;
+    size_t len;
+    cas_recon r;
+    cas_error err;
+    int i, rc;
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--xorbs") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--range") && i + 1 < argc) {
+            if (!parse_range(argv[++i], &a, &b)) return usage();
+            range_length = b - a + 1;
+            if (range_length == 0) range_length = (uint64_t)-1; /* 0-(2^64-1) */
+        } else if (!strcmp(argv[i], "--hash") && i + 1 < argc) {
+            if (cas_hash_from_hex(argv[i + 1], strlen(argv[i + 1]), &h) != CAS_OK) return usage();
+            hp = &h, i++;
+        } else if (!strcmp(argv[i], "--per-range")) flags |= CAS_DOWNLOAD_PER_RANGE;
+        else if (!manifest && argv[i][0] != '-') manifest = argv[i];
+        else return usage();
+    }
+    if (!manifest || !dir || !out) return usage();
+    text = read_all(manifest, (size_t)CAS_JSON_MAX_BODY + 1, &len);
+    if (!text) return EXIT_USAGE;
+    rc = dl_parse_manifest(text, len, &r, &err);
+    free(text);
+    if (rc != CAS_OK) return report(manifest, rc, &err);
+    rc = dl_run_local(&r, dir, out, range_length, hp, flags);
+    cas_recon_free(&r);
+    return rc;
+}
+
+/* ---- the directory store as a "server" ---- */
+
+/* cas_record_ends_fn: walks the 8-byte record headers of the xorb file. */
+static int dl_record_ends(void *user, const cas_hash *xorb, uint32_t n, uint64_t *ends) {
+    FILE *f = xorb_file_open((const char *)user, xorb);
+    uint64_t pos = 0;
+    uint32_t i;
+    if (!f) return CAS_E_SHARD_NO_CHUNKS;
+    for (i = 0; i < n; i++) {
+        uint8_t hdr[CAS_CHUNK_HEADER_SIZE];
+        cas_chunk_header h;
+        if (fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(hdr, 1, sizeof hdr, f) != sizeof hdr ||
+            cas_chunk_header_parse(hdr, pos, &h, NULL) != CAS_OK) {
+            fclose(f);
+            return CAS_E_TRUNCATED;
+        }
+        pos += CAS_CHUNK_HEADER_SIZE + h.compressed_size;
+        ends[i] = pos;
+    }
+    fclose(f);
+    return CAS_OK;
+}
+
+static int cmd_unpack(int argc, char **argv) {
+    const char *store = NULL, *out = NULL, *hex = NULL;
+    uint64_t a = 0, b = (uint64_t)-1;
+    int ranged = 0, i, rc;
+    unsigned flags = 0;
+    cas_hash h;
+    pack_shards sh;
+    cas_recon r;
+    cas_error err;
+    char xorbs[4096];
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--store") && i + 1 < argc) store = argv[++i];
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--range") && i + 1 < argc) {
+            if (!parse_range(argv[++i], &a, &b)) return usage();
+            ranged = 1;
+        } else if (!strcmp(argv[i], "--per-range")) flags |= CAS_DOWNLOAD_PER_RANGE;
+        else if (!hex && argv[i][0] != '-') hex = argv[i];
+        else return usage();
+    }
+    if (!store || !out || !hex) return usage();
+    if (cas_hash_from_hex(hex, strlen(hex), &h) != CAS_OK) {
+        fprintf(stderr, "%s: %s: not a 64-digit hash\n", g_prog, hex);
+        return EXIT_USAGE;
+    }
+    memset(&sh, 0, sizeof sh);
+    if ((rc = pack_load_shards(store, &sh)) != 0) {
+        pack_shards_free(&sh);
+        return rc;
+    }
+    snprintf(xorbs, sizeof xorbs, "%s/xorbs", store);
+    rc = cas_recon_from_shards(NULL, sh.s, sh.n, &h, a, b, "http://store.invalid/xorbs/",
+                               dl_record_ends, xorbs, &r, &err);
+    pack_shards_free(&sh);
+    if (rc != CAS_OK) return report(hex, rc, &err);
+    rc = dl_run_local(&r, xorbs, out, ranged ? b - a + 1 : 0, ranged ? NULL : &h, flags);
+    cas_recon_free(&r);
+    return rc;
+}
+
+/* ==== get: downloads from the Hub or a CAS endpoint (libcurl) ==== */
+/* cas get REPO_ID PATH [-o OUT] [--revision R] [--repo-type model|dataset|space]
+           [--range A-B] [--token T] [--endpoint URL] [--jobs N] [--per-range] [--no-resume]
+   cas get --cas-url URL [--token T] FILEHASH -o OUT [--range A-B] [--jobs N] ...
+
+   The Hub flow: HEAD the resolve URL without following the redirect and read X-Xet-Hash;
+   a read token from the xet-read-token endpoint (HF_TOKEN or --token authorizes it); then
+   GET /v2/reconstructions/{hash} (falling back to /v1 on 404 or 501) and the engine's
+   requests, --jobs at a time. 429, 5xx and transport errors are retried with exponential
+   backoff and jitter (Retry-After honoured); a 401 refreshes the token, as does an expiry
+   within 30 s; a rejected signed URL (403) re-queries the reconstruction and resumes.
+   OUT.part is written in order and renamed to OUT only after the file hash checks; a
+   later run resumes from an existing OUT.part (re-chunked, so the hash still covers the
+   whole file) unless --no-resume. HF_ENDPOINT or --endpoint override https://huggingface.co.
+   Progress goes to stderr when it is a terminal. */
+#ifdef CAS_WITH_CURL
+#include <curl/curl.h>
+#include <time.h>
+
+#define GET_MAX_TRIES 8
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    size_t limit;
+} get_buf;
+
+typedef struct {
+    long status;
+    char xet_hash[CAS_HASH_HEX_SIZE + 1];
+    long retry_after; /* seconds, -1 none */
+} get_headers;
+
+typedef struct {
+    const char *endpoint;   /* Hub */
+    const char *repo, *path, *revision, *type; /* type: "model", "dataset", "space" */
+    const char *hf_token;
+    char *cas_url;          /* from the token, or --cas-url */
+    char *access;           /* CAS access token */
+    int64_t exp;
+    int hub;                /* 1: tokens come from the Hub */
+    unsigned jobs;
+    int verbose_progress;
+    int transport_failure;  /* gave up on the network: OUT.part is kept for a resume */
+    double last_progress;
+} get_ctx;
+
+static double get_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void get_sleep(double s) {
+    struct timespec ts;
+    if (s <= 0) return;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+}
+
+/* Exponential backoff with full jitter: attempt 1 -> up to 0.2 s, doubling, capped at 10 s;
+   a server's Retry-After wins when given. */
+static double get_backoff(int attempt, long retry_after) {
+    double cap = 0.2 * (double)(1u << (attempt < 6 ? attempt : 6));
+    if (retry_after >= 0) return retry_after > 30 ? 30.0 : (double)retry_after;
+    if (cap > 10) cap = 10;
+    return cap * (0.5 + 0.5 * (double)rand() / RAND_MAX);
+}
+
+static size_t get_body_cb(char *ptr, size_t size, size_t n, void *user) {
+    get_buf *b = (get_buf *)user;
+    size_t len = size * n;
+    if (b->len + len > b->limit) return 0;
+    if (b->len + len > b->cap) {
+        size_t cap = (b->len + len) * 2;
+        uint8_t *p = (uint8_t *)realloc(b->p, cap);
+        if (!p) return 0;
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, ptr, len);
+    b->len += len;
+    return len;
+}
+
+/* Case-insensitive "Name:" prefix; returns the value (trimmed) or NULL. */
+static const char *get_header_value(const char *line, size_t len, const char *name, size_t *vlen) {
+    size_t n = strlen(name), i;
+    if (len < n + 1 || line[n] != ':') return NULL;
+    for (i = 0; i < n; i++)
+        if ((line[i] | 0x20) != (name[i] | 0x20)) return NULL;
+    line += n + 1, len -= n + 1;
+    while (len && (*line == ' ' || *line == '\t')) line++, len--;
+    while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' ')) len--;
+    *vlen = len;
+    return line;
+}
+
+static size_t get_header_cb(char *buf, size_t size, size_t n, void *user) {
+    get_headers *h = (get_headers *)user;
+    size_t len = size * n, vlen;
+    const char *v;
+    if (len > 5 && !memcmp(buf, "HTTP/", 5)) { /* a new response (after a 100, say) */
+        h->xet_hash[0] = 0;
+        h->retry_after = -1;
+    }
+    if ((v = get_header_value(buf, len, "X-Xet-Hash", &vlen)) && vlen == CAS_HASH_HEX_SIZE) {
+        memcpy(h->xet_hash, v, vlen);
+        h->xet_hash[vlen] = 0;
+    }
+    if ((v = get_header_value(buf, len, "Retry-After", &vlen)) && vlen && vlen < 6 && v[0] >= '0' && v[0] <= '9')
+        h->retry_after = atol(v);
+    return len;
+}
+
+static CURL *get_easy(const char *url, struct curl_slist *hdrs) {
+    CURL *c = curl_easy_init();
+    if (!c) return NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "cas.h");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* lets the CAS send zstd/gzip JSON */
+    return c;
+}
+
+static struct curl_slist *get_auth_header(struct curl_slist *l, const char *token) {
+    char line[70000];
+    if (!token || !token[0]) return l;
+    snprintf(line, sizeof line, "Authorization: Bearer %s", token);
+    return curl_slist_append(l, line);
+}
+
+/* One request with retries on 429, 5xx and transport errors. Returns the final HTTP status
+   (0 when every try failed in transport) and the body in *b (caller frees b->p). */
+static long get_simple(const char *url, const char *token, const char *range, int head,
+                       get_buf *b, get_headers *h) {
+    int attempt;
+    for (attempt = 1;; attempt++) {
+        struct curl_slist *l = get_auth_header(NULL, token);
+        char rline[128];
+        CURL *c;
+        CURLcode res;
+        long status = 0;
+        if (range) {
+            snprintf(rline, sizeof rline, "Range: %s", range);
+            l = curl_slist_append(l, rline);
+        }
+        c = get_easy(url, l);
+        if (!c) return 0;
+        memset(h, 0, sizeof *h);
+        h->retry_after = -1;
+        b->len = 0;
+        if (!b->limit) b->limit = (size_t)CAS_JSON_MAX_BODY;
+        if (head) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, get_body_cb);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, get_header_cb);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+        res = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+        curl_slist_free_all(l);
+        h->status = status;
+        if (res == CURLE_OK && status != 429 && status < 500) return status;
+        if (attempt >= GET_MAX_TRIES) {
+            fprintf(stderr, "%s: %s: giving up after %d tries (%s)\n", g_prog, url, attempt,
+                    res != CURLE_OK ? curl_easy_strerror(res) : "server error");
+            return res == CURLE_OK ? status : 0;
+        }
+        get_sleep(get_backoff(attempt, h->retry_after));
+    }
+}
+
+/* Appends s to a URL, percent-encoding all but unreserved characters (and '/' if keep). */
+static void get_url_append(char *dst, size_t cap, const char *s, int keep_slash) {
+    size_t n = strlen(dst);
+    for (; *s && n + 4 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~' || (keep_slash && ch == '/'))
+            dst[n++] = (char)ch;
+        else
+            n += (size_t)sprintf(dst + n, "%%%02X", ch);
+    }
+    dst[n] = 0;
+}
+
+/* Asks the Hub for a CAS read token (again). */
+static int get_token(get_ctx *g) {
+    char url[8192];
+    get_buf b;
+    get_headers h;
+    cas_xet_token t;
+    cas_error err;
+    long st;
+    int rc;
+    memset(&b, 0, sizeof b);
+    snprintf(url, sizeof url, "%s/api/%ss/", g->endpoint, g->type);
+    get_url_append(url, sizeof url, g->repo, 1);
+    strcat(url, "/xet-read-token/");
+    get_url_append(url, sizeof url, g->revision, 0);
+    st = get_simple(url, g->hf_token, NULL, 0, &b, &h);
+    if (st != 200) {
+        fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st,
+                st == 401 || st == 403 ? " (set HF_TOKEN or --token for a private or gated repo)" : "");
+        free(b.p);
+        return EXIT_DATA;
+    }
+    rc = cas_xet_token_parse(NULL, b.p, b.len, NULL, &t, &err);
+    free(b.p);
+    if (rc != CAS_OK) return report("xet-read-token response", rc, &err);
+    free(g->access), free(g->cas_url);
+    g->access = strdup(t.access_token);
+    g->cas_url = strdup(t.cas_url);
+    g->exp = t.exp;
+    cas_xet_token_free(&t);
+    return g->access && g->cas_url ? 0 : EXIT_USAGE;
+}
+
+/* GET {cas}/v2/reconstructions/{hash} (or /v1), with token refresh. *version = 1 or 2.
+   Returns 0, EXIT_*, or 416 when the range starts at or past the end. */
+static int get_manifest(get_ctx *g, const char *hex, const char *range, get_buf *b, int *version) {
+    int v, refreshed = 0;
+    for (v = 2; v >= 1;) {
+        char url[8192];
+        get_headers h;
+        long st;
+        if (g->hub && g->exp && (int64_t)time(NULL) + 30 >= g->exp && !refreshed) {
+            int rc = get_token(g);
+            if (rc) return rc;
+            refreshed = 1;
+        }
+        snprintf(url, sizeof url, "%s/v%d/reconstructions/%s", g->cas_url, v, hex);
+        st = get_simple(url, g->access, range, 0, b, &h);
+        if (st == 200) { *version = v; return 0; }
+        if (st == 416) return 416;
+        if (st == 401 && g->hub && !refreshed) {
+            int rc = get_token(g);
+            if (rc) return rc;
+            refreshed = 1;
+            continue;
+        }
+        if ((st == 404 || st == 501) && v == 2) { v = 1; continue; }
+        fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st, st == 404 ? " (no such file)" : "");
+        return EXIT_DATA;
+    }
+    return EXIT_DATA;
+}
+
+/* ---- the transfers ---- */
+
+typedef struct {
+    CURL *c;
+    struct curl_slist *hdrs;
+    cas_download *d;
+    uint32_t id;
+    int began;
+    int engine_rc; /* the engine refused the data: fatal */
+    long status;
+} get_xfer;
+
+static size_t get_xfer_body(char *ptr, size_t size, size_t n, void *user) {
+    get_xfer *x = (get_xfer *)user;
+    size_t len = size * n;
+    int rc;
+    if (!x->began) {
+        char *ct = NULL;
+        curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
+        if (x->status != 206) return 0; /* an error page, or the server ignored Range */
+        curl_easy_getinfo(x->c, CURLINFO_CONTENT_TYPE, &ct);
+        rc = cas_download_begin(x->d, x->id, ct, ct ? strlen(ct) : 0);
+        if (rc != CAS_OK) { x->engine_rc = rc; return 0; }
+        x->began = 1;
+    }
+    rc = cas_download_push(x->d, x->id, ptr, len);
+    if (rc != CAS_OK) { x->engine_rc = rc; return 0; }
+    return len;
+}
+
+typedef struct {
+    FILE *f;
+    get_ctx *g;
+} get_out;
+
+static int get_progress(void *user, const cas_download_progress *p) {
+    get_ctx *g = ((get_out *)user)->g;
+    double now = get_now();
+    if (!g->verbose_progress) return 0;
+    if (p->phase != CAS_DOWNLOAD_DONE && now - g->last_progress < 0.25) return 0;
+    g->last_progress = now;
+    fprintf(stderr, "\r%s: %.1f / %.1f MB (%u/%u requests)%s", g_prog, p->bytes_written / 1e6,
+            p->bytes_total / 1e6, p->requests_done, p->requests_total,
+            p->phase == CAS_DOWNLOAD_DONE ? "\n" : "");
+    return 0;
+}
+
+static int get_write(void *user, const void *data, size_t len) {
+    return fwrite(data, 1, len, ((get_out *)user)->f) == len ? 0 : CAS_E_ARGUMENT;
+}
+
+/* Runs one manifest. Returns 0, EXIT_DATA/EXIT_USAGE, or -403 when a signed URL was
+   refused (the caller re-queries and resumes). */
+static int get_transfer(get_ctx *g, const cas_recon *r, FILE *out, const cas_hash *file_hash,
+                        const cas_merkle *prefix, uint64_t range_length, unsigned flags) {
+    cas_download_desc desc;
+    cas_download *d;
+    cas_error err;
+    CURLM *m = curl_multi_init();
+    get_xfer *xs = (get_xfer *)calloc(g->jobs, sizeof *xs);
+    int *tries = NULL;
+    size_t ntries = 0;
+    get_out o;
+    double pause_until = 0;
+    unsigned active = 0, i;
+    int rc, ret = 0, stop = 0;
+    o.f = out;
+    o.g = g;
+    memset(&desc, 0, sizeof desc);
+    desc.flags = flags;
+    desc.write = get_write;
+    desc.user = &o;
+    desc.file_hash = file_hash;
+    desc.prefix = prefix;
+    desc.range_length = range_length;
+    desc.progress = get_progress;
+    rc = cas_download_create(NULL, r, &desc, &d, &err);
+    if (rc != CAS_OK || !m || !xs) {
+        free(xs);
+        if (m) curl_multi_cleanup(m);
+        if (rc == CAS_OK) cas_download_free(d);
+        return rc != CAS_OK ? report("download", rc, &err) : EXIT_USAGE;
+    }
+    rc = CAS_OK;
+    while (!stop) {
+        CURLMsg *msg;
+        int left, running;
+        /* start requests while there are free slots */
+        while (active < g->jobs && get_now() >= pause_until) {
+            cas_download_request q;
+            char rline[64];
+            get_xfer *x;
+            rc = cas_download_next(d, &q);
+            if (rc != CAS_READY) break;
+            for (i = 0; xs[i].c; i++) {}
+            x = &xs[i];
+            memset(x, 0, sizeof *x);
+            x->d = d, x->id = q.id;
+            if (strlen(q.range) + 8 > sizeof rline) {
+                /* a long multi-range header */
+                char *line = (char *)malloc(strlen(q.range) + 8);
+                sprintf(line, "Range: %s", q.range);
+                x->hdrs = curl_slist_append(NULL, line);
+                free(line);
+            } else {
+                snprintf(rline, sizeof rline, "Range: %s", q.range);
+                x->hdrs = curl_slist_append(NULL, rline);
+            }
+            x->c = get_easy(q.url, x->hdrs);
+            curl_easy_setopt(x->c, CURLOPT_ACCEPT_ENCODING, NULL); /* xorb bytes as they are */
+            curl_easy_setopt(x->c, CURLOPT_WRITEFUNCTION, get_xfer_body);
+            curl_easy_setopt(x->c, CURLOPT_WRITEDATA, x);
+            curl_easy_setopt(x->c, CURLOPT_PRIVATE, x);
+            curl_multi_add_handle(m, x->c);
+            active++;
+        }
+        if (rc == CAS_END && active == 0) break;
+        if (rc < 0) { ret = report("reconstruction", rc, cas_download_error(d)); break; }
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 100, NULL);
+        curl_multi_perform(m, &running);
+        while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+            get_xfer *x = NULL;
+            CURLcode res = msg->data.result;
+            if (msg->msg != CURLMSG_DONE) continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            if (!x->status) curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
+            if (x->engine_rc) {
+                ret = report("reconstruction", x->engine_rc, cas_download_error(d));
+                stop = 1;
+            } else if (res == CURLE_OK && x->began) {
+                rc = cas_download_end(d, x->id);
+                if (rc != CAS_OK) { ret = report("reconstruction", rc, cas_download_error(d)); stop = 1; }
+            } else if (x->status == 403 || x->status == 401) {
+                ret = -403; /* the signed URL expired or was refused: re-query */
+                stop = 1;
+            } else if (x->status == 429 || x->status >= 500 || x->status == 0 || res != CURLE_OK) {
+                if (x->id >= ntries) {
+                    size_t n = (x->id + 1) * 2;
+                    int *t = (int *)realloc(tries, n * sizeof *t);
+                    if (!t) { ret = EXIT_USAGE; stop = 1; }
+                    else { memset(t + ntries, 0, (n - ntries) * sizeof *t); tries = t; ntries = n; }
+                }
+                if (!stop && ++tries[x->id] >= GET_MAX_TRIES) {
+                    fprintf(stderr, "%s: %s: giving up after %d tries (%s)\n", g_prog, "xorb range",
+                            tries[x->id], res != CURLE_OK && x->status < 400 ? curl_easy_strerror(res) : "server error");
+                    ret = EXIT_DATA;
+                    g->transport_failure = 1;
+                    stop = 1;
+                } else if (!stop) {
+                    cas_download_abort(d, x->id);
+                    pause_until = get_now() + get_backoff(tries[x->id], -1);
+                }
+            } else {
+                fprintf(stderr, "%s: xorb range: HTTP %ld\n", g_prog, x->status);
+                ret = EXIT_DATA;
+                stop = 1;
+            }
+            curl_multi_remove_handle(m, x->c);
+            curl_easy_cleanup(x->c);
+            curl_slist_free_all(x->hdrs);
+            x->c = NULL;
+            active--;
+        }
+    }
+    for (i = 0; i < g->jobs; i++)
+        if (xs[i].c) {
+            curl_multi_remove_handle(m, xs[i].c);
+            curl_easy_cleanup(xs[i].c);
+            curl_slist_free_all(xs[i].hdrs);
+        }
+    curl_multi_cleanup(m);
+    free(xs);
+    free(tries);
+    cas_download_free(d);
+    return ret;
+}
+
+/* Re-chunks an existing OUT.part: its complete chunks become the Merkle prefix; the file is
+   cut back to the last chunk boundary. Returns the bytes kept. */
+static uint64_t get_resume_prefix(FILE *f, cas_merkle *m, uint8_t *buf) {
+    cas_chunker ch;
+    cas_chunk leaf;
+    cas_blake3 h;
+    uint64_t pos = 0, start = 0, kept = 0;
+    size_t n;
+    cas_chunker_init(&ch);
+    cas_merkle_init(m);
+    cas_blake3_init_keyed(&h, cas_key_data());
+    rewind(f);
+    while ((n = fread(buf, 1, READ_SIZE, f)) > 0) {
+        size_t off = 0;
+        while (off < n) {
+            uint64_t cut = 0;
+            size_t used = cas_chunker_scan(&ch, buf + off, n - off, &cut);
+            cas_blake3_update(&h, buf + off, used);
+            off += used;
+            pos += used;
+            if (cut) {
+                cas_blake3_final(&h, leaf.hash.bytes);
+                leaf.size = pos - start;
+                cas_merkle_push(m, &leaf);
+                start = kept = pos;
+                cas_blake3_init_keyed(&h, cas_key_data());
+            }
+        }
+    }
+    return kept;
+}
+
+static int cmd_get(int argc, char **argv, uint8_t *buf) {
+    get_ctx g;
+    const char *out = NULL, *hex = NULL, *cas_url = NULL, *token = NULL;
+    uint64_t a = 0, b = 0;
+    int ranged = 0, resume = 1, i, rc = 0, round;
+    unsigned flags = 0;
+    cas_hash fh;
+    char fhex[CAS_HASH_HEX_SIZE + 1];
+    dl_output o;
+    memset(&g, 0, sizeof g);
+    g.endpoint = getenv("HF_ENDPOINT") ? getenv("HF_ENDPOINT") : "https://huggingface.co";
+    g.revision = "main";
+    g.type = "model";
+    g.jobs = 8;
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--revision") && i + 1 < argc) g.revision = argv[++i];
+        else if (!strcmp(argv[i], "--repo-type") && i + 1 < argc) {
+            g.type = argv[++i];
+            if (strcmp(g.type, "model") && strcmp(g.type, "dataset") && strcmp(g.type, "space")) return usage();
+        } else if (!strcmp(argv[i], "--range") && i + 1 < argc) {
+            if (!parse_range(argv[++i], &a, &b)) return usage();
+            ranged = 1;
+        } else if (!strcmp(argv[i], "--token") && i + 1 < argc) token = argv[++i];
+        else if (!strcmp(argv[i], "--endpoint") && i + 1 < argc) g.endpoint = argv[++i];
+        else if (!strcmp(argv[i], "--cas-url") && i + 1 < argc) cas_url = argv[++i];
+        else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
+            g.jobs = (unsigned)atoi(argv[++i]);
+            if (g.jobs < 1 || g.jobs > 64) return usage();
+        } else if (!strcmp(argv[i], "--per-range")) flags |= CAS_DOWNLOAD_PER_RANGE;
+        else if (!strcmp(argv[i], "--no-resume")) resume = 0;
+        else if (argv[i][0] != '-' && !g.repo) g.repo = argv[i];
+        else if (argv[i][0] != '-' && !g.path) g.path = argv[i];
+        else return usage();
+    }
+    if (!token) token = getenv("HF_TOKEN");
+    g.verbose_progress = isatty(2);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cas_url) { /* cas get --cas-url URL FILEHASH -o OUT */
+        hex = g.repo;
+        if (!hex || g.path || !out) { curl_global_cleanup(); return usage(); }
+        g.cas_url = strdup(cas_url);
+        g.access = strdup(token ? token : "");
+    } else {
+        char url[8192];
+        get_buf bb;
+        get_headers h;
+        long st;
+        const char *slash;
+        if (!g.repo || !g.path) { curl_global_cleanup(); return usage(); }
+        g.hub = 1;
+        g.hf_token = token;
+        snprintf(url, sizeof url, "%s/%s", g.endpoint, !strcmp(g.type, "model") ? "" : !strcmp(g.type, "dataset") ? "datasets/" : "spaces/");
+        get_url_append(url, sizeof url, g.repo, 1);
+        strcat(url, "/resolve/");
+        get_url_append(url, sizeof url, g.revision, 0);
+        strcat(url, "/");
+        get_url_append(url, sizeof url, g.path, 1);
+        memset(&bb, 0, sizeof bb);
+        st = get_simple(url, token, NULL, 1, &bb, &h);
+        free(bb.p);
+        if (!h.xet_hash[0]) {
+            fprintf(stderr, "%s: %s: HTTP %ld, %s\n", g_prog, url, st,
+                    st >= 400 ? "not found or not allowed" : "no X-Xet-Hash: not a Xet-stored file");
+            curl_global_cleanup();
+            return EXIT_DATA;
+        }
+        hex = h.xet_hash;
+        memcpy(fhex, hex, sizeof fhex);
+        hex = fhex;
+        if (!out) out = (slash = strrchr(g.path, '/')) ? slash + 1 : g.path;
+        rc = get_token(&g);
+        if (rc) { curl_global_cleanup(); return rc; }
+    }
+    if (hex != fhex) { snprintf(fhex, sizeof fhex, "%s", hex); hex = fhex; }
+    if (cas_hash_from_hex(hex, strlen(hex), &fh) != CAS_OK) {
+        fprintf(stderr, "%s: %s: not a 64-digit hash\n", g_prog, hex);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    memset(&o, 0, sizeof o);
+    o.name = out;
+    o.part = (char *)malloc(strlen(out) + 6);
+    sprintf(o.part, "%s.part", out);
+    o.f = fopen(o.part, resume && !ranged ? "ab+" : "wb+");
+    if (!o.f) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, o.part, strerror(errno));
+        free(o.part);
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    for (round = 0; round < 4; round++) {
+        cas_merkle prefix;
+        uint64_t have = 0;
+        char range[64];
+        get_buf mb;
+        cas_recon r;
+        cas_error err;
+        int version = 2;
+        memset(&mb, 0, sizeof mb);
+        if (!ranged) { /* resume from what OUT.part holds, cut to its last chunk boundary */
+            fflush(o.f);
+            have = get_resume_prefix(o.f, &prefix, buf);
+            if (ftruncate(fileno(o.f), (off_t)have) != 0 || fseeko(o.f, 0, SEEK_END) != 0) { rc = EXIT_USAGE; break; }
+            if (have && round == 0) fprintf(stderr, "%s: resuming %s at byte %llu\n", g_prog, o.part, (unsigned long long)have);
+            snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)have);
+        } else {
+            snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)a, (unsigned long long)b);
+        }
+        rc = get_manifest(&g, hex, ranged || have ? range : NULL, &mb, &version);
+        if (rc == 416 && have) { /* everything is already here: check it */
+            cas_hash h;
+            cas_merkle_file_hash(&prefix, &h);
+            rc = cas_hash_equal(&h, &fh) ? 0 : report("resumed file", CAS_E_HASH, NULL);
+            free(mb.p);
+            break;
+        }
+        if (rc == 416) { fprintf(stderr, "%s: the range starts past the end of the file\n", g_prog); rc = EXIT_DATA; }
+        if (rc) { free(mb.p); break; }
+        rc = cas_recon_parse(NULL, mb.p, mb.len, version, NULL, &r, &err);
+        free(mb.p);
+        if (rc != CAS_OK) { rc = report("reconstruction response", rc, &err); break; }
+        if (have && r.offset_into_first_range != 0) {
+            fprintf(stderr, "%s: the server did not cut the resumed range at a chunk boundary; starting over\n", g_prog);
+            cas_recon_free(&r);
+            if (ftruncate(fileno(o.f), 0) != 0) { rc = EXIT_USAGE; break; }
+            rewind(o.f);
+            continue;
+        }
+        rc = get_transfer(&g, &r, o.f, ranged ? NULL : &fh, have ? &prefix : NULL,
+                          ranged ? b - a + 1 : 0, flags);
+        cas_recon_free(&r);
+        if (rc != -403) break;
+        fprintf(stderr, "%s: signed URLs refused; asking for a new reconstruction\n", g_prog);
+    }
+    if (rc == -403) rc = EXIT_DATA;
+    if (fflush(o.f) != 0 || fclose(o.f) != 0) rc = rc ? rc : EXIT_USAGE;
+    if (rc == 0) {
+        if (rename(o.part, out) != 0) {
+            fprintf(stderr, "%s: %s: %s\n", g_prog, out, strerror(errno));
+            rc = EXIT_USAGE;
+        } else {
+            printf("%s  %s\n", hex, out);
+        }
+    } else if (ranged || !resume || !g.transport_failure) {
+        remove(o.part); /* kept only to resume after a network failure, never bad data */
+    }
+    free(o.part);
+done:
+    free(g.access);
+    free(g.cas_url);
+    curl_global_cleanup();
+    return rc;
+}
+#else
+static int cmd_get(int argc, char **argv, uint8_t *buf) {
+    (void)argc, (void)argv, (void)buf;
+    fprintf(stderr, "%s: get: this build has no libcurl (install libcurl4-openssl-dev and rebuild)\n", g_prog);
+    return EXIT_USAGE;
+}
+#endif
+
 static int cmd_version(void) {
     unsigned f = cas_cpu_features();
     printf("cas %s\n", cas_version());
@@ -1080,6 +2027,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "xorb")) rc = cmd_xorb(argc - 2, argv + 2, buf);
     else if (!strcmp(argv[1], "shard")) rc = cmd_shard(argc - 1, argv + 1);
     else if (!strcmp(argv[1], "pack")) rc = cmd_pack(argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "unpack")) rc = cmd_unpack(argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "reconstruct")) rc = cmd_reconstruct(argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "get")) rc = cmd_get(argc - 2, argv + 2, buf);
     else rc = usage();
     free(buf);
     if (fflush(stdout) != 0) {

@@ -9,6 +9,9 @@ fails=0
 step() { echo "== $*"; }
 run() { if "$@"; then :; else echo "FAIL: $*" >&2; fails=$((fails + 1)); fi; }
 WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
+# the cas tool's `get` links libcurl when its headers are installed (as the Makefile does)
+CURL_FLAGS=; CURL_LIBS=
+if echo '#include <curl/curl.h>' | cc -E -x c - >/dev/null 2>&1; then CURL_FLAGS=-DCAS_WITH_CURL; CURL_LIBS=-lcurl; fi
 
 for cc in gcc clang; do
   command -v $cc >/dev/null 2>&1 || { echo "FAIL: $cc not installed" >&2; fails=$((fails + 1)); continue; }
@@ -26,8 +29,14 @@ for cc in gcc clang; do
   run "$B/test-json-san-$cc"
   run $cc $WARN $SAN tests/test_upload.c -o "$B/test-upload-san-$cc"
   run "$B/test-upload-san-$cc" tests/vectors
+  run $cc $WARN $SAN tests/test_multipart.c -o "$B/test-multipart-san-$cc"
+  run "$B/test-multipart-san-$cc"
+  run $cc $WARN $SAN tests/test_download.c -o "$B/test-download-san-$cc"
+  run "$B/test-download-san-$cc"
   run sh tests/cli_shard.sh "$B/cas-san-$cc"
   run sh tests/cli_pack.sh "$B/cas-san-$cc"
+  run $cc $WARN $SAN $CURL_FLAGS examples/cas.c -o "$B/cas-san-curl-$cc" $CURL_LIBS
+  run sh tests/cli_download.sh "$B/cas-san-curl-$cc"
   step "$cc: CAS_NO_SIMD"
   run $cc $WARN -O2 -DCAS_NO_SIMD tests/test_main.c -o "$B/test-nosimd-$cc"
   run "$B/test-nosimd-$cc"
@@ -87,6 +96,9 @@ else
   echo "FAIL: clang cannot link libFuzzer (apt-get install libclang-rt-14-dev)" >&2
   fails=$((fails + 1))
 fi
+
+step "the loopback Hub/CAS test double checks itself"
+run python3 tests/hubserver_selftest.py
 
 step "interop with Hugging Face's TypeScript reader (oracle)"
 run sh tests/oracle/interop.sh "${BUILD:-build}/cas"

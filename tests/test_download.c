@@ -62,9 +62,10 @@ static int sink_grow(void *user, const void *data, size_t len) {
 }
 
 static void store_close_xorb(t_store *s, t_packer *p) {
-    t_xorb *x = &s->xorbs[s->nxorbs - 1];
+    t_xorb *x;
     const cas_xorb_chunk *c;
     if (!p->open) return;
+    x = &s->xorbs[s->nxorbs - 1];
     cas_xorb_writer_finish(&p->w, 0, &x->hash);
     c = cas_xorb_writer_chunks(&p->w, &x->n);
     memcpy(x->chunks, c, x->n * sizeof *c);
@@ -377,7 +378,10 @@ static t_result run(const t_store *s, const cas_recon *r, const t_run *o, uint8_
     }
     if (rc == CAS_OK) rc = CAS_E_STATE;
     res.rc = rc == CAS_END ? CAS_OK : rc;
-    if (rc != CAS_END && d) CHECK(cas_download_next(d, (cas_download_request *)&k) == rc); /* sticky */
+    if (rc != CAS_END && d) {
+        cas_download_request again;
+        CHECK(cas_download_next(d, &again) == rc); /* errors are sticky */
+    }
     res.len = k.len;
     res.overlap = k.overlap;
     cas_download_free(d);
@@ -648,6 +652,7 @@ static void test_alloc_failures(t_fixture *fx) {
         CHECK(res.rc == CAS_E_NOMEM);
         CHECK(ta.live == 0);
     }
+    cas_recon_free(&r);
     /* cas_recon_from_shards too */
     for (n = 0;; n++) {
         int rc;

@@ -1,0 +1,186 @@
+#!/bin/sh
+# Download tests of the cas tool: `cas unpack` (a directory store), `cas reconstruct`
+# (manifests as the CAS API returns them) and `cas get` against tests/hubserver.py, the
+# loopback test double of the Hub + CAS API, for each of its faults.
+# Usage: tests/cli_download.sh [path/to/cas]   (needs python3; `get` needs a libcurl build)
+set -u
+CAS=${1:-./build/cas}
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d)
+SERVER_PID=
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+
+# inputs: random, the random part again after text (terms reuse a range), small, empty
+python3 - "$T" <<'PY'
+import os, random, sys
+t = sys.argv[1]
+r = random.Random(7)
+a = r.randbytes(1500000)
+words = [b"alpha", b"beta", b"gamma", b"delta", b"xet", b"chunk", b"\n"]
+b = b" ".join(r.choice(words) for _ in range(150000))
+open(f"{t}/a.bin", "wb").write(a)
+open(f"{t}/b.bin", "wb").write(a[:700000] + b + a + b[:1000])
+open(f"{t}/c.bin", "wb").write(b[:777])
+open(f"{t}/e.bin", "wb").write(b"")
+open(f"{t}/d.bin", "wb").write(a[:300000] + a[1000000:1300000])  # two disjoint ranges of a's xorb
+PY
+"$CAS" pack --store "$T/s" "$T/a.bin" "$T/b.bin" "$T/c.bin" "$T/e.bin" "$T/d.bin" > "$T/hashes" 2>/dev/null
+check '[ $? -eq 0 ]' "pack"
+hash_of() { grep " $T/$1\$" "$T/hashes" | cut -c1-64; }
+
+# ---- unpack: whole files, both plan modes, stdout, ranges ----
+for f in a b c d e; do
+    h=$(hash_of $f.bin)
+    "$CAS" unpack --store "$T/s" "$h" -o "$T/u.$f" && cmp -s "$T/u.$f" "$T/$f.bin"
+    check '[ $? -eq 0 ]' "unpack $f"
+    "$CAS" unpack --store "$T/s" "$h" -o - --per-range | cmp -s - "$T/$f.bin"
+    check '[ $? -eq 0 ]' "unpack $f --per-range to stdout"
+done
+hb=$(hash_of b.bin)
+for r in 0-0 1-1 0-99 65535-65536 700000-2199999 1000000-2900000 2000000-99999999; do
+    a=${r%-*}; b=${r#*-}
+    "$CAS" unpack --store "$T/s" "$hb" -o "$T/r" --range "$r"
+    check '[ $? -eq 0 ]' "unpack --range $r status"
+    python3 -c "import sys; d=open('$T/b.bin','rb').read()[$a:$b+1]; sys.exit(open('$T/r','rb').read()!=d)"
+    check '[ $? -eq 0 ]' "unpack --range $r bytes"
+done
+"$CAS" unpack --store "$T/s" "$hb" -o "$T/r2" --range 99999999-100000000 2>/dev/null
+check '[ $? -eq 1 ] && [ ! -e "$T/r2" ] && [ ! -e "$T/r2.part" ]' "unpack: a range past the end fails, no output"
+"$CAS" unpack --store "$T/s" 0000000000000000000000000000000000000000000000000000000000000001 -o "$T/r3" 2>/dev/null
+check '[ $? -eq 1 ] && [ ! -e "$T/r3" ]' "unpack: unknown file"
+# a corrupted xorb: a clear error and no output file
+cp -r "$T/s" "$T/bad"
+x=$(ls "$T/bad/xorbs" | head -1)
+python3 -c "p='$T/bad/xorbs/$x'; d=bytearray(open(p,'rb').read()); d[len(d)//2]^=0x20; open(p,'wb').write(d)"
+for f in a b; do
+    "$CAS" unpack --store "$T/bad" "$(hash_of $f.bin)" -o "$T/bad.$f" 2>"$T/bad.err"
+    rc=$?
+    if [ $rc -eq 0 ]; then cmp -s "$T/bad.$f" "$T/$f.bin"; check '[ $? -eq 0 ]' "corrupt store: output must be right when accepted"; else
+        check '[ $rc -eq 1 ] && [ ! -e "$T/bad.$f" ] && [ ! -e "$T/bad.$f.part" ] && [ -s "$T/bad.err" ]' "corrupt xorb: error, no output ($f)"; fi
+done
+
+# ---- the loopback server ----
+start_server() {
+    rm -f "$T/port"
+    python3 "$HERE/hubserver.py" --store "$T/s" --port 0 --port-file "$T/port" \
+        --file "model/acme/demo/data/b.bin=$hb" --file "model/acme/demo/data/d.bin=$(hash_of d.bin)" --file "dataset/acme/set/a.bin=$(hash_of a.bin)" \
+        --hf-token hf_test "$@" > /dev/null 2>&1 &
+    SERVER_PID=$!
+    i=0
+    while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    PORT=$(cat "$T/port" 2>/dev/null)
+    if [ -z "$PORT" ]; then echo "cli_download: the test server did not start" >&2; exit 1; fi
+    URL=http://127.0.0.1:$PORT
+}
+stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
+fault() { python3 -c "import json,urllib.request as u; u.urlopen(u.Request('$URL/_control/fault', json.dumps({'name':'$1','count':${2:-1}}).encode(), {'Content-Type':'application/json'}))" >/dev/null; }
+reset() { python3 -c "import urllib.request as u; u.urlopen(u.Request('$URL/_control/reset', b'{}'))" >/dev/null; }
+fetch() { # fetch URL OUT [RANGE]: GET with a CAS token
+    python3 - "$@" <<'PY'
+import json, sys, urllib.request as u
+url, out = sys.argv[1], sys.argv[2]
+base = url.split("/v")[0]
+tok = json.load(u.urlopen(u.Request(base + "/api/models/acme/demo/xet-read-token/main", headers={"Authorization": "Bearer hf_test"})))
+h = {"Authorization": "Bearer " + tok["accessToken"]}
+if len(sys.argv) > 3: h["Range"] = "bytes=" + sys.argv[3]
+open(out, "wb").write(u.urlopen(u.Request(url, headers=h)).read())
+PY
+}
+start_server --max-ranges-per-url 3
+
+# ---- reconstruct: v1 and v2 manifests from the server, whole and ranged ----
+for v in 1 2; do
+    fetch "$URL/v$v/reconstructions/$hb" "$T/m$v.json"
+    "$CAS" reconstruct "$T/m$v.json" --xorbs "$T/s/xorbs" -o "$T/rc$v" --hash "$hb" && cmp -s "$T/rc$v" "$T/b.bin"
+    check '[ $? -eq 0 ]' "reconstruct v$v"
+    fetch "$URL/v$v/reconstructions/$hb" "$T/mr$v.json" 100000-2500000
+    "$CAS" reconstruct "$T/mr$v.json" --xorbs "$T/s/xorbs" -o - --range 100000-2500000 |
+        python3 -c "import sys; sys.exit(sys.stdin.buffer.read()!=open('$T/b.bin','rb').read()[100000:2500001])"
+    check '[ $? -eq 0 ]' "reconstruct v$v --range"
+done
+"$CAS" reconstruct "$T/m2.json" --xorbs "$T/s/xorbs" -o "$T/rcx" --hash "$(hash_of a.bin)" 2>/dev/null
+check '[ $? -eq 1 ] && [ ! -e "$T/rcx" ]' "reconstruct: wrong --hash fails, no output"
+
+# ---- get ----
+if "$CAS" get 2>&1 | grep -q "no libcurl"; then
+    echo "cli_download: cas built without libcurl: get tests skipped" >&2
+else
+    export HF_TOKEN=hf_test
+    get_ok() { # name, then cas get args: the right bytes of b.bin, no .part left
+        name=$1; shift
+        rm -f "$T/g" "$T/g.part"
+        "$CAS" get "$@" -o "$T/g" > "$T/g.out" 2> "$T/g.err"
+        rc=$?
+        if [ $rc -eq 0 ] && cmp -s "$T/g" "$T/${EXPECT:-b.bin}" && [ ! -e "$T/g.part" ]; then ok; else bad "get $name (exit $rc: $(tail -c 300 "$T/g.err"))"; fi
+    }
+    get_fails() { # name, then args: exit 1, no output file
+        name=$1; shift
+        rm -f "$T/g" "$T/g.part"
+        "$CAS" get "$@" -o "$T/g" > "$T/g.out" 2> "$T/g.err"
+        rc=$?
+        if [ $rc -eq 1 ] && [ ! -e "$T/g" ] && [ -s "$T/g.err" ]; then ok; else bad "get $name should fail cleanly (exit $rc)"; fi
+    }
+    get_ok "hub" acme/demo data/b.bin --endpoint "$URL"
+    check 'grep -q "^$hb  $T/g\$" "$T/g.out"' "get prints hash and name"
+    get_ok "cas-url" --cas-url "$URL" --token "$(python3 -c "import json,urllib.request as u; print(json.load(u.urlopen(u.Request('$URL/api/models/acme/demo/xet-read-token/main', headers={'Authorization':'Bearer hf_test'})))['accessToken'])")" "$hb"
+    get_ok "jobs 1 per-range" acme/demo data/b.bin --endpoint "$URL" --jobs 1 --per-range
+    # d.bin needs two ranges of one xorb: one multipart/byteranges request (v2), or two
+    reset
+    EXPECT=d.bin get_ok "multipart" acme/demo data/d.bin --endpoint "$URL"
+    check 'python3 -c "import json,sys,urllib.request as u; sys.exit(not any(\",\" in (r.get(\"range\") or \"\") and r[\"path\"].startswith(\"/xorb/\") for r in json.load(u.urlopen(\"$URL/_control/log\"))))"' "a multi-range xorb request was made"
+    EXPECT=d.bin get_ok "multipart, per range" acme/demo data/d.bin --endpoint "$URL" --per-range
+    reset; fault xorb-drop 1
+    EXPECT=d.bin get_ok "multipart, dropped" acme/demo data/d.bin --endpoint "$URL"
+    rm -f "$T/gr"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" --range 12345-1999999 -o "$T/gr" > /dev/null 2>&1 &&
+        python3 -c "import sys; sys.exit(open('$T/gr','rb').read()!=open('$T/b.bin','rb').read()[12345:2000000])"
+    check '[ $? -eq 0 ]' "get --range"
+    HF_ENDPOINT=$URL "$CAS" get acme/set a.bin --repo-type dataset -o "$T/ga" > /dev/null 2>&1 && cmp -s "$T/ga" "$T/a.bin"
+    check '[ $? -eq 0 ]' "get a dataset file with HF_ENDPOINT"
+    for f in xorb-429:3 xorb-500:3 recon-429:2 recon-500:2 xorb-drop:2 xorb-truncate:2 token-401:1 v2-404:1; do
+        reset; fault "${f%:*}" "${f#*:}"
+        get_ok "fault ${f%:*}" acme/demo data/b.bin --endpoint "$URL"
+    done
+    reset; fault token-expired 1
+    get_ok "fault token-expired (refresh)" acme/demo data/b.bin --endpoint "$URL"
+    reset; fault xorb-corrupt 100
+    get_fails "fault xorb-corrupt" acme/demo data/b.bin --endpoint "$URL"
+    reset; fault recon-wrong-length 100
+    get_fails "fault recon-wrong-length" acme/demo data/b.bin --endpoint "$URL"
+    check 'grep -q "unpacked_length" "$T/g.err"' "wrong unpacked_length is named"
+    reset; fault xorb-500 100
+    get_fails "fault xorb-500 forever" acme/demo data/b.bin --endpoint "$URL" --jobs 2
+    reset
+    get_fails "unknown file" acme/demo data/nope.bin --endpoint "$URL"
+    HF_TOKEN=wrong "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > /dev/null 2>&1
+    check '[ $? -eq 1 ] && [ ! -e "$T/g" ]' "get with a bad HF token"
+    # resume: an interrupted download's OUT.part is kept and continued
+    rm -f "$T/g"
+    head -c 1234567 "$T/b.bin" > "$T/g.part"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > /dev/null 2> "$T/g.err" && cmp -s "$T/g" "$T/b.bin"
+    check '[ $? -eq 0 ] && grep -q resuming "$T/g.err"' "get resumes from OUT.part"
+    n=$(python3 -c "import json,urllib.request as u; print(sum(1 for r in json.load(u.urlopen('$URL/_control/log')) if r['path'].startswith('/xorb/')))")
+    # a .part of another file: not on a chunk boundary of this one, so the download starts
+    # over (or, if it happens to be, the file hash fails and .part is removed)
+    head -c 999999 "$T/a.bin" > "$T/g.part"; rm -f "$T/g"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > /dev/null 2>"$T/g.err"
+    rc=$?
+    check '{ [ $rc -eq 0 ] && cmp -s "$T/g" "$T/b.bin"; } || { [ $rc -eq 1 ] && [ ! -e "$T/g.part" ] && [ ! -e "$T/g" ]; }' "a foreign .part"
+    # a damaged .part (same chunk boundaries, one byte wrong): the whole-file hash catches it,
+    # the .part is removed (never resumed again), the next run is clean
+    python3 -c "d=bytearray(open('$T/b.bin','rb').read()[:1500000]); d[100]^=1; open('$T/g.part','wb').write(d)"
+    rm -f "$T/g"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > /dev/null 2>"$T/g.err"
+    check '[ $? -eq 1 ] && [ ! -e "$T/g.part" ] && [ ! -e "$T/g" ] && grep -q "hash" "$T/g.err"' "a damaged .part fails the file hash and is removed"
+    get_ok "after a damaged .part" acme/demo data/b.bin --endpoint "$URL"
+    : "$n"
+fi
+stop_server
+echo "cli_download: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
