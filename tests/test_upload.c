@@ -914,6 +914,160 @@ static void test_nomem(void) {
     free(a);
 }
 
+/* ---- round trip property: unpack(pack(x)) == x through the download engine ----
+   Random files and random edit sequences (insert, delete, overwrite, append, concatenate),
+   each version uploaded in its own session with the earlier sessions' shards as the dedup
+   cache, then every version read back with cas_recon_from_shards + cas_download (the path
+   `cas unpack` takes). The new bytes each edit stores are bounded by the edit plus the
+   chunks around it. */
+typedef struct {
+    const session *sessions;
+    size_t n;
+} rt_store;
+
+static const event_copy *rt_find_xorb(const rt_store *st, const cas_hash *h) {
+    size_t i, j;
+    for (i = 0; i < st->n; i++)
+        for (j = 0; j < st->sessions[i].nev; j++)
+            if (st->sessions[i].ev[j].type == CAS_UPLOAD_EVENT_XORB && cas_hash_equal(&st->sessions[i].ev[j].hash, h))
+                return &st->sessions[i].ev[j];
+    return NULL;
+}
+
+static int rt_record_ends(void *user, const cas_hash *xorb, uint32_t n, uint64_t *ends) {
+    const event_copy *x = rt_find_xorb((const rt_store *)user, xorb);
+    size_t pos = 0;
+    uint32_t i;
+    if (!x) return CAS_E_SHARD_NO_CHUNKS;
+    for (i = 0; i < n; i++) {
+        cas_chunk_header h;
+        const uint8_t *payload;
+        if (cas_xorb_next(x->data, x->len, &pos, &h, &payload, NULL) != CAS_OK) return CAS_E_TRUNCATED;
+        ends[i] = pos;
+    }
+    return CAS_OK;
+}
+
+typedef struct {
+    uint8_t *out;
+    size_t cap;
+} rt_out;
+static int rt_write_at(void *user, uint64_t off, const void *data, size_t len) {
+    rt_out *o = (rt_out *)user;
+    if (off + len > o->cap) return CAS_E_LIMIT;
+    memcpy(o->out + off, data, len);
+    return 0;
+}
+
+/* Downloads file `h` of the store into out[0..len) and compares. */
+static int rt_unpack(const rt_store *st, const cas_shard *shards, size_t ns, const cas_hash *h,
+                     const uint8_t *want, size_t len) {
+    cas_recon r;
+    cas_download_desc desc;
+    cas_download *d;
+    cas_download_request q;
+    rt_out o;
+    int rc, same;
+    rc = cas_recon_from_shards(NULL, shards, ns, h, 0, (uint64_t)-1, "http://store.invalid/",
+                               rt_record_ends, (void *)st, &r, NULL);
+    if (rc != CAS_OK) return 0;
+    o.cap = len;
+    o.out = (uint8_t *)xmalloc(len + 1);
+    memset(&desc, 0, sizeof desc);
+    desc.flags = CAS_DOWNLOAD_PER_RANGE; /* this host answers single ranges only */
+    desc.write_at = rt_write_at;
+    desc.user = &o;
+    desc.file_hash = h;
+    rc = cas_download_create(NULL, &r, &desc, &d, NULL);
+    while (rc == CAS_OK && (rc = cas_download_next(d, &q)) == CAS_READY) {
+        const event_copy *x = rt_find_xorb(st, &r.xorbs[q.xorb].hash);
+        const cas_recon_range *g = &q.ranges[0];
+        if (!x || q.num_ranges != 1 || g->byte_end >= x->len) { rc = CAS_E_STATE; break; }
+        rc = cas_download_begin(d, q.id, NULL, 0);
+        if (rc == CAS_OK) rc = cas_download_push(d, q.id, x->data + g->byte_start, (size_t)(g->byte_end - g->byte_start + 1));
+        if (rc == CAS_OK) rc = cas_download_end(d, q.id);
+    }
+    same = rc == CAS_END && (len == 0 || memcmp(o.out, want, len) == 0);
+    if (rc != CAS_END) fprintf(stderr, "  round trip: %s\n", cas_result_name(rc));
+    if (d) cas_download_free(d);
+    cas_recon_free(&r);
+    free(o.out);
+    return same;
+}
+
+static void test_roundtrip_edits(void) {
+    enum { VERSIONS = 7 };
+    uint64_t seed = 0xed175;
+    int round;
+    for (round = 0; round < 4; round++) {
+        session ss[VERSIONS];
+        cas_shard shards[VERSIONS * 4];
+        const cas_shard *known[VERSIONS * 4];
+        uint8_t *v[VERSIONS];
+        size_t vlen[VERSIONS], ns = 0, k, j;
+        rt_store st;
+        uint64_t edit_bytes = 0;
+        memset(ss, 0, sizeof ss);
+        vlen[0] = 1000000 + (size_t)(rng_next(&seed) % 3000000);
+        v[0] = (uint8_t *)xmalloc(vlen[0]);
+        generate(round & 1 ? "text" : "random", rng_next(&seed), v[0], vlen[0]);
+        for (k = 0; k < VERSIONS; k++) {
+            input in;
+            if (k > 0) { /* an edit of the previous version */
+                int op = (int)(rng_next(&seed) % 5);
+                size_t at = (size_t)(rng_next(&seed) % (vlen[k - 1] + 1));
+                size_t n = 1 + (size_t)(rng_next(&seed) % 20000), m;
+                const uint8_t *p = v[k - 1];
+                if (op == 4) n = vlen[0] / 2; /* concatenate: the first version's first half */
+                v[k] = (uint8_t *)xmalloc(vlen[k - 1] + n + 1);
+                if (op == 0 || op == 3 || op == 4) { /* insert / append / concatenate */
+                    if (op != 0) at = vlen[k - 1];
+                    memcpy(v[k], p, at);
+                    if (op == 4) memcpy(v[k] + at, v[0], n); else fill_random(rng_next(&seed), v[k] + at, n);
+                    memcpy(v[k] + at + n, p + at, vlen[k - 1] - at);
+                    vlen[k] = vlen[k - 1] + n;
+                    edit_bytes = op == 4 ? 0 : n;
+                } else if (op == 1) { /* delete */
+                    m = n < vlen[k - 1] - at ? n : vlen[k - 1] - at;
+                    memcpy(v[k], p, at);
+                    memcpy(v[k] + at, p + at + m, vlen[k - 1] - at - m);
+                    vlen[k] = vlen[k - 1] - m;
+                    edit_bytes = 0;
+                } else { /* overwrite */
+                    m = n < vlen[k - 1] - at ? n : vlen[k - 1] - at;
+                    memcpy(v[k], p, vlen[k - 1]);
+                    fill_random(rng_next(&seed), v[k] + at, m);
+                    vlen[k] = vlen[k - 1];
+                    edit_bytes = m;
+                }
+            }
+            for (j = 0; j < ns; j++) known[j] = &shards[j];
+            ss[k].shards = known;
+            ss[k].nshards = ns;
+            ss[k].piece_seed = rng_next(&seed) | 1;
+            in.data = v[k];
+            in.len = vlen[k];
+            CHECK(run_session(&ss[k], &in, 1) == CAS_OK, "round trip: session %zu", k);
+            ns += parse_shards(&ss[k], shards + ns, VERSIONS * 4 - ns);
+            /* an edit stores the edit and the chunks around it: a few chunks of <= 128 KiB */
+            if (k > 0)
+                CHECK(ss[k].stats.new_bytes <= edit_bytes + 4 * 131072,
+                      "round trip %d: version %zu stores %llu new bytes for a %llu-byte edit", round, k,
+                      (unsigned long long)ss[k].stats.new_bytes, (unsigned long long)edit_bytes);
+        }
+        st.sessions = ss;
+        st.n = VERSIONS;
+        for (k = 0; k < VERSIONS; k++)
+            CHECK(rt_unpack(&st, shards, ns, &ss[k].files[0].file_hash, v[k], vlen[k]),
+                  "round trip %d: version %zu unpacked byte for byte", round, k);
+        free_shards(shards, ns);
+        for (k = 0; k < VERSIONS; k++) {
+            session_free(&ss[k]);
+            free(v[k]);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : getenv("CAS_VECTORS") ? getenv("CAS_VECTORS") : "tests/vectors";
     test_states();
@@ -926,6 +1080,7 @@ int main(int argc, char **argv) {
     test_split();
     test_host_sha();
     test_nomem();
+    test_roundtrip_edits();
     printf("test_upload: %d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }
