@@ -15,7 +15,7 @@ CURL_FLAGS := $(shell echo '\#include <curl/curl.h>' | $(CC) -E -x c - >/dev/nul
 CURL_LIBS  := $(if $(CURL_FLAGS),-lcurl)
 $(BUILD)/cas: examples/cas.c $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) $(CURL_FLAGS) examples/cas.c -o $@ $(CURL_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CURL_FLAGS) -pthread examples/cas.c -o $@ $(CURL_LIBS)
 
 $(BUILD)/test: tests/test_main.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
@@ -71,9 +71,10 @@ test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test
 # Benchmarks print a table; never timed assertions.  OpenSSL's SHA-256 is the peer when
 # libssl-dev is installed.
 BENCH_LIBS := $(shell echo 'int SHA256_Init(void); int main(void){return SHA256_Init();}' | $(CC) -x c - -o /dev/null -lcrypto 2>/dev/null && test -f /usr/include/openssl/sha.h && echo "-DHAVE_OPENSSL -lcrypto")
-bench: $(BUILD)/bench $(BUILD)/bench_lz4
+bench: $(BUILD)/bench $(BUILD)/bench_lz4 $(BUILD)/cas
 	$(BUILD)/bench
 	$(BUILD)/bench_lz4
+	sh tests/bench_pack.sh $(BUILD)/cas
 
 # Sanitizers with gcc and clang, strict C99, no-SIMD, C++ header, symbol and macro hygiene.
 check:

@@ -37,6 +37,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -60,7 +61,7 @@ static int usage(void) {
             "       %s xorb verify XORB [--hash H]\n"
             "       %s shard dump FILE [--json]\n"
             "       %s shard verify FILE [--store DIR]\n"
-            "       %s pack --store DIR FILE...\n"
+            "       %s pack --store DIR [--threads N] FILE...\n"
             "       %s unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]\n"
             "       %s reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]\n"
             "       %s get REPO_ID PATH [-o OUT] [--revision R] [--repo-type model|dataset|space]\n"
@@ -975,21 +976,137 @@ static int pack_drain(cas_upload *u, pack_store *st) {
 }
 
 /* Pushes one file through the session and prints its hash. */
-static int pack_file(cas_upload *u, pack_store *st, const char *name, uint8_t *buf) {
+
+/* ---- threads for `pack --threads N`: a pool for cas_upload_desc.parallel (chunk
+   compression) and a SHA-256 thread per file (CAS_UPLOAD_HOST_SHA256) ---- */
+
+typedef struct {
+    pthread_t *threads;
+    unsigned n;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    void (*job)(void *, size_t);
+    void *ctx;
+    size_t total, next, finished;
+    unsigned long gen;
+    int quit;
+} pack_pool;
+
+/* Runs jobs of the current batch until none is left; called with mu held. */
+static void pack_pool_work(pack_pool *p) {
+    while (p->next < p->total) {
+        size_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        p->job(p->ctx, i);
+        pthread_mutex_lock(&p->mu);
+        if (++p->finished == p->total) pthread_cond_broadcast(&p->done);
+    }
+}
+
+static void *pack_pool_worker(void *arg) {
+    pack_pool *p = (pack_pool *)arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
+        if (p->quit) break;
+        seen = p->gen;
+        pack_pool_work(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* cas_upload_desc.parallel: the caller works too, and returns when every job is done. */
+static void pack_pool_run(void *user, void (*job)(void *ctx, size_t i), void *ctx, size_t n) {
+    pack_pool *p = (pack_pool *)user;
+    pthread_mutex_lock(&p->mu);
+    p->job = job, p->ctx = ctx, p->total = n, p->next = 0, p->finished = 0;
+    p->gen++;
+    pthread_cond_broadcast(&p->go);
+    pack_pool_work(p);
+    while (p->finished < p->total) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* n - 1 workers (the caller is the n-th). 0 on success. */
+static int pack_pool_start(pack_pool *p, unsigned n) {
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->threads = (pthread_t *)calloc(n, sizeof *p->threads);
+    if (!p->threads) return -1;
+    for (p->n = 0; p->n + 1 < n; p->n++)
+        if (pthread_create(&p->threads[p->n], NULL, pack_pool_worker, p) != 0) break;
+    return 0;
+}
+
+static void pack_pool_stop(pack_pool *p) {
+    unsigned i;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (i = 0; i < p->n; i++) pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+}
+
+/* A file's SHA-256, read a second time on its own thread. */
+typedef struct {
+    const char *name;
+    uint8_t sha[32];
+    int ok;
+} pack_sha_job;
+
+static void *pack_sha_thread(void *arg) {
+    pack_sha_job *j = (pack_sha_job *)arg;
+    FILE *f = fopen(j->name, "rb");
+    uint8_t *b = (uint8_t *)malloc(READ_SIZE);
+    cas_sha256 h;
+    size_t n;
+    j->ok = 0;
+    if (f && b) {
+        cas_sha256_init(&h);
+        while ((n = fread(b, 1, READ_SIZE, f)) > 0) cas_sha256_update(&h, b, n);
+        if (!ferror(f)) {
+            cas_sha256_final(&h, j->sha);
+            j->ok = 1;
+        }
+    }
+    if (f) fclose(f);
+    free(b);
+    return NULL;
+}
+
+/* Packs one file. threads > 1: its SHA-256 is computed on another thread (stdin: here). */
+static int pack_file(cas_upload *u, pack_store *st, const char *name, uint8_t *buf, unsigned threads) {
     cas_upload_file_result r;
     FILE *f = open_input(name);
     size_t n;
-    int rc, x;
+    int rc, x, sha_thread = 0, inline_sha = threads > 1 && f == stdin;
+    pthread_t tid;
+    pack_sha_job job;
+    cas_sha256 sha;
     if (!f) return EXIT_USAGE;
+    job.name = name;
+    if (threads > 1 && !inline_sha) sha_thread = pthread_create(&tid, NULL, pack_sha_thread, &job) == 0;
+    if (threads > 1 && !inline_sha && !sha_thread) inline_sha = 1;
+    if (inline_sha) cas_sha256_init(&sha);
     rc = cas_upload_file_begin(u);
     while (rc == CAS_OK && (n = fread(buf, 1, READ_SIZE, f)) > 0) {
         size_t off = 0;
+        if (inline_sha) cas_sha256_update(&sha, buf, n);
         while (rc == CAS_OK && off < n) {
             size_t used = 0;
             rc = cas_upload_push(u, buf + off, n - off, &used);
             off += used;
             if (rc == CAS_READY && (x = pack_drain(u, st)) != 0) {
                 close_input(f);
+                if (sha_thread) pthread_join(tid, NULL);
                 return x;
             }
             if (rc == CAS_READY || rc == CAS_NEED_INPUT) rc = CAS_OK;
@@ -998,9 +1115,21 @@ static int pack_file(cas_upload *u, pack_store *st, const char *name, uint8_t *b
     if (rc == CAS_OK && ferror(f)) {
         fprintf(stderr, "%s: %s: read error: %s\n", g_prog, name, strerror(errno));
         close_input(f);
+        if (sha_thread) pthread_join(tid, NULL);
         return EXIT_USAGE;
     }
     close_input(f);
+    if (sha_thread) {
+        pthread_join(tid, NULL);
+        if (!job.ok) {
+            fprintf(stderr, "%s: %s: read error (SHA-256 thread)\n", g_prog, name);
+            return EXIT_USAGE;
+        }
+        if (rc == CAS_OK) rc = cas_upload_file_sha256(u, job.sha);
+    } else if (inline_sha && rc == CAS_OK) {
+        cas_sha256_final(&sha, job.sha);
+        rc = cas_upload_file_sha256(u, job.sha);
+    }
     while (rc == CAS_OK || rc == CAS_READY) {
         rc = cas_upload_file_end(u, &r);
         if (rc == CAS_OK) break;
@@ -1022,9 +1151,16 @@ static int cmd_pack(int argc, char **argv) {
     uint8_t *buf;
     int i, rc = 0, nfiles = 0;
     size_t k;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cores > 1 ? (unsigned)(cores < 64 ? cores : 64) : 1;
+    cas_upload_desc desc;
+    pack_pool pool;
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--store") && i + 1 < argc) dir = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1]) return usage();
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            threads = (unsigned)atoi(argv[++i]);
+            if (threads < 1 || threads > 256) return usage();
+        } else if (argv[i][0] == '-' && argv[i][1]) return usage();
         else nfiles++;
     }
     if (!dir || !nfiles) return usage();
@@ -1035,8 +1171,17 @@ static int cmd_pack(int argc, char **argv) {
         pack_shards_free(&ps);
         return rc;
     }
+    memset(&desc, 0, sizeof desc);
+    if (threads > 1) {
+        desc.flags = CAS_UPLOAD_HOST_SHA256;
+        if (pack_pool_start(&pool, threads) == 0) {
+            desc.parallel = pack_pool_run;
+            desc.parallel_user = &pool;
+        }
+    }
     buf = (uint8_t *)malloc(READ_SIZE);
-    if (!buf || (rc = cas_upload_create(NULL, NULL, &u, &err)) != CAS_OK) {
+    if (!buf || (rc = cas_upload_create(NULL, &desc, &u, &err)) != CAS_OK) {
+        if (desc.parallel) pack_pool_stop(&pool);
         rc = buf ? report("pack", rc, &err) : (fprintf(stderr, "%s: out of memory\n", g_prog), EXIT_USAGE);
         free(buf);
         pack_shards_free(&ps);
@@ -1045,11 +1190,11 @@ static int cmd_pack(int argc, char **argv) {
     for (k = 0; k < ps.n && rc == 0; k++)
         if (cas_upload_add_shard(u, &ps.s[k]) != CAS_OK) rc = report("pack", CAS_E_NOMEM, NULL);
     for (i = 0; i < argc && rc == 0; i++) {
-        if (!strcmp(argv[i], "--store")) {
+        if (!strcmp(argv[i], "--store") || !strcmp(argv[i], "--threads")) {
             i++;
             continue;
         }
-        rc = pack_file(u, &st, argv[i], buf);
+        rc = pack_file(u, &st, argv[i], buf, threads);
     }
     if (rc == 0 && (rc = cas_upload_finish(u)) != CAS_OK) rc = report("pack", rc, cas_upload_error(u));
     if (rc == 0) rc = pack_drain(u, &st);
@@ -1065,6 +1210,7 @@ static int cmd_pack(int argc, char **argv) {
                 (unsigned long long)s.dedup_chunks, st.xorbs_written, st.shards_written,
                 s.terms ? (double)s.chunks / (double)s.terms : 0.0, (unsigned long long)s.terms);
     cas_upload_free(u);
+    if (desc.parallel) pack_pool_stop(&pool);
     pack_shards_free(&ps);
     free(buf);
     return rc;

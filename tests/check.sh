@@ -97,6 +97,12 @@ else
   fails=$((fails + 1))
 fi
 
+step "cas pack --threads under ThreadSanitizer (the pool and the SHA-256 thread)"
+run clang $WARN -O1 -g -fsanitize=thread -pthread examples/cas.c -o "$B/cas-tsan"
+head -c 30000000 /dev/urandom > "$B/tsan.bin"
+run sh -c "TSAN_OPTIONS=halt_on_error=1 '$B/cas-tsan' pack --store '$B/tsan-store' --threads 4 '$B/tsan.bin' tests/vectors/chunking.txt > /dev/null"
+rm -rf "$B/tsan.bin" "$B/tsan-store"
+
 step "the loopback Hub/CAS test double checks itself"
 run python3 tests/hubserver_selftest.py
 
