@@ -104,6 +104,11 @@ for v in 1 2; do
         python3 -c "import sys; sys.exit(sys.stdin.buffer.read()!=open('$T/b.bin','rb').read()[100000:2500001])"
     check '[ $? -eq 0 ]' "reconstruct v$v --range"
 done
+# d.bin's v2 manifest has two ranges of one xorb: answered as a multipart/byteranges body
+fetch "$URL/v2/reconstructions/$(hash_of d.bin)" "$T/md.json"
+check 'python3 -c "import json,sys; sys.exit(not any(len(f[\"ranges\"]) > 1 for fs in json.load(open(\"$T/md.json\"))[\"xorbs\"].values() for f in fs))"' "d.bin's manifest has a fetch entry with several ranges"
+"$CAS" reconstruct "$T/md.json" --xorbs "$T/s/xorbs" -o "$T/rcd" --hash "$(hash_of d.bin)" && cmp -s "$T/rcd" "$T/d.bin"
+check '[ $? -eq 0 ]' "reconstruct a multi-range manifest (multipart)"
 "$CAS" reconstruct "$T/m2.json" --xorbs "$T/s/xorbs" -o "$T/rcx" --hash "$(hash_of a.bin)" 2>/dev/null
 check '[ $? -eq 1 ] && [ ! -e "$T/rcx" ]' "reconstruct: wrong --hash fails, no output"
 
