@@ -144,6 +144,23 @@ typedef struct cas_allocator {
     void *user;
 } cas_allocator;
 
+/* A fixed arena: every allocation of an object comes from one caller buffer (firmware,
+   sandboxes, hard memory caps). First fit with coalescing; each allocation costs its size
+   rounded up to 16 plus CAS_ARENA_OVERHEAD bytes. No locking: one arena per thread or
+   object. When the buffer cannot fit a request, alloc returns NULL and the library reports
+   CAS_E_NOMEM cleanly. */
+#define CAS_ARENA_OVERHEAD 16
+typedef struct cas_arena {
+    unsigned char *priv_base;
+    size_t priv_size;
+    size_t used; /* bytes taken now, overhead included */
+    size_t peak; /* the most ever taken */
+} cas_arena;
+/* mem[0..size) becomes the arena (mem is aligned to 16 by skipping up to 15 bytes). */
+CAS_API void cas_arena_init(cas_arena *a, void *mem, size_t size);
+/* The allocator to pass to the library's functions. */
+CAS_API cas_allocator cas_arena_allocator(cas_arena *a);
+
 /* The library version, CAS_VERSION_STRING. */
 CAS_API const char *cas_version(void);
 
@@ -1622,6 +1639,13 @@ CAS_API int cas_download_abort(cas_download *d, uint32_t id);
    progress callback of the same engine. */
 CAS_API void cas_download_cancel(cas_download *d);
 CAS_API const cas_error *cas_download_error(const cas_download *d);
+/* An upper bound of the memory the engine takes for this manifest and desc with at most
+   `inflight` requests begun and not yet ended: every allocation of cas_download_create and
+   of `inflight` concurrent requests, plus the file-hash leaves at their worst (every chunk
+   of every term decoded ahead of the frontier), each rounded as a cas_arena stores it
+   (to 16 bytes + CAS_ARENA_OVERHEAD). A cas_arena of this size always suffices. */
+CAS_API uint64_t cas_download_memory(const cas_recon *recon, const cas_download_desc *desc,
+                                     uint32_t inflight);
 CAS_API void cas_download_get_progress(const cas_download *d, cas_download_progress *p);
 CAS_API void cas_download_free(cas_download *d);
 
@@ -1834,6 +1858,66 @@ static void cas__free_default(void *user, void *ptr, size_t size) {
     (void)size;
     free(ptr);
 }
+/* ---- the fixed arena: blocks of [size_t size | size_t used] headers, sizes in 16s ---- */
+
+void cas_arena_init(cas_arena *a, void *mem, size_t size) {
+    uintptr_t p = (uintptr_t)mem, q = (p + 15) & ~(uintptr_t)15;
+    memset(a, 0, sizeof *a);
+    if (!mem || size < (size_t)(q - p) + 2 * CAS_ARENA_OVERHEAD) return;
+    a->priv_base = (unsigned char *)q;
+    a->priv_size = (size - (size_t)(q - p)) & ~(size_t)15;
+    ((size_t *)(void *)a->priv_base)[0] = a->priv_size; /* one free block */
+    ((size_t *)(void *)a->priv_base)[1] = 0;
+}
+
+static void *cas__arena_alloc(void *user, size_t size, size_t align) {
+    cas_arena *a = (cas_arena *)user;
+    size_t need, off = 0;
+    (void)align; /* blocks start at 16 */
+    if (size > a->priv_size) return NULL;
+    need = ((size + 15) & ~(size_t)15) + CAS_ARENA_OVERHEAD;
+    while (off < a->priv_size) {
+        size_t *h = (size_t *)(void *)(a->priv_base + off);
+        if (!h[1]) { /* free: absorb the free blocks that follow */
+            while (off + h[0] < a->priv_size) {
+                size_t *n = (size_t *)(void *)(a->priv_base + off + h[0]);
+                if (n[1]) break;
+                h[0] += n[0];
+            }
+            if (h[0] >= need) {
+                if (h[0] - need >= 2 * CAS_ARENA_OVERHEAD) { /* split */
+                    size_t *n = (size_t *)(void *)(a->priv_base + off + need);
+                    n[0] = h[0] - need;
+                    n[1] = 0;
+                    h[0] = need;
+                }
+                h[1] = 1;
+                a->used += h[0];
+                if (a->used > a->peak) a->peak = a->used;
+                return a->priv_base + off + CAS_ARENA_OVERHEAD;
+            }
+        }
+        off += h[0];
+    }
+    return NULL;
+}
+
+static void cas__arena_free(void *user, void *ptr, size_t size) {
+    cas_arena *a = (cas_arena *)user;
+    size_t *h = (size_t *)(void *)((unsigned char *)ptr - CAS_ARENA_OVERHEAD);
+    (void)size;
+    h[1] = 0;
+    a->used -= h[0];
+}
+
+cas_allocator cas_arena_allocator(cas_arena *a) {
+    cas_allocator al;
+    al.alloc = cas__arena_alloc;
+    al.free = cas__arena_free;
+    al.user = a;
+    return al;
+}
+
 static CAS__UNUSED cas_allocator cas__allocator_or_default(const cas_allocator *a) {
     cas_allocator d;
     if (a && a->alloc && a->free) return *a;
@@ -8902,6 +8986,54 @@ int cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
 }
 
 const cas_error *cas_download_error(const cas_download *d) { return &d->error; }
+
+/* One allocation as a cas_arena stores it. */
+static uint64_t cas__arena_cost(uint64_t size) {
+    return ((size ? size : 1) + 15) / 16 * 16 + CAS_ARENA_OVERHEAD;
+}
+
+uint64_t cas_download_memory(const cas_recon *r, const cas_download_desc *desc, uint32_t inflight) {
+    int per_range = desc && (desc->flags & CAS_DOWNLOAD_PER_RANGE);
+    uint64_t nf = 0, nr = 0, hdrs = 0, sum = 0, max_ranges = 1, total = 0, w;
+    size_t x, f, t;
+    for (x = 0; x < r->num_xorbs; x++)
+        for (f = 0; f < r->xorbs[x].num_fetches; f++) {
+            const cas_recon_fetch *fe = &r->xorbs[x].fetches[f];
+            uint32_t k;
+            nf++;
+            nr += fe->num_ranges;
+            if (!per_range) {
+                hdrs += cas__dl_range_header(NULL, fe->ranges, (uint32_t)fe->num_ranges);
+                if (fe->num_ranges > max_ranges) max_ranges = fe->num_ranges;
+            }
+            for (k = 0; k < fe->num_ranges; k++) hdrs += cas__dl_range_header(NULL, fe->ranges + k, 1);
+        }
+    for (t = 0; t < r->num_terms; t++) {
+        sum += r->terms[t].unpacked_length;
+        total += cas__arena_cost((r->terms[t].chunk_end - r->terms[t].chunk_start) * sizeof(cas_chunk));
+    }
+    total += cas__arena_cost(sizeof(struct cas_download));
+    total += cas__arena_cost(r->num_terms * sizeof(cas__dl_term));         /* terms */
+    total += cas__arena_cost((r->num_xorbs + 1) * sizeof(uint32_t));      /* fetch_base */
+    total += cas__arena_cost((nf + 1) * sizeof(uint32_t));                 /* range_base */
+    total += cas__arena_cost(r->num_terms * sizeof(uint32_t));             /* rterms */
+    total += cas__arena_cost((nr + 1) * sizeof(uint32_t));                 /* rterms_base */
+    total += cas__arena_cost(r->num_terms * sizeof(cas__dl_sortkey));      /* keys (create) */
+    total += cas__arena_cost(nr * sizeof(uint32_t));                       /* range_req */
+    total += cas__arena_cost((per_range ? nr : nf + nr) * sizeof(cas__dl_req));
+    total += cas__arena_cost((per_range ? nr : nf + nr) * sizeof(uint32_t)); /* queue */
+    total += cas__arena_cost(hdrs);
+    if (desc && desc->write) {
+        uint64_t out = sum - (r->num_terms ? r->offset_into_first_range : 0);
+        w = desc->window ? desc->window : (64u << 20);
+        if (desc->range_length && desc->range_length < out) out = desc->range_length;
+        if (w > out) w = out ? out : 1;
+        total += cas__arena_cost(w);
+    }
+    total += (uint64_t)inflight * (cas__arena_cost(sizeof(cas__dl_active)) + cas__arena_cost(max_ranges) +
+                                   cas__arena_cost(CAS__XORB_STREAM_BUF) + 2 * cas__arena_cost(CAS_CHUNK_MAX_SIZE));
+    return total;
+}
 
 void cas_download_cancel(cas_download *d) {
     cas__dl_fail(d, CAS_E_CANCELLED, 0, "cancelled by cas_download_cancel");

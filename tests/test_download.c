@@ -697,6 +697,57 @@ static void test_api_misuse(t_fixture *fx) {
     cas_recon_free(&r);
 }
 
+/* A fixed arena of cas_download_memory() bytes always suffices; a smaller one fails with
+   CAS_E_NOMEM and nothing else. */
+static void test_arena(t_fixture *fx) {
+    size_t f;
+    for (f = 0; f < 3; f++) {
+        cas_recon r;
+        int mode;
+        CHECK(manifest(fx, f, 0, (uint64_t)-1, &r) == CAS_OK);
+        for (mode = 0; mode < 8; mode++) {
+            t_run o;
+            t_result res;
+            cas_download_desc desc;
+            cas_arena arena;
+            cas_allocator al;
+            uint64_t bound;
+            uint8_t *mem, *out = (uint8_t *)t_xmalloc(fx->len[f] + 1);
+            char name[64];
+            memset(&o, 0, sizeof o);
+            o.flags = (mode & 1) ? CAS_DOWNLOAD_PER_RANGE : 0;
+            o.sequential = (mode & 2) != 0;
+            o.jobs = (mode & 4) ? 3 : 1;
+            o.window = 100000;
+            o.piece = 30000;
+            o.cancel_after = -1;
+            o.file_hash = &fx->hash[f];
+            memset(&desc, 0, sizeof desc);
+            desc.flags = o.flags;
+            if (o.sequential) desc.write = write_seq; else desc.write_at = write_at;
+            desc.window = o.window;
+            bound = cas_download_memory(&r, &desc, o.jobs);
+            mem = (uint8_t *)t_xmalloc((size_t)bound + 16);
+            cas_arena_init(&arena, mem, (size_t)bound + 16);
+            al = cas_arena_allocator(&arena);
+            o.alloc = &al;
+            res = run(&fx->s, &r, &o, out, fx->len[f]);
+            snprintf(name, sizeof name, "file %zu mode %d rc %d bound %llu peak %zu", f, mode, res.rc,
+                     (unsigned long long)bound, arena.peak);
+            CHECKM(res.rc == CAS_OK && memcmp(out, fx->data[f], fx->len[f]) == 0, name);
+            CHECKM(arena.peak <= bound && arena.used == 0, name);
+            if (f == 0 && mode == 0) printf("arena: file of %zu bytes, bound %llu, peak %zu\n", fx->len[f], (unsigned long long)bound, arena.peak);
+            /* too small (half of what the run took): a clean CAS_E_NOMEM */
+            cas_arena_init(&arena, mem, arena.peak / 2);
+            res = run(&fx->s, &r, &o, out, fx->len[f]);
+            CHECKM(res.rc == CAS_E_NOMEM && arena.used == 0, name);
+            free(mem);
+            free(out);
+        }
+        cas_recon_free(&r);
+    }
+}
+
 int main(void) {
     t_fixture fx;
     fixture(&fx);
@@ -707,6 +758,7 @@ int main(void) {
     test_faults(&fx);
     test_api_misuse(&fx);
     test_alloc_failures(&fx);
+    test_arena(&fx);
     fixture_free(&fx);
     printf("test_download: %ld passed, %ld failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
