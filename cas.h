@@ -1535,8 +1535,8 @@ CAS_API int cas_multipart_finish(cas_multipart *m, cas_error *err);
    integrity the reference clients do not check. A chunk used by several terms (dedup) is
    fetched and decoded once per range that carries it.
 
-   Sinks: positional (write_at: bytes may arrive in any order, each file byte exactly once
-   unless a request is aborted and retried, which rewrites the same bytes) or sequential
+   Sinks: positional (write_at: bytes may arrive in any order, each file byte exactly once;
+   a retried request skips the chunks it already delivered) or sequential
    (write: strictly in file order). Sequential output is staged in a reorder window of
    desc.window bytes; a chunk that lands beyond the window is dropped and its range requested
    again later (the spec's "chunk 3 serves two terms" case, when the window is too small for
@@ -1632,8 +1632,8 @@ CAS_API int cas_download_push(cas_download *d, uint32_t id, const void *data, si
 /* The body is complete: CAS_E_TRUNCATED if it holds fewer bytes or ranges than asked. */
 CAS_API int cas_download_end(cas_download *d, uint32_t id);
 /* The request failed in transport (connection lost, 429, 5xx, a short body): forget its
-   partial body; cas_download_next hands it out again. What was already decoded stays
-   written; the retry rewrites the same bytes. */
+   partial body; cas_download_next hands it out again (first). What was already decoded
+   stays written, and the retry skips it. */
 CAS_API int cas_download_abort(cas_download *d, uint32_t id);
 /* Stops the engine: every later call returns CAS_E_CANCELLED. Safe to call from a sink or
    progress callback of the same engine. */
