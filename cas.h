@@ -1193,6 +1193,56 @@ CAS_API int cas_xet_token_parse(const cas_allocator *alloc, const void *body, si
                                 const cas_json_options *opt, cas_xet_token *out, cas_error *err);
 CAS_API void cas_xet_token_free(cas_xet_token *t);
 
+/* ---- upload responses (POST /v1/xorbs, POST /v1/shards, POST /v2/shards) ----
+   Same conventions as cas_recon_parse: strict syntax, the limits of cas_json_options, unknown
+   fields skipped, a known field twice or of the wrong type refused, errors naming the field
+   and the byte offset, zstd bodies decompressed first. `opt` and `err` may be NULL. */
+
+/* UploadXorbResponse {"was_inserted": bool}: *was_inserted = 1, or 0 when the CAS already
+   had the xorb (not an error). Allocates only to decompress a zstd body. */
+CAS_API int cas_xorb_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                  const cas_json_options *opt, int *was_inserted, cas_error *err);
+/* UploadShardResponse {"result": 0|1}: 0 the shard already existed, 1 registered
+   (SyncPerformed). Informational: a 200 is the success. Another number: CAS_E_JSON_VALUE.
+   Allocates only to decompress a zstd body. */
+CAS_API int cas_shard_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                   const cas_json_options *opt, int *result, cas_error *err);
+
+/* POST /v2/shards answers 200 at once and then streams newline-delimited JSON, one event
+   object per line; the terminal event (RESULT or ERROR) is the outcome. The host splits the
+   stream at '\n' and parses each non-empty line with cas_shard_event_parse. */
+enum {
+    CAS_SHARD_EVENT_OTHER = 0,  /* a "type" this library does not know: ignore it */
+    CAS_SHARD_EVENT_VALIDATING, /* {"type":"validating","verified":N,"total":M} */
+    CAS_SHARD_EVENT_COMMITTING, /* {"type":"committing","stage":"uploading"|"syncing"} */
+    CAS_SHARD_EVENT_RESULT,     /* {"type":"result","result":0|1}: terminal success */
+    CAS_SHARD_EVENT_ERROR       /* {"type":"error","message":"..."}: terminal failure */
+};
+enum { CAS_SHARD_STAGE_OTHER = 0, CAS_SHARD_STAGE_UPLOADING, CAS_SHARD_STAGE_SYNCING };
+
+typedef struct cas_shard_event {
+    int type;                /* CAS_SHARD_EVENT_* */
+    uint64_t verified, total; /* VALIDATING (a live ratio: total grows while the shard arrives) */
+    int stage;               /* COMMITTING: CAS_SHARD_STAGE_* (OTHER for an unknown stage) */
+    int result;              /* RESULT: 0 existed, 1 registered */
+    const char *message;     /* ERROR: the decoded message, NUL-terminated (valid UTF-8, no NUL;
+                                escapes may have produced control characters); else NULL */
+    size_t message_len;
+    cas_allocator priv_alloc;
+    void *priv_block;
+    size_t priv_size;
+} cas_shard_event;
+
+/* One event line (a trailing "\r\n" or "\n" is whitespace). "type" is required; the fields
+   its type needs are required and checked (verified/total u64, stage a string, result 0|1,
+   message a string <= max_string); every other member is skipped, so a new event type or
+   field is no error. Allocates one block for an ERROR event's message (free with
+   cas_shard_event_free; harmless on any event), nothing otherwise except for a zstd line. */
+CAS_API int cas_shard_event_parse(const cas_allocator *alloc, const void *line, size_t len,
+                                  const cas_json_options *opt, cas_shard_event *out,
+                                  cas_error *err);
+CAS_API void cas_shard_event_free(cas_shard_event *ev);
+
 /* ==== >>engines: upload ==================================================================== */
 
 /* The upload session (upload-protocol.md, deduplication.md), sans-I/O and push style: the
@@ -6998,6 +7048,188 @@ int cas_xet_token_parse(const cas_allocator *alloc, const void *body, size_t len
 void cas_xet_token_free(cas_xet_token *t) {
     if (t->priv_block) cas__free(&t->priv_alloc, t->priv_block, t->priv_size);
     memset(t, 0, sizeof *t);
+}
+
+/* ---- upload responses ---- */
+
+static const cas__jfield cas__jf_xorb_upload[1] = {CAS__JF("was_inserted", "was_inserted", "true or false")};
+static const cas__jfield cas__jf_shard_upload[1] = {CAS__JF_U64("result", "result")};
+/* the members each event type needs ("type" first; all required) */
+static const cas__jfield cas__jf_ev_other[1] = {CAS__JF("type", "type", "a string")};
+static const cas__jfield cas__jf_ev_validating[3] = {CAS__JF("type", "type", "a string"),
+                                                     CAS__JF_U64("verified", "verified"),
+                                                     CAS__JF_U64("total", "total")};
+static const cas__jfield cas__jf_ev_committing[2] = {CAS__JF("type", "type", "a string"),
+                                                     CAS__JF("stage", "stage", "a string")};
+static const cas__jfield cas__jf_ev_result[2] = {CAS__JF("type", "type", "a string"),
+                                                 CAS__JF_U64("result", "result")};
+static const cas__jfield cas__jf_ev_error[2] = {CAS__JF("type", "type", "a string"),
+                                                CAS__JF("message", "message", "a string")};
+
+/* The parser state of these small responses: cas__jp first, so the drivers take it as is. */
+typedef struct cas__jpu {
+    cas__jp p;
+    int flag; /* was_inserted, or the result value */
+    cas_shard_event ev;
+} cas__jpu;
+
+static int cas__jp_root_xorb_upload(cas__jp *p) {
+    cas__jpu *u = (cas__jpu *)(void *)p;
+    unsigned seen = 0;
+    int which, rc;
+    if ((rc = cas__jp_root_object(p)) != CAS_OK) return rc;
+    for (;;) {
+        if ((rc = cas__jp_member(p, cas__jf_xorb_upload, 1, &seen, &which)) != CAS_OK) return rc;
+        if (which < 0) break;
+        if (p->t.type != CAS_JSON_TRUE && p->t.type != CAS_JSON_FALSE)
+            return cas__jp_fail(p, CAS_E_JSON_SCHEMA, p->t.offset, cas__jf_xorb_upload[0].type);
+        u->flag = p->t.type == CAS_JSON_TRUE;
+    }
+    return cas__jp_root_end(p);
+}
+
+/* A "result" value: 0 or 1. */
+static int cas__jp_result01(cas__jp *p, const cas__jfield *f, int *out) {
+    uint64_t v;
+    uint64_t at = p->t.offset;
+    int rc = cas__jp_uint(p, f, UINT64_MAX, &v);
+    if (rc != CAS_OK) return rc;
+    if (v > 1) return cas__jp_fail(p, CAS_E_JSON_VALUE, at, "result: not 0 (existed) or 1 (registered)");
+    *out = (int)v;
+    return CAS_OK;
+}
+
+static int cas__jp_root_shard_upload(cas__jp *p) {
+    cas__jpu *u = (cas__jpu *)(void *)p;
+    unsigned seen = 0;
+    int which, rc;
+    if ((rc = cas__jp_root_object(p)) != CAS_OK) return rc;
+    for (;;) {
+        if ((rc = cas__jp_member(p, cas__jf_shard_upload, 1, &seen, &which)) != CAS_OK) return rc;
+        if (which < 0) break;
+        if ((rc = cas__jp_result01(p, &cas__jf_shard_upload[0], &u->flag)) != CAS_OK) return rc;
+    }
+    return cas__jp_root_end(p);
+}
+
+/* First a look at the whole line for "type" alone (it may come after the fields it
+   governs), then the reader is rewound for the real pass. */
+static int cas__jp_event_type(cas__jp *p, int *type) {
+    static const char *names[4] = {"validating", "committing", "result", "error"};
+    cas_json_reader start = p->r;
+    unsigned seen = 0;
+    int which, rc, k;
+    *type = CAS_SHARD_EVENT_OTHER;
+    if ((rc = cas__jp_root_object(p)) != CAS_OK) return rc;
+    for (;;) {
+        if ((rc = cas__jp_member(p, cas__jf_ev_other, 1, &seen, &which)) != CAS_OK) return rc;
+        if (which < 0) break;
+        if ((rc = cas__jp_want(p, CAS_JSON_STRING, cas__jf_ev_other[0].type)) != CAS_OK) return rc;
+        for (k = 0; k < 4; k++)
+            if (cas_json_equals(&p->t, names[k])) *type = CAS_SHARD_EVENT_VALIDATING + k;
+    }
+    if ((rc = cas__jp_root_end(p)) != CAS_OK) return rc;
+    p->r = start;
+    return CAS_OK;
+}
+
+static int cas__jp_root_event(cas__jp *p) {
+    cas__jpu *u = (cas__jpu *)(void *)p;
+    cas_shard_event *ev = &u->ev;
+    const cas__jfield *f = cas__jf_ev_other;
+    unsigned seen = 0;
+    int which, rc, nf = 1;
+    memset(ev, 0, sizeof *ev);
+    if ((rc = cas__jp_event_type(p, &ev->type)) != CAS_OK) return rc;
+    switch (ev->type) {
+    case CAS_SHARD_EVENT_VALIDATING: f = cas__jf_ev_validating, nf = 3; break;
+    case CAS_SHARD_EVENT_COMMITTING: f = cas__jf_ev_committing, nf = 2; break;
+    case CAS_SHARD_EVENT_RESULT: f = cas__jf_ev_result, nf = 2; break;
+    case CAS_SHARD_EVENT_ERROR: f = cas__jf_ev_error, nf = 2; break;
+    default: break;
+    }
+    if ((rc = cas__jp_root_object(p)) != CAS_OK) return rc;
+    for (;;) {
+        if ((rc = cas__jp_member(p, f, nf, &seen, &which)) != CAS_OK) return rc;
+        if (which < 0) break;
+        if (which == 0) continue; /* "type": checked above */
+        if (f == cas__jf_ev_validating) {
+            rc = cas__jp_uint(p, &f[which], UINT64_MAX, which == 1 ? &ev->verified : &ev->total);
+        } else if (f == cas__jf_ev_result) {
+            rc = cas__jp_result01(p, &f[1], &ev->result);
+        } else if ((rc = cas__jp_want(p, CAS_JSON_STRING, f[1].type)) != CAS_OK) {
+            return rc;
+        } else if (f == cas__jf_ev_committing) {
+            ev->stage = cas_json_equals(&p->t, "uploading") ? CAS_SHARD_STAGE_UPLOADING
+                        : cas_json_equals(&p->t, "syncing") ? CAS_SHARD_STAGE_SYNCING
+                                                             : CAS_SHARD_STAGE_OTHER;
+        } else { /* the error message, decoded */
+            if (p->fill) {
+                char *d = p->chars + p->nchars;
+                cas__json_unescape(p->t.raw, p->t.raw_len, d);
+                d[p->t.len] = 0;
+                ev->message = d;
+            }
+            ev->message_len = p->t.len;
+            p->nchars += p->t.len + 1;
+        }
+        if (rc != CAS_OK) return rc;
+    }
+    return cas__jp_root_end(p);
+}
+
+/* The two scalar responses: no result block (nothing is counted, so nothing is allocated). */
+static int cas__jp_flag(const cas_allocator *alloc, const void *body, size_t len, const cas_json_options *opt,
+                        int (*root)(cas__jp *), int *out, cas_error *err) {
+    cas__jpu u;
+    cas_allocator a = cas__allocator_or_default(alloc);
+    void *block = NULL;
+    size_t size = 0;
+    int rc;
+    *out = 0;
+    memset(&u, 0, sizeof u);
+    cas__jp_init(&u.p, opt);
+    rc = cas__jp_parse(&u.p, &a, body, len, opt, root, &block, &size);
+    if (block) cas__free(&a, block, size); /* (never: nothing is counted) */
+    if (rc == CAS_OK) *out = u.flag;
+    if (err) *err = u.p.r.error;
+    return rc;
+}
+
+int cas_xorb_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
+                          const cas_json_options *opt, int *was_inserted, cas_error *err) {
+    return cas__jp_flag(alloc, body, len, opt, cas__jp_root_xorb_upload, was_inserted, err);
+}
+
+int cas_shard_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
+                           const cas_json_options *opt, int *result, cas_error *err) {
+    return cas__jp_flag(alloc, body, len, opt, cas__jp_root_shard_upload, result, err);
+}
+
+int cas_shard_event_parse(const cas_allocator *alloc, const void *line, size_t len,
+                          const cas_json_options *opt, cas_shard_event *out, cas_error *err) {
+    cas__jpu u;
+    cas_allocator a = cas__allocator_or_default(alloc);
+    void *block;
+    size_t size;
+    int rc;
+    memset(out, 0, sizeof *out);
+    memset(&u, 0, sizeof u);
+    cas__jp_init(&u.p, opt);
+    rc = cas__jp_parse(&u.p, &a, line, len, opt, cas__jp_root_event, &block, &size);
+    if (rc == CAS_OK) {
+        *out = u.ev;
+        out->priv_alloc = a;
+        out->priv_block = block;
+        out->priv_size = size;
+    }
+    if (err) *err = u.p.r.error;
+    return rc;
+}
+
+void cas_shard_event_free(cas_shard_event *ev) {
+    if (ev->priv_block) cas__free(&ev->priv_alloc, ev->priv_block, ev->priv_size);
+    memset(ev, 0, sizeof *ev);
 }
 
 #undef CAS__JF
