@@ -61,6 +61,7 @@ test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test
 	$(BUILD)/test_multipart
 	$(BUILD)/test_download
 	sh tests/cli.sh $(BUILD)/cas
+	sh tests/cli_put.sh $(BUILD)/cas
 	sh tests/cli_shard.sh $(BUILD)/cas
 	sh tests/cli_pack.sh $(BUILD)/cas
 	sh tests/cli_download.sh $(BUILD)/cas

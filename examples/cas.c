@@ -26,6 +26,10 @@
    cas get REPO_ID PATH [-o OUT] [--revision R] [--repo-type T] [--range A-B] [--jobs N]
    cas get --cas-url URL FILEHASH -o OUT [--range A-B]
                                       downloads from the Hub or a CAS (builds with libcurl)
+   cas put REPO_ID FILE... [--revision R] [--repo-type T] [--jobs N] [--tries N] [--store DIR]
+   cas put --cas-url URL [--token T] FILE...
+                                      uploads to the Hub's CAS or a CAS (builds with libcurl);
+                                      prints <xet-hash>  <sha256>  <size>  <name> per file
 
    A-B is always a byte range, both ends inclusive, as in an HTTP "Range: bytes=A-B".
 
@@ -67,9 +71,12 @@ static int usage(void) {
             "       %s get REPO_ID PATH [-o OUT] [--revision R] [--repo-type model|dataset|space]\n"
             "              [--range A-B] [--token T] [--endpoint URL] [--jobs N] [--no-resume]\n"
             "       %s get --cas-url URL [--token T] FILEHASH -o OUT [--range A-B] [--jobs N]\n"
+            "       %s put REPO_ID FILE... [--revision R] [--repo-type model|dataset|space]\n"
+            "              [--token T] [--endpoint URL] [--jobs N] [--tries N] [--store DIR]\n"
+            "       %s put --cas-url URL [--token T] FILE... [--jobs N] [--tries N] [--store DIR]\n"
             "       %s version\n",
             g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog,
-            g_prog, g_prog, g_prog);
+            g_prog, g_prog, g_prog, g_prog, g_prog);
     return EXIT_USAGE;
 }
 
@@ -2145,6 +2152,536 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
 }
 #endif
 
+/* ==== put: the upload engine against a CAS server (libcurl) ====
+
+   cas put --cas-url URL [--token T] FILE...
+   cas put REPO_ID FILE... [--repo-type T] [--revision R] [--endpoint URL] [--token T]
+     [--jobs N] [--tries N] [--store DIR]
+     One upload session over FILE...: global-dedup queries (GET /v1/chunks/default-merkledb/
+     {chunk}; on a 404 the `default` prefix once, as HF's TypeScript client uses, and whichever
+     answers 200 is kept), new xorbs POSTed N at a time (POST /v1/xorbs/default/{hash}),
+     then the shard(s) (POST /v2/shards, /v1/shards after a 404), each only once every xorb
+     has succeeded. 429, 5xx and transport errors are retried (--tries, default 8) with
+     exponential backoff and jitter; uploads are idempotent by content hash. Hub mode takes a
+     write token from {endpoint}/api/{type}s/{repo}/xet-write-token/{rev} with HF_TOKEN (or
+     --token). --store DIR: the shards in DIR/shards are a dedup cache, and new xorbs and the
+     shards are written there too (as cas pack). On success prints, per file,
+     "<xet-hash>  <sha256>  <size>  <name>" (what a Git LFS pointer needs); a summary on
+     stderr. Nothing is printed for a failed session. */
+#ifdef CAS_WITH_CURL
+
+enum { PUT_XORB = 1, PUT_QUERY, PUT_SHARD };
+enum { PUT_PREFIX_UNKNOWN = 0, PUT_PREFIX_MERKLEDB, PUT_PREFIX_DEFAULT };
+
+typedef struct put_req {
+    int kind;              /* PUT_* */
+    cas_hash hash;         /* xorb / chunk */
+    uint8_t *data;         /* XORB, SHARD: the body (owned) */
+    size_t len;
+    uint64_t query_id;
+    int tries, alt;        /* alt: QUERY asks the `default` prefix this time */
+    double not_before;
+    CURL *c;               /* in flight */
+    struct curl_slist *hdrs;
+    get_buf body;
+    get_headers h;
+    struct put_req *next, *run_next; /* the waiting list; the running list */
+} put_req;
+
+typedef struct {
+    const char *name;
+    cas_upload_file_result r;
+} put_file_res;
+
+typedef struct {
+    get_ctx g;             /* cas_url, access, Hub fields */
+    cas_upload *u;
+    CURLM *m;
+    put_req *wait;         /* not started (or waiting for a retry), in order */
+    put_req *run;          /* in flight */
+    unsigned active, max_tries;
+    int fail;              /* 0, or the exit status that stops the session */
+    int prefix;            /* PUT_PREFIX_*: the dedup prefix that answered */
+    int shard_v1;          /* /v2/shards answered 404 */
+    pack_store store;      /* --store */
+    put_file_res *files;
+    size_t nfiles;
+    unsigned long long xorbs_sent, xorbs_inserted, xorb_bytes, retries, queries, found, shards_sent;
+} put_ctx;
+
+/* Asks the Hub for a CAS write token (again). */
+static int put_token(get_ctx *g) {
+    char url[8192];
+    get_buf b;
+    get_headers h;
+    cas_xet_token t;
+    cas_error err;
+    long st;
+    int rc;
+    memset(&b, 0, sizeof b);
+    snprintf(url, sizeof url, "%s/api/%ss/", g->endpoint, g->type);
+    get_url_append(url, sizeof url, g->repo, 1);
+    strcat(url, "/xet-write-token/");
+    get_url_append(url, sizeof url, g->revision, 0);
+    st = get_simple(url, g->hf_token, NULL, 0, &b, &h);
+    if (st != 200) {
+        fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st,
+                st == 401 || st == 403 ? " (a write token needs HF_TOKEN or --token with write access)" : "");
+        free(b.p);
+        return EXIT_DATA;
+    }
+    rc = cas_xet_token_parse(NULL, b.p, b.len, NULL, &t, &err);
+    free(b.p);
+    if (rc != CAS_OK) return report("xet-write-token response", rc, &err);
+    free(g->access), free(g->cas_url);
+    g->access = strdup(t.access_token);
+    g->cas_url = strdup(t.cas_url);
+    g->exp = t.exp;
+    cas_xet_token_free(&t);
+    return g->access && g->cas_url ? 0 : EXIT_USAGE;
+}
+
+static void put_req_free(put_req *q) {
+    free(q->data);
+    free(q->body.p);
+    free(q);
+}
+
+/* Queues a request: queries first (dedup decisions wait for them), else at the end. */
+static void put_enqueue(put_ctx *P, put_req *q) {
+    put_req **pp = &P->wait;
+    if (q->kind == PUT_QUERY)
+        while (*pp && (*pp)->kind == PUT_QUERY) pp = &(*pp)->next;
+    else
+        while (*pp) pp = &(*pp)->next;
+    q->next = *pp;
+    *pp = q;
+}
+
+static int put_start(put_ctx *P, put_req *q) {
+    char url[8300], hex[CAS_HASH_HEX_SIZE + 1];
+    if (P->g.hub && P->g.exp && (int64_t)time(NULL) + 30 >= P->g.exp) {
+        int rc = put_token(&P->g);
+        if (rc) return rc;
+    }
+    cas_hash_to_hex(&q->hash, hex);
+    if (q->kind == PUT_XORB)
+        snprintf(url, sizeof url, "%s/v1/xorbs/default/%s", P->g.cas_url, hex);
+    else if (q->kind == PUT_QUERY)
+        snprintf(url, sizeof url, "%s/v1/chunks/%s/%s", P->g.cas_url, q->alt ? "default" : "default-merkledb", hex);
+    else
+        snprintf(url, sizeof url, "%s/v%d/shards", P->g.cas_url, P->shard_v1 ? 1 : 2);
+    q->hdrs = get_auth_header(NULL, P->g.access);
+    if (q->kind != PUT_QUERY) {
+        q->hdrs = curl_slist_append(q->hdrs, "Content-Type: application/octet-stream");
+        q->hdrs = curl_slist_append(q->hdrs, "Expect:"); /* no 100-continue round trip */
+    }
+    q->c = get_easy(url, q->hdrs);
+    if (!q->c) return EXIT_USAGE;
+    if (q->kind != PUT_QUERY) {
+        curl_easy_setopt(q->c, CURLOPT_POST, 1L);
+        curl_easy_setopt(q->c, CURLOPT_POSTFIELDS, (const char *)q->data);
+        curl_easy_setopt(q->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->len);
+    }
+    q->body.len = 0;
+    q->body.limit = q->kind == PUT_QUERY ? (size_t)CAS_SHARD_MAX_SIZE : (size_t)16 << 20;
+    memset(&q->h, 0, sizeof q->h);
+    q->h.retry_after = -1;
+    curl_easy_setopt(q->c, CURLOPT_WRITEFUNCTION, get_body_cb);
+    curl_easy_setopt(q->c, CURLOPT_WRITEDATA, &q->body);
+    curl_easy_setopt(q->c, CURLOPT_HEADERFUNCTION, get_header_cb);
+    curl_easy_setopt(q->c, CURLOPT_HEADERDATA, &q->h);
+    curl_easy_setopt(q->c, CURLOPT_PRIVATE, q);
+    curl_multi_add_handle(P->m, q->c);
+    q->run_next = P->run;
+    P->run = q;
+    P->active++;
+    return 0;
+}
+
+/* The /v2/shards stream: one event per line; the last terminal event decides. */
+static int put_shard_stream(const get_buf *b) {
+    size_t pos = 0;
+    int outcome = -1; /* no terminal event */
+    while (pos < b->len) {
+        const uint8_t *nl = (const uint8_t *)memchr(b->p + pos, '\n', b->len - pos);
+        size_t end = nl ? (size_t)(nl - b->p) : b->len, k;
+        cas_shard_event ev;
+        cas_error err;
+        int rc;
+        for (k = pos; k < end && (b->p[k] == ' ' || b->p[k] == '\r' || b->p[k] == '\t'); k++) {}
+        if (k < end) {
+            rc = cas_shard_event_parse(NULL, b->p + pos, end - pos, NULL, &ev, &err);
+            if (rc != CAS_OK) return report("/v2/shards event", rc, &err);
+            if (ev.type == CAS_SHARD_EVENT_RESULT) outcome = 0;
+            if (ev.type == CAS_SHARD_EVENT_ERROR) {
+                size_t i;
+                fprintf(stderr, "%s: shard upload refused: ", g_prog);
+                for (i = 0; i < ev.message_len; i++)
+                    fputc((unsigned char)ev.message[i] < 0x20 || ev.message[i] == 0x7F ? '?' : ev.message[i], stderr);
+                fputc('\n', stderr);
+                outcome = EXIT_DATA;
+            }
+            cas_shard_event_free(&ev);
+        }
+        pos = end + 1;
+    }
+    if (outcome < 0) return -1; /* the stream ended early: retried like a transport error */
+    return outcome;
+}
+
+/* A finished request. Returns 1 if it was queued again, else 0 (and q is freed). */
+static int put_done(put_ctx *P, put_req *q, CURLcode res) {
+    long st = 0;
+    cas_error err;
+    int rc, again = 0;
+    char hex[CAS_HASH_HEX_SIZE + 1];
+    put_req **pp = &P->run;
+    while (*pp != q) pp = &(*pp)->run_next;
+    *pp = q->run_next;
+    curl_easy_getinfo(q->c, CURLINFO_RESPONSE_CODE, &st);
+    curl_multi_remove_handle(P->m, q->c);
+    curl_easy_cleanup(q->c);
+    curl_slist_free_all(q->hdrs);
+    q->c = NULL, q->hdrs = NULL;
+    P->active--;
+    cas_hash_to_hex(&q->hash, hex);
+    if (res != CURLE_OK) st = 0;
+    if (st == 200 && q->kind == PUT_SHARD && !P->shard_v1) {
+        rc = put_shard_stream(&q->body);
+        if (rc < 0) st = 0; /* retry */
+        else if (rc) P->fail = rc;
+        else P->shards_sent++;
+        if (st) { put_req_free(q); return 0; }
+    } else if (st == 200) {
+        int v = 0;
+        if (q->kind == PUT_XORB) {
+            rc = cas_xorb_upload_parse(NULL, q->body.p, q->body.len, NULL, &v, &err);
+            if (rc != CAS_OK) P->fail = report("xorb upload response", rc, &err);
+            P->xorbs_sent++;
+            P->xorbs_inserted += (unsigned)v;
+            P->xorb_bytes += q->len;
+        } else if (q->kind == PUT_SHARD) {
+            rc = cas_shard_upload_parse(NULL, q->body.p, q->body.len, NULL, &v, &err);
+            if (rc != CAS_OK) P->fail = report("shard upload response", rc, &err);
+            P->shards_sent++;
+        } else {
+            P->prefix = q->alt ? PUT_PREFIX_DEFAULT : PUT_PREFIX_MERKLEDB;
+            P->found++;
+            if (cas_upload_answer(P->u, q->query_id, q->body.p, q->body.len, &err) != CAS_OK)
+                fprintf(stderr, "%s: dedup answer for %s ignored: %s (%s)\n", g_prog, hex,
+                        cas_result_message(err.code), err.what ? err.what : "");
+        }
+        put_req_free(q);
+        return 0;
+    }
+    if (q->kind == PUT_QUERY && (st == 404 || (st == 400 && q->alt))) {
+        if (st == 404 && !q->alt && P->prefix == PUT_PREFIX_UNKNOWN) {
+            q->alt = 1; /* maybe the path, not the chunk, is unknown: the other prefix once */
+            put_enqueue(P, q);
+            return 1;
+        }
+        if (st == 400) P->prefix = PUT_PREFIX_MERKLEDB;
+        cas_upload_answer(P->u, q->query_id, NULL, 0, NULL); /* nothing known */
+        put_req_free(q);
+        return 0;
+    }
+    if (q->kind == PUT_SHARD && st == 404 && !P->shard_v1) {
+        P->shard_v1 = 1;
+        put_enqueue(P, q);
+        return 1;
+    }
+    if (st == 401 && P->g.hub && q->tries == 0) { /* the token expired early: once more */
+        q->tries++;
+        if ((P->fail = put_token(&P->g)) == 0) {
+            put_enqueue(P, q);
+            return 1;
+        }
+    } else if (st == 0 || st == 429 || st >= 500) {
+        if (++q->tries < (int)P->max_tries) {
+            P->retries++;
+            q->not_before = get_now() + get_backoff(q->tries, q->h.retry_after);
+            put_enqueue(P, q);
+            return 1;
+        }
+        again = 1;
+    }
+    if (q->kind == PUT_QUERY) { /* dedup is an optimization: go on without it */
+        fprintf(stderr, "%s: dedup query %s: %s; going on without it\n", g_prog, hex,
+                again ? "giving up after retries" : "refused");
+        cas_upload_answer(P->u, q->query_id, NULL, 0, NULL);
+    } else if (!P->fail) {
+        fprintf(stderr, "%s: %s %s: %s%s (HTTP %ld)\n", g_prog, q->kind == PUT_XORB ? "xorb" : "shard",
+                q->kind == PUT_XORB ? hex : "upload", again ? "giving up after retries" : "refused",
+                res != CURLE_OK ? " (transport error)" : "", st);
+        if (q->body.len && q->body.len < 1000) fprintf(stderr, "%s: server said: %.*s\n", g_prog, (int)q->body.len, (const char *)q->body.p);
+        P->fail = EXIT_DATA;
+    }
+    put_req_free(q);
+    return 0;
+}
+
+/* Starts what may start, moves the transfers on; `block`: waits (<= 100 ms) for progress. */
+static void put_pump(put_ctx *P, int block) {
+    double now = get_now(), next = now + 0.1;
+    put_req **pp = &P->wait;
+    CURLMsg *msg;
+    int running, left, ms;
+    while (*pp && P->active < P->g.jobs && !P->fail) {
+        put_req *q = *pp;
+        if (q->not_before > now) {
+            if (q->not_before < next) next = q->not_before;
+            pp = &q->next;
+            continue;
+        }
+        *pp = q->next;
+        q->next = NULL;
+        if ((P->fail = put_start(P, q)) != 0) put_req_free(q);
+    }
+    curl_multi_perform(P->m, &running);
+    if (block) {
+        ms = (int)((next - now) * 1000);
+        curl_multi_poll(P->m, NULL, 0, ms < 1 ? 1 : ms, NULL);
+        curl_multi_perform(P->m, &running);
+    }
+    while ((msg = curl_multi_info_read(P->m, &left)) != NULL) {
+        put_req *q = NULL;
+        if (msg->msg != CURLMSG_DONE) continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+        put_done(P, q, msg->data.result);
+    }
+}
+
+/* Waits until no request is waiting or running (or the session failed). */
+static void put_wait_all(put_ctx *P) {
+    while ((P->wait || P->active) && !P->fail) put_pump(P, 1);
+}
+
+static put_req *put_new(put_ctx *P, int kind, const cas_upload_event *ev) {
+    put_req *q = (put_req *)calloc(1, sizeof *q);
+    if (q && ev->len) {
+        q->data = (uint8_t *)malloc(ev->len);
+        if (q->data) memcpy(q->data, ev->data, ev->len);
+        else free(q), q = NULL;
+    }
+    if (!q) {
+        fprintf(stderr, "%s: out of memory\n", g_prog);
+        P->fail = EXIT_USAGE;
+        return NULL;
+    }
+    q->kind = kind;
+    q->hash = ev->hash;
+    q->len = ev->len;
+    q->query_id = ev->query_id;
+    if (kind == PUT_QUERY) q->alt = P->prefix == PUT_PREFIX_DEFAULT;
+    return q;
+}
+
+static size_t put_waiting_xorbs(const put_ctx *P) {
+    size_t n = 0;
+    const put_req *q;
+    for (q = P->wait; q; q = q->next) n += q->kind == PUT_XORB;
+    return n;
+}
+
+/* Drains the session's events into requests; waits for the answers of its queries (so every
+   answer is applied), keeps at most --jobs xorbs waiting besides the running ones, and sends
+   a shard only once every earlier request has succeeded. Returns 0 or an exit status. */
+static int put_drain(put_ctx *P) {
+    cas_upload_event ev;
+    int rc = CAS_NEED_INPUT;
+    while (!P->fail && (rc = cas_upload_next(P->u, &ev)) == CAS_READY) {
+        put_req *q;
+        if (ev.type == CAS_UPLOAD_EVENT_QUERY) {
+            P->queries++;
+            if ((q = put_new(P, PUT_QUERY, &ev)) != NULL) put_enqueue(P, q);
+            continue;
+        }
+        if (P->store.dir && pack_put(&P->store, ev.type == CAS_UPLOAD_EVENT_XORB ? "xorbs" : "shards", &ev.hash,
+                                     ev.data, ev.len) < 0)
+            return P->fail = EXIT_USAGE;
+        if (ev.type == CAS_UPLOAD_EVENT_SHARD) {
+            put_wait_all(P); /* every xorb first */
+            if (P->fail) break;
+        }
+        if ((q = put_new(P, ev.type == CAS_UPLOAD_EVENT_XORB ? PUT_XORB : PUT_SHARD, &ev)) == NULL) break;
+        put_enqueue(P, q);
+        if (ev.type == CAS_UPLOAD_EVENT_SHARD) put_wait_all(P);
+        while (!P->fail && put_waiting_xorbs(P) > P->g.jobs) put_pump(P, 1);
+    }
+    if (P->fail) return P->fail;
+    if (rc != CAS_NEED_INPUT && rc != CAS_END) return P->fail = report("put", rc, cas_upload_error(P->u));
+    while (!P->fail && cas_upload_open_queries(P->u) > 0) put_pump(P, 1);
+    put_pump(P, 0);
+    return P->fail;
+}
+
+static int put_file(put_ctx *P, const char *name, uint8_t *buf) {
+    put_file_res *fr = &P->files[P->nfiles];
+    FILE *f = open_input(name);
+    size_t n;
+    int rc, x;
+    if (!f) return EXIT_USAGE;
+    rc = cas_upload_file_begin(P->u);
+    while (rc == CAS_OK && (n = fread(buf, 1, READ_SIZE, f)) > 0) {
+        size_t off = 0;
+        while (rc == CAS_OK && off < n) {
+            size_t used = 0;
+            rc = cas_upload_push(P->u, buf + off, n - off, &used);
+            off += used;
+            if (rc == CAS_READY && (x = put_drain(P)) != 0) {
+                close_input(f);
+                return x;
+            }
+            if (rc == CAS_READY || rc == CAS_NEED_INPUT) rc = CAS_OK;
+        }
+    }
+    if (rc == CAS_OK && ferror(f)) {
+        fprintf(stderr, "%s: %s: read error: %s\n", g_prog, name, strerror(errno));
+        close_input(f);
+        return EXIT_USAGE;
+    }
+    close_input(f);
+    while (rc == CAS_OK || rc == CAS_READY) {
+        rc = cas_upload_file_end(P->u, &fr->r);
+        if (rc == CAS_OK) break;
+        if (rc == CAS_READY && (x = put_drain(P)) != 0) return x;
+    }
+    if (rc != CAS_OK) return report(name, rc, cas_upload_error(P->u));
+    fr->name = name;
+    P->nfiles++;
+    return 0;
+}
+
+static int cmd_put(int argc, char **argv, uint8_t *buf) {
+    put_ctx P;
+    const char *cas_url = NULL, *token = NULL, *dir = NULL;
+    cas_upload_desc desc;
+    cas_upload_stats s;
+    cas_error err;
+    pack_shards ps;
+    char **names;
+    int i, rc = 0, nnames = 0;
+    size_t k;
+    memset(&P, 0, sizeof P);
+    memset(&ps, 0, sizeof ps);
+    P.g.endpoint = getenv("HF_ENDPOINT") ? getenv("HF_ENDPOINT") : "https://huggingface.co";
+    P.g.revision = "main";
+    P.g.type = "model";
+    P.g.jobs = 4;
+    P.max_tries = GET_MAX_TRIES;
+    names = (char **)calloc((size_t)argc + 1, sizeof *names);
+    if (!names) return EXIT_USAGE;
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--revision") && i + 1 < argc) P.g.revision = argv[++i];
+        else if (!strcmp(argv[i], "--repo-type") && i + 1 < argc) {
+            P.g.type = argv[++i];
+            if (strcmp(P.g.type, "model") && strcmp(P.g.type, "dataset") && strcmp(P.g.type, "space")) rc = 1;
+        } else if (!strcmp(argv[i], "--token") && i + 1 < argc) token = argv[++i];
+        else if (!strcmp(argv[i], "--endpoint") && i + 1 < argc) P.g.endpoint = argv[++i];
+        else if (!strcmp(argv[i], "--cas-url") && i + 1 < argc) cas_url = argv[++i];
+        else if (!strcmp(argv[i], "--store") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
+            P.g.jobs = (unsigned)atoi(argv[++i]);
+            if (P.g.jobs < 1 || P.g.jobs > 64) rc = 1;
+        } else if (!strcmp(argv[i], "--tries") && i + 1 < argc) {
+            P.max_tries = (unsigned)atoi(argv[++i]);
+            if (P.max_tries < 1 || P.max_tries > 100) rc = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) rc = 1;
+        else names[nnames++] = argv[i];
+    }
+    if (!cas_url && nnames) P.g.repo = names[0];
+    if (rc || nnames < (cas_url ? 1 : 2)) {
+        free(names);
+        return usage();
+    }
+    if (!token) token = getenv("HF_TOKEN");
+    P.files = (put_file_res *)calloc((size_t)nnames, sizeof *P.files);
+    if (!P.files) {
+        free(names);
+        return EXIT_USAGE;
+    }
+    if (dir) {
+        P.store.dir = dir;
+        if ((rc = pack_mkdirs(dir)) != 0 || (rc = pack_load_shards(dir, &ps)) != 0) goto out;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cas_url) {
+        size_t n = strlen(cas_url);
+        while (n > 0 && cas_url[n - 1] == '/') n--;
+        P.g.cas_url = (char *)malloc(n + 1);
+        if (P.g.cas_url) memcpy(P.g.cas_url, cas_url, n), P.g.cas_url[n] = 0;
+        P.g.access = strdup(token ? token : "");
+        if (!P.g.cas_url || !P.g.access) rc = EXIT_USAGE;
+    } else {
+        P.g.hub = 1;
+        P.g.hf_token = token;
+        rc = put_token(&P.g);
+    }
+    P.m = curl_multi_init();
+    memset(&desc, 0, sizeof desc);
+    desc.flags = CAS_UPLOAD_GLOBAL_DEDUP;
+    desc.now = (uint64_t)time(NULL);
+    if (!rc && !P.m) rc = EXIT_USAGE;
+    if (!rc && (rc = cas_upload_create(NULL, &desc, &P.u, &err)) != CAS_OK) rc = report("put", rc, &err);
+    for (k = 0; k < ps.n && !rc; k++)
+        if (cas_upload_add_shard(P.u, &ps.s[k]) != CAS_OK) rc = report("put", CAS_E_NOMEM, NULL);
+    for (i = cas_url ? 0 : 1; i < nnames && !rc; i++) rc = put_file(&P, names[i], buf);
+    if (!rc && (rc = cas_upload_finish(P.u)) != CAS_OK) rc = report("put", rc, cas_upload_error(P.u));
+    if (!rc) rc = put_drain(&P);
+    if (!rc) put_wait_all(&P);
+    if (!rc) rc = P.fail;
+    if (!rc) {
+        for (k = 0; k < P.nfiles; k++) {
+            const cas_upload_file_result *r = &P.files[k].r;
+            int j;
+            print_hash(&r->file_hash);
+            fputs("  ", stdout);
+            for (j = 0; j < 32; j++) printf("%02x", r->sha256[j]);
+            printf("  %llu  %s\n", (unsigned long long)r->size, P.files[k].name);
+        }
+        cas_upload_get_stats(P.u, &s);
+        fprintf(stderr,
+                "%s: %llu files, %llu bytes in, %llu new bytes (%llu chunks) in %llu xorbs sent "
+                "(%llu bytes, %llu new to the server), %llu bytes deduplicated (%llu through %llu "
+                "of %llu global queries), %llu shards sent, %llu retries\n",
+                g_prog, (unsigned long long)s.files, (unsigned long long)s.bytes_in,
+                (unsigned long long)s.new_bytes, (unsigned long long)s.new_chunks, P.xorbs_sent,
+                P.xorb_bytes, P.xorbs_inserted, (unsigned long long)s.dedup_bytes,
+                (unsigned long long)s.global_dedup_bytes, P.found, P.queries, P.shards_sent, P.retries);
+    }
+    while (P.run) { /* a failed session: drop what is still in flight */
+        put_req *q = P.run;
+        P.run = q->run_next;
+        curl_multi_remove_handle(P.m, q->c);
+        curl_easy_cleanup(q->c);
+        curl_slist_free_all(q->hdrs);
+        put_req_free(q);
+    }
+    while (P.wait) {
+        put_req *q = P.wait;
+        P.wait = q->next;
+        put_req_free(q);
+    }
+    if (P.m) curl_multi_cleanup(P.m);
+    cas_upload_free(P.u);
+    free(P.g.access);
+    free(P.g.cas_url);
+    curl_global_cleanup();
+out:
+    free(names);
+    free(P.files);
+    pack_shards_free(&ps);
+    return rc;
+}
+#else
+static int cmd_put(int argc, char **argv, uint8_t *buf) {
+    (void)argc, (void)argv, (void)buf;
+    fprintf(stderr, "%s: put: this build has no libcurl (install libcurl4-openssl-dev and rebuild)\n", g_prog);
+    return EXIT_USAGE;
+}
+#endif
+
 static int cmd_version(void) {
     unsigned f = cas_cpu_features();
     printf("cas %s\n", cas_version());
@@ -2176,6 +2713,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "unpack")) rc = cmd_unpack(argc - 2, argv + 2);
     else if (!strcmp(argv[1], "reconstruct")) rc = cmd_reconstruct(argc - 2, argv + 2);
     else if (!strcmp(argv[1], "get")) rc = cmd_get(argc - 2, argv + 2, buf);
+    else if (!strcmp(argv[1], "put")) rc = cmd_put(argc - 2, argv + 2, buf);
     else rc = usage();
     free(buf);
     if (fflush(stdout) != 0) {

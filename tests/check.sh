@@ -37,6 +37,7 @@ for cc in gcc clang; do
   run sh tests/cli_pack.sh "$B/cas-san-$cc"
   run $cc $WARN $SAN $CURL_FLAGS examples/cas.c -o "$B/cas-san-curl-$cc" $CURL_LIBS
   run sh tests/cli_download.sh "$B/cas-san-curl-$cc"
+  run sh tests/cli_put.sh "$B/cas-san-curl-$cc"
   step "$cc: CAS_NO_SIMD"
   run $cc $WARN -O2 -DCAS_NO_SIMD tests/test_main.c -o "$B/test-nosimd-$cc"
   run "$B/test-nosimd-$cc"

@@ -38,6 +38,12 @@ each affected request uses one):
   token-expired            the token endpoint issues an already expired token (CAS answers 401)
   token-401                the CAS answers 401 whatever the token (recon, batch, uploads, dedup)
   v2-404                   /v2/reconstructions answers 404 (clients fall back to v1)
+  upload-429 upload-500    POST /v1/xorbs answers 429 (Retry-After: 0) / 500 (the body is read, not stored)
+  shard-500                POST /v1/shards or /v2/shards answers 500 before looking at the shard
+  dedup-merkledb-404       GET /v1/chunks/default-merkledb/.. answers 404 "no route" (only the
+                           `default` prefix works, as on servers HF's TypeScript client talks to)
+Config "shards_v2" (or --shards-v2): serve POST /v2/shards (NDJSON progress events, the outcome
+in the terminal "result" or "error" event); without it /v2/shards answers 404 (clients fall back).
 GET /_control/log: [{method, path, query, range, status, time, fault?}] (control requests excluded);
 POST /_control/reset clears faults and log.
 """
@@ -531,7 +537,8 @@ def log(msg):
 
 
 FAULTS = ("xorb-429", "xorb-500", "recon-500", "recon-429", "xorb-drop", "xorb-truncate", "xorb-corrupt",
-          "recon-wrong-length", "token-expired", "token-401", "v2-404")
+          "recon-wrong-length", "token-expired", "token-401", "v2-404", "upload-429", "upload-500",
+          "shard-500", "dedup-merkledb-404")
 
 
 class State:
@@ -866,8 +873,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_head_len(os.path.getsize(p))
             if mm and m == "POST":
                 return self.xorb_upload(mm.group(1), mm.group(2))
-            if path in ("/v1/shards",) and m == "POST":
+            if path == "/v1/shards" and m == "POST":
                 return self.shard_upload()
+            if path == "/v2/shards" and m == "POST" and getattr(self.state.args, "shards_v2", False):
+                return self.shard_upload_v2()
             mm = re.fullmatch(r"/v1/chunks/([^/]+)/([^/]+)", path)
             if mm and m == "GET":
                 return self.dedup(mm.group(1), mm.group(2))
@@ -936,13 +945,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 req = json.loads(self.body() or b"{}")
                 for k, v in req.items():
-                    if k not in ("token_ttl", "url_ttl", "max_ranges_per_url", "no_v2", "hf_token"):
+                    if k not in ("token_ttl", "url_ttl", "max_ranges_per_url", "no_v2", "hf_token", "shards_v2"):
                         raise ValueError("unknown setting %r" % k)
                     setattr(st.args, k, v)
             except (ValueError, TypeError, AttributeError) as e:
                 raise HTTPError(400, str(e))
             return self.send(200, {k: getattr(st.args, k) for k in
-                                   ("token_ttl", "url_ttl", "max_ranges_per_url", "no_v2", "hf_token")})
+                                   ("token_ttl", "url_ttl", "max_ranges_per_url", "no_v2", "hf_token", "shards_v2")})
         if path == "/_control/rescan" and m == "POST":
             self.body()
             st.store.rescan()
@@ -1142,6 +1151,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if prefix != "default":
             raise HTTPError(400, "prefix must be 'default'")
         xh = self.hexarg(xh)
+        if self.state.take("upload-429"):
+            raise HTTPError(429, "rate limited (fault)", {"Retry-After": "0"}, fault="upload-429")
+        if self.state.take("upload-500"):
+            raise HTTPError(500, "internal error (fault)", fault="upload-500")
         try:
             offs, hdrs = xorb_records(raw)
             nodes = []
@@ -1172,6 +1185,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def shard_upload(self):
         raw = self.body()
         self.check_cas_auth("write")
+        if self.state.take("shard-500"):
+            raise HTTPError(500, "internal error (fault)", fault="shard-500")
+        self.send(200, {"result": self.shard_register(raw)})
+
+    def shard_upload_v2(self):
+        raw = self.body()
+        self.check_cas_auth("write")
+        if self.state.take("shard-500"):
+            raise HTTPError(500, "internal error (fault)", fault="shard-500")
+        n = max(1, len(raw) // 4096)
+        lines = [{"type": "validating", "verified": 0, "total": n}]
+        try:
+            r = self.shard_register(raw)
+            lines += [{"type": "validating", "verified": n, "total": n}, {"type": "committing", "stage": "uploading"},
+                      {"type": "committing", "stage": "syncing"}, {"type": "result", "result": r}]
+            status = "ok"
+        except HTTPError as e:
+            lines.append({"type": "error", "message": e.msg})
+            status = "error-event"
+        body = "".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines)
+        self.send(200, body, ctype="application/x-ndjson", headers={"Cache-Control": "no-cache"},
+                  fault=None if status == "ok" else status)
+
+    def shard_register(self, raw):
+        """Validates and registers an upload shard; returns 0 (existed) or 1, or raises HTTPError(400)."""
         try:
             files, xorbs, _ = parse_shard(raw)
         except (FormatError, struct.error) as e:
@@ -1201,12 +1239,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.store.cas.setdefault(k, v)
                 for ch, _, _ in v["chunks"]:
                     st.store.chunk_index.setdefault(ch, k)
-        self.send(200, {"result": 0 if existed else 1})
+        return 0 if existed else 1
 
     def dedup(self, prefix, ch):
         self.check_cas_auth()
         if prefix not in ("default-merkledb", "default"):
             raise HTTPError(400, "bad prefix")
+        if prefix == "default-merkledb" and self.state.take("dedup-merkledb-404"):
+            raise HTTPError(404, "no route for GET /v1/chunks/default-merkledb", fault="dedup-merkledb-404")
         raw = str_to_hash(self.hexarg(ch))
         st = self.state
         with st.store.lock:
@@ -1271,6 +1311,7 @@ def main(argv=None):
     ap.add_argument("--url-ttl", type=int, default=3600, help="lifetime of signed xorb URLs (s)")
     ap.add_argument("--max-ranges-per-url", type=int, default=0)
     ap.add_argument("--no-v2", action="store_true", help="/v2/reconstructions answers 404")
+    ap.add_argument("--shards-v2", action="store_true", help="serve POST /v2/shards (NDJSON events)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     VERBOSE = args.verbose

@@ -1,0 +1,164 @@
+#!/bin/sh
+# Upload tests of the cas tool: `cas put` against tests/hubserver.py (the loopback test double
+# of the Hub + CAS API) on an empty store, then `cas get` of every file back (a round trip
+# through the server), the order of the requests in the server's log, global dedup on a second
+# put, the dedup prefix fallback, /v2/shards, retries under upload faults, a permanent failure
+# (no shard sent), --store, and the output line against sha256sum and `cas hash`.
+# Usage: tests/cli_put.sh [path/to/cas]   (needs python3 and a libcurl build of cas)
+# The server hashes in pure Python (~1 MB/s): the uploaded data is kept to ~2 MB in all.
+set -u; [ -n "${DEBUG:-}" ] && set -x
+CAS=${1:-./build/cas}
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d)
+SERVER_PID=
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+
+if "$CAS" put 2>&1 | grep -q 'no libcurl'; then
+    echo "cli_put: skipped (cas built without libcurl)"
+    exit 0
+fi
+
+# inputs: random, a repeat of it around new data, small, empty; more for the fault cases
+python3 - "$T" <<'PY'
+import random, sys
+t = sys.argv[1]
+r = random.Random(11)
+a = r.randbytes(600000)
+open(f"{t}/a.bin", "wb").write(a)
+open(f"{t}/b.bin", "wb").write(a[:200000] + r.randbytes(150000) + a)
+open(f"{t}/c.bin", "wb").write(r.randbytes(777))
+open(f"{t}/e.bin", "wb").write(b"")
+for n in ("f1", "f2", "f3", "f4", "f5", "f6"):
+    open(f"{t}/{n}.bin", "wb").write(r.randbytes(90000))
+PY
+
+mkdir -p "$T/s/xorbs" "$T/s/shards"
+rm -f "$T/port"
+python3 "$HERE/hubserver.py" --store "$T/s" --port 0 --port-file "$T/port" --hf-token hf_test > /dev/null 2>&1 &
+SERVER_PID=$!
+i=0
+while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+PORT=$(cat "$T/port" 2>/dev/null)
+if [ -z "$PORT" ]; then echo "cli_put: the test server did not start" >&2; exit 1; fi
+URL=http://127.0.0.1:$PORT
+
+ctl() { curl -s -X POST "$URL/_control/$1" -d "${2:-{\}}" > /dev/null; }
+fault() { ctl fault "{\"name\":\"$1\",\"count\":$2}"; }
+token() { curl -s -H "Authorization: Bearer hf_test" "$URL/api/models/acme/demo/xet-$1-token/main" |
+          python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])'; }
+# logq EXPR: evaluates EXPR with L = the server's log (list of {method, path, status, fault?})
+logq() { curl -s "$URL/_control/log" | python3 -c "import json,sys; L=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
+XORBS='[e for e in L if e["method"]=="POST" and e["path"].startswith("/v1/xorbs/")]'
+SHARDS='[e for e in L if e["method"]=="POST" and e["path"].endswith("/shards")]'
+WTOK=$(token write)
+RTOK=$(token read)
+check '[ -n "$WTOK" ] && [ -n "$RTOK" ]' "tokens from the test server"
+
+# ---- Hub mode: the write token comes from xet-write-token with HF_TOKEN ----
+ctl reset
+HF_TOKEN=hf_test "$CAS" put acme/demo "$T/a.bin" "$T/b.bin" "$T/c.bin" "$T/e.bin" --endpoint "$URL" --jobs 3 \
+    > "$T/out" 2> "$T/err"
+check '[ $? -eq 0 ]' "put (Hub mode): status ($(cat "$T/err"))"
+check '[ $(wc -l < "$T/out") -eq 4 ]' "put: one line per file"
+for f in a b c e; do
+    line=$(grep " $T/$f.bin\$" "$T/out")
+    xh=$(echo "$line" | awk '{print $1}'); sh=$(echo "$line" | awk '{print $2}'); sz=$(echo "$line" | awk '{print $3}')
+    check '[ "$xh" = "$("$CAS" hash "$T/$f.bin" | cut -c1-64)" ]' "put $f: xet hash = cas hash"
+    check '[ "$sh" = "$(sha256sum "$T/$f.bin" | cut -c1-64)" ]' "put $f: sha256 = sha256sum"
+    check '[ "$sz" = "$(wc -c < "$T/$f.bin" | tr -d " ")" ]' "put $f: size"
+done
+check 'logq "any(e[\"path\"].endswith(\"/xet-write-token/main\") and e[\"status\"]==200 for e in L)"' "Hub mode asked for a write token"
+check 'logq "len($XORBS) >= 1 and all(e[\"status\"]==200 for e in $XORBS)"' "xorbs uploaded"
+check 'logq "[e[\"status\"] for e in $SHARDS] == [404, 200] and $SHARDS[0][\"path\"] == \"/v2/shards\" and $SHARDS[1][\"path\"] == \"/v1/shards\""' \
+    "shard: /v2/shards 404, then /v1/shards"
+check 'logq "max(L.index(e) for e in $XORBS) < L.index($SHARDS[0])"' "every xorb POST before the shard POST"
+check 'logq "all(e[\"method\"] != \"GET\" or not e[\"path\"].startswith(\"/v1/chunks/\") or e[\"status\"] in (200, 404) for e in L)"' "dedup queries answered"
+
+# ---- round trip: every file back through cas get ----
+for f in a b c e; do
+    h=$(grep " $T/$f.bin\$" "$T/out" | cut -c1-64)
+    "$CAS" get --cas-url "$URL" --token "$RTOK" "$h" -o "$T/back.$f" > /dev/null 2>&1 && cmp -s "$T/back.$f" "$T/$f.bin"
+    check '[ $? -eq 0 ]' "round trip $f"
+done
+
+# ---- a second put of the same file: global dedup, no xorb ----
+ctl reset
+"$CAS" put --cas-url "$URL/" --token "$WTOK" "$T/a.bin" > "$T/out2" 2> "$T/err"
+check '[ $? -eq 0 ]' "second put: status"
+check 'cmp -s "$T/out2" "$(grep " $T/a.bin\$" "$T/out" > "$T/a.line"; echo "$T/a.line")"' "second put: same line"
+check 'logq "len($XORBS) == 0 and len($SHARDS) >= 1"' "second put: no xorb uploaded (global dedup)"
+check 'logq "any(e[\"path\"].startswith(\"/v1/chunks/default-merkledb/\") and e[\"status\"] == 200 for e in L)"' "second put: a dedup query found it"
+
+# ---- the dedup prefix: default-merkledb answers 404 for the route, `default` works ----
+ctl reset
+fault dedup-merkledb-404 -1
+"$CAS" put --cas-url "$URL" --token "$WTOK" "$T/b.bin" > /dev/null 2> "$T/err"
+check '[ $? -eq 0 ]' "prefix fallback: status"
+check 'logq "any(e[\"path\"].startswith(\"/v1/chunks/default/\") and e[\"status\"] == 200 for e in L) and len($XORBS) == 0"' \
+    "prefix fallback: the default prefix answered, nothing uploaded"
+fault dedup-merkledb-404 0
+
+# ---- retries: bursts of 500 and 429 on xorb uploads, a 500 on the shard ----
+ctl reset
+fault upload-500 2
+fault upload-429 2
+fault shard-500 1
+"$CAS" put --cas-url "$URL" --token "$WTOK" --jobs 2 "$T/f1.bin" "$T/f2.bin" > "$T/out3" 2> "$T/err"
+check '[ $? -eq 0 ]' "faults: retried and succeeded ($(cat "$T/err"))"
+check 'logq "sum(1 for e in L if e.get(\"fault\") in (\"upload-500\", \"upload-429\", \"shard-500\")) == 5"' "faults: all five were hit"
+check 'logq "all(e[\"status\"]==200 for e in $XORBS if not e.get(\"fault\")) and $SHARDS[-1][\"status\"] == 200"' "faults: then accepted"
+check 'grep -q " 5 retries" "$T/err"' "faults: 5 retries in the summary"
+h=$(grep " $T/f2.bin\$" "$T/out3" | cut -c1-64)
+"$CAS" get --cas-url "$URL" --token "$RTOK" "$h" -o "$T/back.f2" > /dev/null 2>&1 && cmp -s "$T/back.f2" "$T/f2.bin"
+check '[ $? -eq 0 ]' "faults: round trip"
+
+# ---- a permanent failure: exit 1, nothing printed, no shard sent ----
+ctl reset
+fault upload-500 -1
+"$CAS" put --cas-url "$URL" --token "$WTOK" --tries 3 "$T/f3.bin" > "$T/out4" 2> "$T/err"
+check '[ $? -eq 1 ] && [ ! -s "$T/out4" ]' "permanent 500: exit 1, no output"
+check 'logq "len($XORBS) == 3 and len($SHARDS) == 0"' "permanent 500: 3 tries, no shard POST"
+fault upload-500 0
+# a read token cannot upload
+"$CAS" put --cas-url "$URL" --token "$RTOK" "$T/f3.bin" > /dev/null 2>&1
+check '[ $? -eq 1 ]' "read token: exit 1"
+
+# ---- /v2/shards served: NDJSON events ----
+ctl config '{"shards_v2": true}'
+ctl reset
+"$CAS" put --cas-url "$URL" --token "$WTOK" "$T/f4.bin" > "$T/out5" 2> "$T/err"
+check '[ $? -eq 0 ]' "v2 shards: status"
+check 'logq "[(e[\"path\"], e[\"status\"]) for e in $SHARDS] == [(\"/v2/shards\", 200)]"' "v2 shards: one POST /v2/shards"
+h=$(cut -c1-64 "$T/out5")
+"$CAS" get --cas-url "$URL" --token "$RTOK" "$h" -o "$T/back.f4" > /dev/null 2>&1 && cmp -s "$T/back.f4" "$T/f4.bin"
+check '[ $? -eq 0 ]' "v2 shards: round trip"
+ctl config '{"shards_v2": false}'
+
+# ---- --store: the local shards are a dedup cache; xorbs and shards are kept there ----
+ctl reset
+"$CAS" put --cas-url "$URL" --token "$WTOK" --store "$T/local" "$T/f5.bin" > /dev/null 2> "$T/err"
+check '[ $? -eq 0 ] && [ $(ls "$T/local/xorbs" | wc -l) -eq 1 ] && [ $(ls "$T/local/shards" | wc -l) -eq 1 ]' "--store: xorb and shard kept"
+check '"$CAS" shard verify "$T/local/shards/"* --store "$T/local" > /dev/null' "--store: the kept shard verifies"
+ctl reset
+"$CAS" put --cas-url "$URL" --token "$WTOK" --store "$T/local" "$T/f5.bin" > /dev/null 2> "$T/err"
+check '[ $? -eq 0 ]' "--store again: status"
+check 'logq "len($XORBS) == 0 and not any(e[\"path\"].startswith(\"/v1/chunks/\") for e in L)"' "--store again: local dedup, no query, no xorb"
+
+# ---- usage and I/O errors ----
+"$CAS" put > /dev/null 2>&1
+check '[ $? -eq 2 ]' "put without arguments: usage"
+"$CAS" put --cas-url "$URL" > /dev/null 2>&1
+check '[ $? -eq 2 ]' "put without files: usage"
+"$CAS" put --cas-url "$URL" --token "$WTOK" "$T/missing.bin" > /dev/null 2>&1
+check '[ $? -eq 2 ]' "missing file: exit 2"
+HF_TOKEN=wrong "$CAS" put acme/demo "$T/f6.bin" --endpoint "$URL" > /dev/null 2>&1
+check '[ $? -eq 1 ]' "Hub mode with a bad HF_TOKEN: exit 1"
+
+echo "cli_put: $pass passed, $fail failed"
+[ $fail -eq 0 ]
