@@ -40,6 +40,9 @@ $(BUILD)/test_shard: tests/test_shard.c $(HEADERS)
 $(BUILD)/test_json: tests/test_json.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_json.c -o $@
+$(BUILD)/test_json_upload: tests/test_json_upload.c tests/testlib.h $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) tests/test_json_upload.c -o $@
 $(BUILD)/test_upload: tests/test_upload.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_upload.c -o $@
@@ -52,11 +55,12 @@ $(BUILD)/test_download: tests/test_download.c tests/testlib.h $(HEADERS)
 
 # Every test: the unit/conformance runner, LZ4 interop, shards, the CLI, the one-TU build.
 test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test_upload \
-      $(BUILD)/test_multipart $(BUILD)/test_download
+      $(BUILD)/test_multipart $(BUILD)/test_download $(BUILD)/test_json_upload
 	$(BUILD)/test
 	$(BUILD)/test_lz4
 	$(BUILD)/test_shard
 	$(BUILD)/test_json
+	$(BUILD)/test_json_upload
 	$(BUILD)/test_upload tests/vectors
 	$(BUILD)/test_multipart
 	$(BUILD)/test_download

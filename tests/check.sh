@@ -27,6 +27,8 @@ for cc in gcc clang; do
   run "$B/test-shard-san-$cc"
   run $cc $WARN $SAN tests/test_json.c -o "$B/test-json-san-$cc"
   run "$B/test-json-san-$cc"
+  run $cc $WARN $SAN tests/test_json_upload.c -o "$B/test-json-upload-san-$cc"
+  run "$B/test-json-upload-san-$cc"
   run $cc $WARN $SAN tests/test_upload.c -o "$B/test-upload-san-$cc"
   run "$B/test-upload-san-$cc" tests/vectors
   run $cc $WARN $SAN tests/test_multipart.c -o "$B/test-multipart-san-$cc"
