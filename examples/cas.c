@@ -1718,9 +1718,9 @@ static void get_url_append(char *dst, size_t cap, const char *s, int keep_slash)
     dst[n] = 0;
 }
 
-/* Asks the Hub for a CAS read token (again). */
-static int get_token(get_ctx *g) {
-    char url[8192];
+/* Asks the Hub for a CAS token (again): scope "read" (get) or "write" (put). */
+static int get_token_scope(get_ctx *g, const char *scope) {
+    char url[8192], what[64];
     get_buf b;
     get_headers h;
     cas_xet_token t;
@@ -1730,18 +1730,21 @@ static int get_token(get_ctx *g) {
     memset(&b, 0, sizeof b);
     snprintf(url, sizeof url, "%s/api/%ss/", g->endpoint, g->type);
     get_url_append(url, sizeof url, g->repo, 1);
-    strcat(url, "/xet-read-token/");
+    snprintf(url + strlen(url), sizeof url - strlen(url), "/xet-%s-token/", scope);
     get_url_append(url, sizeof url, g->revision, 0);
     st = get_simple(url, g->hf_token, NULL, 0, &b, &h);
     if (st != 200) {
         fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st,
-                st == 401 || st == 403 ? " (set HF_TOKEN or --token for a private or gated repo)" : "");
+                st != 401 && st != 403 ? ""
+                : !strcmp(scope, "write") ? " (a write token needs HF_TOKEN or --token with write access)"
+                                          : " (set HF_TOKEN or --token for a private or gated repo)");
         free(b.p);
         return EXIT_DATA;
     }
     rc = cas_xet_token_parse(NULL, b.p, b.len, NULL, &t, &err);
     free(b.p);
-    if (rc != CAS_OK) return report("xet-read-token response", rc, &err);
+    snprintf(what, sizeof what, "xet-%s-token response", scope);
+    if (rc != CAS_OK) return report(what, rc, &err);
     free(g->access), free(g->cas_url);
     g->access = strdup(t.access_token);
     g->cas_url = strdup(t.cas_url);
@@ -1749,6 +1752,8 @@ static int get_token(get_ctx *g) {
     cas_xet_token_free(&t);
     return g->access && g->cas_url ? 0 : EXIT_USAGE;
 }
+static int get_token(get_ctx *g) { return get_token_scope(g, "read"); }
+static int put_token(get_ctx *g) { return get_token_scope(g, "write"); }
 
 /* GET {cas}/v2/reconstructions/{hash} (or /v1), with token refresh. *version = 1 or 2.
    Returns 0, EXIT_*, or 416 when the range starts at or past the end. */
@@ -2210,37 +2215,6 @@ typedef struct {
 } put_ctx;
 
 /* Asks the Hub for a CAS write token (again). */
-static int put_token(get_ctx *g) {
-    char url[8192];
-    get_buf b;
-    get_headers h;
-    cas_xet_token t;
-    cas_error err;
-    long st;
-    int rc;
-    memset(&b, 0, sizeof b);
-    snprintf(url, sizeof url, "%s/api/%ss/", g->endpoint, g->type);
-    get_url_append(url, sizeof url, g->repo, 1);
-    strcat(url, "/xet-write-token/");
-    get_url_append(url, sizeof url, g->revision, 0);
-    st = get_simple(url, g->hf_token, NULL, 0, &b, &h);
-    if (st != 200) {
-        fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st,
-                st == 401 || st == 403 ? " (a write token needs HF_TOKEN or --token with write access)" : "");
-        free(b.p);
-        return EXIT_DATA;
-    }
-    rc = cas_xet_token_parse(NULL, b.p, b.len, NULL, &t, &err);
-    free(b.p);
-    if (rc != CAS_OK) return report("xet-write-token response", rc, &err);
-    free(g->access), free(g->cas_url);
-    g->access = strdup(t.access_token);
-    g->cas_url = strdup(t.cas_url);
-    g->exp = t.exp;
-    cas_xet_token_free(&t);
-    return g->access && g->cas_url ? 0 : EXIT_USAGE;
-}
-
 static void put_req_free(put_req *q) {
     free(q->data);
     free(q->body.p);
