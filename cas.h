@@ -2934,10 +2934,15 @@ static CAS__FORCE_INLINE uint32_t cas__lz4_hash(const uint8_t *p, int small) {
 static CAS__FORCE_INLINE size_t cas__lz4_count(const uint8_t *p, const uint8_t *m,
                                                const uint8_t *limit) {
     const uint8_t *const start = p;
-#if (defined(__GNUC__) || defined(__clang__)) && CAS__LITTLE_ENDIAN
+#if (defined(__GNUC__) || defined(__clang__)) && \
+    (CAS__LITTLE_ENDIAN || (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__))
     while ((size_t)(limit - p) >= 8) {
         uint64_t x = cas__read64(p) ^ cas__read64(m);
-        if (x) return (size_t)(p - start) + (size_t)(__builtin_ctzll(x) >> 3);
+        /* the first differing byte is the lowest one in memory: least significant on little-
+           endian CPUs, most significant on big-endian ones */
+        if (x)
+            return (size_t)(p - start) +
+                   (size_t)((CAS__LITTLE_ENDIAN ? __builtin_ctzll(x) : __builtin_clzll(x)) >> 3);
         p += 8;
         m += 8;
     }

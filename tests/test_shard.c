@@ -54,10 +54,7 @@ static void *xcalloc(size_t n, size_t s) {
 
 static void rnd_hash(cas_hash *h) {
     int i;
-    for (i = 0; i < 4; i++) {
-        uint64_t v = rnd();
-        memcpy(h->bytes + 8 * i, &v, 8);
-    }
+    for (i = 0; i < 4; i++) cas__store_le64(h->bytes + 8 * i, rnd()); /* same bytes on any CPU */
 }
 
 static cas_hash hex_hash(const char *hex) {
@@ -184,7 +181,7 @@ static int wcb(const cas_shard_file *f, size_t nf, const cas_shard_xorb *x, size
 static void ext_chunk(const cas_hash *xorb, uint32_t i, cas_chunk *c) {
     uint8_t buf[36];
     memcpy(buf, xorb->bytes, 32);
-    memcpy(buf + 32, &i, 4);
+    cas__store_le32(buf + 32, i);
     cas_chunk_hash(buf, sizeof buf, &c->hash);
     c->size = 1 + cas__load_le32(c->hash.bytes + 4) % 131072;
 }
