@@ -1226,6 +1226,9 @@ static void test_token(void) {
 }
 
 /* ---- zstd bodies ---- */
+#ifdef __wasi__ /* WASI has no processes: the zstd CLI cases are skipped */
+#define system(cmd) ((void)(cmd), -1)
+#endif
 static int have_zstd_cli(void) { return system("zstd --version >/dev/null 2>&1") == 0; }
 
 /* Compresses data with the zstd CLI and `args`; returns the frame (malloc'd) or NULL. */

@@ -560,13 +560,19 @@ static void test_zstd(void) {
     uint8_t *data = (uint8_t *)t_xmalloc(len), *out = (uint8_t *)t_xmalloc(len + 16), *z;
     FILE *f;
     g_test = "zstd";
+#ifdef __wasi__ /* WASI has no processes: no zstd CLI to make frames with */
+    if (1) {
+#else
     if (system("zstd --version > /dev/null 2>&1") != 0) {
+#endif
         fprintf(stderr, "SKIP zstd: the zstd CLI is not installed (apt-get install zstd)\n");
         free(data);
         free(out);
         return;
     }
+#ifndef __wasi__
     snprintf(tmp, sizeof tmp, "/tmp/cas-zstd-%d", (int)getpid());
+#endif
     t_generate("text", 9, data, len);
     f = fopen(tmp, "wb");
     CHECK(f && fwrite(data, 1, len, f) == len);
