@@ -721,7 +721,8 @@ static void test_vectors(void) {
     doc = read_file("spec_v2_complex.json", &len);
     if (doc) {
         cas_error e;
-        CHECK(cas_recon_parse(NULL, doc, len, 2, NULL, &(cas_recon){0}, &e) == CAS_E_HEX);
+        cas_recon r0;
+        CHECK(cas_recon_parse(NULL, doc, len, 2, NULL, &r0, &e) == CAS_E_HEX);
         CHECK(strstr(e.what, "terms[].hash") != NULL && doc[e.offset] == '"' &&
               strncmp(doc + e.offset + 1, "fedcba09", 8) == 0);
         free(doc);
