@@ -6083,8 +6083,10 @@ int cas_json_uint(const cas_json_token *t, uint64_t max, uint64_t *v) {
     size_t i;
     if (t->type != CAS_JSON_NUMBER) return CAS_E_ARGUMENT;
     for (i = 0; i < t->raw_len; i++) {
-        unsigned d = (unsigned)t->raw[i] - '0';
-        if (d > 9 || x > max / 10) return CAS_E_JSON_NUMBER; /* not a digit, or over max */
+        unsigned char c = (unsigned char)t->raw[i];
+        unsigned d;
+        if (c < '0' || c > '9' || x > max / 10) return CAS_E_JSON_NUMBER; /* not a digit, or over max */
+        d = (unsigned)(c - '0');
         x *= 10;
         if (d > max - x) return CAS_E_JSON_NUMBER;
         x += d;
