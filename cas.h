@@ -2929,15 +2929,16 @@ size_t cas_lz4_block_bound(size_t n) { return n + n / 255 + 16; }
    acceleration), extend a match backwards over pending literals and forwards with 8-byte
    compares, and after each match try the position right after it before searching again. */
 
+/* Little-endian loads and one hash per table size on every CPU: the compressed bytes are the
+   same on all platforms (LZ4 itself hashes native-order words, and 4 bytes on 32-bit CPUs). */
 static CAS__FORCE_INLINE uint32_t cas__lz4_hash(const uint8_t *p, int small) {
-    if (small) return (cas__read32(p) * 2654435761u) >> (32 - CAS__LZ4_HASH_LOG_SMALL);
-#if CAS__LITTLE_ENDIAN && (defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__) || \
-                           defined(_M_ARM64))
-    /* 5 bytes separate positions better than 4 on bigger inputs (LZ4's hash5 on 64-bit). */
-    return (uint32_t)(((cas__read64(p) << 24) * 889523592379ULL) >> (64 - CAS__LZ4_HASH_LOG));
-#else
-    return (cas__read32(p) * 2654435761u) >> (32 - CAS__LZ4_HASH_LOG);
-#endif
+    if (small) {
+        uint32_t v = CAS__LITTLE_ENDIAN ? cas__read32(p) : cas__load_le32(p);
+        return (v * 2654435761u) >> (32 - CAS__LZ4_HASH_LOG_SMALL);
+    } else { /* 5 bytes separate positions better than 4 on bigger inputs (LZ4's hash5) */
+        uint64_t v = CAS__LITTLE_ENDIAN ? cas__read64(p) : cas__load_le64(p);
+        return (uint32_t)(((v << 24) * 889523592379ULL) >> (64 - CAS__LZ4_HASH_LOG));
+    }
 }
 
 /* Length of the common run of p and m, p not passing limit. */
