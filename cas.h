@@ -40,6 +40,10 @@
      CAS_IMPLEMENTATION   compile the implementation into this translation unit
      CAS_NO_SIMD          portable code only: no SSE/AVX/SHA-NI/NEON paths, no CPU detection
      CAS_NO_ZSTD          leave out the vendored zstd decoder
+     CAS_NO_STDIO         leave out everything that uses <stdio.h>, files or the environment
+                          (the library proper has nothing of the kind; `make check` verifies
+                          it): libc is then only mem*, strlen and malloc/calloc/free for the
+                          default allocator, plus BLAKE3's assert() unless NDEBUG
      CAS_BLAKE3_EXTERNAL  do not compile vendor/blake3; use the BLAKE3 C API from your own
                           "blake3.h" (blake3_hasher_init_keyed/update/finalize) and link it
      CAS_VENDOR_DIR       directory prefix of vendor/ (default: "vendor/", relative to cas.h)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make check`: the test runner and CLI tests under ASan+UBSan with gcc and clang, strict
-# C99 -pedantic builds, a CAS_NO_SIMD build, the header in C++, no leaked symbols or macros,
-# and no VEX (AVX) instruction outside the functions compiled for AVX.
+# C99 -pedantic builds, a CAS_NO_SIMD build, the header in C++, the portability matrix
+# (tests/portability.sh), no leaked symbols or macros, and no VEX (AVX) instruction outside
+# the functions compiled for AVX.
 set -u
 B=${BUILD:-build}/check
 mkdir -p "$B"
@@ -58,6 +59,10 @@ for cxx in g++ clang++; do
   command -v $cxx >/dev/null 2>&1 || continue
   run $cxx -std=c++11 -Wall -Wextra -Werror -pedantic -I. -c "$B/decl.cpp" -o "$B/decl-$cxx.o"
 done
+
+# -m32, big-endian (s390x under qemu), wasm32-wasi, the implementation as C++, CAS_NO_STDIO,
+# clang -fsanitize=integer.
+. tests/portability.sh
 
 step "macro hygiene: nothing but CAS_* macros leaks out of the implementation"
 hdrs=$(cat cas.h vendor/blake3/*.c vendor/blake3/*.h vendor/zstd/zstddeclib.c | sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\([^>]*\)>.*/\1/p' | sort -u | grep -v -e '^intrin.h$' -e arm_neon.h -e '^stdio.h$')

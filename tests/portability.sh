@@ -1,0 +1,137 @@
+#!/bin/sh
+# The portability matrix of `make check` (sourced by tests/check.sh; `sh tests/portability.sh`
+# runs it alone): the tests built -m32, on a big-endian CPU (s390x, static, under qemu-user),
+# as wasm32-wasi in Node's WASI sandbox, as C++, under clang -fsanitize=integer, and a
+# CAS_NO_STDIO object checked for stdio/file calls. A missing toolchain is a SKIP with the
+# Debian packages to install, except under CI=true (.ci/run installs them all), where it fails.
+if [ -z "${B:-}" ]; then # run alone
+  set -u
+  B=${BUILD:-build}/check
+  mkdir -p "$B"
+  fails=0
+  step() { echo "== $*"; }
+  run() { if "$@"; then :; else echo "FAIL: $*" >&2; fails=$((fails + 1)); fi; }
+  WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
+  PORT_ALONE=1
+fi
+# The conformance programs of the matrix (tests/test_<name>.c) and their arguments.
+PORT_TESTS="main shard json upload"
+port_args() { case $1 in upload) echo tests/vectors ;; esac; }
+skip() {
+  if [ "${CI:-}" = true ]; then echo "FAIL: $* (CI must have every toolchain: see .ci/run)" >&2; fails=$((fails + 1))
+  else echo "SKIP: $*" >&2; fi
+}
+# Builds tests/test_<t>.c for every t in PORT_TESTS with "$@" as the compiler and flags,
+# to $B/<t>-$tag, and runs each through $runner (empty: directly).
+port_tests() {
+  tag=$1 runner=$2
+  shift 2
+  for t in $PORT_TESTS; do
+    if "$@" "tests/test_$t.c" -o "$B/$t-$tag"; then
+      run $runner "$B/$t-$tag" $(port_args $t)
+    else
+      echo "FAIL: $tag: build of tests/test_$t.c" >&2; fails=$((fails + 1))
+    fi
+  done
+}
+probe() { printf 'int main(void) { return 0; }\n' > "$B/probe.c"; "$@" "$B/probe.c" -o "$B/probe.out" >/dev/null 2>&1; }
+# The same xorbs on every platform: `cas xorb pack` of cas.h with LZ4 and BG4+LZ4 by the
+# native tool and by $1 (a 32-bit or big-endian build) must be the same bytes.
+same_xorbs() {
+  [ -x "$B/cas-native" ] || gcc $WARN -O2 examples/cas.c -o "$B/cas-native" || return 1
+  for z in lz4 bg4; do
+    "$B/cas-native" xorb pack cas.h -o "$B/native.$z.xorb" --compression $z >/dev/null &&
+      "$1" xorb pack cas.h -o "$B/other.$z.xorb" --compression $z >/dev/null &&
+      cmp "$B/native.$z.xorb" "$B/other.$z.xorb" || return 1
+  done
+}
+
+step "-m32: the tests and the CLI as a 32-bit x86 program"
+# -idirafter: without gcc-multilib (it conflicts with Debian's cross compilers) <asm/*.h> for
+# -m32 is the multiarch directory's.
+M32="-m32 -idirafter /usr/include/x86_64-linux-gnu"
+if probe gcc $M32; then
+  port_tests m32 "" gcc $WARN -O2 $M32
+  if printf '#include <lz4.h>\nint main(void) { return LZ4_versionNumber() == 0; }\n' > "$B/lz4probe.c" &&
+     gcc $M32 "$B/lz4probe.c" -o "$B/lz4probe" -llz4 >/dev/null 2>&1; then
+    run gcc $WARN -O2 $M32 tests/test_lz4.c -o "$B/lz4-m32" -llz4
+    run "$B/lz4-m32" --quick
+  else
+    echo "SKIP: -m32 test_lz4: no 32-bit liblz4 (dpkg --add-architecture i386; apt-get install liblz4-dev:i386)" >&2
+  fi
+  if run gcc $WARN -O2 $M32 examples/cas.c -o "$B/cas-m32"; then
+    for s in cli cli_shard cli_pack; do run sh tests/$s.sh "$B/cas-m32"; done
+    run same_xorbs "$B/cas-m32"
+  fi
+else
+  skip "-m32: gcc cannot build 32-bit programs (apt-get install lib32gcc-12-dev libc6-dev-i386)"
+fi
+
+step "big-endian: the tests and the CLI on s390x (static, under qemu-user)"
+becc= qemu=
+for c in s390x-linux-gnu-gcc s390x-linux-gnu-gcc-12; do command -v $c >/dev/null 2>&1 && { becc=$c; break; }; done
+for q in qemu-s390x qemu-s390x-static; do command -v $q >/dev/null 2>&1 && { qemu=$q; break; }; done
+if [ -n "$becc" ] && [ -n "$qemu" ] && probe $becc -static; then
+  port_tests s390x "$qemu" $becc $WARN -O2 -static
+  if run $becc $WARN -O2 -static examples/cas.c -o "$B/cas-s390x"; then
+    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$qemu" "$(cd "$B" && pwd)/cas-s390x" > "$B/cas-s390x.sh"
+    chmod +x "$B/cas-s390x.sh"
+    for s in cli cli_shard cli_pack; do run sh tests/$s.sh "$B/cas-s390x.sh"; done
+    run same_xorbs "$B/cas-s390x.sh"
+  fi
+else
+  skip "big-endian: no s390x cross compiler or qemu-user (apt-get install gcc-12-s390x-linux-gnu libc6-dev-s390x-cross qemu-user)"
+fi
+
+step "wasm32-wasi: the tests in Node's WASI sandbox"
+# 1 MiB of stack: wasm-ld's default is 64 KiB, less than the test programs' own frames.
+WASM="--target=wasm32-wasi -O2 -Wl,-z,stack-size=1048576"
+if probe clang $WASM && node -e "new (require('node:wasi').WASI)({ version: 'preview1' })" >/dev/null 2>&1; then
+  port_tests wasm "node --no-warnings tests/wasi_run.mjs" clang $WARN $WASM
+else
+  skip "wasm32-wasi: needs clang, lld, wasi-libc, libclang-rt-14-dev-wasm32 and Node.js >= 20"
+fi
+
+step "C++: the implementation compiles as C++11 (g++, clang++), the tests run as C++"
+printf '#define CAS_IMPLEMENTATION\n#include "cas.h"\nint main() { cas_hash h = cas_hash(); char x[65]; cas_chunk_hash("abc", 3, &h); cas_hash_to_hex(&h, x); return x[0] != %s; }\n' "'a'" > "$B/impl.cpp"
+for cxx in g++ clang++; do
+  command -v $cxx >/dev/null 2>&1 || { skip "C++: $cxx not installed"; continue; }
+  run $cxx -std=c++11 -Wall -Wextra -Werror -pedantic -O2 -I. "$B/impl.cpp" -o "$B/impl-$cxx"
+  run "$B/impl-$cxx"
+done
+if command -v g++ >/dev/null 2>&1; then
+  run g++ -std=c++11 -Wall -Wextra -Werror -pedantic -O0 -DCAS_NO_SIMD -DCAS_NO_ZSTD -I. -c "$B/impl.cpp" -o "$B/impl-min.o"
+  port_tests cxx "" g++ -std=c++11 -Wall -Wextra -Werror -O1 -x c++
+fi
+
+step "CAS_NO_STDIO: no <stdio.h>, no stdio or file call in the implementation"
+printf '#define CAS_IMPLEMENTATION\n#include "cas.h"\n' > "$B/nostdio.c"
+IO='^(_IO_.*|__isoc99_.*|(f|v|vf|s|sn|vs|vsn|d|vd)printf|(f|s|vf|vs)?scanf|f(open|open64|close|read|write|seeko?|tello?|flush|gets|puts|putc|getc|error|eof|ileno|dopen|reopen|stat|stat64)|puts|putchar|getchar|perror|remove|rename|tmpfile|tmpnam|setvbuf|setbuf|popen|pclose|open|open64|openat|close|read|write|pread|pwrite|lseek|lseek64|stat|lstat|fstat|mmap|munmap|unlink|getenv|system|stdin|stdout|stderr)$'
+for variant in "gcc -O2" "gcc -O0 -DCAS_NO_SIMD" "clang -O2"; do
+  if ! $variant $WARN -DCAS_NO_STDIO -I. -c "$B/nostdio.c" -o "$B/nostdio.o"; then
+    echo "FAIL: $variant -DCAS_NO_STDIO build" >&2; fails=$((fails + 1)); continue
+  fi
+  if $variant -DCAS_NO_STDIO -I. -H -E "$B/nostdio.c" 2>&1 >/dev/null | grep -q '[/ ]stdio\.h$'; then
+    echo "FAIL: $variant -DCAS_NO_STDIO: <stdio.h> is included" >&2; fails=$((fails + 1))
+  fi
+  calls=$(nm -u "$B/nostdio.o" | awk '{print $NF}' | grep -E "$IO" || true)
+  if [ -n "$calls" ]; then echo "FAIL: $variant -DCAS_NO_STDIO: calls" $calls >&2; fails=$((fails + 1)); fi
+done
+echo "   libc functions used:" $(nm -u "$B/nostdio.o" | awk '{print $NF}')
+
+step "clang -fsanitize=integer (tests/sanitize-integer.txt lists the functions that wrap on purpose)"
+INT="-O1 -g -fsanitize=integer -fno-sanitize-recover=all -fsanitize-ignorelist=tests/sanitize-integer.txt"
+if probe clang $INT; then
+  port_tests int "" clang $WARN $INT
+  if probe clang -m32 $INT; then
+    run clang $WARN $INT $M32 tests/test_main.c -o "$B/main-int-m32"
+    run "$B/main-int-m32"
+  fi
+else
+  skip "clang -fsanitize=integer: needs clang and libclang-rt-14-dev"
+fi
+
+if [ -n "${PORT_ALONE:-}" ]; then
+  if [ $fails -eq 0 ]; then echo "portability: all passed"; else echo "portability: $fails failed"; fi
+  [ $fails -eq 0 ]
+fi
