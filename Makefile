@@ -87,16 +87,19 @@ check:
 
 # Fuzzing: every fuzz/fuzz_<name>.c becomes build/fuzz/<name> (libFuzzer, ASan+UBSan, clang)
 # and runs for FUZZ_SECONDS on a copy of its corpus; `fuzz-replay` runs the corpora through a
-# plain driver (no libFuzzer needed), as a regression test.
+# plain driver (no libFuzzer needed), as a regression test. A target's extra link flags (a
+# test-only oracle such as -llz4) go in fuzz/<name>.libs.
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES    = $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SAN      = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 $(BUILD)/fuzz/%: fuzz/fuzz_%.c $(HEADERS) tests/testlib.h
 	@mkdir -p $(BUILD)/fuzz
-	clang $(WARN) $(FUZZ_SAN) -fsanitize-ignorelist=fuzz/sanitize-ignore.txt -fsanitize=fuzzer -DCAS_FUZZING $< -o $@
+	clang $(WARN) $(FUZZ_SAN) -fsanitize-ignorelist=fuzz/sanitize-ignore.txt -fsanitize=fuzzer -DCAS_FUZZING $< -o $@ \
+	  $(shell cat fuzz/$*.libs 2>/dev/null)
 $(BUILD)/fuzz-replay/%: fuzz/fuzz_%.c fuzz/replay.c $(HEADERS) tests/testlib.h
 	@mkdir -p $(BUILD)/fuzz-replay
-	$(CC) $(WARN) $(FUZZ_SAN) -DCAS_FUZZING $< fuzz/replay.c -o $@
+	$(CC) $(WARN) $(FUZZ_SAN) -DCAS_FUZZING $< fuzz/replay.c -o $@ \
+	  $(shell cat fuzz/$*.libs 2>/dev/null)
 fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
 	@for n in $(FUZZ_NAMES); do \
 	  echo "== fuzz $$n for $(FUZZ_SECONDS) s"; \
