@@ -17,6 +17,9 @@
                                       DIR/xorbs/<hash>, the session's shards to DIR/shards/<hash>
                                       (dedup against the shards already there); prints
                                       <xet-file-hash>  <name> per file, a summary on stderr
+   cas pack --dry-run [--store DIR] FILE...
+                                      the same session with nothing written: what an upload
+                                      would store (xorbs are still built, in memory)
    cas unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]
                                       a file of the store: the manifest a server would send,
                                       built from DIR/shards, run against DIR/xorbs
@@ -66,6 +69,7 @@ static int usage(void) {
             "       %s shard dump FILE [--json]\n"
             "       %s shard verify FILE [--store DIR]\n"
             "       %s pack --store DIR [--threads N] FILE...\n"
+            "       %s pack --dry-run [--store DIR] [--threads N] FILE...\n"
             "       %s unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]\n"
             "       %s reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]\n"
             "       %s get REPO_ID PATH [-o OUT] [--revision R] [--repo-type model|dataset|space]\n"
@@ -76,7 +80,7 @@ static int usage(void) {
             "       %s put --cas-url URL [--token T] FILE... [--jobs N] [--tries N] [--store DIR]\n"
             "       %s version\n",
             g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog,
-            g_prog, g_prog, g_prog, g_prog, g_prog);
+            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
     return EXIT_USAGE;
 }
 
@@ -838,10 +842,16 @@ static int cmd_hash(int argc, char **argv, uint8_t *buf) {
      DIR/xorbs/<xorb-hash> (the body as uploaded, no footer), the session's shard(s) to
      DIR/shards/<shard-hash> (upload form), each written to a temporary name and renamed.
      The shards already in DIR/shards are the dedup cache. Prints "<xet-file-hash>  <name>"
-     per file, and a summary on stderr. */
+     per file, and a summary on stderr.
+
+   cas pack --dry-run [--store DIR] FILE...
+     The same session, every xorb and shard built in memory and dropped: how much an upload
+     would store given DIR's shards (none without --store). DIR is only read. Also the
+     upload pipeline's speed without the disk (tests/bench_pack.sh). */
 
 typedef struct {
     const char *dir;
+    int dry_run; /* count, do not write */
     unsigned long long xorbs_written, shards_written;
 } pack_store;
 
@@ -851,6 +861,7 @@ static int pack_put(const pack_store *st, const char *sub, const cas_hash *h, co
                     size_t len) {
     char hex[CAS_HASH_HEX_SIZE + 1], path[4096], tmp[4200];
     FILE *f;
+    if (st->dry_run) return (void)sub, (void)h, (void)data, (void)len, 0;
     cas_hash_to_hex(h, hex);
     snprintf(path, sizeof path, "%s/%s/%s", st->dir, sub, hex);
     f = fopen(path, "rb");
@@ -1162,19 +1173,20 @@ static int cmd_pack(int argc, char **argv) {
     unsigned threads = cores > 1 ? (unsigned)(cores < 64 ? cores : 64) : 1;
     cas_upload_desc desc;
     pack_pool pool;
+    memset(&st, 0, sizeof st);
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--store") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--dry-run")) st.dry_run = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = (unsigned)atoi(argv[++i]);
             if (threads < 1 || threads > 256) return usage();
         } else if (argv[i][0] == '-' && argv[i][1]) return usage();
         else nfiles++;
     }
-    if (!dir || !nfiles) return usage();
-    memset(&st, 0, sizeof st);
+    if ((!dir && !st.dry_run) || !nfiles) return usage();
     memset(&ps, 0, sizeof ps);
     st.dir = dir;
-    if ((rc = pack_mkdirs(dir)) != 0 || (rc = pack_load_shards(dir, &ps)) != 0) {
+    if ((dir && !st.dry_run && (rc = pack_mkdirs(dir)) != 0) || (dir && (rc = pack_load_shards(dir, &ps)) != 0)) {
         pack_shards_free(&ps);
         return rc;
     }
@@ -1201,6 +1213,7 @@ static int cmd_pack(int argc, char **argv) {
             i++;
             continue;
         }
+        if (!strcmp(argv[i], "--dry-run")) continue;
         rc = pack_file(u, &st, argv[i], buf, threads);
     }
     if (rc == 0 && (rc = cas_upload_finish(u)) != CAS_OK) rc = report("pack", rc, cas_upload_error(u));
@@ -1208,13 +1221,15 @@ static int cmd_pack(int argc, char **argv) {
     cas_upload_get_stats(u, &s);
     if (rc == 0)
         fprintf(stderr,
-                "%s: %llu files, %llu bytes in, %llu new bytes stored (%llu chunks; %llu bytes in "
-                "xorbs), %llu bytes deduplicated (%llu chunks), %llu xorbs and %llu shards written, "
+                "%s: %llu files, %llu bytes in, %llu new bytes %s (%llu chunks; %llu bytes in "
+                "xorbs), %llu bytes deduplicated (%llu chunks), %llu xorbs and %llu shards %s, "
                 "%.2f chunks per term (%llu terms)\n",
                 g_prog, (unsigned long long)s.files, (unsigned long long)s.bytes_in,
-                (unsigned long long)s.new_bytes, (unsigned long long)s.new_chunks,
+                (unsigned long long)s.new_bytes, st.dry_run ? "to store" : "stored",
+                (unsigned long long)s.new_chunks,
                 (unsigned long long)s.xorb_bytes, (unsigned long long)s.dedup_bytes,
-                (unsigned long long)s.dedup_chunks, st.xorbs_written, st.shards_written,
+                (unsigned long long)s.dedup_chunks, st.dry_run ? s.xorbs : st.xorbs_written,
+                st.dry_run ? s.shards : st.shards_written, st.dry_run ? "built (dry run: none written)" : "written",
                 s.terms ? (double)s.chunks / (double)s.terms : 0.0, (unsigned long long)s.terms);
     cas_upload_free(u);
     if (desc.parallel) pack_pool_stop(&pool);

@@ -45,11 +45,24 @@ check '[ $? -eq 0 ]' "second pack"
 check '[ "$(count "$T/s/xorbs")" -eq "$x1" ]' "same file twice: no new xorb"
 check 'grep -q " 0 new bytes stored" "$T/err2"' "same file twice: 0 new bytes ($(cat "$T/err2"))"
 
-# 4. insertion in the middle: only the chunks around the edit are stored
+# 4. --dry-run: the insertion against the store, nothing written; then the same, for real:
+# only the chunks around the edit are stored, as many as the dry run said
+nshards=$(count "$T/s/shards")
+"$CAS" pack --dry-run --store "$T/s" "$T/b.bin" > "$T/out3d" 2> "$T/err3d"
+check '[ $? -eq 0 ]' "dry run exit status"
+check '[ "$(cat "$T/out3d")" = "$("$CAS" hash "$T/b.bin")" ]' "dry run: file hash"
+check '[ "$(count "$T/s/xorbs")" -eq "$x1" ] && [ "$(count "$T/s/shards")" -eq "$nshards" ]' "dry run: nothing written"
+check 'grep -q "1 xorbs and 1 shards built (dry run: none written)" "$T/err3d"' "dry run summary ($(cat "$T/err3d"))"
+dry=$(sed -n 's/.* new bytes to store (\([0-9]*\) chunks.*/\1/p' "$T/err3d")
+"$CAS" pack --dry-run "$T/a.bin" > /dev/null 2> "$T/err3e"
+check '[ $? -eq 0 ] && grep -q " 6291456 new bytes to store" "$T/err3e"' "dry run without a store: every byte new"
+"$CAS" pack --dry-run --store "$T/nope" "$T/a.bin" > /dev/null 2>&1
+check '[ $? -eq 2 ] && [ ! -e "$T/nope" ]' "dry run against a missing store: exit 2, nothing created"
 "$CAS" pack --store "$T/s" "$T/b.bin" > "$T/out3" 2> "$T/err3"
 check '[ $? -eq 0 ]' "insertion pack"
 chunks=$(sed -n 's/.* new bytes stored (\([0-9]*\) chunks.*/\1/p' "$T/err3")
 check '[ -n "$chunks" ] && [ "$chunks" -ge 1 ] && [ "$chunks" -le 3 ]' "insertion: $chunks new chunks ($(cat "$T/err3"))"
+check '[ "$chunks" = "$dry" ]' "dry run predicted $dry new chunks, pack stored $chunks"
 check '[ "$(count "$T/s/xorbs")" -eq $((x1 + 1)) ]' "insertion: one small xorb"
 check '[ "$(cat "$T/out3")" = "$("$CAS" hash "$T/b.bin")" ]' "insertion: file hash"
 
