@@ -850,6 +850,7 @@ static int cmd_hash(int argc, char **argv, uint8_t *buf) {
      upload pipeline's speed without the disk (tests/bench_pack.sh). */
 
 typedef struct {
+    cas_upload *u;
     const char *dir;
     int dry_run; /* count, do not write */
     unsigned long long xorbs_written, shards_written;
@@ -972,8 +973,11 @@ static int pack_load_shards(const char *dir, pack_shards *ps) {
     return rc;
 }
 
-/* Drains the session's events into the store. Returns 0 or an exit status. */
-static int pack_drain(cas_upload *u, pack_store *st) {
+/* Drains the session's events into the store (host: the pack_store). Returns 0 or an exit
+   status. */
+static int pack_drain(void *host) {
+    pack_store *st = (pack_store *)host;
+    cas_upload *u = st->u;
     cas_upload_event ev;
     int rc;
     while ((rc = cas_upload_next(u, &ev)) == CAS_READY) {
@@ -1100,9 +1104,12 @@ static void *pack_sha_thread(void *arg) {
     return NULL;
 }
 
-/* Packs one file. threads > 1: its SHA-256 is computed on another thread (stdin: here). */
-static int pack_file(cas_upload *u, pack_store *st, const char *name, uint8_t *buf, unsigned threads) {
-    cas_upload_file_result r;
+/* Pushes one file through the session u, handing its events to drain(host) (the directory
+   store of `pack`, the network of `put`) whenever the engine has some. threads > 1: the
+   file's SHA-256 is computed on another thread (stdin: here; the session then needs
+   CAS_UPLOAD_HOST_SHA256). Returns 0 with *r, or an exit status. */
+static int upload_file(cas_upload *u, const char *name, uint8_t *buf, unsigned threads,
+                       int (*drain)(void *host), void *host, cas_upload_file_result *r) {
     FILE *f = open_input(name);
     size_t n;
     int rc, x, sha_thread = 0, inline_sha = threads > 1 && f == stdin;
@@ -1122,7 +1129,7 @@ static int pack_file(cas_upload *u, pack_store *st, const char *name, uint8_t *b
             size_t used = 0;
             rc = cas_upload_push(u, buf + off, n - off, &used);
             off += used;
-            if (rc == CAS_READY && (x = pack_drain(u, st)) != 0) {
+            if (rc == CAS_READY && (x = drain(host)) != 0) {
                 close_input(f);
                 if (sha_thread) pthread_join(tid, NULL);
                 return x;
@@ -1149,13 +1156,11 @@ static int pack_file(cas_upload *u, pack_store *st, const char *name, uint8_t *b
         rc = cas_upload_file_sha256(u, job.sha);
     }
     while (rc == CAS_OK || rc == CAS_READY) {
-        rc = cas_upload_file_end(u, &r);
+        rc = cas_upload_file_end(u, r);
         if (rc == CAS_OK) break;
-        if (rc == CAS_READY && (x = pack_drain(u, st)) != 0) return x;
+        if (rc == CAS_READY && (x = drain(host)) != 0) return x;
     }
     if (rc != CAS_OK) return report(name, rc, cas_upload_error(u));
-    print_hash(&r.file_hash);
-    printf("  %s\n", name);
     return 0;
 }
 
@@ -1206,6 +1211,7 @@ static int cmd_pack(int argc, char **argv) {
         pack_shards_free(&ps);
         return rc;
     }
+    st.u = u;
     for (k = 0; k < ps.n && rc == 0; k++)
         if (cas_upload_add_shard(u, &ps.s[k]) != CAS_OK) rc = report("pack", CAS_E_NOMEM, NULL);
     for (i = 0; i < argc && rc == 0; i++) {
@@ -1214,10 +1220,14 @@ static int cmd_pack(int argc, char **argv) {
             continue;
         }
         if (!strcmp(argv[i], "--dry-run")) continue;
-        rc = pack_file(u, &st, argv[i], buf, threads);
+        cas_upload_file_result r;
+        if ((rc = upload_file(u, argv[i], buf, threads, pack_drain, &st, &r)) == 0) {
+            print_hash(&r.file_hash);
+            printf("  %s\n", argv[i]);
+        }
     }
     if (rc == 0 && (rc = cas_upload_finish(u)) != CAS_OK) rc = report("pack", rc, cas_upload_error(u));
-    if (rc == 0) rc = pack_drain(u, &st);
+    if (rc == 0) rc = pack_drain(&st);
     cas_upload_get_stats(u, &s);
     if (rc == 0)
         fprintf(stderr,
@@ -2473,10 +2483,12 @@ static size_t put_waiting_xorbs(const put_ctx *P) {
     return n;
 }
 
-/* Drains the session's events into requests; waits for the answers of its queries (so every
-   answer is applied), keeps at most --jobs xorbs waiting besides the running ones, and sends
-   a shard only once every earlier request has succeeded. Returns 0 or an exit status. */
-static int put_drain(put_ctx *P) {
+/* Drains the session's events into requests (host: the put_ctx); waits for the answers of its
+   queries (so every answer is applied), keeps at most --jobs xorbs waiting besides the
+   running ones, and sends a shard only once every earlier request has succeeded. Returns 0
+   or an exit status. */
+static int put_drain(void *host) {
+    put_ctx *P = (put_ctx *)host;
     cas_upload_event ev;
     int rc = CAS_NEED_INPUT;
     while (!P->fail && (rc = cas_upload_next(P->u, &ev)) == CAS_READY) {
@@ -2503,43 +2515,6 @@ static int put_drain(put_ctx *P) {
     while (!P->fail && cas_upload_open_queries(P->u) > 0) put_pump(P, 1);
     put_pump(P, 0);
     return P->fail;
-}
-
-static int put_file(put_ctx *P, const char *name, uint8_t *buf) {
-    put_file_res *fr = &P->files[P->nfiles];
-    FILE *f = open_input(name);
-    size_t n;
-    int rc, x;
-    if (!f) return EXIT_USAGE;
-    rc = cas_upload_file_begin(P->u);
-    while (rc == CAS_OK && (n = fread(buf, 1, READ_SIZE, f)) > 0) {
-        size_t off = 0;
-        while (rc == CAS_OK && off < n) {
-            size_t used = 0;
-            rc = cas_upload_push(P->u, buf + off, n - off, &used);
-            off += used;
-            if (rc == CAS_READY && (x = put_drain(P)) != 0) {
-                close_input(f);
-                return x;
-            }
-            if (rc == CAS_READY || rc == CAS_NEED_INPUT) rc = CAS_OK;
-        }
-    }
-    if (rc == CAS_OK && ferror(f)) {
-        fprintf(stderr, "%s: %s: read error: %s\n", g_prog, name, strerror(errno));
-        close_input(f);
-        return EXIT_USAGE;
-    }
-    close_input(f);
-    while (rc == CAS_OK || rc == CAS_READY) {
-        rc = cas_upload_file_end(P->u, &fr->r);
-        if (rc == CAS_OK) break;
-        if (rc == CAS_READY && (x = put_drain(P)) != 0) return x;
-    }
-    if (rc != CAS_OK) return report(name, rc, cas_upload_error(P->u));
-    fr->name = name;
-    P->nfiles++;
-    return 0;
 }
 
 static int cmd_put(int argc, char **argv, uint8_t *buf) {
@@ -2615,7 +2590,9 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     if (!rc && (rc = cas_upload_create(NULL, &desc, &P.u, &err)) != CAS_OK) rc = report("put", rc, &err);
     for (k = 0; k < ps.n && !rc; k++)
         if (cas_upload_add_shard(P.u, &ps.s[k]) != CAS_OK) rc = report("put", CAS_E_NOMEM, NULL);
-    for (i = cas_url ? 0 : 1; i < nnames && !rc; i++) rc = put_file(&P, names[i], buf);
+    for (i = cas_url ? 0 : 1; i < nnames && !rc; i++)
+        if ((rc = upload_file(P.u, names[i], buf, 1, put_drain, &P, &P.files[P.nfiles].r)) == 0)
+            P.files[P.nfiles++].name = names[i];
     if (!rc && (rc = cas_upload_finish(P.u)) != CAS_OK) rc = report("put", rc, cas_upload_error(P.u));
     if (!rc) rc = put_drain(&P);
     if (!rc) put_wait_all(&P);
