@@ -6940,11 +6940,33 @@ static int cas__jp_parse(cas__jp *p, const cas_allocator *a, const void *body, s
     return rc;
 }
 
+/* The rule both manifest shapes share, after their xorbs are sorted and unique (nx of them):
+   every term lies inside one fetch range of its xorb. The term lists are files[0..nf)
+   (batch) or, with files NULL, the single response's terms. Messages name the fields of the
+   shape being parsed. */
+static int cas__jp_link_terms(cas__jp *p, const cas_allocator *a, size_t nx, const cas_recon_file *files,
+                              size_t nf, const char *no_xorb, const char *uncovered) {
+    cas__jcover *sc = NULL;
+    size_t i;
+    int rc = cas__jp_cover_prepare(p, a, p->xorbs, nx, &sc);
+    if (rc != CAS_OK) return rc;
+    if (!files) {
+        rc = cas__jp_cover(p, sc, p->xorbs, nx, p->terms ? p->terms + p->terms_first : NULL,
+                           p->nterms - p->terms_first, no_xorb, uncovered);
+    } else {
+        /* the block's terms, so writable: files[].terms only points into it as const */
+        for (i = 0; rc == CAS_OK && i < nf; i++)
+            rc = cas__jp_cover(p, sc, p->xorbs, nx, p->terms + (files[i].terms - p->terms), files[i].num_terms,
+                               no_xorb, uncovered);
+    }
+    cas__free(a, sc, p->nranges * sizeof *sc);
+    return rc;
+}
+
 int cas_recon_parse(const cas_allocator *alloc, const void *body, size_t len, int version,
                     const cas_json_options *opt, cas_recon *out, cas_error *err) {
     cas__jp p;
     cas_allocator a = cas__allocator_or_default(alloc);
-    cas__jcover *sc = NULL;
     void *block;
     size_t size, nx;
     int rc;
@@ -6958,13 +6980,11 @@ int cas_recon_parse(const cas_allocator *alloc, const void *body, size_t len, in
         rc = cas__jp_unique(&p, p.xorbs, &nx, sizeof *p.xorbs, offsetof(cas_recon_xorb, priv_offset),
                             cas__jp_less_xorb,
                             version == 2 ? "xorbs: the same xorb hash twice" : "fetch_info: the same xorb hash twice");
-        if (rc == CAS_OK && (rc = cas__jp_cover_prepare(&p, &a, p.xorbs, nx, &sc)) == CAS_OK) {
-            rc = cas__jp_cover(&p, sc, p.xorbs, nx, p.terms ? p.terms + p.terms_first : NULL, p.nterms - p.terms_first,
-                               version == 2 ? "terms[].hash: not a key of xorbs" : "terms[].hash: not a key of fetch_info",
-                               version == 2 ? "terms[]: no range of its xorb's fetch entries contains its chunks"
-                                            : "terms[]: no fetch_info range of its xorb contains its chunks");
-            cas__free(&a, sc, p.nranges * sizeof *sc);
-        }
+        if (rc == CAS_OK)
+            rc = cas__jp_link_terms(&p, &a, nx, NULL, 0,
+                                    version == 2 ? "terms[].hash: not a key of xorbs" : "terms[].hash: not a key of fetch_info",
+                                    version == 2 ? "terms[]: no range of its xorb's fetch entries contains its chunks"
+                                                 : "terms[]: no fetch_info range of its xorb contains its chunks");
         if (rc == CAS_OK &&
             (p.nterms == p.terms_first ? p.offset_into_first_range != 0
                                        : p.offset_into_first_range >= p.terms[p.terms_first].unpacked_length))
@@ -6998,9 +7018,8 @@ int cas_recon_batch_parse(const cas_allocator *alloc, const void *body, size_t l
                           const cas_json_options *opt, cas_recon_batch *out, cas_error *err) {
     cas__jp p;
     cas_allocator a = cas__allocator_or_default(alloc);
-    cas__jcover *sc = NULL;
     void *block;
-    size_t size, nx, nf, i;
+    size_t size, nx, nf;
     int rc;
     memset(out, 0, sizeof *out);
     cas__jp_init(&p, opt);
@@ -7013,14 +7032,9 @@ int cas_recon_batch_parse(const cas_allocator *alloc, const void *body, size_t l
         if (rc == CAS_OK)
             rc = cas__jp_unique(&p, p.files, &nf, sizeof *p.files, offsetof(cas_recon_file, priv_offset),
                                 cas__jp_less_file, "files: the same file hash twice");
-        if (rc == CAS_OK && (rc = cas__jp_cover_prepare(&p, &a, p.xorbs, nx, &sc)) == CAS_OK) {
-            /* the block's terms, so writable: files[].terms only points into it as const */
-            for (i = 0; rc == CAS_OK && i < nf; i++)
-                rc = cas__jp_cover(&p, sc, p.xorbs, nx, p.terms + (p.files[i].terms - p.terms),
-                                   p.files[i].num_terms, "files{}[].hash: not a key of fetch_info",
-                                   "files{}[]: no fetch_info range of its xorb contains its chunks");
-            cas__free(&a, sc, p.nranges * sizeof *sc);
-        }
+        if (rc == CAS_OK)
+            rc = cas__jp_link_terms(&p, &a, nx, p.files, nf, "files{}[].hash: not a key of fetch_info",
+                                    "files{}[]: no fetch_info range of its xorb contains its chunks");
         if (rc != CAS_OK) {
             cas__free(&a, block, size);
         } else {
