@@ -2738,6 +2738,18 @@ int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len,
     /* Streaming, so frames without a content size decode too and output is bounded by cap. */
     while (in.pos < in.size || ret != 0) {
         size_t before_in = in.pos, before_out = out.pos;
+        /* At each frame's start, the window check of its header ourselves: zstd skips
+           windowLogMax when a frame declares its content size and cap already holds it (it
+           decodes straight into dst), so a frame asking for more than 8 MiB would pass or fail
+           with the caller's capacity. A header cut short is left to the decoder. */
+        if (ret == 0 || in.pos == 0) {
+            ZSTD_frameHeader fh;
+            if (ZSTD_getFrameHeader(&fh, (const uint8_t *)src + in.pos, in.size - in.pos) == 0 &&
+                fh.frameType == ZSTD_frame && fh.windowSize > (1ull << CAS_ZSTD_MAX_WINDOW_LOG)) {
+                result = CAS_E_ZSTD;
+                break;
+            }
+        }
         ret = ZSTD_decompressStream(dctx, &out, &in);
         if (ZSTD_isError(ret)) {
             result = ZSTD_getErrorCode(ret) == ZSTD_error_memory_allocation ? CAS_E_NOMEM : CAS_E_ZSTD;
