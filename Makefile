@@ -52,10 +52,13 @@ $(BUILD)/test_multipart: tests/test_multipart.c $(HEADERS)
 $(BUILD)/test_download: tests/test_download.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_download.c -o $@
+$(BUILD)/test_limits: tests/test_limits.c tests/testlib.h README.md $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) tests/test_limits.c -o $@
 
 # Every test: the unit/conformance runner, LZ4 interop, shards, the CLI, the one-TU build.
 test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test_upload \
-      $(BUILD)/test_multipart $(BUILD)/test_download $(BUILD)/test_json_upload
+      $(BUILD)/test_multipart $(BUILD)/test_download $(BUILD)/test_json_upload $(BUILD)/test_limits
 	$(BUILD)/test
 	$(BUILD)/test_lz4
 	$(BUILD)/test_shard
@@ -64,6 +67,7 @@ test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test
 	$(BUILD)/test_upload tests/vectors
 	$(BUILD)/test_multipart
 	$(BUILD)/test_download
+	$(BUILD)/test_limits
 	sh tests/cli.sh $(BUILD)/cas
 	sh tests/cli_put.sh $(BUILD)/cas
 	sh tests/cli_shard.sh $(BUILD)/cas

@@ -36,6 +36,8 @@ for cc in gcc clang; do
   run "$B/test-multipart-san-$cc"
   run $cc $WARN $SAN tests/test_download.c -o "$B/test-download-san-$cc"
   run "$B/test-download-san-$cc"
+  run $cc $WARN $SAN tests/test_limits.c -o "$B/test-limits-san-$cc"
+  run "$B/test-limits-san-$cc"
   run sh tests/cli_shard.sh "$B/cas-san-$cc"
   run sh tests/cli_pack.sh "$B/cas-san-$cc"
   run $cc $WARN $SAN $CURL_FLAGS examples/cas.c -o "$B/cas-san-curl-$cc" $CURL_LIBS

@@ -17,9 +17,9 @@ fi
 # The conformance programs of the matrix (tests/test_<name>.c) and their arguments. PORT_MORE
 # run -m32, on s390x and in WASI too, not yet as C++ (test_multipart's `= {0}` initializers
 # warn in C++) nor under -fsanitize=integer (`len--`/`pick--` loop ends wrap in cas__mp_put
-# and test_download.c).
+# and test_download.c); test_limits builds 64 MiB inputs, so it stays out of the two slowest.
 PORT_TESTS="main shard json upload"
-PORT_MORE="json_upload multipart download"
+PORT_MORE="json_upload multipart download limits"
 port_args() { case $1 in upload) echo tests/vectors ;; esac; }
 skip() {
   if [ "${CI:-}" = true ]; then echo "FAIL: $* (CI must have every toolchain: see .ci/run)" >&2; fails=$((fails + 1))
