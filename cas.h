@@ -341,8 +341,15 @@ CAS_API int cas_chunk_stream_finish(cas_chunk_stream *s, cas_chunk *out);
 
 /* zstd's frame magic, little-endian (28 B5 2F FD); cas_zstd_is_frame tests the first bytes. */
 #define CAS_ZSTD_MAGIC 0xFD2FB528u
-/* The largest window a frame may ask for (8 MiB): bounds the decoder's memory. */
+/* The largest window a frame may ask for (8 MiB): bounds the decoder's memory. A host may
+   define it before including cas.h: lower to save memory, higher if a server ever sends
+   wider frames (27 is zstd's own default cap; the decoder then takes up to 128 MiB). */
+#ifndef CAS_ZSTD_MAX_WINDOW_LOG
 #define CAS_ZSTD_MAX_WINDOW_LOG 23
+#endif
+#if CAS_ZSTD_MAX_WINDOW_LOG < 10 || CAS_ZSTD_MAX_WINDOW_LOG > 27
+#error "CAS_ZSTD_MAX_WINDOW_LOG must be 10..27 (zstd's smallest window to its default cap)"
+#endif
 CAS_API int cas_zstd_is_frame(const void *src, size_t len);
 /* Decompresses the zstd frame(s) in src[0..len) into dst[0..cap). *out_len = bytes written.
    CAS_E_LIMIT if the output would pass cap; CAS_E_ZSTD if the input is corrupt, truncated
@@ -1480,8 +1487,19 @@ CAS_API void cas_upload_free(cas_upload *u);
    the parts' ranges to the ranges requested is the caller's job. */
 
 #define CAS_MULTIPART_MAX_BOUNDARY 70   /* RFC 2046 */
+/* The two below are hostile-input bounds, not protocol: a host may define either before
+   including cas.h (64 bytes .. 16 MiB). The reader holds none of these bytes, so they bound
+   time spent on junk, not memory. */
+#ifndef CAS_MULTIPART_MAX_HEADER
 #define CAS_MULTIPART_MAX_HEADER 8192   /* header bytes per part (also: transport padding) */
+#endif
+#ifndef CAS_MULTIPART_MAX_PREAMBLE
 #define CAS_MULTIPART_MAX_PREAMBLE 8192 /* bytes before the first delimiter */
+#endif
+#if CAS_MULTIPART_MAX_HEADER < 64 || CAS_MULTIPART_MAX_HEADER > (16 << 20) || \
+    CAS_MULTIPART_MAX_PREAMBLE < 64 || CAS_MULTIPART_MAX_PREAMBLE > (16 << 20)
+#error "CAS_MULTIPART_MAX_HEADER and CAS_MULTIPART_MAX_PREAMBLE must be 64 .. 16 MiB"
+#endif
 
 typedef struct cas_multipart {
     uint64_t priv_offset;     /* body bytes consumed */
