@@ -30,6 +30,7 @@
    cas get --cas-url URL FILEHASH -o OUT [--range A-B]
                                       downloads from the Hub or a CAS (builds with libcurl)
    cas put REPO_ID FILE... [--revision R] [--repo-type T] [--jobs N] [--tries N] [--store DIR]
+           [--threads N]
    cas put --cas-url URL [--token T] FILE...
                                       uploads to the Hub's CAS or a CAS (builds with libcurl);
                                       prints <xet-hash>  <sha256>  <size>  <name> per file
@@ -76,8 +77,8 @@ static int usage(void) {
             "              [--range A-B] [--token T] [--endpoint URL] [--jobs N] [--no-resume]\n"
             "       %s get --cas-url URL [--token T] FILEHASH -o OUT [--range A-B] [--jobs N]\n"
             "       %s put REPO_ID FILE... [--revision R] [--repo-type model|dataset|space]\n"
-            "              [--token T] [--endpoint URL] [--jobs N] [--tries N] [--store DIR]\n"
-            "       %s put --cas-url URL [--token T] FILE... [--jobs N] [--tries N] [--store DIR]\n"
+            "              [--token T] [--endpoint URL] [--jobs N] [--tries N] [--store DIR] [--threads N]\n"
+            "       %s put --cas-url URL [--token T] FILE... [--jobs N] [--tries N] [--store DIR] [--threads N]\n"
             "       %s version\n",
             g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog,
             g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
@@ -1064,6 +1065,24 @@ static int pack_pool_start(pack_pool *p, unsigned n) {
     return 0;
 }
 
+/* --threads N for pack and put: N > 1 runs chunk compression on a pool of N threads (the
+   session's parallel hook) and each file's SHA-256 on a thread of its own (upload_file);
+   the output is byte-identical to one thread. Returns whether the pool runs (stop it). */
+static int upload_threads_start(cas_upload_desc *desc, pack_pool *pool, unsigned threads) {
+    if (threads <= 1) return 0;
+    desc->flags |= CAS_UPLOAD_HOST_SHA256;
+    if (pack_pool_start(pool, threads) != 0) return 0;
+    desc->parallel = pack_pool_run;
+    desc->parallel_user = pool;
+    return 1;
+}
+
+/* The default of --threads: the cores online (1..64). */
+static unsigned upload_threads_default(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 1 ? (unsigned)(cores < 64 ? cores : 64) : 1;
+}
+
 static void pack_pool_stop(pack_pool *p) {
     unsigned i;
     pthread_mutex_lock(&p->mu);
@@ -1174,8 +1193,7 @@ static int cmd_pack(int argc, char **argv) {
     uint8_t *buf;
     int i, rc = 0, nfiles = 0;
     size_t k;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = cores > 1 ? (unsigned)(cores < 64 ? cores : 64) : 1;
+    unsigned threads = upload_threads_default();
     cas_upload_desc desc;
     pack_pool pool;
     memset(&st, 0, sizeof st);
@@ -1196,13 +1214,7 @@ static int cmd_pack(int argc, char **argv) {
         return rc;
     }
     memset(&desc, 0, sizeof desc);
-    if (threads > 1) {
-        desc.flags = CAS_UPLOAD_HOST_SHA256;
-        if (pack_pool_start(&pool, threads) == 0) {
-            desc.parallel = pack_pool_run;
-            desc.parallel_user = &pool;
-        }
-    }
+    upload_threads_start(&desc, &pool, threads);
     buf = (uint8_t *)malloc(READ_SIZE);
     if (!buf || (rc = cas_upload_create(NULL, &desc, &u, &err)) != CAS_OK) {
         if (desc.parallel) pack_pool_stop(&pool);
@@ -2186,7 +2198,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
 
    cas put --cas-url URL [--token T] FILE...
    cas put REPO_ID FILE... [--repo-type T] [--revision R] [--endpoint URL] [--token T]
-     [--jobs N] [--tries N] [--store DIR]
+     [--jobs N] [--tries N] [--store DIR] [--threads N]
      One upload session over FILE...: global-dedup queries (GET /v1/chunks/default-merkledb/
      {chunk}; on a 404 the `default` prefix once, as HF's TypeScript client uses, and whichever
      answers 200 is kept), new xorbs POSTed N at a time (POST /v1/xorbs/default/{hash}),
@@ -2195,7 +2207,8 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
      exponential backoff and jitter; uploads are idempotent by content hash. Hub mode takes a
      write token from {endpoint}/api/{type}s/{repo}/xet-write-token/{rev} with HF_TOKEN (or
      --token). --store DIR: the shards in DIR/shards are a dedup cache, and new xorbs and the
-     shards are written there too (as cas pack). On success prints, per file,
+     shards are written there too (as cas pack). --threads N (default: the cores): chunk
+     compression on N threads and SHA-256 on its own, as cas pack. On success prints, per file,
      "<xet-hash>  <sha256>  <size>  <name>" (what a Git LFS pointer needs); a summary on
      stderr. Nothing is printed for a failed session. */
 #ifdef CAS_WITH_CURL
@@ -2525,8 +2538,10 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     cas_error err;
     pack_shards ps;
     char **names;
-    int i, rc = 0, nnames = 0;
+    int i, rc = 0, nnames = 0, pool_on = 0;
     size_t k;
+    unsigned threads = upload_threads_default();
+    pack_pool pool;
     memset(&P, 0, sizeof P);
     memset(&ps, 0, sizeof ps);
     P.g.endpoint = getenv("HF_ENDPOINT") ? getenv("HF_ENDPOINT") : "https://huggingface.co";
@@ -2551,6 +2566,9 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
         } else if (!strcmp(argv[i], "--tries") && i + 1 < argc) {
             P.max_tries = (unsigned)atoi(argv[++i]);
             if (P.max_tries < 1 || P.max_tries > 100) rc = 1;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            threads = (unsigned)atoi(argv[++i]);
+            if (threads < 1 || threads > 256) rc = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) rc = 1;
         else names[nnames++] = argv[i];
     }
@@ -2586,12 +2604,13 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     memset(&desc, 0, sizeof desc);
     desc.flags = CAS_UPLOAD_GLOBAL_DEDUP;
     desc.now = (uint64_t)time(NULL);
+    if (!rc) pool_on = upload_threads_start(&desc, &pool, threads);
     if (!rc && !P.m) rc = EXIT_USAGE;
     if (!rc && (rc = cas_upload_create(NULL, &desc, &P.u, &err)) != CAS_OK) rc = report("put", rc, &err);
     for (k = 0; k < ps.n && !rc; k++)
         if (cas_upload_add_shard(P.u, &ps.s[k]) != CAS_OK) rc = report("put", CAS_E_NOMEM, NULL);
     for (i = cas_url ? 0 : 1; i < nnames && !rc; i++)
-        if ((rc = upload_file(P.u, names[i], buf, 1, put_drain, &P, &P.files[P.nfiles].r)) == 0)
+        if ((rc = upload_file(P.u, names[i], buf, threads, put_drain, &P, &P.files[P.nfiles].r)) == 0)
             P.files[P.nfiles++].name = names[i];
     if (!rc && (rc = cas_upload_finish(P.u)) != CAS_OK) rc = report("put", rc, cas_upload_error(P.u));
     if (!rc) rc = put_drain(&P);
@@ -2631,6 +2650,7 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     }
     if (P.m) curl_multi_cleanup(P.m);
     cas_upload_free(P.u);
+    if (pool_on) pack_pool_stop(&pool);
     free(P.g.access);
     free(P.g.cas_url);
     curl_global_cleanup();

@@ -150,6 +150,15 @@ ctl reset
 check '[ $? -eq 0 ]' "--store again: status"
 check 'logq "len($XORBS) == 0 and not any(e[\"path\"].startswith(\"/v1/chunks/\") for e in L)"' "--store again: local dedup, no query, no xorb"
 
+# ---- --threads: compression on a pool and SHA-256 on its own thread send the same bytes ----
+for t in 1 3; do
+    ctl reset
+    "$CAS" put --cas-url "$URL" --token "$WTOK" --threads $t --store "$T/th$t" "$T/a.bin" "$T/c.bin" > "$T/th$t.out" 2> "$T/err"
+    check '[ $? -eq 0 ]' "--threads $t: status ($(cat "$T/err"))"
+done
+check '[ -s "$T/th1.out" ] && cmp -s "$T/th1.out" "$T/th3.out"' "--threads 1 and 3: the same hashes, SHA-256s and sizes"
+check '[ "$(cd "$T/th1" && ls xorbs shards)" = "$(cd "$T/th3" && ls xorbs shards)" ]' "--threads 1 and 3: the same xorbs and shards"
+
 # ---- usage and I/O errors ----
 "$CAS" put > /dev/null 2>&1
 check '[ $? -eq 2 ]' "put without arguments: usage"
