@@ -27,26 +27,26 @@ $(BUILD)/bench: tests/bench.c tests/testlib.h $(HEADERS)
 
 # LZ4 tests and benchmark use liblz4 + the lz4 CLI as oracles/peers (test-only: the library
 # never links them). Debian: apt-get install liblz4-dev lz4.
-$(BUILD)/test_lz4: tests/test_lz4.c $(HEADERS)
+$(BUILD)/test_lz4: tests/test_lz4.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_lz4.c -o $@ -llz4
 $(BUILD)/bench_lz4: tests/bench_lz4.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench_lz4.c -o $@ -llz4
 
-$(BUILD)/test_shard: tests/test_shard.c $(HEADERS)
+$(BUILD)/test_shard: tests/test_shard.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_shard.c -o $@
-$(BUILD)/test_json: tests/test_json.c $(HEADERS)
+$(BUILD)/test_json: tests/test_json.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_json.c -o $@
 $(BUILD)/test_json_upload: tests/test_json_upload.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_json_upload.c -o $@
-$(BUILD)/test_upload: tests/test_upload.c $(HEADERS)
+$(BUILD)/test_upload: tests/test_upload.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_upload.c -o $@
-$(BUILD)/test_multipart: tests/test_multipart.c $(HEADERS)
+$(BUILD)/test_multipart: tests/test_multipart.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_multipart.c -o $@
 $(BUILD)/test_download: tests/test_download.c tests/testlib.h $(HEADERS)

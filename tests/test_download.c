@@ -6,17 +6,6 @@
 #define CAS_IMPLEMENTATION
 #include "testlib.h"
 
-static long g_pass, g_fail;
-#define CHECK(c) CHECKM(c, "")
-#define CHECKM(c, name)                                                                       \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 60) fprintf(stderr, "FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, #c, name); \
-        }                                                                                     \
-    } while (0)
 
 static t_rng g_rng = {0xd0d0};
 static uint32_t rndn(uint32_t n) { return (uint32_t)(t_next(&g_rng) % n); }

@@ -6,32 +6,8 @@
    plus a committed .zst), truncation at every byte, and allocation failure at every step. */
 #define _POSIX_C_SOURCE 200809L
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
+#include "testlib.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static long g_pass, g_fail;
-#define CHECK(c)                                                                              \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 60) fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);    \
-        }                                                                                     \
-    } while (0)
-/* a check with the input named on failure */
-#define CHECKM(c, name)                                                                       \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 60) fprintf(stderr, "FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, #c, name); \
-        }                                                                                     \
-    } while (0)
 
 static const char *g_dir = "tests/vectors/json";
 

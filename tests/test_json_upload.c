@@ -7,17 +7,6 @@
 #define CAS_IMPLEMENTATION
 #include "testlib.h"
 
-static long g_pass, g_fail;
-#define CHECKM(c, name)                                                                       \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 60) fprintf(stderr, "FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, #c, name); \
-        }                                                                                     \
-    } while (0)
-#define CHECK(c) CHECKM(c, "")
 
 enum { K_XORB, K_SHARD, K_EVENT };
 

@@ -3,25 +3,11 @@
     */
 #define _POSIX_C_SOURCE 200809L
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
+#include "testlib.h"
 
 #include <lz4.h>
 #include <lz4frame.h>
 #include <lz4hc.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static long g_pass, g_fail;
-#define CHECK(c)                                                                              \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 40) fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);    \
-        }                                                                                     \
-    } while (0)
 
 /* ---- inputs ---- */
 

@@ -5,30 +5,6 @@
 #include "testlib.h"
 #include <unistd.h>
 
-static int g_passed, g_failed;
-static const char *g_test = "";
-
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            g_passed++;                                                                      \
-        } else {                                                                             \
-            g_failed++;                                                                      \
-            fprintf(stderr, "FAIL %s: %s:%d: %s\n", g_test, __FILE__, __LINE__, #cond);      \
-        }                                                                                    \
-    } while (0)
-#define CHECK_MSG(cond, ...)                                                                 \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            g_passed++;                                                                      \
-        } else {                                                                             \
-            g_failed++;                                                                      \
-            fprintf(stderr, "FAIL %s: %s:%d: ", g_test, __FILE__, __LINE__);                 \
-            fprintf(stderr, __VA_ARGS__);                                                    \
-            fputc('\n', stderr);                                                             \
-        }                                                                                    \
-    } while (0)
-
 static int hash_is(const cas_hash *h, const char *hex) {
     char got[65];
     cas_hash_to_hex(h, got);
@@ -1035,6 +1011,6 @@ int main(void) {
     test_xorb_footers();
     printf("cas.h %s (blake3 %s, sha256 %s, chunker %s)\n", cas_version(), cas_blake3_path(),
            cas_sha256_path(), cas_chunker_path());
-    printf("%d passed, %d failed\n", g_passed, g_failed);
-    return g_failed ? 1 : 0;
+    printf("%ld passed, %ld failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
 }

@@ -5,32 +5,8 @@
    (events, bytes, result, error offset and text); every prefix of the valid bodies must end
    in CAS_E_TRUNCATED; each rule is tested at its limit and one past it. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
+#include "testlib.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static long g_pass, g_fail;
-#define CHECK(c)                                                                              \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 60) fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);    \
-        }                                                                                     \
-    } while (0)
-/* a check with the input named on failure */
-#define CHECKM(c, name)                                                                       \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 60) fprintf(stderr, "FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, #c, name); \
-        }                                                                                     \
-    } while (0)
 
 /* ---- text builder ---- */
 typedef struct {

@@ -4,27 +4,8 @@
    merkle_random.txt) and $CAS_SHARD_VECTORS (default tests/vectors/shard: the HF-written shards,
    verification.txt, the cas-written shards checked against the TypeScript parser). */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
+#include "testlib.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static long g_pass, g_fail;
-#define CHECK(c) CHECK_MSG(c, "%s", #c)
-#define CHECK_MSG(c, ...)                                                                     \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 60) {                                                               \
-                fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                         \
-                fprintf(stderr, __VA_ARGS__);                                                 \
-                fputc('\n', stderr);                                                          \
-            }                                                                                 \
-        }                                                                                     \
-    } while (0)
 
 /* ---- helpers ---- */
 

@@ -3,23 +3,8 @@
    VECTORS: the directory of chunking.txt (default tests/vectors, or $CAS_VECTORS).
    Prints "test_upload: N passed, M failed". */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
+#include "testlib.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static int g_pass, g_fail;
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (cond) g_pass++;                                                                    \
-        else {                                                                                 \
-            g_fail++;                                                                          \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                    \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-        }                                                                                      \
-    } while (0)
 
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
@@ -271,10 +256,10 @@ static void xorbs_add(xorb_set *set, const event_copy *e) {
     d->starts[0] = 0;
     w.cur = d;
     rc = cas_xorb_walk(e->data, e->len, scratch, on_chunk, &w, &info, &err);
-    CHECK(rc == CAS_OK, "xorb walk: %s", cas_result_name(rc));
-    CHECK(cas_hash_equal(&info.xorb_hash, &e->hash), "xorb event hash = walked hash");
-    CHECK(!info.has_footer, "xorb uploaded without footer");
-    CHECK(info.records_size == e->len, "xorb bytes are whole records");
+    CHECK_MSG(rc == CAS_OK, "xorb walk: %s", cas_result_name(rc));
+    CHECK_MSG(cas_hash_equal(&info.xorb_hash, &e->hash), "xorb event hash = walked hash");
+    CHECK_MSG(!info.has_footer, "xorb uploaded without footer");
+    CHECK_MSG(info.records_size == e->len, "xorb bytes are whole records");
     free(scratch);
 }
 
@@ -327,7 +312,7 @@ static size_t parse_shards(const session *s, cas_shard *out, size_t cap) {
         int rc;
         if (s->ev[i].type != CAS_UPLOAD_EVENT_SHARD) continue;
         rc = cas_shard_parse(s->ev[i].data, s->ev[i].len, NULL, &out[n], &err);
-        CHECK(rc == CAS_OK, "shard parse: %s (%s at %llu)", cas_result_name(rc), err.what,
+        CHECK_MSG(rc == CAS_OK, "shard parse: %s (%s at %llu)", cas_result_name(rc), err.what,
               (unsigned long long)err.offset);
         if (rc == CAS_OK) n++;
     }
@@ -364,18 +349,18 @@ static void check_readback(const char *name, const session *s, const input *in, 
             memcpy(set.x[set.n].starts, extra->x[i].starts, (extra->x[i].n + 1) * sizeof(uint64_t));
             set.n++;
         }
-    CHECK(nx == 0 || last_xorb < first_shard, "%s: every xorb before the first shard", name);
+    CHECK_MSG(nx == 0 || last_xorb < first_shard, "%s: every xorb before the first shard", name);
     for (i = 0; i < n; i++)
-        CHECK(rebuild(shards, ns, &set, &s->files[i].file_hash, in[i].data, in[i].len),
+        CHECK_MSG(rebuild(shards, ns, &set, &s->files[i].file_hash, in[i].data, in[i].len),
               "%s: file %zu rebuilt byte for byte", name, i);
     /* verification hashes: against the chunks each term cites */
     for (i = 0; i < ns; i++) {
         size_t j, k;
-        CHECK(shards[i].size <= (s->desc.max_shard_size ? s->desc.max_shard_size : CAS_SHARD_MAX_SIZE),
+        CHECK_MSG(shards[i].size <= (s->desc.max_shard_size ? s->desc.max_shard_size : CAS_SHARD_MAX_SIZE),
               "%s: shard size %llu under the limit", name, (unsigned long long)shards[i].size);
         for (j = 0; j < shards[i].num_files; j++) {
             const cas_shard_file *f = &shards[i].files[j];
-            CHECK((f->flags & CAS_SHARD_FILE_VERIFICATION) && f->has_sha256 ==
+            CHECK_MSG((f->flags & CAS_SHARD_FILE_VERIFICATION) && f->has_sha256 ==
                   !(s->desc.flags & (CAS_UPLOAD_NO_SHA256 | CAS_UPLOAD_HOST_SHA256)),
                   "%s: verification + sha256 flags", name);
             for (k = 0; k < f->num_terms; k++) {
@@ -388,7 +373,7 @@ static void check_readback(const char *name, const session *s, const input *in, 
                     cas_chunk_hash(x->data + x->starts[c], (size_t)(x->starts[c + 1] - x->starts[c]),
                                    &hs[c - t->chunk_start]);
                 cas_verification_hash(hs, t->chunk_end - t->chunk_start, &v);
-                CHECK(cas_hash_equal(&v, &t->verification), "%s: verification hash of a term", name);
+                CHECK_MSG(cas_hash_equal(&v, &t->verification), "%s: verification hash of a term", name);
             }
         }
     }
@@ -432,14 +417,14 @@ static void test_vectors(const char *dir) {
             s.piece_seed = (uint64_t)cases + 1;
             in.data = buf;
             in.len = (size_t)size;
-            CHECK(run_session(&s, &in, 1) == CAS_OK, "vector %s %llu %llu", kind, seed, size);
+            CHECK_MSG(run_session(&s, &in, 1) == CAS_OK, "vector %s %llu %llu", kind, seed, size);
             if (s.rc == CAS_OK) {
                 cas_hash want = {{0}};
                 cas_hash_from_hex(hex, strlen(hex), &want);
-                CHECK(cas_hash_equal(&s.files[0].file_hash, &want), "file hash of %s %llu %llu", kind, seed, size);
+                CHECK_MSG(cas_hash_equal(&s.files[0].file_hash, &want), "file hash of %s %llu %llu", kind, seed, size);
                 cas_sha256_hash(buf, (size_t)size, sha);
-                CHECK(s.files[0].has_sha256 && !memcmp(sha, s.files[0].sha256, 32), "sha256 %s %llu", kind, size);
-                CHECK(s.files[0].size == size, "size");
+                CHECK_MSG(s.files[0].has_sha256 && !memcmp(sha, s.files[0].sha256, 32), "sha256 %s %llu", kind, size);
+                CHECK_MSG(s.files[0].size == size, "size");
                 check_readback("vector", &s, &in, 1, NULL);
             }
             session_free(&s);
@@ -448,7 +433,7 @@ static void test_vectors(const char *dir) {
         }
     }
     fclose(f);
-    CHECK(cases >= 20, "vector cases read: %d", cases);
+    CHECK_MSG(cases >= 20, "vector cases read: %d", cases);
 }
 
 static void test_empty(void) {
@@ -461,17 +446,17 @@ static void test_empty(void) {
     in[0].data = (const uint8_t *)"";
     in[0].len = 0;
     in[1] = in[0];
-    CHECK(run_session(&s, in, 2) == CAS_OK, "empty files");
+    CHECK_MSG(run_session(&s, in, 2) == CAS_OK, "empty files");
     cas_sha256_hash("", 0, sha);
-    CHECK(s.files[0].num_terms == 0 && !memcmp(sha, s.files[0].sha256, 32), "empty: no term, sha of nothing");
+    CHECK_MSG(s.files[0].num_terms == 0 && !memcmp(sha, s.files[0].sha256, 32), "empty: no term, sha of nothing");
     {
         cas_hash z = {{0}};
-        CHECK(cas_hash_equal(&z, &s.files[0].file_hash), "empty: file hash zeros");
+        CHECK_MSG(cas_hash_equal(&z, &s.files[0].file_hash), "empty: file hash zeros");
     }
-    CHECK(count_events(&s, CAS_UPLOAD_EVENT_XORB) == 0 && count_events(&s, CAS_UPLOAD_EVENT_SHARD) == 1,
+    CHECK_MSG(count_events(&s, CAS_UPLOAD_EVENT_XORB) == 0 && count_events(&s, CAS_UPLOAD_EVENT_SHARD) == 1,
           "empty: no xorb, one shard");
     ns = parse_shards(&s, sh, 2);
-    CHECK(ns == 1 && sh[0].num_files == 2 && sh[0].files[0].flags == 0xC0000000u, "empty: file entries as HF's");
+    CHECK_MSG(ns == 1 && sh[0].num_files == 2 && sh[0].files[0].flags == 0xC0000000u, "empty: file entries as HF's");
     free_shards(sh, ns);
     session_free(&s);
 }
@@ -493,11 +478,11 @@ static void test_dedup(void) {
     in[0].data = a;
     in[0].len = n;
     in[1] = in[0];
-    CHECK(run_session(&s1, in, 2) == CAS_OK, "dedup in session");
-    CHECK(s1.files[1].new_chunks == 0 && s1.files[1].dedup_chunks == s1.files[0].num_chunks,
+    CHECK_MSG(run_session(&s1, in, 2) == CAS_OK, "dedup in session");
+    CHECK_MSG(s1.files[1].new_chunks == 0 && s1.files[1].dedup_chunks == s1.files[0].num_chunks,
           "second copy fully deduplicated: %llu new", (unsigned long long)s1.files[1].new_chunks);
-    CHECK(cas_hash_equal(&s1.files[0].file_hash, &s1.files[1].file_hash), "same file hash");
-    CHECK(count_events(&s1, CAS_UPLOAD_EVENT_XORB) == 1, "one xorb for both");
+    CHECK_MSG(cas_hash_equal(&s1.files[0].file_hash, &s1.files[1].file_hash), "same file hash");
+    CHECK_MSG(count_events(&s1, CAS_UPLOAD_EVENT_XORB) == 1, "one xorb for both");
     check_readback("in-session", &s1, in, 2, NULL);
     collect_xorbs(&s1, &old);
 
@@ -507,9 +492,9 @@ static void test_dedup(void) {
     memset(&s2, 0, sizeof s2);
     s2.shards = shp;
     s2.nshards = ns;
-    CHECK(run_session(&s2, in, 1) == CAS_OK, "dedup vs shard");
-    CHECK(count_events(&s2, CAS_UPLOAD_EVENT_XORB) == 0, "no new xorb against the old shard");
-    CHECK(s2.files[0].num_terms == 1, "one term: %u", s2.files[0].num_terms);
+    CHECK_MSG(run_session(&s2, in, 1) == CAS_OK, "dedup vs shard");
+    CHECK_MSG(count_events(&s2, CAS_UPLOAD_EVENT_XORB) == 0, "no new xorb against the old shard");
+    CHECK_MSG(s2.files[0].num_terms == 1, "one term: %u", s2.files[0].num_terms);
     check_readback("vs-shard", &s2, in, 1, &old);
 
     /* (c) a copy with a small insertion in the middle */
@@ -522,10 +507,10 @@ static void test_dedup(void) {
     s3.piece_seed = 5;
     in[0].data = b;
     in[0].len = n + 100;
-    CHECK(run_session(&s3, in, 1) == CAS_OK, "insertion");
-    CHECK(s3.files[0].new_chunks >= 1 && s3.files[0].new_chunks <= 3,
+    CHECK_MSG(run_session(&s3, in, 1) == CAS_OK, "insertion");
+    CHECK_MSG(s3.files[0].new_chunks >= 1 && s3.files[0].new_chunks <= 3,
           "insertion stores only the chunks around it: %llu", (unsigned long long)s3.files[0].new_chunks);
-    CHECK(s3.files[0].num_terms <= 3, "insertion: 3 terms, got %u", s3.files[0].num_terms);
+    CHECK_MSG(s3.files[0].num_terms <= 3, "insertion: 3 terms, got %u", s3.files[0].num_terms);
     check_readback("insertion", &s3, in, 1, &old);
     printf("  insertion: %llu of %llu chunks stored, %u terms\n", (unsigned long long)s3.files[0].new_chunks,
            (unsigned long long)s3.files[0].num_chunks, s3.files[0].num_terms);
@@ -601,7 +586,7 @@ static void test_fragmentation(void) {
     memset(&s0, 0, sizeof s0);
     in.data = oldfile;
     in.len = ol;
-    CHECK(run_session(&s0, &in, 1) == CAS_OK, "old data");
+    CHECK_MSG(run_session(&s0, &in, 1) == CAS_OK, "old data");
     ns = parse_shards(&s0, sh, 4);
     for (i = 0; i < ns; i++) shp[i] = &sh[i];
 
@@ -611,12 +596,12 @@ static void test_fragmentation(void) {
     naive.desc.flags = CAS_UPLOAD_NO_DEFRAG | CAS_UPLOAD_NO_SHA256;
     in.data = mixed;
     in.len = ml;
-    CHECK(run_session(&naive, &in, 1) == CAS_OK, "naive");
+    CHECK_MSG(run_session(&naive, &in, 1) == CAS_OK, "naive");
     memset(&defrag, 0, sizeof defrag);
     defrag.shards = shp;
     defrag.nshards = ns;
     defrag.desc.flags = CAS_UPLOAD_NO_SHA256;
-    CHECK(run_session(&defrag, &in, 1) == CAS_OK, "defrag");
+    CHECK_MSG(run_session(&defrag, &in, 1) == CAS_OK, "defrag");
     avg_naive = (double)naive.stats.chunks / (double)naive.stats.terms;
     avg_defrag = (double)defrag.stats.chunks / (double)defrag.stats.terms;
     printf("  fragmentation: %zu groups of 1 old + 3 new chunks: naive %.2f chunks/term (%llu terms, "
@@ -625,10 +610,10 @@ static void test_fragmentation(void) {
            (unsigned long long)naive.stats.dedup_chunks, avg_defrag,
            (unsigned long long)defrag.stats.terms, (unsigned long long)defrag.stats.dedup_chunks,
            (unsigned long long)defrag.stats.defrag_chunks);
-    CHECK(avg_naive < 2.5, "naive makes tiny terms: %.2f", avg_naive);
-    CHECK(avg_defrag >= 4.0, "fragmentation prevention keeps >= 4 chunks/term: %.2f", avg_defrag);
-    CHECK(defrag.stats.defrag_chunks > 0 && defrag.stats.dedup_chunks > 0, "some dedup kept, some skipped");
-    CHECK(cas_hash_equal(&naive.files[0].file_hash, &defrag.files[0].file_hash), "same file hash");
+    CHECK_MSG(avg_naive < 2.5, "naive makes tiny terms: %.2f", avg_naive);
+    CHECK_MSG(avg_defrag >= 4.0, "fragmentation prevention keeps >= 4 chunks/term: %.2f", avg_defrag);
+    CHECK_MSG(defrag.stats.defrag_chunks > 0 && defrag.stats.dedup_chunks > 0, "some dedup kept, some skipped");
+    CHECK_MSG(cas_hash_equal(&naive.files[0].file_hash, &defrag.files[0].file_hash), "same file hash");
     {
         xorb_set oldx = {NULL, 0};
         collect_xorbs(&s0, &oldx);
@@ -682,9 +667,9 @@ static void test_global(void) {
     s1.desc.max_xorb_size = 4u << 20; /* several xorbs */
     in[0].data = a;
     in[0].len = n;
-    CHECK(run_session(&s1, in, 1) == CAS_OK, "global: first upload");
+    CHECK_MSG(run_session(&s1, in, 1) == CAS_OK, "global: first upload");
     ns = parse_shards(&s1, sh, 4);
-    CHECK(ns == 1, "one shard");
+    CHECK_MSG(ns == 1, "one shard");
     collect_xorbs(&s1, &old);
     /* the server's answer: the shard re-keyed, with a footer (as GET /v1/chunks returns) */
     memset(&opt, 0, sizeof opt);
@@ -696,9 +681,9 @@ static void test_global(void) {
     memset(&sink, 0, sizeof sink);
     sink.buf = kb;
     sink.cap = (size_t)ksize;
-    CHECK(cas_shard_write(sh[0].files, sh[0].num_files, sh[0].xorbs, sh[0].num_xorbs, &opt, &sink,
+    CHECK_MSG(cas_shard_write(sh[0].files, sh[0].num_files, sh[0].xorbs, sh[0].num_xorbs, &opt, &sink,
                           &written, &err) == CAS_OK, "keyed shard written");
-    CHECK(cas_shard_parse(kb, (size_t)written, NULL, &keyed, &err) == CAS_OK && keyed.keyed, "keyed shard parses");
+    CHECK_MSG(cas_shard_parse(kb, (size_t)written, NULL, &keyed, &err) == CAS_OK && keyed.keyed, "keyed shard parses");
     cas_shard_free(&keyed);
 
     memset(&sv, 0, sizeof sv);
@@ -713,23 +698,23 @@ static void test_global(void) {
     s2.piece_seed = 3;
     in[1].data = other;
     in[1].len = 1u << 20;
-    CHECK(run_session(&s2, in, 2) == CAS_OK, "global: second upload");
+    CHECK_MSG(run_session(&s2, in, 2) == CAS_OK, "global: second upload");
     printf("  global dedup: %llu queries (%d found) for %llu chunks; %llu of %llu chunks deduped by answers\n",
            (unsigned long long)s2.stats.queries, sv.found, (unsigned long long)s2.stats.chunks,
            (unsigned long long)s2.stats.global_dedup_chunks, (unsigned long long)s2.files[0].num_chunks);
-    CHECK(s2.stats.queries >= 2 && sv.asked == (int)s2.stats.queries, "queries asked: first chunk of each file");
-    CHECK(s2.stats.queries <= 2 + n / CAS_UPLOAD_QUERY_SPACING, "queries spaced >= 4 MiB");
-    CHECK(s2.files[0].new_chunks == 0 && s2.stats.global_dedup_chunks == s2.files[0].num_chunks,
+    CHECK_MSG(s2.stats.queries >= 2 && sv.asked == (int)s2.stats.queries, "queries asked: first chunk of each file");
+    CHECK_MSG(s2.stats.queries <= 2 + n / CAS_UPLOAD_QUERY_SPACING, "queries spaced >= 4 MiB");
+    CHECK_MSG(s2.files[0].new_chunks == 0 && s2.stats.global_dedup_chunks == s2.files[0].num_chunks,
           "all of file 0 deduped through the keyed answer");
-    CHECK(s2.files[1].new_chunks == s2.files[1].num_chunks, "file 1 (404) stored");
-    CHECK(cas_hash_equal(&s2.files[0].file_hash, &s1.files[0].file_hash), "same file hash");
+    CHECK_MSG(s2.files[1].new_chunks == s2.files[1].num_chunks, "file 1 (404) stored");
+    CHECK_MSG(cas_hash_equal(&s2.files[0].file_hash, &s1.files[0].file_hash), "same file hash");
     check_readback("global", &s2, in, 2, &old);
     /* a query id never issued */
     {
         cas_upload *u;
-        CHECK(cas_upload_create(NULL, NULL, &u, &err) == CAS_OK, "create");
-        CHECK(cas_upload_answer(u, 5, NULL, 0, &err) == CAS_E_ARGUMENT, "unknown query id");
-        CHECK(cas_upload_answer(u, 0, NULL, 0, &err) == CAS_E_ARGUMENT, "query id 0");
+        CHECK_MSG(cas_upload_create(NULL, NULL, &u, &err) == CAS_OK, "create");
+        CHECK_MSG(cas_upload_answer(u, 5, NULL, 0, &err) == CAS_E_ARGUMENT, "unknown query id");
+        CHECK_MSG(cas_upload_answer(u, 0, NULL, 0, &err) == CAS_E_ARGUMENT, "query id 0");
         cas_upload_free(u);
     }
     free(kb);
@@ -754,8 +739,8 @@ static void test_unanswered(void) {
     s.piece_seed = 11;
     in.data = a;
     in.len = n;
-    CHECK(run_session(&s, &in, 1) == CAS_OK, "never answered");
-    CHECK(s.stats.queries >= 1 && s.stats.answers == 0, "queries, no answers");
+    CHECK_MSG(run_session(&s, &in, 1) == CAS_OK, "never answered");
+    CHECK_MSG(s.stats.queries >= 1 && s.stats.answers == 0, "queries, no answers");
     check_readback("unanswered", &s, &in, 1, NULL);
     session_free(&s);
     free(a);
@@ -776,11 +761,11 @@ static void test_split(void) {
     memset(&s, 0, sizeof s);
     s.desc.max_shard_size = 4096;
     s.desc.max_xorb_size = 1u << 20;
-    CHECK(run_session(&s, in, NF) == CAS_OK, "split");
+    CHECK_MSG(run_session(&s, in, NF) == CAS_OK, "split");
     ns = parse_shards(&s, sh, 64);
     for (i = 0; i < ns; i++) files += sh[i].num_files;
-    CHECK(ns > 2 && ns == count_events(&s, CAS_UPLOAD_EVENT_SHARD), "several shards: %zu", ns);
-    CHECK(files == NF, "every file in one shard: %zu", files);
+    CHECK_MSG(ns > 2 && ns == count_events(&s, CAS_UPLOAD_EVENT_SHARD), "several shards: %zu", ns);
+    CHECK_MSG(files == NF, "every file in one shard: %zu", files);
     check_readback("split", &s, in, NF, NULL);
     free_shards(sh, ns);
     session_free(&s);
@@ -789,7 +774,7 @@ static void test_split(void) {
     s.desc.max_shard_size = 1024;
     s.desc.flags = CAS_UPLOAD_NO_DEDUP;
     in[0].len = NF * 200000;
-    CHECK(run_session(&s, in, 1) == CAS_E_SHARD_TOO_LARGE, "too large: %s", cas_result_name(s.rc));
+    CHECK_MSG(run_session(&s, in, 1) == CAS_E_SHARD_TOO_LARGE, "too large: %s", cas_result_name(s.rc));
     session_free(&s);
     free(data);
 }
@@ -802,23 +787,23 @@ static void test_states(void) {
     cas_upload_event ev;
     memset(&d, 0, sizeof d);
     d.lookahead = 1000;
-    CHECK(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT && !u, "lookahead too small");
+    CHECK_MSG(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT && !u, "lookahead too small");
     d.lookahead = 0;
     d.scheme = 7;
-    CHECK(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT, "bad scheme");
-    CHECK(cas_upload_create(NULL, NULL, &u, &err) == CAS_OK, "defaults");
-    CHECK(cas_upload_push(u, "x", 1, &used) == CAS_E_STATE, "push outside a file");
-    CHECK(cas_upload_file_end(u, NULL) == CAS_E_STATE, "end outside a file");
-    CHECK(cas_upload_next(u, &ev) == CAS_NEED_INPUT, "nothing yet");
-    CHECK(cas_upload_file_begin(u) == CAS_OK && cas_upload_file_begin(u) == CAS_E_STATE, "begin twice");
-    CHECK(cas_upload_finish(u) == CAS_E_STATE, "finish with a file open");
-    CHECK(cas_upload_push(u, "hello", 5, &used) == CAS_NEED_INPUT && used == 5, "push");
-    CHECK(cas_upload_file_end(u, NULL) == CAS_OK, "end");
-    CHECK(cas_upload_finish(u) == CAS_OK, "finish");
-    CHECK(cas_upload_next(u, &ev) == CAS_READY && ev.type == CAS_UPLOAD_EVENT_XORB, "xorb first");
-    CHECK(cas_upload_next(u, &ev) == CAS_READY && ev.type == CAS_UPLOAD_EVENT_SHARD, "then shard");
-    CHECK(cas_upload_next(u, &ev) == CAS_END && cas_upload_next(u, &ev) == CAS_END, "end, sticky");
-    CHECK(cas_upload_file_begin(u) == CAS_E_STATE, "no file after finish");
+    CHECK_MSG(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT, "bad scheme");
+    CHECK_MSG(cas_upload_create(NULL, NULL, &u, &err) == CAS_OK, "defaults");
+    CHECK_MSG(cas_upload_push(u, "x", 1, &used) == CAS_E_STATE, "push outside a file");
+    CHECK_MSG(cas_upload_file_end(u, NULL) == CAS_E_STATE, "end outside a file");
+    CHECK_MSG(cas_upload_next(u, &ev) == CAS_NEED_INPUT, "nothing yet");
+    CHECK_MSG(cas_upload_file_begin(u) == CAS_OK && cas_upload_file_begin(u) == CAS_E_STATE, "begin twice");
+    CHECK_MSG(cas_upload_finish(u) == CAS_E_STATE, "finish with a file open");
+    CHECK_MSG(cas_upload_push(u, "hello", 5, &used) == CAS_NEED_INPUT && used == 5, "push");
+    CHECK_MSG(cas_upload_file_end(u, NULL) == CAS_OK, "end");
+    CHECK_MSG(cas_upload_finish(u) == CAS_OK, "finish");
+    CHECK_MSG(cas_upload_next(u, &ev) == CAS_READY && ev.type == CAS_UPLOAD_EVENT_XORB, "xorb first");
+    CHECK_MSG(cas_upload_next(u, &ev) == CAS_READY && ev.type == CAS_UPLOAD_EVENT_SHARD, "then shard");
+    CHECK_MSG(cas_upload_next(u, &ev) == CAS_END && cas_upload_next(u, &ev) == CAS_END, "end, sticky");
+    CHECK_MSG(cas_upload_file_begin(u) == CAS_E_STATE, "no file after finish");
     cas_upload_free(u);
     cas_upload_free(NULL);
 }
@@ -837,16 +822,16 @@ static void test_host_sha(void) {
     cas_sha256_hash(buf, sizeof buf, sha);
     memset(&s, 0, sizeof s);
     s.desc.flags = CAS_UPLOAD_HOST_SHA256;
-    CHECK(cas_upload_create(NULL, &s.desc, &u, &err) == CAS_OK, "create");
+    CHECK_MSG(cas_upload_create(NULL, &s.desc, &u, &err) == CAS_OK, "create");
     cas_upload_file_begin(u);
     cas_upload_push(u, buf, sizeof buf, &used);
-    CHECK(cas_upload_file_sha256(u, sha) == CAS_OK, "host sha");
-    CHECK(cas_upload_file_end(u, &r) == CAS_OK && r.has_sha256 && !memcmp(r.sha256, sha, 32), "host sha kept");
+    CHECK_MSG(cas_upload_file_sha256(u, sha) == CAS_OK, "host sha");
+    CHECK_MSG(cas_upload_file_end(u, &r) == CAS_OK && r.has_sha256 && !memcmp(r.sha256, sha, 32), "host sha kept");
     cas_upload_free(u);
     in.data = buf;
     in.len = sizeof buf;
     s.desc.flags = CAS_UPLOAD_NO_SHA256;
-    CHECK(run_session(&s, &in, 1) == CAS_OK && !s.files[0].has_sha256, "no sha256");
+    CHECK_MSG(run_session(&s, &in, 1) == CAS_OK && !s.files[0].has_sha256, "no sha256");
     check_readback("nosha", &s, &in, 1, NULL);
     session_free(&s);
 }
@@ -866,7 +851,7 @@ static void test_nomem(void) {
     memset(&s0, 0, sizeof s0);
     in[0].data = a;
     in[0].len = n / 2;
-    CHECK(run_session(&s0, in, 1) == CAS_OK, "nomem: base");
+    CHECK_MSG(run_session(&s0, in, 1) == CAS_OK, "nomem: base");
     ns = parse_shards(&s0, sh, 2);
     for (i = 0; i < ns; i++) shp[i] = &sh[i];
     in[0].data = a;
@@ -892,7 +877,7 @@ static void test_nomem(void) {
         s.desc.flags = CAS_UPLOAD_GLOBAL_DEDUP;
         run_session(&s, in, 3);
         if (c.live != 0) {
-            CHECK(c.live == 0, "leak at fail_at %ld: %ld blocks", fail_at, c.live);
+            CHECK_MSG(c.live == 0, "leak at fail_at %ld: %ld blocks", fail_at, c.live);
             session_free(&s);
             break;
         }
@@ -907,7 +892,7 @@ static void test_nomem(void) {
             fprintf(stderr, "  fail_at %ld: %s\n", fail_at, cas_result_name(s.rc));
         }
     }
-    CHECK(ok && other == 0 && nomem > 10, "sweep: %d NOMEM runs, %d other, ends ok %d", nomem, other, ok);
+    CHECK_MSG(ok && other == 0 && nomem > 10, "sweep: %d NOMEM runs, %d other, ends ok %d", nomem, other, ok);
     printf("  allocation sweep: %d failing points, all CAS_E_NOMEM, no leak\n", nomem);
     free_shards(sh, ns);
     session_free(&s0);
@@ -1047,18 +1032,18 @@ static void test_roundtrip_edits(void) {
             ss[k].piece_seed = rng_next(&seed) | 1;
             in.data = v[k];
             in.len = vlen[k];
-            CHECK(run_session(&ss[k], &in, 1) == CAS_OK, "round trip: session %zu", k);
+            CHECK_MSG(run_session(&ss[k], &in, 1) == CAS_OK, "round trip: session %zu", k);
             ns += parse_shards(&ss[k], shards + ns, VERSIONS * 4 - ns);
             /* an edit stores the edit and the chunks around it: a few chunks of <= 128 KiB */
             if (k > 0)
-                CHECK(ss[k].stats.new_bytes <= edit_bytes + 4 * 131072,
+                CHECK_MSG(ss[k].stats.new_bytes <= edit_bytes + 4 * 131072,
                       "round trip %d: version %zu stores %llu new bytes for a %llu-byte edit", round, k,
                       (unsigned long long)ss[k].stats.new_bytes, (unsigned long long)edit_bytes);
         }
         st.sessions = ss;
         st.n = VERSIONS;
         for (k = 0; k < VERSIONS; k++)
-            CHECK(rt_unpack(&st, shards, ns, &ss[k].files[0].file_hash, v[k], vlen[k]),
+            CHECK_MSG(rt_unpack(&st, shards, ns, &ss[k].files[0].file_hash, v[k], vlen[k]),
                   "round trip %d: version %zu unpacked byte for byte", round, k);
         free_shards(shards, ns);
         for (k = 0; k < VERSIONS; k++) {
@@ -1098,13 +1083,13 @@ static void test_parallel(void) {
         a.piece_seed = b.piece_seed = 77 + k;
         b.desc.parallel = reverse_pool;
         g_jobs = 0;
-        CHECK(run_session(&a, in, 2) == CAS_OK && run_session(&b, in, 2) == CAS_OK, "parallel sessions");
+        CHECK_MSG(run_session(&a, in, 2) == CAS_OK && run_session(&b, in, 2) == CAS_OK, "parallel sessions");
         same = a.nev == b.nev;
         for (i = 0; same && i < a.nev; i++)
             same = a.ev[i].type == b.ev[i].type && a.ev[i].len == b.ev[i].len &&
                    (a.ev[i].len == 0 || memcmp(a.ev[i].data, b.ev[i].data, a.ev[i].len) == 0);
-        CHECK(same, "scheme %d: events byte-identical with desc.parallel", schemes[k]);
-        CHECK(g_jobs >= (long)a.stats.new_chunks, "scheme %d: %ld jobs for %llu new chunks", schemes[k],
+        CHECK_MSG(same, "scheme %d: events byte-identical with desc.parallel", schemes[k]);
+        CHECK_MSG(g_jobs >= (long)a.stats.new_chunks, "scheme %d: %ld jobs for %llu new chunks", schemes[k],
               g_jobs, (unsigned long long)a.stats.new_chunks);
         check_readback("parallel", &b, in, 2, NULL);
         session_free(&a);
@@ -1127,6 +1112,6 @@ int main(int argc, char **argv) {
     test_nomem();
     test_roundtrip_edits();
     test_parallel();
-    printf("test_upload: %d passed, %d failed\n", g_pass, g_fail);
+    printf("test_upload: %ld passed, %ld failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }

@@ -17,6 +17,39 @@ static inline void *t_xmalloc(size_t n) {
     return p;
 }
 
+/* ---- checks: each counts a pass or a failure; the first 60 failures are printed ----
+   CHECK(c); CHECKM(c, name) names the input; CHECK_MSG(c, fmt, ...) explains. g_test, when
+   set, names the test running in the failure lines. Marked unused for the programs that
+   include this file without checking anything (the benchmarks, the fuzz targets). */
+#if defined(__GNUC__) || defined(__clang__)
+#define T_MAYBE_UNUSED __attribute__((unused))
+#else
+#define T_MAYBE_UNUSED
+#endif
+static long g_pass T_MAYBE_UNUSED, g_fail T_MAYBE_UNUSED;
+static const char *g_test T_MAYBE_UNUSED = "";
+static inline int t_failed(const char *file, int line, const char *cond) {
+    if (++g_fail > 60) return 0;
+    fprintf(stderr, "FAIL %s%s%s:%d: %s", g_test, *g_test ? ": " : "", file, line, cond);
+    return 1;
+}
+#define CHECK(c)                                                                              \
+    do {                                                                                      \
+        if (c) g_pass++;                                                                      \
+        else if (t_failed(__FILE__, __LINE__, #c)) fputc('\n', stderr);                       \
+    } while (0)
+#define CHECK_MSG(c, ...)                                                                     \
+    do {                                                                                      \
+        if (c) {                                                                              \
+            g_pass++;                                                                         \
+        } else if (t_failed(__FILE__, __LINE__, #c)) {                                        \
+            fputs(": ", stderr);                                                              \
+            fprintf(stderr, __VA_ARGS__);                                                     \
+            fputc('\n', stderr);                                                              \
+        }                                                                                     \
+    } while (0)
+#define CHECKM(c, name) CHECK_MSG(c, "[%s]", name)
+
 /* ---- a counting allocator: fails the Nth allocation, checks sizes, finds leaks ---- */
 typedef struct {
     long n, fail_at; /* allocations so far; fail the one with this index (-1: never) */
