@@ -11,48 +11,6 @@
 
 static const char *g_dir = "tests/vectors/json";
 
-/* ---- a counting allocator: fails the Nth allocation, checks sizes, finds leaks ---- */
-typedef struct {
-    long n, fail_at; /* allocations so far; fail the one with this index (-1: never) */
-    long live;
-    size_t bytes, peak;
-    size_t max_single;
-} t_alloc;
-static void *t_alloc_fn(void *user, size_t size, size_t align) {
-    t_alloc *a = (t_alloc *)user;
-    size_t *p;
-    (void)align;
-    if (a->n++ == a->fail_at) return NULL;
-    p = (size_t *)malloc(size + 16);
-    if (!p) return NULL;
-    p[0] = size;
-    a->live++;
-    a->bytes += size;
-    if (a->bytes > a->peak) a->peak = a->bytes;
-    if (size > a->max_single) a->max_single = size;
-    return (char *)p + 16;
-}
-static void t_free_fn(void *user, void *ptr, size_t size) {
-    t_alloc *a = (t_alloc *)user;
-    size_t *p = (size_t *)(void *)((char *)ptr - 16);
-    if (p[0] != size) {
-        fprintf(stderr, "free: size %zu, allocated %zu\n", size, p[0]);
-        abort();
-    }
-    a->live--;
-    a->bytes -= size;
-    free(p);
-}
-static cas_allocator t_allocator(t_alloc *a, long fail_at) {
-    cas_allocator al;
-    memset(a, 0, sizeof *a);
-    a->fail_at = fail_at;
-    al.alloc = t_alloc_fn;
-    al.free = t_free_fn;
-    al.user = a;
-    return al;
-}
-
 /* ---- files ---- */
 static char *read_file(const char *name, size_t *len) {
     char path[1024];
@@ -1263,7 +1221,7 @@ static void test_zstd(void) {
     cas_recon plain, r;
     cas_error e;
     cas_json_options o;
-    t_alloc ta;
+    t_counting ta;
     cas_allocator al;
     CHECK(doc && z);
     if (!doc || !z) return;
@@ -1279,7 +1237,7 @@ static void test_zstd(void) {
     CHECK(cas_recon_parse(NULL, z, zlen, 2, NULL, &r, &e) == CAS_OK && same_recon(&plain, &r));
     cas_recon_free(&r);
     /* allocation: output buffer from 64 KiB; the decompressed text freed before returning */
-    al = t_allocator(&ta, -1);
+    al = t_counting_allocator(&ta, -1);
     CHECK(cas_recon_parse(&al, z, zlen, 2, NULL, &r, &e) == CAS_OK && ta.live == 1);
     cas_recon_free(&r);
     CHECK(ta.live == 0);
@@ -1346,12 +1304,12 @@ static void test_zstd(void) {
                 z = zstd_cli(w, big + len, "-19", &zlen);
                 CHECK(z && zlen < 100000);
                 if (z) {
-                    al = t_allocator(&ta, -1);
+                    al = t_counting_allocator(&ta, -1);
                     CHECK(cas_recon_parse(&al, z, zlen, 2, NULL, &r, &e) == CAS_E_JSON_LIMIT && e.offset == CAS_JSON_MAX_BODY);
                     CHECK(ta.live == 0 && ta.max_single <= CAS_JSON_MAX_BODY + 1 + 64);
                     memset(&o, 0, sizeof o);
                     o.max_body = 1 << 20;
-                    al = t_allocator(&ta, -1);
+                    al = t_counting_allocator(&ta, -1);
                     CHECK(cas_recon_parse(&al, z, zlen, 2, &o, &r, &e) == CAS_E_JSON_LIMIT && e.offset == (1u << 20));
                     /* decoder state (window 8 MiB at most) aside, the text buffer stays <= 1 MiB + 1 */
                     CHECK(ta.live == 0 && ta.peak < (10u << 20));
@@ -1383,8 +1341,8 @@ static void nomem_loop(const char *name, const void *body, size_t len, int kind)
     long n;
     int done = 0;
     for (n = 0; n < 200 && !done; n++) {
-        t_alloc ta;
-        cas_allocator al = t_allocator(&ta, n);
+        t_counting ta;
+        cas_allocator al = t_counting_allocator(&ta, n);
         cas_error e;
         int rc;
         if (kind == 0 || kind == 1 || kind == 2) {
@@ -1439,8 +1397,8 @@ static void test_nomem(void) {
 static void test_memory_bound(void) {
     size_t len;
     char *doc = read_file("recon_v2_oracle.json", &len);
-    t_alloc ta;
-    cas_allocator al = t_allocator(&ta, -1);
+    t_counting ta;
+    cas_allocator al = t_counting_allocator(&ta, -1);
     cas_recon r;
     t_buf b = {0, 0, 0};
     int k;
@@ -1457,7 +1415,7 @@ static void test_memory_bound(void) {
         tb_str(&b, key);
     }
     tb_str(&b, "}}");
-    al = t_allocator(&ta, -1);
+    al = t_counting_allocator(&ta, -1);
     CHECK(cas_recon_parse(&al, b.p, b.n, 2, NULL, &r, NULL) == CAS_OK && r.num_xorbs == 100000);
     CHECK(ta.peak <= b.n + 4096);
     cas_recon_free(&r);

@@ -72,47 +72,6 @@ static uint8_t *read_file(const char *dir, const char *name, size_t *len) {
     return buf;
 }
 
-/* Counting allocator: every free must give back the size allocated; fails after `budget`
-   allocations when budget >= 0. */
-typedef struct {
-    long live_blocks;
-    long long live_bytes;
-    long budget;
-    int bad_free;
-} t_alloc;
-static void *t_alloc_fn(void *user, size_t size, size_t align) {
-    t_alloc *a = (t_alloc *)user;
-    size_t *p;
-    (void)align;
-    if (a->budget == 0) return NULL;
-    if (a->budget > 0) a->budget--;
-    p = (size_t *)malloc(size + 16);
-    if (!p) return NULL;
-    p[0] = size;
-    a->live_blocks++;
-    a->live_bytes += (long long)size;
-    return (uint8_t *)p + 16;
-}
-static void t_free_fn(void *user, void *ptr, size_t size) {
-    t_alloc *a = (t_alloc *)user;
-    size_t *p;
-    if (!ptr) return;
-    p = (size_t *)((uint8_t *)ptr - 16);
-    if (p[0] != size) a->bad_free++;
-    a->live_blocks--;
-    a->live_bytes -= (long long)p[0];
-    free(p);
-}
-static cas_allocator t_allocator(t_alloc *a) {
-    cas_allocator c;
-    memset(a, 0, sizeof *a);
-    a->budget = -1;
-    c.alloc = t_alloc_fn;
-    c.free = t_free_fn;
-    c.user = a;
-    return c;
-}
-
 /* Growing output of the callback writer. */
 typedef struct {
     uint8_t *p;
@@ -385,8 +344,8 @@ static int cmp_xorb_q(const void *a, const void *b) {
 
 static void test_round_trips(void) {
     int iter;
-    t_alloc ta;
-    cas_allocator al = t_allocator(&ta);
+    t_counting ta;
+    cas_allocator al = t_counting_allocator(&ta, -1);
     for (iter = 0; iter < 400; iter++) {
         t_desc d;
         int form;
@@ -419,7 +378,7 @@ static void test_round_trips(void) {
             rc = wcb(d.files, d.nf, d.xorbs, d.nx, &o, &sink, &written, &e);
             CHECK(rc == CAS_OK && written == size && sink.len == size && !memcmp(sink.p, buf, sink.len));
             free(sink.p);
-            CHECK(ta.live_blocks == 0);
+            CHECK(ta.live == 0);
             rc = parse_both(buf, blen, &al, &s, &e);
             CHECK_MSG(rc == CAS_OK, "parse: %s %s at %llu (iter %d form %d)", cas_result_name(rc), e.what,
                       (unsigned long long)e.offset, iter, form);
@@ -520,7 +479,7 @@ static void test_round_trips(void) {
                 buf[at] = old;
             }
             cas_shard_free(&s);
-            CHECK(ta.live_blocks == 0 && ta.bad_free == 0);
+            CHECK(ta.live == 0);
             free(forder);
             free(xorder);
             free(buf);
@@ -1169,15 +1128,15 @@ static void test_nomem(void) {
     long k;
     int seen_ok = 0;
     for (k = 0; k < 40 && !seen_ok; k++) {
-        t_alloc ta;
-        cas_allocator al = t_allocator(&ta);
+        t_counting ta;
+        cas_allocator al = t_counting_allocator(&ta, -1);
         cas_shard s, s2;
         cas_error e;
         int rc, rc2;
-        ta.budget = k;
+        t_counting_budget(&ta, k);
         rc = cas_shard_parse(buf, n, &al, &s, &e);
         CHECK(rc == CAS_OK || rc == CAS_E_NOMEM);
-        ta.budget = k;
+        t_counting_budget(&ta, k);
         rc2 = parse_pieces(buf, n, &al, &s2, &e);
         CHECK(rc2 == CAS_OK || rc2 == CAS_E_NOMEM);
         if (rc == CAS_OK) {
@@ -1187,14 +1146,14 @@ static void test_nomem(void) {
             memset(&o, 0, sizeof o);
             o.flags = CAS_SHARD_WITH_FOOTER | CAS_SHARD_SORTED | CAS_SHARD_MARK_FILE_STARTS;
             o.alloc = &al;
-            ta.budget = k;
+            t_counting_budget(&ta, k);
             w = wbuf(s.files, s.num_files, s.xorbs, s.num_xorbs, &o, out, sizeof out, &len, &e);
             CHECK(w == CAS_OK || w == CAS_E_NOMEM);
             seen_ok = rc2 == CAS_OK && w == CAS_OK;
         }
         cas_shard_free(&s);
         cas_shard_free(&s2);
-        CHECK_MSG(ta.live_blocks == 0 && ta.bad_free == 0, "budget %ld: %ld blocks live", k, ta.live_blocks);
+        CHECK_MSG(ta.live == 0, "budget %ld: %ld blocks live", k, ta.live);
     }
     CHECK(seen_ok);
 }

@@ -15,32 +15,6 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
-/* ---- counting allocator: fails the Nth allocation, checks sizes, counts live blocks ---- */
-typedef struct {
-    long n, fail_at, live;
-} counting;
-static void *c_alloc(void *user, size_t size, size_t align) {
-    counting *a = (counting *)user;
-    size_t *p;
-    (void)align;
-    if (a->n++ == a->fail_at) return NULL;
-    p = (size_t *)malloc(size + 16);
-    if (!p) return NULL;
-    p[0] = size;
-    a->live++;
-    return (char *)p + 16;
-}
-static void c_free(void *user, void *ptr, size_t size) {
-    counting *a = (counting *)user;
-    size_t *p = (size_t *)(void *)((char *)ptr - 16);
-    if (p[0] != size) {
-        fprintf(stderr, "free: size %zu, allocated %zu\n", size, p[0]);
-        abort();
-    }
-    a->live--;
-    free(p);
-}
-
 /* ---- inputs (splitmix64, as tests/testlib.h) ---- */
 static uint64_t rng_next(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
@@ -860,14 +834,9 @@ static void test_nomem(void) {
     in[2].data = a + 1000;
     in[2].len = 200000;
     for (fail_at = 0; fail_at < 10000; fail_at++) {
-        counting c;
-        cas_allocator al;
+        t_counting c;
+        cas_allocator al = t_counting_allocator(&c, fail_at);
         session s;
-        memset(&c, 0, sizeof c);
-        c.fail_at = fail_at;
-        al.alloc = c_alloc;
-        al.free = c_free;
-        al.user = &c;
         memset(&s, 0, sizeof s);
         s.alloc = &al;
         s.shards = shp;

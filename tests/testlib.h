@@ -50,23 +50,27 @@ static inline int t_failed(const char *file, int line, const char *cond) {
     } while (0)
 #define CHECKM(c, name) CHECK_MSG(c, "[%s]", name)
 
-/* ---- a counting allocator: fails the Nth allocation, checks sizes, finds leaks ---- */
+/* ---- a counting allocator: fails the Nth allocation (or every one from the Nth), checks
+   sizes, finds leaks ---- */
 typedef struct {
     long n, fail_at; /* allocations so far; fail the one with this index (-1: never) */
+    int fail_rest;   /* and every one after it (t_counting_budget) */
     long live;
-    size_t bytes, peak;
+    size_t bytes, peak, max_single;
 } t_counting;
 static inline void *t_counting_alloc(void *user, size_t size, size_t align) {
     t_counting *a = (t_counting *)user;
     size_t *p;
+    long i = a->n++;
     (void)align;
-    if (a->n++ == a->fail_at) return NULL;
+    if (i == a->fail_at || (a->fail_rest && a->fail_at >= 0 && i > a->fail_at)) return NULL;
     p = (size_t *)malloc(size + 16);
     if (!p) return NULL;
     p[0] = size;
     a->live++;
     a->bytes += size;
     if (a->bytes > a->peak) a->peak = a->bytes;
+    if (size > a->max_single) a->max_single = size;
     return (char *)p + 16;
 }
 static inline void t_counting_free(void *user, void *ptr, size_t size) {
@@ -90,6 +94,11 @@ static inline cas_allocator t_counting_allocator(t_counting *a, long fail_at) {
     al.free = t_counting_free;
     al.user = a;
     return al;
+}
+/* From now on the next `budget` allocations succeed and every later one fails. */
+static inline void t_counting_budget(t_counting *a, long budget) {
+    a->fail_at = a->n + budget;
+    a->fail_rest = 1;
 }
 
 /* ---- splitmix64 and the input kinds of tests/oracle/README.md ---- */
