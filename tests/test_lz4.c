@@ -11,13 +11,8 @@
 
 /* ---- inputs ---- */
 
-static uint64_t g_rng = 0x1234567;
-static uint64_t rnd(void) {
-    uint64_t z = (g_rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
+static t_rng g_rng = {0x1234567};
+static uint64_t rnd(void) { return t_next(&g_rng); }
 
 enum { K_RANDOM, K_TEXT, K_ZERO, K_FLOAT32, K_BF16, K_LOWENT, K_COUNT };
 static const char *kind_name[K_COUNT] = {"random", "text", "zero", "float32", "bf16", "lowent"};
@@ -86,14 +81,7 @@ static void gen(int kind, uint8_t *p, size_t n) {
     }
 }
 
-static uint8_t *xmalloc(size_t n) {
-    uint8_t *p = (uint8_t *)malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
+static uint8_t *xmalloc(size_t n) { return (uint8_t *)t_xmalloc(n); }
 
 /* A copy in a buffer of exactly n bytes, so ASan sees any read past it. */
 static uint8_t *exact_copy(const uint8_t *p, size_t n) {

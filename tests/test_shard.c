@@ -9,24 +9,10 @@
 
 /* ---- helpers ---- */
 
-static uint64_t g_rng = 0x5eed;
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-static uint64_t rnd(void) { return splitmix(&g_rng); }
+static t_rng g_rng = {0x5eed};
+static uint64_t rnd(void) { return t_next(&g_rng); }
 static uint32_t rndn(uint32_t n) { return (uint32_t)(rnd() % n); }
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
 static void *xcalloc(size_t n, size_t s) {
     void *p = calloc(n ? n : 1, s ? s : 1);
     if (!p) exit(2);
@@ -65,7 +51,7 @@ static uint8_t *read_file(const char *dir, const char *name, size_t *len) {
     fseek(f, 0, SEEK_END);
     n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    buf = (uint8_t *)xmalloc((size_t)n);
+    buf = (uint8_t *)t_xmalloc((size_t)n);
     if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
     fclose(f);
     *len = (size_t)n;
@@ -369,7 +355,7 @@ static void test_round_trips(void) {
             o.chunks = ext_source;
             o.alloc = &al;
             CHECK(cas_shard_write_size(d.files, d.nf, d.xorbs, d.nx, o.flags, &size) == CAS_OK);
-            buf = (uint8_t *)xmalloc((size_t)size);
+            buf = (uint8_t *)t_xmalloc((size_t)size);
             rc = wbuf(d.files, d.nf, d.xorbs, d.nx, &o, buf, (size_t)size, &blen, &e);
             CHECK_MSG(rc == CAS_OK, "write: %s %s at %llu", cas_result_name(rc), e.what, (unsigned long long)e.offset);
             CHECK(blen == size);
@@ -461,7 +447,7 @@ static void test_round_trips(void) {
             }
             /* parse -> write gives the same bytes (verification hashes kept as read). */
             {
-                uint8_t *buf2 = (uint8_t *)xmalloc((size_t)size);
+                uint8_t *buf2 = (uint8_t *)t_xmalloc((size_t)size);
                 size_t len2 = 0;
                 cas_shard_write_options o2 = o;
                 o2.chunks = NULL;
@@ -707,16 +693,16 @@ static void test_layout(void) {
 /* ---- verification hashes against oracle vectors ---- */
 
 static void leaves(uint64_t seed, size_t n, cas_shard_chunk *c) {
-    uint64_t st = seed;
+    t_rng st = {seed};
     size_t i;
     uint32_t sum = 0;
     for (i = 0; i < n; i++) {
         int w;
         for (w = 0; w < 4; w++) {
-            uint64_t v = splitmix(&st);
+            uint64_t v = t_next(&st);
             cas__store_le64(c[i].hash.bytes + 8 * w, v);
         }
-        c[i].unpacked_bytes = (uint32_t)(splitmix(&st) % 131072 + 1);
+        c[i].unpacked_bytes = (uint32_t)(t_next(&st) % 131072 + 1);
         c[i].byte_start = sum;
         c[i].flags = 0;
         sum += c[i].unpacked_bytes;
@@ -749,7 +735,7 @@ static void check_range_vector(uint64_t seed, size_t n, uint32_t a, uint32_t b, 
     f.num_terms = 1;
     f.terms = &t;
     cas_shard_write_size(&f, 1, &x, 1, 0, &size);
-    buf = (uint8_t *)xmalloc((size_t)size);
+    buf = (uint8_t *)t_xmalloc((size_t)size);
     rc = wbuf(&f, 1, &x, 1, NULL, buf, (size_t)size, &len, &e);
     CHECK(rc == CAS_OK);
     rc = cas_shard_parse(buf, len, NULL, &s, &e);
@@ -939,7 +925,7 @@ static void test_hf_vectors(void) {
               checked == v[i].terms && unchecked == 0);
         /* Re-serialized in upload form: the same bytes minus the footer, footer_size 0. */
         {
-            uint8_t *out = (uint8_t *)xmalloc(len);
+            uint8_t *out = (uint8_t *)t_xmalloc(len);
             size_t olen = 0;
             rc = wbuf(s.files, s.num_files, s.xorbs, s.num_xorbs, NULL, out, len, &olen, &e);
             CHECK(rc == CAS_OK && olen == len - 200 && cas__load_le64(out + 40) == 0 && !memcmp(out, buf, 40) &&
@@ -972,7 +958,7 @@ static size_t make_cas_vector(int which, uint8_t *out, size_t cap) {
     cas_shard_xorb x[2];
     cas_shard_file f[2];
     cas_shard_write_options o;
-    uint64_t st = 4242;
+    t_rng st = {4242};
     size_t len = 0, i;
     int k;
     cas_error e;
@@ -982,13 +968,13 @@ static size_t make_cas_vector(int which, uint8_t *out, size_t cap) {
     memset(f, 0, sizeof f);
     memset(&o, 0, sizeof o);
     for (i = 0; i < 5; i++) {
-        for (k = 0; k < 4; k++) cas__store_le64(c[i].hash.bytes + 8 * k, splitmix(&st));
-        c[i].unpacked_bytes = (uint32_t)(splitmix(&st) % 131072 + 1);
+        for (k = 0; k < 4; k++) cas__store_le64(c[i].hash.bytes + 8 * k, t_next(&st));
+        c[i].unpacked_bytes = (uint32_t)(t_next(&st) % 131072 + 1);
     }
     for (i = 0; i < 2; i++)
-        for (k = 0; k < 4; k++) cas__store_le64(x[i].xorb_hash.bytes + 8 * k, splitmix(&st));
+        for (k = 0; k < 4; k++) cas__store_le64(x[i].xorb_hash.bytes + 8 * k, t_next(&st));
     for (i = 0; i < 2; i++)
-        for (k = 0; k < 4; k++) cas__store_le64(f[i].file_hash.bytes + 8 * k, splitmix(&st));
+        for (k = 0; k < 4; k++) cas__store_le64(f[i].file_hash.bytes + 8 * k, t_next(&st));
     x[0].num_chunks = 3;
     x[0].chunks = c;
     x[1].num_chunks = 2;

@@ -5,50 +5,19 @@
 #define CAS_IMPLEMENTATION
 #include "testlib.h"
 
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-/* ---- inputs (splitmix64, as tests/testlib.h) ---- */
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+/* ---- inputs (testlib.h's splitmix64 and generators, seeded by a plain uint64_t) ---- */
+static uint64_t rng_next(uint64_t *seed) {
+    t_rng r;
+    uint64_t v;
+    r.state = *seed;
+    v = t_next(&r);
+    *seed = r.state;
+    return v;
 }
 static void fill_random(uint64_t seed, uint8_t *p, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        uint64_t v = rng_next(&seed);
-        int k;
-        for (k = 0; k < 8 && i < n; k++, i++) p[i] = (uint8_t)(v >> (8 * k));
-    }
-}
-static int generate(const char *kind, uint64_t seed, uint8_t *buf, size_t size) {
-    static const char *words[16] = {"the",  "of",   "and",  "model", "tensor", "weight",
-                                    "layer", "xet",  "chunk", "hash", "data",   "file",
-                                    "byte", "merkle", "shard", "hub"};
-    size_t i = 0;
-    if (!strcmp(kind, "zero")) memset(buf, 0, size);
-    else if (!strcmp(kind, "random")) fill_random(seed, buf, size);
-    else if (!strcmp(kind, "text")) {
-        while (i < size) {
-            uint64_t v = rng_next(&seed);
-            const char *w = words[v & 15];
-            size_t k;
-            for (k = 0; w[k] && i < size; k++) buf[i++] = (uint8_t)w[k];
-            if (i < size) buf[i++] = ((v >> 8) & 7) == 0 ? '\n' : ' ';
-        }
-    } else if (!strcmp(kind, "lowent")) {
-        for (i = 0; i < size; i++) buf[i] = (uint8_t)(rng_next(&seed) >> 61);
-    } else return 0;
-    return 1;
+    t_rng r;
+    r.state = seed;
+    t_fill_random(&r, p, n);
 }
 
 /* ---- a host: runs a session over files, keeps every event ---- */
@@ -95,7 +64,7 @@ static void keep_event(session *s, const cas_upload_event *e) {
     c->len = e->len;
     c->data = NULL;
     if (e->len) {
-        c->data = (uint8_t *)xmalloc(e->len);
+        c->data = (uint8_t *)t_xmalloc(e->len);
         memcpy(c->data, e->data, e->len);
     }
 }
@@ -134,7 +103,7 @@ static int run_session(session *s, const input *in, size_t n) {
     uint64_t seed = s->piece_seed;
     s->ev = NULL;
     s->nev = 0;
-    s->files = (cas_upload_file_result *)xmalloc((n ? n : 1) * sizeof *s->files);
+    s->files = (cas_upload_file_result *)t_xmalloc((n ? n : 1) * sizeof *s->files);
     rc = cas_upload_create(s->alloc, &s->desc, &u, &err);
     if (rc != CAS_OK) return s->rc = rc;
     for (i = 0; i < s->nshards && rc == CAS_OK; i++) rc = cas_upload_add_shard(u, s->shards[i]);
@@ -219,14 +188,14 @@ static void xorbs_add(xorb_set *set, const event_copy *e) {
     walk_ctx w;
     cas_xorb_info info;
     cas_error err;
-    uint8_t *scratch = (uint8_t *)xmalloc(2 * CAS_CHUNK_MAX_SIZE);
+    uint8_t *scratch = (uint8_t *)t_xmalloc(2 * CAS_CHUNK_MAX_SIZE);
     int rc;
     set->x = (decoded_xorb *)realloc(set->x, (set->n + 1) * sizeof *set->x);
     if (!set->x) exit(2);
     d = &set->x[set->n++];
     memset(d, 0, sizeof *d);
     d->hash = e->hash;
-    d->starts = (uint64_t *)xmalloc(sizeof *d->starts);
+    d->starts = (uint64_t *)t_xmalloc(sizeof *d->starts);
     d->starts[0] = 0;
     w.cur = d;
     rc = cas_xorb_walk(e->data, e->len, scratch, on_chunk, &w, &info, &err);
@@ -317,9 +286,9 @@ static void check_readback(const char *name, const session *s, const input *in, 
         for (i = 0; i < extra->n; i++) {
             set.x = (decoded_xorb *)realloc(set.x, (set.n + 1) * sizeof *set.x);
             set.x[set.n] = extra->x[i];
-            set.x[set.n].data = (uint8_t *)xmalloc(extra->x[i].starts[extra->x[i].n]);
+            set.x[set.n].data = (uint8_t *)t_xmalloc(extra->x[i].starts[extra->x[i].n]);
             memcpy(set.x[set.n].data, extra->x[i].data, extra->x[i].starts[extra->x[i].n]);
-            set.x[set.n].starts = (uint64_t *)xmalloc((extra->x[i].n + 1) * sizeof(uint64_t));
+            set.x[set.n].starts = (uint64_t *)t_xmalloc((extra->x[i].n + 1) * sizeof(uint64_t));
             memcpy(set.x[set.n].starts, extra->x[i].starts, (extra->x[i].n + 1) * sizeof(uint64_t));
             set.n++;
         }
@@ -379,11 +348,11 @@ static void test_vectors(const char *dir) {
     while (fgets(line, sizeof line, f)) {
         char hex[80];
         if (sscanf(line, "case %31s %llu %llu", kind, &seed, &size) == 3) {
-            uint8_t *buf = (uint8_t *)xmalloc((size_t)size);
+            uint8_t *buf = (uint8_t *)t_xmalloc((size_t)size);
             session s;
             input in;
             uint8_t sha[32];
-            generate(kind, seed, buf, (size_t)size);
+            t_generate(kind, seed, buf, (size_t)size);
             while (fgets(line, sizeof line, f) && sscanf(line, "file %79s", hex) != 1) {}
             memset(&s, 0, sizeof s);
             s.desc.lookahead = (cases & 1) ? CAS_CHUNK_MAX_SIZE : 0; /* small: compaction */
@@ -437,7 +406,7 @@ static void test_empty(void) {
 
 static void test_dedup(void) {
     size_t n = 5u << 20, i;
-    uint8_t *a = (uint8_t *)xmalloc(n), *b = (uint8_t *)xmalloc(n + 100);
+    uint8_t *a = (uint8_t *)t_xmalloc(n), *b = (uint8_t *)t_xmalloc(n + 100);
     session s1, s2, s3;
     input in[2];
     cas_shard sh[4];
@@ -508,10 +477,10 @@ typedef struct {
 static void pool_make(pool *p, uint64_t seed, size_t bytes) {
     cas_chunker c;
     size_t pos = 0, start = 0;
-    p->data = (uint8_t *)xmalloc(bytes);
+    p->data = (uint8_t *)t_xmalloc(bytes);
     fill_random(seed, p->data, bytes);
-    p->off = (size_t *)xmalloc(bytes / CAS_CHUNK_MIN_SIZE * sizeof(size_t));
-    p->len = (size_t *)xmalloc(bytes / CAS_CHUNK_MIN_SIZE * sizeof(size_t));
+    p->off = (size_t *)t_xmalloc(bytes / CAS_CHUNK_MIN_SIZE * sizeof(size_t));
+    p->len = (size_t *)t_xmalloc(bytes / CAS_CHUNK_MIN_SIZE * sizeof(size_t));
     p->n = 0;
     cas_chunker_init(&c);
     while (pos < bytes) {
@@ -547,8 +516,8 @@ static void test_fragmentation(void) {
     pool_make(&old, 21, 40u << 20);
     pool_make(&fresh, 22, 120u << 20);
     groups = old.n < fresh.n / 3 ? old.n : fresh.n / 3;
-    oldfile = (uint8_t *)xmalloc(40u << 20);
-    mixed = (uint8_t *)xmalloc(160u << 20);
+    oldfile = (uint8_t *)t_xmalloc(40u << 20);
+    mixed = (uint8_t *)t_xmalloc(160u << 20);
     for (i = 0; i < old.n; i++) ol = pool_append(&old, i, oldfile, ol);
     /* one old chunk, three new ones, repeated: naive dedup makes terms of 1 and 3 chunks */
     for (i = 0; i < groups; i++) {
@@ -623,7 +592,7 @@ static const uint8_t *server_answer(void *user, const cas_hash *chunk, size_t *l
 
 static void test_global(void) {
     size_t n = 20u << 20, i;
-    uint8_t *a = (uint8_t *)xmalloc(n), *other = (uint8_t *)xmalloc(1u << 20);
+    uint8_t *a = (uint8_t *)t_xmalloc(n), *other = (uint8_t *)t_xmalloc(1u << 20);
     session s1, s2;
     input in[2];
     cas_shard sh[4], keyed;
@@ -651,7 +620,7 @@ static void test_global(void) {
     for (i = 0; i < 32; i++) opt.hmac_key.bytes[i] = (uint8_t)(i * 7 + 1);
     opt.key_expiry = 4000000000u;
     cas_shard_write_size(sh[0].files, sh[0].num_files, sh[0].xorbs, sh[0].num_xorbs, opt.flags, &ksize);
-    kb = (uint8_t *)xmalloc((size_t)ksize);
+    kb = (uint8_t *)t_xmalloc((size_t)ksize);
     memset(&sink, 0, sizeof sink);
     sink.buf = kb;
     sink.cap = (size_t)ksize;
@@ -703,7 +672,7 @@ static void test_global(void) {
 /* Answers that come late: the engine holds at most 2 x lookahead, then decides alone. */
 static void test_unanswered(void) {
     size_t n = 12u << 20;
-    uint8_t *a = (uint8_t *)xmalloc(n);
+    uint8_t *a = (uint8_t *)t_xmalloc(n);
     session s;
     input in;
     fill_random(41, a, n);
@@ -722,7 +691,7 @@ static void test_unanswered(void) {
 
 static void test_split(void) {
     enum { NF = 40 };
-    uint8_t *data = (uint8_t *)xmalloc(NF * 200000);
+    uint8_t *data = (uint8_t *)t_xmalloc(NF * 200000);
     input in[NF];
     session s;
     cas_shard sh[64];
@@ -813,7 +782,7 @@ static void test_host_sha(void) {
 /* Fail the Nth allocation for every N: CAS_E_NOMEM, nothing leaks. */
 static void test_nomem(void) {
     size_t n = 3u << 20, i;
-    uint8_t *a = (uint8_t *)xmalloc(n);
+    uint8_t *a = (uint8_t *)t_xmalloc(n);
     session s0;
     input in[3];
     cas_shard sh[2];
@@ -926,7 +895,7 @@ static int rt_unpack(const rt_store *st, const cas_shard *shards, size_t ns, con
                                rt_record_ends, (void *)st, &r, NULL);
     if (rc != CAS_OK) return 0;
     o.cap = len;
-    o.out = (uint8_t *)xmalloc(len + 1);
+    o.out = (uint8_t *)t_xmalloc(len + 1);
     memset(&desc, 0, sizeof desc);
     desc.flags = CAS_DOWNLOAD_PER_RANGE; /* this host answers single ranges only */
     desc.write_at = rt_write_at;
@@ -963,8 +932,8 @@ static void test_roundtrip_edits(void) {
         uint64_t edit_bytes = 0;
         memset(ss, 0, sizeof ss);
         vlen[0] = 1000000 + (size_t)(rng_next(&seed) % 3000000);
-        v[0] = (uint8_t *)xmalloc(vlen[0]);
-        generate(round & 1 ? "text" : "random", rng_next(&seed), v[0], vlen[0]);
+        v[0] = (uint8_t *)t_xmalloc(vlen[0]);
+        t_generate(round & 1 ? "text" : "random", rng_next(&seed), v[0], vlen[0]);
         for (k = 0; k < VERSIONS; k++) {
             input in;
             if (k > 0) { /* an edit of the previous version */
@@ -973,7 +942,7 @@ static void test_roundtrip_edits(void) {
                 size_t n = 1 + (size_t)(rng_next(&seed) % 20000), m;
                 const uint8_t *p = v[k - 1];
                 if (op == 4) n = vlen[0] / 2; /* concatenate: the first version's first half */
-                v[k] = (uint8_t *)xmalloc(vlen[k - 1] + n + 1);
+                v[k] = (uint8_t *)t_xmalloc(vlen[k - 1] + n + 1);
                 if (op == 0 || op == 3 || op == 4) { /* insert / append / concatenate */
                     if (op != 0) at = vlen[k - 1];
                     memcpy(v[k], p, at);
@@ -1034,10 +1003,10 @@ static void reverse_pool(void *user, void (*job)(void *ctx, size_t i), void *ctx
 
 static void test_parallel(void) {
     size_t n = 3u << 20, k, i;
-    uint8_t *d = (uint8_t *)xmalloc(2 * n);
+    uint8_t *d = (uint8_t *)t_xmalloc(2 * n);
     int schemes[4] = {0, -1, CAS_SCHEME_BG4_LZ4, CAS_SCHEME_AUTO};
     input in[2];
-    generate("text", 5, d, n);
+    t_generate("text", 5, d, n);
     fill_random(6, d + n, n / 2);
     memcpy(d + n + n / 2, d, n / 2); /* repeats: chunks compressed ahead, then deduplicated */
     in[0].data = d, in[0].len = n;
