@@ -584,10 +584,25 @@ static void test_content_range(void) {
     }
 }
 
+typedef struct {
+    const char *name, *head;
+    size_t len, fill;
+    int close;
+    const char *what;
+} t_overrun;
+static const t_overrun overruns[] = {
+    {"long", PART("0-0/1000", "a") PART("1-1/1000", "b") PART("200-299/1000", ""), 100, 102, 1,
+     "part 2: Content-Range 200-299/1000 has 100 bytes but the part body has 102"},
+    {"much longer", PART("0-9/*", ""), 10, 100000, 1, "has 10 bytes but no delimiter follows them (nor any"},
+    {"window edge", PART("0-9/*", ""), 10, 65521, 1, "has 10 bytes but the part body has 65521"},
+    {"window edge+1", PART("0-9/*", ""), 10, 65522, 1, "has 10 bytes but no delimiter follows them (nor any"},
+    {"ends looking", PART("0-9/*", ""), 10, 50, 0, "no delimiter follows them (the body ends 50 bytes"},
+};
+
 static void test_body_length(void) {
     t_buf b = {0};
     const char *s;
-    size_t e;
+    size_t e, i;
     /* 98 bytes where 100 were announced: found, both counts named, offset = expected end */
     tb_str(&b, PART("0-99/1000", ""));
     e = b.n + 100;
@@ -606,39 +621,18 @@ static void test_body_length(void) {
     tb_str(&b, PART("0-9/1000", "12345678901") CLOSE);
     expect("long by 1", CT, b.p, b.n, 0, CAS_E_MULTIPART, b.n - strlen(CLOSE) - 1,
            "part 0: Content-Range 0-9/1000 has 10 bytes but the part body has 11");
-    /* part 2 with 102 bytes for 100 */
-    b.n = 0;
-    tb_str(&b, PART("0-0/1000", "a") PART("1-1/1000", "b") PART("200-299/1000", ""));
-    e = b.n + 100;
-    tb_rep(&b, 'z', 102);
-    tb_str(&b, CLOSE);
-    expect("long", CT, b.p, b.n, 0, CAS_E_MULTIPART, e,
-           "part 2: Content-Range 200-299/1000 has 100 bytes but the part body has 102");
-    /* far longer: the search window */
-    b.n = 0;
-    tb_str(&b, PART("0-9/*", ""));
-    e = b.n + 10;
-    tb_rep(&b, 'z', 100000);
-    tb_str(&b, CLOSE);
-    expect("much longer", CT, b.p, b.n, 0, CAS_E_MULTIPART, e, "has 10 bytes but no delimiter follows them (nor any");
-    /* 65536 - 1 bytes too many: found just inside the window */
-    b.n = 0;
-    tb_str(&b, PART("0-9/*", ""));
-    e = b.n + 10;
-    tb_rep(&b, 'z', 65521);
-    tb_str(&b, CLOSE);
-    expect("window edge", CT, b.p, b.n, 0, CAS_E_MULTIPART, e, "has 10 bytes but the part body has 65521");
-    b.n = 0;
-    tb_str(&b, PART("0-9/*", ""));
-    tb_rep(&b, 'z', 65522);
-    tb_str(&b, CLOSE);
-    expect("window edge+1", CT, b.p, b.n, 0, CAS_E_MULTIPART, e, "has 10 bytes but no delimiter follows them (nor any");
-    /* the body ends while looking */
-    b.n = 0;
-    tb_str(&b, PART("0-9/*", ""));
-    e = b.n + 10;
-    tb_rep(&b, 'z', 50);
-    expect("ends looking", CT, b.p, b.n, 0, CAS_E_MULTIPART, e, "no delimiter follows them (the body ends 50 bytes");
+    /* a part announcing `len` bytes followed by `fill` bytes of `c` (and the close): the error
+       is at the announced end. Part 2 with 102 for 100; far longer (the search window); 65536
+       - 1 too many, found just inside the window, and one more; the body ending while looking. */
+    for (i = 0; i < sizeof overruns / sizeof overruns[0]; i++) {
+        const t_overrun *o = &overruns[i];
+        b.n = 0;
+        tb_str(&b, o->head);
+        e = b.n + o->len;
+        tb_rep(&b, 'z', o->fill);
+        if (o->close) tb_str(&b, CLOSE);
+        expect(o->name, CT, b.p, b.n, 0, CAS_E_MULTIPART, e, o->what);
+    }
     /* the body ends inside the part: truncated */
     b.n = 0;
     tb_str(&b, PART("0-9/*", "12345"));
