@@ -3,18 +3,9 @@
 # (manifests as the CAS API returns them) and `cas get` against tests/hubserver.py, the
 # loopback test double of the Hub + CAS API, for each of its faults.
 # Usage: tests/cli_download.sh [path/to/cas]   (needs python3; `get` needs a libcurl build)
-set -u
 CAS=${1:-./build/cas}
-HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d)
-SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+NAME=cli_download
+. "$(dirname "$0")/hubserver.sh"
 
 # inputs: random, the random part again after text (terms reuse a range), small, empty
 python3 - "$T" <<'PY'
@@ -66,33 +57,8 @@ for f in a b; do
 done
 
 # ---- the loopback server ----
-start_server() {
-    rm -f "$T/port"
-    python3 "$HERE/hubserver.py" --store "$T/s" --port 0 --port-file "$T/port" \
-        --file "model/acme/demo/data/b.bin=$hb" --file "model/acme/demo/data/d.bin=$(hash_of d.bin)" --file "dataset/acme/set/a.bin=$(hash_of a.bin)" \
-        --hf-token hf_test "$@" > /dev/null 2>&1 &
-    SERVER_PID=$!
-    i=0
-    while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    PORT=$(cat "$T/port" 2>/dev/null)
-    if [ -z "$PORT" ]; then echo "cli_download: the test server did not start" >&2; exit 1; fi
-    URL=http://127.0.0.1:$PORT
-}
-stop_server() { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
-fault() { python3 -c "import json,urllib.request as u; u.urlopen(u.Request('$URL/_control/fault', json.dumps({'name':'$1','count':${2:-1}}).encode(), {'Content-Type':'application/json'}))" >/dev/null; }
-reset() { python3 -c "import urllib.request as u; u.urlopen(u.Request('$URL/_control/reset', b'{}'))" >/dev/null; }
-fetch() { # fetch URL OUT [RANGE]: GET with a CAS token
-    python3 - "$@" <<'PY'
-import json, sys, urllib.request as u
-url, out = sys.argv[1], sys.argv[2]
-base = url.split("/v")[0]
-tok = json.load(u.urlopen(u.Request(base + "/api/models/acme/demo/xet-read-token/main", headers={"Authorization": "Bearer hf_test"})))
-h = {"Authorization": "Bearer " + tok["accessToken"]}
-if len(sys.argv) > 3: h["Range"] = "bytes=" + sys.argv[3]
-open(out, "wb").write(u.urlopen(u.Request(url, headers=h)).read())
-PY
-}
-start_server --max-ranges-per-url 3
+start_server --max-ranges-per-url 3 --file "model/acme/demo/data/b.bin=$hb" \
+    --file "model/acme/demo/data/d.bin=$(hash_of d.bin)" --file "dataset/acme/set/a.bin=$(hash_of a.bin)"
 
 # ---- reconstruct: v1 and v2 manifests from the server, whole and ranged ----
 for v in 1 2; do
@@ -133,14 +99,14 @@ else
     }
     get_ok "hub" acme/demo data/b.bin --endpoint "$URL"
     check 'grep -q "^$hb  $T/g\$" "$T/g.out"' "get prints hash and name"
-    get_ok "cas-url" --cas-url "$URL" --token "$(python3 -c "import json,urllib.request as u; print(json.load(u.urlopen(u.Request('$URL/api/models/acme/demo/xet-read-token/main', headers={'Authorization':'Bearer hf_test'})))['accessToken'])")" "$hb"
+    get_ok "cas-url" --cas-url "$URL" --token "$(token read)" "$hb"
     get_ok "jobs 1 per-range" acme/demo data/b.bin --endpoint "$URL" --jobs 1 --per-range
     # d.bin needs two ranges of one xorb: one multipart/byteranges request (v2), or two
-    reset
+    ctl reset
     EXPECT=d.bin get_ok "multipart" acme/demo data/d.bin --endpoint "$URL"
-    check 'python3 -c "import json,sys,urllib.request as u; sys.exit(not any(\",\" in (r.get(\"range\") or \"\") and r[\"path\"].startswith(\"/xorb/\") for r in json.load(u.urlopen(\"$URL/_control/log\"))))"' "a multi-range xorb request was made"
+    check 'logq "any(\",\" in (r.get(\"range\") or \"\") and r[\"path\"].startswith(\"/xorb/\") for r in L)"' "a multi-range xorb request was made"
     EXPECT=d.bin get_ok "multipart, per range" acme/demo data/d.bin --endpoint "$URL" --per-range
-    reset; fault xorb-drop 1
+    ctl reset; fault xorb-drop 1
     EXPECT=d.bin get_ok "multipart, dropped" acme/demo data/d.bin --endpoint "$URL"
     rm -f "$T/gr"
     "$CAS" get acme/demo data/b.bin --endpoint "$URL" --range 12345-1999999 -o "$T/gr" > /dev/null 2>&1 &&
@@ -149,19 +115,19 @@ else
     HF_ENDPOINT=$URL "$CAS" get acme/set a.bin --repo-type dataset -o "$T/ga" > /dev/null 2>&1 && cmp -s "$T/ga" "$T/a.bin"
     check '[ $? -eq 0 ]' "get a dataset file with HF_ENDPOINT"
     for f in xorb-429:3 xorb-500:3 recon-429:2 recon-500:2 xorb-drop:2 xorb-truncate:2 token-401:1 v2-404:1; do
-        reset; fault "${f%:*}" "${f#*:}"
+        ctl reset; fault "${f%:*}" "${f#*:}"
         get_ok "fault ${f%:*}" acme/demo data/b.bin --endpoint "$URL"
     done
-    reset; fault token-expired 1
+    ctl reset; fault token-expired 1
     get_ok "fault token-expired (refresh)" acme/demo data/b.bin --endpoint "$URL"
-    reset; fault xorb-corrupt 100
+    ctl reset; fault xorb-corrupt 100
     get_fails "fault xorb-corrupt" acme/demo data/b.bin --endpoint "$URL"
-    reset; fault recon-wrong-length 100
+    ctl reset; fault recon-wrong-length 100
     get_fails "fault recon-wrong-length" acme/demo data/b.bin --endpoint "$URL"
     check 'grep -q "unpacked_length" "$T/g.err"' "wrong unpacked_length is named"
-    reset; fault xorb-500 100
+    ctl reset; fault xorb-500 100
     get_fails "fault xorb-500 forever" acme/demo data/b.bin --endpoint "$URL" --jobs 2
-    reset
+    ctl reset
     get_fails "unknown file" acme/demo data/nope.bin --endpoint "$URL"
     HF_TOKEN=wrong "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > /dev/null 2>&1
     check '[ $? -eq 1 ] && [ ! -e "$T/g" ]' "get with a bad HF token"

@@ -6,18 +6,10 @@
 # (no shard sent), --store, and the output line against sha256sum and `cas hash`.
 # Usage: tests/cli_put.sh [path/to/cas]   (needs python3 and a libcurl build of cas)
 # The server hashes in pure Python (~1 MB/s): the uploaded data is kept to ~2 MB in all.
-set -u; [ -n "${DEBUG:-}" ] && set -x
 CAS=${1:-./build/cas}
-HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d)
-SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+NAME=cli_put
+. "$(dirname "$0")/hubserver.sh"
+[ -n "${DEBUG:-}" ] && set -x
 
 if "$CAS" put 2>&1 | grep -q 'no libcurl'; then
     echo "cli_put: skipped (cas built without libcurl)"
@@ -39,21 +31,8 @@ for n in ("f1", "f2", "f3", "f4", "f5", "f6"):
 PY
 
 mkdir -p "$T/s/xorbs" "$T/s/shards"
-rm -f "$T/port"
-python3 "$HERE/hubserver.py" --store "$T/s" --port 0 --port-file "$T/port" --hf-token hf_test > /dev/null 2>&1 &
-SERVER_PID=$!
-i=0
-while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-PORT=$(cat "$T/port" 2>/dev/null)
-if [ -z "$PORT" ]; then echo "cli_put: the test server did not start" >&2; exit 1; fi
-URL=http://127.0.0.1:$PORT
+start_server
 
-ctl() { curl -s -X POST "$URL/_control/$1" -d "${2:-{\}}" > /dev/null; }
-fault() { ctl fault "{\"name\":\"$1\",\"count\":$2}"; }
-token() { curl -s -H "Authorization: Bearer hf_test" "$URL/api/models/acme/demo/xet-$1-token/main" |
-          python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])'; }
-# logq EXPR: evaluates EXPR with L = the server's log (list of {method, path, status, fault?})
-logq() { curl -s "$URL/_control/log" | python3 -c "import json,sys; L=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
 XORBS='[e for e in L if e["method"]=="POST" and e["path"].startswith("/v1/xorbs/")]'
 SHARDS='[e for e in L if e["method"]=="POST" and e["path"].endswith("/shards")]'
 WTOK=$(token write)
