@@ -103,11 +103,11 @@ check:
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES    = $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SAN      = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
-$(BUILD)/fuzz/%: fuzz/fuzz_%.c $(HEADERS) tests/testlib.h
+$(BUILD)/fuzz/%: fuzz/fuzz_%.c $(HEADERS) tests/testlib.h fuzz/fuzzlib.h
 	@mkdir -p $(BUILD)/fuzz
 	clang $(WARN) $(FUZZ_SAN) -fsanitize-ignorelist=fuzz/sanitize-ignore.txt -fsanitize=fuzzer -DCAS_FUZZING $< -o $@ \
 	  $(shell cat fuzz/$*.libs 2>/dev/null)
-$(BUILD)/fuzz-replay/%: fuzz/fuzz_%.c fuzz/replay.c $(HEADERS) tests/testlib.h
+$(BUILD)/fuzz-replay/%: fuzz/fuzz_%.c fuzz/replay.c $(HEADERS) tests/testlib.h fuzz/fuzzlib.h
 	@mkdir -p $(BUILD)/fuzz-replay
 	$(CC) $(WARN) $(FUZZ_SAN) -DCAS_FUZZING $< fuzz/replay.c -o $@ \
 	  $(shell cat fuzz/$*.libs 2>/dev/null)

@@ -9,14 +9,7 @@
    when every output byte was written exactly once (positional) or in order (sequential);
    after an error every call returns that error. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
-#include <stdlib.h>
-#include <string.h>
-
-#define REQUIRE(c) \
-    do {           \
-        if (!(c)) abort(); \
-    } while (0)
+#include "fuzzlib.h"
 
 typedef struct {
     uint64_t total, written, next;

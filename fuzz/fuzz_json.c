@@ -9,39 +9,7 @@
    the reader's tokens are sane (offsets increase, strings decode to valid UTF-8 of t.len
    bytes, depth within the limit) and a parsed plain body is valid JSON for the reader. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
-#include <stdlib.h>
-#include <string.h>
-
-typedef struct {
-    long n, fail_at, failed, live;
-} f_alloc;
-static void *f_alloc_fn(void *user, size_t size, size_t align) {
-    f_alloc *a = (f_alloc *)user;
-    size_t *p;
-    (void)align;
-    if (a->n++ == a->fail_at) {
-        a->failed = 1;
-        return NULL;
-    }
-    p = (size_t *)malloc(size + 16);
-    if (!p) abort();
-    p[0] = size;
-    a->live++;
-    return (char *)p + 16;
-}
-static void f_free_fn(void *user, void *ptr, size_t size) {
-    f_alloc *a = (f_alloc *)user;
-    size_t *p = (size_t *)(void *)((char *)ptr - 16);
-    if (p[0] != size) abort(); /* freed with another size than allocated */
-    a->live--;
-    free(p);
-}
-
-#define REQUIRE(c) \
-    do {           \
-        if (!(c)) abort(); \
-    } while (0)
+#include "fuzzlib.h"
 
 static int valid_utf8(const uint8_t *s, size_t n) {
     size_t i = 0;
@@ -159,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cas_recon rr[2];
     cas_recon_batch bb[2];
     cas_xet_token tt[2];
-    f_alloc fas[2];
+    t_counting fas[2];
     if (size < 2) return 0;
     memset(&o, 0, sizeof o);
     kind = data[0] & 3;
@@ -176,13 +144,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     memset(fas, 0, sizeof fas);
     for (pass = 0; pass < 2; pass++) { /* pass 0: no failures; pass 1: fail allocation fail_at */
-        f_alloc *fa = &fas[pass];
-        cas_allocator al;
+        t_counting *fa = &fas[pass];
+        cas_allocator al = t_counting_allocator(fa, pass ? fail_at : -1);
         cas_error e;
-        fa->fail_at = pass ? fail_at : -1;
-        al.alloc = f_alloc_fn;
-        al.free = f_free_fn;
-        al.user = fa;
         if (kind <= 1)
             rc[pass] = cas_recon_parse(&al, body, len, kind == 0 ? 2 : 1, &o, &rr[pass], &e);
         else if (kind == 2)

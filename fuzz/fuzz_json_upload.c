@@ -6,44 +6,12 @@
    surfaces as CAS_E_NOMEM and nothing else does; an accepted result satisfies the documented
    invariants and is the same with and without allocation failures. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
-#include <stdlib.h>
-#include <string.h>
-
-typedef struct {
-    long n, fail_at, failed, live;
-} f_alloc;
-static void *f_alloc_fn(void *user, size_t size, size_t align) {
-    f_alloc *a = (f_alloc *)user;
-    size_t *p;
-    (void)align;
-    if (a->n++ == a->fail_at) {
-        a->failed = 1;
-        return NULL;
-    }
-    p = (size_t *)malloc(size + 16);
-    if (!p) abort();
-    p[0] = size;
-    a->live++;
-    return (char *)p + 16;
-}
-static void f_free_fn(void *user, void *ptr, size_t size) {
-    f_alloc *a = (f_alloc *)user;
-    size_t *p = (size_t *)(void *)((char *)ptr - 16);
-    if (p[0] != size) abort();
-    a->live--;
-    free(p);
-}
-
-#define REQUIRE(c) \
-    do {           \
-        if (!(c)) abort(); \
-    } while (0)
+#include "fuzzlib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cas_json_options o;
     cas_shard_event ev[2];
-    f_alloc fas[2];
+    t_counting fas[2];
     int kind, pass, rc[2] = {0, 0}, v[2] = {-1, -1};
     long fail_at;
     if (size < 2) return 0;
@@ -56,13 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(ev, 0, sizeof ev);
     memset(fas, 0, sizeof fas);
     for (pass = 0; pass < 2; pass++) {
-        f_alloc *fa = &fas[pass];
-        cas_allocator al;
+        t_counting *fa = &fas[pass];
+        cas_allocator al = t_counting_allocator(fa, pass ? fail_at : -1);
         cas_error e;
-        fa->fail_at = pass ? fail_at : -1;
-        al.alloc = f_alloc_fn;
-        al.free = f_free_fn;
-        al.user = fa;
         if (kind == 0) rc[pass] = cas_xorb_upload_parse(&al, data + 2, size - 2, &o, &v[pass], &e);
         else if (kind == 1) rc[pass] = cas_shard_upload_parse(&al, data + 2, size - 2, &o, &v[pass], &e);
         else rc[pass] = cas_shard_event_parse(&al, data + 2, size - 2, &o, &ev[pass], &e);

@@ -9,14 +9,7 @@
    part before the next part or the end; at most max_parts parts; CAS_END only after >= 1
    part); errors are the documented codes with a detail, at an offset inside the body. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
-#include <stdlib.h>
-#include <string.h>
-
-#define REQUIRE(c) \
-    do {           \
-        if (!(c)) abort(); \
-    } while (0)
+#include "fuzzlib.h"
 
 static const char *const k_ct[6] = {
     "multipart/byteranges; boundary=B",

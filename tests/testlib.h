@@ -55,6 +55,7 @@ static inline int t_failed(const char *file, int line, const char *cond) {
 typedef struct {
     long n, fail_at; /* allocations so far; fail the one with this index (-1: never) */
     int fail_rest;   /* and every one after it (t_counting_budget) */
+    int failed;      /* an allocation was failed */
     long live;
     size_t bytes, peak, max_single;
 } t_counting;
@@ -63,7 +64,10 @@ static inline void *t_counting_alloc(void *user, size_t size, size_t align) {
     size_t *p;
     long i = a->n++;
     (void)align;
-    if (i == a->fail_at || (a->fail_rest && a->fail_at >= 0 && i > a->fail_at)) return NULL;
+    if (i == a->fail_at || (a->fail_rest && a->fail_at >= 0 && i > a->fail_at)) {
+        a->failed = 1;
+        return NULL;
+    }
     p = (size_t *)malloc(size + 16);
     if (!p) return NULL;
     p[0] = size;
