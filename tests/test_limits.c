@@ -12,18 +12,6 @@
 
 #include <ctype.h>
 
-static long g_pass, g_fail;
-#define CHECKM(c, name)                                                                       \
-    do {                                                                                      \
-        if (c) {                                                                              \
-            g_pass++;                                                                         \
-        } else {                                                                              \
-            g_fail++;                                                                         \
-            if (g_fail <= 60) fprintf(stderr, "FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, #c, name); \
-        }                                                                                     \
-    } while (0)
-#define CHECK(c) CHECKM(c, "")
-
 #define MiB ((size_t)1 << 20)
 #define NO_OFFSET UINT64_MAX /* the row's API reports no offset for this error */
 
