@@ -246,7 +246,7 @@ static void test_valid(void) {
     tb_free(&r.log);
     /* the RFC's example (its 500 bytes), closed */
     {
-        t_buf b = {0};
+        t_buf b = {NULL, 0, 0};
         /* the RFC 7233 §4.1 example's shape */
         tb_str(&b, "--" B "\r\nContent-Type: application/pdf\r\nContent-Range: bytes 500-999/8000\r\n\r\n");
         tb_str(&b, "...the first range");
@@ -366,7 +366,7 @@ static void test_content_type(void) {
           CAS_E_MULTIPART);
     /* 70 characters: a whole body with it */
     {
-        t_buf ct = {0}, b = {0};
+        t_buf ct = {NULL, 0, 0}, b = {NULL, 0, 0};
         tb_str(&ct, "multipart/byteranges; boundary=");
         tb_rep(&ct, 'q', 70);
         tb_str(&b, "--");
@@ -391,7 +391,7 @@ static void test_content_type(void) {
 /* ---- structure ---- */
 
 static void test_preamble(void) {
-    t_buf b = {0};
+    t_buf b = {NULL, 0, 0};
     size_t k;
     /* 8192 bytes of preamble, then CRLF "--" boundary: at the limit */
     for (k = 0; k < 2; k++) {
@@ -446,7 +446,7 @@ static void test_delimiters(void) {
     expects("after part x", CT, s, CAS_E_MULTIPART, at(s, "y\r\n"), "delimiter after part 0: the boundary is followed");
     /* padding limit */
     {
-        t_buf b = {0};
+        t_buf b = {NULL, 0, 0};
         int k;
         for (k = 0; k < 2; k++) {
             b.n = 0;
@@ -466,7 +466,7 @@ static void test_delimiters(void) {
 }
 
 static void test_headers(void) {
-    t_buf b = {0};
+    t_buf b = {NULL, 0, 0};
     const char *s;
     int k;
     /* header block of exactly 8192 bytes (all lines + the empty line's CRLF), then 8193 */
@@ -549,7 +549,7 @@ static void test_content_range(void) {
     };
     size_t i;
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        t_buf b = {0};
+        t_buf b = {NULL, 0, 0};
         size_t vat;
         tb_str(&b, "--" B "\r\nContent-Range: ");
         vat = b.n;
@@ -560,7 +560,7 @@ static void test_content_range(void) {
     }
     /* the longest valid value, whitespace around it, and the buffer limit */
     {
-        t_buf b = {0};
+        t_buf b = {NULL, 0, 0};
         tb_str(&b, "--" B "\r\nContent-Range: \t bytes 18446744073709551612-18446744073709551613/18446744073709551614");
         tb_rep(&b, ' ', 96 - 68);
         tb_str(&b, "\r\n\r\nAB" CLOSE);
@@ -600,7 +600,7 @@ static const t_overrun overruns[] = {
 };
 
 static void test_body_length(void) {
-    t_buf b = {0};
+    t_buf b = {NULL, 0, 0};
     const char *s;
     size_t e, i;
     /* 98 bytes where 100 were announced: found, both counts named, offset = expected end */
@@ -712,7 +712,7 @@ static void test_api(void) {
 static void test_random(void) {
     int it;
     for (it = 0; it < 3000; it++) {
-        t_buf b = {0};
+        t_buf b = {NULL, 0, 0};
         int parts = (int)(rnd() % 4), k;
         if (rnd() % 3 == 0) tb_str(&b, "pre");
         for (k = 0; k < parts; k++) {
