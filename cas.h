@@ -8339,7 +8339,7 @@ enum { CAS__MP_SEARCH_WINDOW = 65536 };
 /* ---- the error detail: built in m->priv_what (no stdio in the library) ---- */
 
 static size_t cas__mp_put(cas_multipart *m, size_t n, const char *s, size_t len) {
-    while (len-- && n + 1 < sizeof m->priv_what) m->priv_what[n++] = *s++;
+    for (; len && n + 1 < sizeof m->priv_what; len--) m->priv_what[n++] = *s++;
     m->priv_what[n] = 0;
     return n;
 }
