@@ -14,12 +14,8 @@ if [ -z "${B:-}" ]; then # run alone
   WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
   PORT_ALONE=1
 fi
-# The conformance programs of the matrix (tests/test_<name>.c) and their arguments. PORT_MORE
-# run -m32, on s390x and in WASI too, not yet as C++ (test_multipart's `= {0}` initializers
-# warn in C++) nor under -fsanitize=integer (`len--`/`pick--` loop ends wrap in cas__mp_put
-# and test_download.c); test_limits builds 64 MiB inputs, so it stays out of the two slowest.
-PORT_TESTS="main shard json upload"
-PORT_MORE="json_upload multipart download limits"
+# The conformance programs of the matrix (tests/test_<name>.c) and their arguments.
+PORT_TESTS="main shard json upload json_upload multipart download"
 port_args() { case $1 in upload) echo tests/vectors ;; esac; }
 skip() {
   if [ "${CI:-}" = true ]; then echo "FAIL: $* (CI must have every toolchain: see .ci/run)" >&2; fails=$((fails + 1))
@@ -28,10 +24,9 @@ skip() {
 # Builds tests/test_<t>.c for every t in PORT_TESTS with "$@" as the compiler and flags,
 # to $B/<t>-$tag, and runs each through $runner (empty: directly).
 port_tests() {
-  tag=$1 runner=$2 tests=$PORT_TESTS
+  tag=$1 runner=$2
   shift 2
-  case $tag in m32 | s390x | wasm) tests="$PORT_TESTS $PORT_MORE" ;; esac
-  for t in $tests; do
+  for t in $PORT_TESTS; do
     if "$@" "tests/test_$t.c" -o "$B/$t-$tag"; then
       run $runner "$B/$t-$tag" $(port_args $t)
     else
