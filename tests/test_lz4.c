@@ -18,11 +18,17 @@ enum { K_RANDOM, K_TEXT, K_ZERO, K_FLOAT32, K_BF16, K_LOWENT, K_COUNT };
 static const char *kind_name[K_COUNT] = {"random", "text", "zero", "float32", "bf16", "lowent"};
 
 /* N(0, 0.02)-like weights: Irwin-Hall sum of 4 uniforms (no libm needed). */
-static float weight(void) {
+/* The bits of a small float32 weight; gen stores them little-endian, as safetensors does on
+   every host, so a big-endian run sees the same kind of bytes. */
+static uint32_t weight_bits(void) {
     double s = 0;
     int k;
+    float f;
+    uint32_t u;
     for (k = 0; k < 4; k++) s += (double)(rnd() >> 11) / 9007199254740992.0;
-    return (float)((s - 2.0) * 0.035);
+    f = (float)((s - 2.0) * 0.035);
+    memcpy(&u, &f, 4);
+    return u;
 }
 
 static void gen(int kind, uint8_t *p, size_t n) {
@@ -59,19 +65,14 @@ static void gen(int kind, uint8_t *p, size_t n) {
         memset(p, 0, n);
         break;
     case K_FLOAT32:
-        for (; i + 4 <= n; i += 4) {
-            float f = weight();
-            memcpy(p + i, &f, 4); /* little-endian host assumed by the tests */
-        }
+        for (; i + 4 <= n; i += 4) cas__store_le32(p + i, weight_bits());
         for (; i < n; i++) p[i] = (uint8_t)rnd();
         break;
     case K_BF16:
-        for (; i + 2 <= n; i += 2) {
-            float f = weight();
-            uint8_t b[4];
-            memcpy(b, &f, 4);
-            p[i] = b[2];
-            p[i + 1] = b[3];
+        for (; i + 2 <= n; i += 2) { /* the top half of the float32, little-endian */
+            uint32_t u = weight_bits();
+            p[i] = (uint8_t)(u >> 16);
+            p[i + 1] = (uint8_t)(u >> 24);
         }
         for (; i < n; i++) p[i] = (uint8_t)rnd();
         break;
