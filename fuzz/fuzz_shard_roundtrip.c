@@ -14,7 +14,7 @@
    and writing the parsed shard again must reproduce the bytes exactly. abort() on any
    difference. */
 #define CAS_IMPLEMENTATION
-#include "../tests/testlib.h"
+#include "fuzzlib.h"
 
 #define RT_XORBS 4
 #define RT_EXT 2
@@ -239,7 +239,6 @@ static void rt_predict(const rt_desc *d, rt_expect *ex) {
 
 /* ---- checking a parsed shard against the description ---- */
 
-#define RT_CHECK(c) do { if (!(c)) { fprintf(stderr, "shard_roundtrip: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
 
 static cas_hash rt_stored_chunk(const rt_desc *d, const rt_expect *ex, const cas_shard_chunk *c) {
     cas_hash h = c->hash;
@@ -252,69 +251,69 @@ static void rt_check_shard(const rt_desc *d, const rt_expect *ex, const cas_shar
     uint64_t at = 48, materialized = 0, on_disk = 0, stored = 0, xorb_info;
     size_t p, nterms = 0, nchunks = 0;
     uint32_t j;
-    RT_CHECK(s->size == ex->size);
-    RT_CHECK(s->footer_size == (ex->footer ? 200u : 0u));
-    RT_CHECK(s->has_footer == ex->footer && s->keyed == ex->keyed);
-    RT_CHECK(s->num_files == d->nf && s->num_xorbs == d->nx);
+    REQUIRE(s->size == ex->size);
+    REQUIRE(s->footer_size == (ex->footer ? 200u : 0u));
+    REQUIRE(s->has_footer == ex->footer && s->keyed == ex->keyed);
+    REQUIRE(s->num_files == d->nf && s->num_xorbs == d->nx);
     for (p = 0; p < d->nf; p++) {
         const cas_shard_file *w = &d->f[ex->file_order[p]], *r = &s->files[p];
         uint64_t size = 0;
-        RT_CHECK(cas_hash_equal(&r->file_hash, &w->file_hash));
-        RT_CHECK(r->flags == ((w->flags & ~CAS_SHARD_FILE_METADATA_EXT) | CAS_SHARD_FILE_VERIFICATION |
+        REQUIRE(cas_hash_equal(&r->file_hash, &w->file_hash));
+        REQUIRE(r->flags == ((w->flags & ~CAS_SHARD_FILE_METADATA_EXT) | CAS_SHARD_FILE_VERIFICATION |
                               (w->has_sha256 ? CAS_SHARD_FILE_METADATA_EXT : 0)));
-        RT_CHECK(r->num_terms == w->num_terms && r->offset == at);
-        RT_CHECK(r->has_sha256 == (w->has_sha256 != 0));
-        RT_CHECK(!memcmp(r->sha256, w->has_sha256 ? w->sha256 : zero.bytes, 32));
+        REQUIRE(r->num_terms == w->num_terms && r->offset == at);
+        REQUIRE(r->has_sha256 == (w->has_sha256 != 0));
+        REQUIRE(!memcmp(r->sha256, w->has_sha256 ? w->sha256 : zero.bytes, 32));
         for (j = 0; j < w->num_terms; j++) {
             const cas_shard_term *a = &r->terms[j], *b = &w->terms[j];
-            RT_CHECK(cas_hash_equal(&a->xorb_hash, &b->xorb_hash) && a->xorb_flags == b->xorb_flags);
-            RT_CHECK(a->unpacked_bytes == b->unpacked_bytes && a->chunk_start == b->chunk_start &&
+            REQUIRE(cas_hash_equal(&a->xorb_hash, &b->xorb_hash) && a->xorb_flags == b->xorb_flags);
+            REQUIRE(a->unpacked_bytes == b->unpacked_bytes && a->chunk_start == b->chunk_start &&
                      a->chunk_end == b->chunk_end);
-            RT_CHECK(cas_hash_equal(&a->verification, &ex->verif[ex->file_order[p]][j]));
+            REQUIRE(cas_hash_equal(&a->verification, &ex->verif[ex->file_order[p]][j]));
             size += b->unpacked_bytes;
         }
-        RT_CHECK(r->size == size);
+        REQUIRE(r->size == size);
         materialized += size;
         nterms += w->num_terms;
         at += 48 * (1 + 2 * (uint64_t)w->num_terms + (w->has_sha256 != 0));
     }
-    RT_CHECK(s->num_terms == nterms);
+    REQUIRE(s->num_terms == nterms);
     xorb_info = at += 48;
     for (p = 0; p < d->nx; p++) {
         const size_t xi = ex->xorb_order[p];
         const cas_shard_xorb *w = &d->x[xi], *r = &s->xorbs[p];
-        RT_CHECK(cas_hash_equal(&r->xorb_hash, &w->xorb_hash) && r->flags == w->flags);
-        RT_CHECK(r->num_chunks == w->num_chunks && r->bytes_in_xorb == w->bytes_in_xorb);
-        RT_CHECK(r->bytes_on_disk == w->bytes_on_disk && r->offset == at);
+        REQUIRE(cas_hash_equal(&r->xorb_hash, &w->xorb_hash) && r->flags == w->flags);
+        REQUIRE(r->num_chunks == w->num_chunks && r->bytes_in_xorb == w->bytes_in_xorb);
+        REQUIRE(r->bytes_on_disk == w->bytes_on_disk && r->offset == at);
         for (j = 0; j < w->num_chunks; j++) {
             const cas_shard_chunk *a = &r->chunks[j], *b = &w->chunks[j];
             const cas_hash h = rt_stored_chunk(d, ex, b);
-            RT_CHECK(cas_hash_equal(&a->hash, &h) && a->byte_start == b->byte_start);
-            RT_CHECK(a->unpacked_bytes == b->unpacked_bytes && a->flags == ex->chunk_flags[xi][j]);
+            REQUIRE(cas_hash_equal(&a->hash, &h) && a->byte_start == b->byte_start);
+            REQUIRE(a->unpacked_bytes == b->unpacked_bytes && a->flags == ex->chunk_flags[xi][j]);
         }
         on_disk += w->bytes_on_disk;
         stored += w->bytes_in_xorb;
         nchunks += w->num_chunks;
         at += 48 * (1 + (uint64_t)w->num_chunks);
     }
-    RT_CHECK(s->num_chunks == nchunks);
+    REQUIRE(s->num_chunks == nchunks);
     at += 48;
     if (ex->footer) {
         const cas_shard_footer *F = &s->footer;
         int k;
-        RT_CHECK(F->version == 1 && F->file_info_offset == 48 && F->xorb_info_offset == xorb_info);
-        RT_CHECK(F->file_lookup_offset == at && F->file_lookup_count == d->nf);
-        RT_CHECK(F->xorb_lookup_offset == at + 12 * d->nf && F->xorb_lookup_count == d->nx);
-        RT_CHECK(F->chunk_lookup_offset == at + 12 * (d->nf + d->nx) && F->chunk_lookup_count == nchunks);
-        RT_CHECK(cas_hash_equal(&F->hmac_key, &d->o.hmac_key));
-        RT_CHECK(F->creation_time == d->o.creation_time && F->key_expiry == d->o.key_expiry);
-        for (k = 0; k < 6; k++) RT_CHECK(F->reserved[k] == 0);
-        RT_CHECK(F->stored_bytes_on_disk == on_disk && F->materialized_bytes == materialized && F->stored_bytes == stored);
-        RT_CHECK(F->footer_offset == ex->size - 200 && F->footer_offset == F->chunk_lookup_offset + 16 * nchunks);
+        REQUIRE(F->version == 1 && F->file_info_offset == 48 && F->xorb_info_offset == xorb_info);
+        REQUIRE(F->file_lookup_offset == at && F->file_lookup_count == d->nf);
+        REQUIRE(F->xorb_lookup_offset == at + 12 * d->nf && F->xorb_lookup_count == d->nx);
+        REQUIRE(F->chunk_lookup_offset == at + 12 * (d->nf + d->nx) && F->chunk_lookup_count == nchunks);
+        REQUIRE(cas_hash_equal(&F->hmac_key, &d->o.hmac_key));
+        REQUIRE(F->creation_time == d->o.creation_time && F->key_expiry == d->o.key_expiry);
+        for (k = 0; k < 6; k++) REQUIRE(F->reserved[k] == 0);
+        REQUIRE(F->stored_bytes_on_disk == on_disk && F->materialized_bytes == materialized && F->stored_bytes == stored);
+        REQUIRE(F->footer_offset == ex->size - 200 && F->footer_offset == F->chunk_lookup_offset + 16 * nchunks);
     } else {
         cas_shard_footer zero;
         memset(&zero, 0, sizeof zero);
-        RT_CHECK(!memcmp(&s->footer, &zero, sizeof zero) && at == ex->size);
+        REQUIRE(!memcmp(&s->footer, &zero, sizeof zero) && at == ex->size);
     }
 }
 
@@ -325,15 +324,15 @@ static void rt_check_lookups(const rt_desc *d, const rt_expect *ex, const cas_sh
     size_t p, q, k;
     uint32_t j;
     const int expired = ex->footer && d->o.key_expiry && d->o.key_expiry != UINT64_MAX && d->o.key_expiry < d->now;
-    RT_CHECK(cas_shard_expired(s, d->now) == expired);
+    REQUIRE(cas_shard_expired(s, d->now) == expired);
     for (p = 0; p < d->nf; p++) {
         for (q = 0; !cas_hash_equal(&s->files[q].file_hash, &s->files[p].file_hash); q++) {}
-        RT_CHECK(cas_shard_find_file(s, &s->files[p].file_hash) == &s->files[q]);
+        REQUIRE(cas_shard_find_file(s, &s->files[p].file_hash) == &s->files[q]);
     }
     for (p = 0; p < d->nx; p++) {
         for (q = 0; !cas_hash_equal(&s->xorbs[q].xorb_hash, &s->xorbs[p].xorb_hash); q++) {}
-        RT_CHECK(cas_shard_find_xorb(s, &s->xorbs[p].xorb_hash) == &s->xorbs[q]);
-        RT_CHECK(cas_shard_find_xorb(s, &d->ext[0].xorb_hash) == NULL);
+        REQUIRE(cas_shard_find_xorb(s, &s->xorbs[p].xorb_hash) == &s->xorbs[q]);
+        REQUIRE(cas_shard_find_xorb(s, &d->ext[0].xorb_hash) == NULL);
         for (j = 0; j < s->xorbs[p].num_chunks; j++) {
             /* The raw hash that was given for this chunk. */
             const cas_hash raw = d->x[ex->xorb_order[p]].chunks[j].hash;
@@ -348,14 +347,14 @@ static void rt_check_lookups(const rt_desc *d, const rt_expect *ex, const cas_sh
                 for (k = 0; k < s->xorbs[q].num_chunks; k++) {
                     const cas_shard_chunk *c = &s->xorbs[q].chunks[k];
                     if (!cas_hash_equal(&c->hash, &stored)) continue;
-                    RT_CHECK(want < n && m[want].xorb == q && m[want].chunk == k);
-                    RT_CHECK(cas_hash_equal(&m[want].xorb_hash, &s->xorbs[q].xorb_hash));
-                    RT_CHECK(m[want].byte_start == c->byte_start &&
+                    REQUIRE(want < n && m[want].xorb == q && m[want].chunk == k);
+                    REQUIRE(cas_hash_equal(&m[want].xorb_hash, &s->xorbs[q].xorb_hash));
+                    REQUIRE(m[want].byte_start == c->byte_start &&
                              m[want].byte_end == c->byte_start + c->unpacked_bytes && m[want].expired == expired);
                     want++;
                 }
-            RT_CHECK(n == want && n >= 1);
-            RT_CHECK(cas_shard_find_chunk(s, &raw, d->now, m, 0) == n); /* cap 0 still counts */
+            REQUIRE(n == want && n >= 1);
+            REQUIRE(cas_shard_find_chunk(s, &raw, d->now, m, 0) == n); /* cap 0 still counts */
         }
     }
 }
@@ -380,9 +379,9 @@ static void rt_check_terms(const rt_desc *d, const rt_expect *ex, const cas_shar
             else checked++;
         }
     rc = cas_shard_check_terms(s, d->o.chunks, (void *)d, &c1, &c2, &e);
-    RT_CHECK(rc == want && e.code == want);
-    RT_CHECK(want || (c1 == checked && c2 == unchecked));
-    RT_CHECK(!want || (e.offset >= 48 && e.offset < s->size));
+    REQUIRE(rc == want && e.code == want);
+    REQUIRE(want || (c1 == checked && c2 == unchecked));
+    REQUIRE(!want || (e.offset >= 48 && e.offset < s->size));
 }
 
 /* ---- writing ---- */
@@ -416,8 +415,8 @@ static int rt_write(const cas_shard_file *files, size_t nf, const cas_shard_xorb
     const size_t room = ex->size <= CAS_SHARD_MAX_SIZE ? (size_t)ex->size : 1;
     uint8_t *buf = (uint8_t *)t_xmalloc(room);
     int rc, size_rc = cas_shard_write_size(files, nf, xorbs, nx, opt->flags, &size);
-    RT_CHECK(size == ex->size || (size_rc == CAS_E_SHARD_TOO_LARGE && size > CAS_SHARD_MAX_SIZE));
-    RT_CHECK(size_rc == (ex->size > CAS_SHARD_MAX_SIZE ? CAS_E_SHARD_TOO_LARGE : CAS_OK));
+    REQUIRE(size == ex->size || (size_rc == CAS_E_SHARD_TOO_LARGE && size > CAS_SHARD_MAX_SIZE));
+    REQUIRE(size_rc == (ex->size > CAS_SHARD_MAX_SIZE ? CAS_E_SHARD_TOO_LARGE : CAS_OK));
     memset(&sink, 0, sizeof sink);
     memset(&sb, 0, sizeof sb);
     if (use_callback) {
@@ -432,14 +431,14 @@ static int rt_write(const cas_shard_file *files, size_t nf, const cas_shard_xorb
         sink.cap = room - (d->small_buffer ? 1 : 0);
     }
     rc = cas_shard_write(files, nf, xorbs, nx, opt, &sink, &written, &e);
-    RT_CHECK(rc == ex->rc && e.code == rc);
-    RT_CHECK(written == (rc ? 0 : ex->size));
+    REQUIRE(rc == ex->rc && e.code == rc);
+    REQUIRE(written == (rc ? 0 : ex->size));
     if (rc) {
-        RT_CHECK(use_callback || sink.len == 0); /* a refused buffer write leaves nothing */
+        REQUIRE(use_callback || sink.len == 0); /* a refused buffer write leaves nothing */
         free(buf);
         return rc;
     }
-    RT_CHECK((use_callback ? sb.len : sink.len) == ex->size);
+    REQUIRE((use_callback ? sb.len : sink.len) == ex->size);
     *out = buf;
     return rc;
 }
@@ -552,18 +551,18 @@ static void rt_parse(rt_in *in, const rt_desc *d, const rt_expect *ex, const uin
     cas_error e;
     size_t at = 0;
     int rc;
-    RT_CHECK(cas_shard_parse(buf, (size_t)ex->size, &al, s, &e) == CAS_OK);
+    REQUIRE(cas_shard_parse(buf, (size_t)ex->size, &al, s, &e) == CAS_OK);
     rt_check_shard(d, ex, s);
     cas_shard_reader_init(&r, &al);
     while (at < ex->size) {
         size_t n = 1 + (rt_u8(in) & 63);
         if (n > ex->size - at) n = (size_t)ex->size - at;
-        RT_CHECK(cas_shard_reader_push(&r, buf + at, n, &e) == CAS_OK);
+        REQUIRE(cas_shard_reader_push(&r, buf + at, n, &e) == CAS_OK);
         at += n;
     }
     rc = cas_shard_reader_finish(&r, &b, &e);
     cas_shard_reader_free(&r);
-    RT_CHECK(rc == CAS_OK);
+    REQUIRE(rc == CAS_OK);
     rt_check_shard(d, ex, &b);
     cas_shard_free(&b);
 }
@@ -587,10 +586,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     d.o.alloc = &walloc;
     rt_predict(&d, &ex);
     if (rt_write(d.f, d.nf, d.x, d.nx, &d.o, &d, &ex, use_callback, &buf) != CAS_OK) {
-        RT_CHECK(wa.live == 0);
+        REQUIRE(wa.live == 0);
         return 0;
     }
-    RT_CHECK(wa.live == 0);
+    REQUIRE(wa.live == 0);
     rt_parse(&in, &d, &ex, buf, &s, &ca);
     rt_check_lookups(&d, &ex, &s);
     rt_check_terms(&d, &ex, &s);
@@ -604,11 +603,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         o.alloc = NULL;
         ex2.rc = CAS_OK;
         d.small_buffer = d.sink_fail = 0;
-        RT_CHECK(rt_write(s.files, s.num_files, s.xorbs, s.num_xorbs, &o, &d, &ex2, !use_callback, &again) == CAS_OK);
-        RT_CHECK(!memcmp(buf, again, (size_t)ex.size));
+        REQUIRE(rt_write(s.files, s.num_files, s.xorbs, s.num_xorbs, &o, &d, &ex2, !use_callback, &again) == CAS_OK);
+        REQUIRE(!memcmp(buf, again, (size_t)ex.size));
     }
     cas_shard_free(&s);
-    RT_CHECK(ca.live == 0);
+    REQUIRE(ca.live == 0);
     free(buf);
     free(again);
     return 0;

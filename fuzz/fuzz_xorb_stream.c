@@ -15,9 +15,8 @@
    is the same error for both. Otherwise: the chunks both produced are the same, and the walk
    accepts => the stream accepts. */
 #define CAS_IMPLEMENTATION
-#include "../tests/testlib.h"
+#include "fuzzlib.h"
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "fuzz_xorb_stream: %s:%d: %s\n", __FILE__, __LINE__, #c); abort(); } } while (0)
 
 typedef struct {
     uint64_t offset;
@@ -38,7 +37,7 @@ static int collect(void *user, uint32_t index, uint64_t offset, const cas_chunk_
                    const uint8_t *data, const cas_hash *hash) {
     rec_list *l = (rec_list *)user;
     (void)data;
-    CHECK(index == l->n && l->n <= CAS_XORB_MAX_CHUNKS);
+    REQUIRE(index == l->n && l->n <= CAS_XORB_MAX_CHUNKS);
     l->r[l->n].offset = l->base + offset;
     l->r[l->n].h = *h;
     l->r[l->n].hash = *hash;
@@ -80,26 +79,26 @@ static int stream_all(const uint8_t *data, size_t size, t_rng *r, cas_error *err
     int rc = CAS_OK;
     g_stream.n = 0;
     g_stream.base = 0;
-    CHECK(cas_xorb_stream_init(&st, NULL) == CAS_OK);
+    REQUIRE(cas_xorb_stream_init(&st, NULL) == CAS_OK);
     while (pos < size && rc >= 0) {
         size_t piece = piece_size(r, size - pos), used;
         const uint8_t *at = data + pos;
         rc = cas_xorb_stream_push(&st, at, piece, &used, &out);
-        CHECK(used <= piece);
+        REQUIRE(used <= piece);
         pos += used;
         if (rc == CAS_READY) {
             rec *x = &g_stream.r[g_stream.n];
-            CHECK(g_stream.n <= CAS_XORB_MAX_CHUNKS && out.index == g_stream.n);
+            REQUIRE(g_stream.n <= CAS_XORB_MAX_CHUNKS && out.index == g_stream.n);
             x->offset = out.offset;
             x->h = out.header;
             cas_chunk_hash(out.data, out.header.uncompressed_size, &x->hash);
             g_stream.n++;
         } else if (rc >= 0) {
-            CHECK(rc == CAS_NEED_INPUT && used == piece);
+            REQUIRE(rc == CAS_NEED_INPUT && used == piece);
         }
     }
     if (rc >= 0) rc = cas_xorb_stream_finish(&st);
-    CHECK(rc == st.error.code || (rc == CAS_OK && st.error.code == CAS_OK));
+    REQUIRE(rc == st.error.code || (rc == CAS_OK && st.error.code == CAS_OK));
     *err = st.error;
     cas_xorb_stream_free(&st);
     return rc;
@@ -109,7 +108,7 @@ static int stream_all(const uint8_t *data, size_t size, t_rng *r, cas_error *err
 static int walk_segment(const uint8_t *data, size_t a, size_t b, cas_xorb_info *info, cas_error *err) {
     uint8_t *seg = (uint8_t *)malloc(b - a ? b - a : 1);
     int rc;
-    CHECK(seg != NULL);
+    REQUIRE(seg != NULL);
     if (b > a) memcpy(seg, data + a, b - a);
     g_seg.n = 0;
     g_seg.base = a;
@@ -129,13 +128,13 @@ static void check_segments(const uint8_t *data, uint32_t count, uint64_t end, t_
         cas_xorb_info info;
         cas_error err;
         if (has_ident(data + a, (size_t)(b - a))) return; /* might read as a footer */
-        CHECK(walk_segment(data, (size_t)a, (size_t)b, &info, &err) == CAS_OK);
-        CHECK(g_seg.n == j - i && info.num_chunks == j - i && info.records_size == b - a && !info.has_footer);
+        REQUIRE(walk_segment(data, (size_t)a, (size_t)b, &info, &err) == CAS_OK);
+        REQUIRE(g_seg.n == j - i && info.num_chunks == j - i && info.records_size == b - a && !info.has_footer);
         for (k = 0; k < j - i; k++) {
-            CHECK(rec_equal(&g_seg.r[k], &g_walk.r[i + k]));
+            REQUIRE(rec_equal(&g_seg.r[k], &g_walk.r[i + k]));
             unpacked += g_seg.r[k].h.uncompressed_size;
         }
-        CHECK(info.unpacked_size == unpacked);
+        REQUIRE(info.unpacked_size == unpacked);
         i = j;
     }
 }
@@ -157,23 +156,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     g_walk.base = 0;
     memset(&werr, 0, sizeof werr);
     walk_rc = cas_xorb_walk(data, size, g_scratch, collect, &g_walk, &winfo, &werr);
-    CHECK(walk_rc == werr.code && werr.offset <= size);
+    REQUIRE(walk_rc == werr.code && werr.offset <= size);
     good_end = g_walk.n ? g_walk.r[g_walk.n - 1].offset + CAS_CHUNK_HEADER_SIZE +
                               g_walk.r[g_walk.n - 1].h.compressed_size
                         : 0;
     if (walk_rc == CAS_OK) {
         uint64_t unpacked = 0;
         for (i = 0; i < g_walk.n; i++) unpacked += g_walk.r[i].h.uncompressed_size;
-        CHECK(winfo.num_chunks == g_walk.n && winfo.unpacked_size == unpacked &&
+        REQUIRE(winfo.num_chunks == g_walk.n && winfo.unpacked_size == unpacked &&
               winfo.records_size == good_end);
-        CHECK(winfo.has_footer || winfo.records_size == size);
+        REQUIRE(winfo.has_footer || winfo.records_size == size);
     }
     /* an error in a record's header or framing (not in its payload's decoding) */
     record_error = walk_rc < 0 && werr.offset < good_end + CAS_CHUNK_HEADER_SIZE &&
                    (walk_rc == CAS_E_TRUNCATED || walk_rc == CAS_E_CHUNK_VERSION ||
                     walk_rc == CAS_E_CHUNK_SCHEME || walk_rc == CAS_E_CHUNK_SIZE);
     frc = cas_xorb_footer_find(data, size, &f, &ferr);
-    CHECK(frc == CAS_OK || frc == CAS_END || frc == CAS_E_XORB_FOOTER);
+    REQUIRE(frc == CAS_OK || frc == CAS_END || frc == CAS_E_XORB_FOOTER);
     plain = frc == CAS_END && !has_ident(data, size);
 
     /* cas_xorb_next over the record area: the walk's records */
@@ -187,33 +186,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             size_t at = pos;
             nrc = cas_xorb_next(data, rec_len, &pos, &h, &payload, &nerr);
             if (nrc != CAS_OK) break;
-            CHECK(payload == data + at + CAS_CHUNK_HEADER_SIZE && pos == at + CAS_CHUNK_HEADER_SIZE + h.compressed_size);
+            REQUIRE(payload == data + at + CAS_CHUNK_HEADER_SIZE && pos == at + CAS_CHUNK_HEADER_SIZE + h.compressed_size);
             if (k < g_walk.n) {
                 rec x = g_walk.r[k];
                 x.offset = at;
                 x.h = h;
-                CHECK(rec_equal(&x, &g_walk.r[k]));
+                REQUIRE(rec_equal(&x, &g_walk.r[k]));
             }
             k++;
         }
-        if (walk_rc == CAS_OK) CHECK(nrc == CAS_END && k == g_walk.n && pos == winfo.records_size);
+        if (walk_rc == CAS_OK) REQUIRE(nrc == CAS_END && k == g_walk.n && pos == winfo.records_size);
         if (plain && record_error)
-            CHECK(nrc == walk_rc && nerr.offset == werr.offset && k == g_walk.n);
+            REQUIRE(nrc == walk_rc && nerr.offset == werr.offset && k == g_walk.n);
     }
 
     /* the stream */
     stream_rc = stream_all(data, size, &r, &serr);
     common = g_walk.n < g_stream.n ? g_walk.n : g_stream.n;
-    for (i = 0; i < common; i++) CHECK(rec_equal(&g_stream.r[i], &g_walk.r[i]));
-    if (walk_rc == CAS_OK) CHECK(stream_rc == CAS_OK && g_stream.n == g_walk.n);
+    for (i = 0; i < common; i++) REQUIRE(rec_equal(&g_stream.r[i], &g_walk.r[i]));
+    if (walk_rc == CAS_OK) REQUIRE(stream_rc == CAS_OK && g_stream.n == g_walk.n);
     if (plain || (frc == CAS_OK && walk_rc != CAS_E_XORB_FOOTER && walk_rc != CAS_E_HASH &&
                   walk_rc != CAS_E_TRUNCATED)) {
         if (record_error && walk_rc == CAS_E_TRUNCATED && stream_rc == CAS_E_XORB_LIMIT) {
-            CHECK(g_walk.n == CAS_XORB_MAX_CHUNKS && g_stream.n == g_walk.n && serr.offset == werr.offset);
+            REQUIRE(g_walk.n == CAS_XORB_MAX_CHUNKS && g_stream.n == g_walk.n && serr.offset == werr.offset);
         } else {
-            CHECK(stream_rc == walk_rc && g_stream.n == g_walk.n);
-            if (record_error && walk_rc == CAS_E_TRUNCATED) CHECK(werr.offset == good_end && serr.offset == size);
-            else CHECK(serr.offset == werr.offset);
+            REQUIRE(stream_rc == walk_rc && g_stream.n == g_walk.n);
+            if (record_error && walk_rc == CAS_E_TRUNCATED) REQUIRE(werr.offset == good_end && serr.offset == size);
+            else REQUIRE(serr.offset == werr.offset);
         }
     }
 
@@ -225,7 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             cas_xorb_info sinfo;
             cas_error e;
             int src = walk_segment(data, (size_t)good_end, size, &sinfo, &e);
-            CHECK(src == walk_rc && g_seg.n == 0 && e.offset + good_end == werr.offset);
+            REQUIRE(src == walk_rc && g_seg.n == 0 && e.offset + good_end == werr.offset);
         }
     }
     return 0;

@@ -6,9 +6,12 @@
 
 #include "../tests/testlib.h"
 
-#define REQUIRE(c)         \
-    do {                   \
-        if (!(c)) abort(); \
+#define REQUIRE(c)                                                                        \
+    do {                                                                                  \
+        if (!(c)) {                                                                       \
+            fprintf(stderr, "%s:%d: REQUIRE(%s) failed\n", __FILE__, __LINE__, #c);        \
+            abort();                                                                      \
+        }                                                                                 \
     } while (0)
 
 #endif
