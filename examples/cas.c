@@ -998,9 +998,7 @@ static int pack_drain(void *host) {
     return report("pack", rc, cas_upload_error(u));
 }
 
-/* Pushes one file through the session and prints its hash. */
-
-/* ---- threads for `pack --threads N`: a pool for cas_upload_desc.parallel (chunk
+/* ---- threads for `pack`/`put --threads N`: a pool for cas_upload_desc.parallel (chunk
    compression) and a SHA-256 thread per file (CAS_UPLOAD_HOST_SHA256) ---- */
 
 typedef struct {
@@ -1096,83 +1094,126 @@ static void pack_pool_stop(pack_pool *p) {
     pthread_cond_destroy(&p->done);
 }
 
-/* A file's SHA-256, read a second time on its own thread. */
+/* A file's SHA-256 on its own thread, over the very bytes pushed to the session (not a second
+   read of the file, which a pipe would split and a file changed meanwhile would contradict):
+   the reader fills two buffers in turn and posts each; the hasher gives it back when done. */
 typedef struct {
-    const char *name;
-    uint8_t sha[32];
-    int ok;
-} pack_sha_job;
-
-static void *pack_sha_thread(void *arg) {
-    pack_sha_job *j = (pack_sha_job *)arg;
-    FILE *f = fopen(j->name, "rb");
-    uint8_t *b = (uint8_t *)malloc(READ_SIZE);
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const uint8_t *data[2];
+    size_t len[2];
+    int full[2]; /* posted, not hashed yet */
+    int done;    /* nothing more will be posted */
     cas_sha256 h;
-    size_t n;
-    j->ok = 0;
-    if (f && b) {
-        cas_sha256_init(&h);
-        while ((n = fread(b, 1, READ_SIZE, f)) > 0) cas_sha256_update(&h, b, n);
-        if (!ferror(f)) {
-            cas_sha256_final(&h, j->sha);
-            j->ok = 1;
+} sha_pipe;
+
+static void *sha_pipe_thread(void *arg) {
+    sha_pipe *p = (sha_pipe *)arg;
+    int k = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->full[k] && !p->done) pthread_cond_wait(&p->cv, &p->mu);
+        if (!p->full[k]) { /* done, and everything posted is hashed */
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
         }
+        pthread_mutex_unlock(&p->mu);
+        cas_sha256_update(&p->h, p->data[k], p->len[k]);
+        pthread_mutex_lock(&p->mu);
+        p->full[k] = 0;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        k ^= 1;
     }
-    if (f) fclose(f);
-    free(b);
-    return NULL;
+}
+
+/* Waits until buffer k is free again (hashed). */
+static void sha_pipe_wait(sha_pipe *p, int k) {
+    pthread_mutex_lock(&p->mu);
+    while (p->full[k]) pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void sha_pipe_post(sha_pipe *p, int k, const uint8_t *data, size_t len) {
+    pthread_mutex_lock(&p->mu);
+    p->data[k] = data;
+    p->len[k] = len;
+    p->full[k] = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Ends the hasher thread (after the buffers posted so far) and frees the pipe's sync. */
+static void sha_pipe_end(sha_pipe *p, pthread_t tid) {
+    pthread_mutex_lock(&p->mu);
+    p->done = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(tid, NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
 }
 
 /* Pushes one file through the session u, handing its events to drain(host) (the directory
    store of `pack`, the network of `put`) whenever the engine has some. threads > 1: the
-   file's SHA-256 is computed on another thread (stdin: here; the session then needs
-   CAS_UPLOAD_HOST_SHA256). Returns 0 with *r, or an exit status. */
+   file's SHA-256 is computed on a thread of its own over the same bytes (the session then
+   needs CAS_UPLOAD_HOST_SHA256), reading into buf and a second buffer in turn. Returns 0
+   with *r, or an exit status. */
 static int upload_file(cas_upload *u, const char *name, uint8_t *buf, unsigned threads,
                        int (*drain)(void *host), void *host, cas_upload_file_result *r) {
     FILE *f = open_input(name);
+    uint8_t *bufs[2], *second = NULL;
     size_t n;
-    int rc, x, sha_thread = 0, inline_sha = threads > 1 && f == stdin;
+    int rc, x = 0, k = 0, piped = 0, host_sha = threads > 1;
     pthread_t tid;
-    pack_sha_job job;
-    cas_sha256 sha;
+    sha_pipe sp;
+    uint8_t digest[32];
     if (!f) return EXIT_USAGE;
-    job.name = name;
-    if (threads > 1 && !inline_sha) sha_thread = pthread_create(&tid, NULL, pack_sha_thread, &job) == 0;
-    if (threads > 1 && !inline_sha && !sha_thread) inline_sha = 1;
-    if (inline_sha) cas_sha256_init(&sha);
+    memset(&sp, 0, sizeof sp);
+    cas_sha256_init(&sp.h);
+    if (host_sha && (second = (uint8_t *)malloc(READ_SIZE)) != NULL) {
+        pthread_mutex_init(&sp.mu, NULL);
+        pthread_cond_init(&sp.cv, NULL);
+        piped = pthread_create(&tid, NULL, sha_pipe_thread, &sp) == 0;
+        if (!piped) {
+            pthread_mutex_destroy(&sp.mu);
+            pthread_cond_destroy(&sp.cv);
+        }
+    }
+    bufs[0] = buf;
+    bufs[1] = piped ? second : buf;
     rc = cas_upload_file_begin(u);
-    while (rc == CAS_OK && (n = fread(buf, 1, READ_SIZE, f)) > 0) {
+    while (rc == CAS_OK) {
         size_t off = 0;
-        if (inline_sha) cas_sha256_update(&sha, buf, n);
+        if (piped) sha_pipe_wait(&sp, k);
+        if ((n = fread(bufs[k], 1, READ_SIZE, f)) == 0) break;
+        if (piped) sha_pipe_post(&sp, k, bufs[k], n);
+        else if (host_sha) cas_sha256_update(&sp.h, bufs[k], n);
         while (rc == CAS_OK && off < n) {
             size_t used = 0;
-            rc = cas_upload_push(u, buf + off, n - off, &used);
+            rc = cas_upload_push(u, bufs[k] + off, n - off, &used);
             off += used;
-            if (rc == CAS_READY && (x = drain(host)) != 0) {
-                close_input(f);
-                if (sha_thread) pthread_join(tid, NULL);
-                return x;
-            }
+            if (rc == CAS_READY && (x = drain(host)) != 0) break;
             if (rc == CAS_READY || rc == CAS_NEED_INPUT) rc = CAS_OK;
         }
+        if (x) break;
+        k ^= piped;
+    }
+    if (piped) sha_pipe_end(&sp, tid);
+    free(second);
+    if (x) {
+        close_input(f);
+        return x;
     }
     if (rc == CAS_OK && ferror(f)) {
         fprintf(stderr, "%s: %s: read error: %s\n", g_prog, name, strerror(errno));
         close_input(f);
-        if (sha_thread) pthread_join(tid, NULL);
         return EXIT_USAGE;
     }
     close_input(f);
-    if (sha_thread) {
-        pthread_join(tid, NULL);
-        if (!job.ok) {
-            fprintf(stderr, "%s: %s: read error (SHA-256 thread)\n", g_prog, name);
-            return EXIT_USAGE;
-        }
-        if (rc == CAS_OK) rc = cas_upload_file_sha256(u, job.sha);
-    } else if (inline_sha && rc == CAS_OK) {
-        cas_sha256_final(&sha, job.sha);
-        rc = cas_upload_file_sha256(u, job.sha);
+    if (host_sha && rc == CAS_OK) {
+        cas_sha256_final(&sp.h, digest);
+        rc = cas_upload_file_sha256(u, digest);
     }
     while (rc == CAS_OK || rc == CAS_READY) {
         rc = cas_upload_file_end(u, r);

@@ -129,14 +129,35 @@ ctl reset
 check '[ $? -eq 0 ]' "--store again: status"
 check 'logq "len($XORBS) == 0 and not any(e[\"path\"].startswith(\"/v1/chunks/\") for e in L)"' "--store again: local dedup, no query, no xorb"
 
-# ---- --threads: compression on a pool and SHA-256 on its own thread send the same bytes ----
+# ---- --threads: compression on a pool and SHA-256 on its own thread send the same bytes. Fresh
+# compressible data to a fresh server each time, so nothing dedups and LZ4 runs; then a FIFO
+# (read once: the SHA-256 must be of the bytes pushed, not of a second read) ----
+python3 -c "
+import random
+r = random.Random(5)
+w = [b'alpha', b'beta', b'xet', b'chunk', b'tensor', b'weights', b'layer', b'\\n']
+open('$T/t.txt', 'wb').write(b' '.join(r.choice(w) for _ in range(60000)))
+"
 for t in 1 3; do
-    ctl reset
-    "$CAS" put --cas-url "$URL" --token "$WTOK" --threads $t --store "$T/th$t" "$T/a.bin" "$T/c.bin" > "$T/th$t.out" 2> "$T/err"
+    stop_server
+    rm -rf "$T/s"
+    mkdir -p "$T/s/xorbs" "$T/s/shards"
+    start_server
+    WTOK=$(token write)
+    "$CAS" put --cas-url "$URL" --token "$WTOK" --threads $t --store "$T/th$t" "$T/t.txt" "$T/c.bin" > "$T/th$t.out" 2> "$T/err"
     check '[ $? -eq 0 ]' "--threads $t: status ($(cat "$T/err"))"
+    check '[ "$(ls "$T/th$t/xorbs" | wc -l)" -ge 1 ]' "--threads $t: new xorbs sent and kept"
 done
 check '[ -s "$T/th1.out" ] && cmp -s "$T/th1.out" "$T/th3.out"' "--threads 1 and 3: the same hashes, SHA-256s and sizes"
-check '[ "$(cd "$T/th1" && ls xorbs shards)" = "$(cd "$T/th3" && ls xorbs shards)" ]' "--threads 1 and 3: the same xorbs and shards"
+check 'diff -r "$T/th1" "$T/th3" > /dev/null' "--threads 1 and 3: byte-identical xorbs and shards"
+mkfifo "$T/fifo"
+cat "$T/t.txt" > "$T/fifo" &
+writer=$!
+"$CAS" put --cas-url "$URL" --token "$WTOK" --threads 3 "$T/fifo" > "$T/fifo.out" 2> "$T/err"
+check '[ $? -eq 0 ]' "--threads 3 from a FIFO: status ($(cat "$T/err"))"
+check '[ "$(cut -d" " -f1-5 "$T/fifo.out")" = "$(grep "t.txt" "$T/th1.out" | cut -d" " -f1-5)" ]' "FIFO: xet hash, SHA-256 and size of the bytes read"
+kill "$writer" 2>/dev/null # only if put failed before reading it all
+wait "$writer" 2>/dev/null
 
 # ---- usage and I/O errors ----
 "$CAS" put > /dev/null 2>&1
