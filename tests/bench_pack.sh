@@ -33,27 +33,28 @@ for k in range(8):  # edits spread over the file, each 1..4 KiB
 open('$T/edited', 'wb').write(data)
 "
 now() { python3 -c 'import time; print(time.time())'; }
-best_mbs() { # file threads: best MB/s of 3 dry runs
+best_mbs() { # file threads: best MB/s of 3 dry runs; fails if a run fails
     size=$(wc -c < "$1")
     best=0
     for _ in 1 2 3; do
-        a=$(now); "$CAS" pack --dry-run --threads "$2" "$1" > /dev/null 2>&1 || { echo "cas pack failed" >&2; exit 1; }; b=$(now)
+        a=$(now); "$CAS" pack --dry-run --threads "$2" "$1" > /dev/null 2>&1 || { echo "cas pack failed" >&2; return 1; }; b=$(now)
         best=$(python3 -c "print(max($best, round($size / ($b - $a) / 1e6)))")
     done
     echo "$best"
 }
 status=0
 for f in text random; do
-    one=$(best_mbs "$T/$f" 1)
-    many=$(best_mbs "$T/$f" "$N")
-    for t in 1 "$N"; do "$CAS" pack --store "$T/s$t" --threads "$t" "$T/$f" > /dev/null 2>&1; done
-    same=identical; [ "$(cd "$T/s1" && ls xorbs shards)" = "$(cd "$T/s$N" && ls xorbs shards)" ] || same=DIFFERENT
+    one=$(best_mbs "$T/$f" 1) || { status=1; continue; }
+    many=$(best_mbs "$T/$f" "$N") || { status=1; continue; }
+    same=identical
+    for t in 1 "$N"; do "$CAS" pack --store "$T/s$t" --threads "$t" "$T/$f" > /dev/null 2>&1 || same=FAILED; done
+    [ "$same" = identical ] && ! diff -r "$T/s1" "$T/s$N" > /dev/null && same=DIFFERENT
     [ "$same" = identical ] || status=1
     rm -rf "$T/s1" "$T/s$N"
     printf 'upload pipeline %-6s  1 thread %5s MB/s   %2s threads %5s MB/s   ratio %s   (%s stores)\n' \
         "$f" "$one" "$N" "$many" "$(python3 -c "print(round($many / $one, 2))")" "$same"
 done
-"$CAS" pack --store "$T/store" "$T/random" > /dev/null 2>&1
+"$CAS" pack --store "$T/store" "$T/random" > /dev/null 2>&1 || status=1
 "$CAS" pack --dry-run --store "$T/store" "$T/edited" 2>&1 >/dev/null | python3 -c "
 import re, sys
 line = sys.stdin.read()
@@ -62,5 +63,5 @@ if not m: sys.exit('unexpected summary: ' + line)
 total, new, dedup, cpt = int(m[1]), int(m[2]), int(m[3]), float(m[4])
 print('edited copy (8 edits of 1-4 KiB in 200 MB): dedup ratio %.4f, %d new bytes (%.0f KiB per edit), %.1f chunks per term'
       % (dedup / total, new, new / 8 / 1024, cpt))
-"
+" || status=1
 exit $status
