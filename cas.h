@@ -342,7 +342,7 @@ CAS_API int cas_chunk_stream_finish(cas_chunk_stream *s, cas_chunk *out);
 /* zstd's frame magic, little-endian (28 B5 2F FD); cas_zstd_is_frame tests the first bytes. */
 #define CAS_ZSTD_MAGIC 0xFD2FB528u
 /* The largest window a frame may ask for (8 MiB): bounds the decoder's memory. A host may
-   define it before including cas.h: lower to save memory, higher if a server ever sends
+   define it where CAS_IMPLEMENTATION is defined: lower to save memory, higher if a server ever sends
    wider frames (27 is zstd's own default cap; the decoder then takes up to 128 MiB). */
 #ifndef CAS_ZSTD_MAX_WINDOW_LOG
 #define CAS_ZSTD_MAX_WINDOW_LOG 23
@@ -1488,7 +1488,7 @@ CAS_API void cas_upload_free(cas_upload *u);
 
 #define CAS_MULTIPART_MAX_BOUNDARY 70   /* RFC 2046 */
 /* The two below are hostile-input bounds, not protocol: a host may define either before
-   including cas.h (64 bytes .. 16 MiB). The reader holds none of these bytes, so they bound
+   including cas.h with CAS_IMPLEMENTATION (64 bytes .. 16 MiB). The reader holds none of these bytes, so they bound
    time spent on junk, not memory. */
 #ifndef CAS_MULTIPART_MAX_HEADER
 #define CAS_MULTIPART_MAX_HEADER 8192   /* header bytes per part (also: transport padding) */

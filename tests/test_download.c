@@ -194,19 +194,6 @@ static int record_ends(void *user, const cas_hash *xorb, uint32_t n, uint64_t *e
 
 /* ---- the host: answers requests from the store ---- */
 
-typedef struct {
-    uint8_t *buf;
-    size_t len, cap;
-} t_buf;
-static void buf_put(t_buf *b, const void *p, size_t n) {
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 64;
-        b->buf = (uint8_t *)realloc(b->buf, b->cap);
-    }
-    memcpy(b->buf + b->len, p, n);
-    b->len += n;
-}
-static void buf_str(t_buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
 #define BOUNDARY "3d6b6a416f9b5"
 /* The response body of a request: the range bytes, or multipart/byteranges. `order`
@@ -215,9 +202,9 @@ static void make_body(const t_store *s, const cas_recon *r, const cas_download_r
                       int shuffle, t_buf *b) {
     const t_xorb *x = store_xorb(s, &r->xorbs[q->xorb].hash);
     uint32_t i, order[64];
-    b->len = 0;
+    b->n = 0;
     if (q->num_ranges == 1) {
-        buf_put(b, x->data + q->ranges[0].byte_start,
+        tb_put(b, x->data + q->ranges[0].byte_start,
                 (size_t)(q->ranges[0].byte_end - q->ranges[0].byte_start + 1));
         return;
     }
@@ -233,10 +220,10 @@ static void make_body(const t_store *s, const cas_recon *r, const cas_download_r
         snprintf(hdr, sizeof hdr, "\r\n--" BOUNDARY "\r\nContent-Type: application/octet-stream\r\n"
                  "Content-Range: bytes %llu-%llu/%llu\r\n\r\n", (unsigned long long)g->byte_start,
                  (unsigned long long)g->byte_end, (unsigned long long)x->len);
-        buf_str(b, i ? hdr : hdr + 2);
-        buf_put(b, x->data + g->byte_start, (size_t)(g->byte_end - g->byte_start + 1));
+        tb_str(b, i ? hdr : hdr + 2);
+        tb_put(b, x->data + g->byte_start, (size_t)(g->byte_end - g->byte_start + 1));
     }
-    buf_str(b, "\r\n--" BOUNDARY "--\r\n");
+    tb_str(b, "\r\n--" BOUNDARY "--\r\n");
 }
 
 typedef struct {
@@ -324,8 +311,8 @@ static t_result run(const t_store *s, const cas_recon *r, const t_run *o, uint8_
             for (slot = 0; act[slot].active; slot++) {}
             act[slot].active = 1, act[slot].id = q.id, act[slot].pos = 0;
             make_body(s, r, &q, (o->faults & F_SHUFFLE) != 0, &act[slot].body);
-            if (o->faults & F_CORRUPT) act[slot].body.buf[act[slot].body.len / 2] ^= 0x40;
-            if (o->faults & F_EXTRA) buf_str(&act[slot].body, "x");
+            if (o->faults & F_CORRUPT) act[slot].body.p[act[slot].body.n / 2] ^= 0x40;
+            if (o->faults & F_EXTRA) tb_str(&act[slot].body, "x");
             res.requests++;
             if (q.refetch) res.refetches++;
             rc = cas_download_begin(d, q.id, q.num_ranges > 1 ? "multipart/byteranges; boundary=" BOUNDARY : NULL,
@@ -348,9 +335,9 @@ static t_result run(const t_store *s, const cas_recon *r, const t_run *o, uint8_
                     pick--;
                 }
             n = 1 + rndn(o->piece ? o->piece : 1u << 20);
-            if (n > act[slot].body.len - act[slot].pos) n = act[slot].body.len - act[slot].pos;
-            if ((o->faults & F_TRUNCATE) && act[slot].pos + n == act[slot].body.len) n--;
-            if ((o->faults & F_DROP_ONCE) && !dropped && act[slot].pos > act[slot].body.len / 2) {
+            if (n > act[slot].body.n - act[slot].pos) n = act[slot].body.n - act[slot].pos;
+            if ((o->faults & F_TRUNCATE) && act[slot].pos + n == act[slot].body.n) n--;
+            if ((o->faults & F_DROP_ONCE) && !dropped && act[slot].pos > act[slot].body.n / 2) {
                 /* the connection drops: abort and retry later */
                 dropped = 1;
                 rc = cas_download_abort(d, act[slot].id);
@@ -358,10 +345,10 @@ static t_result run(const t_store *s, const cas_recon *r, const t_run *o, uint8_
                 if (rc != CAS_OK) break;
                 continue;
             }
-            rc = cas_download_push(d, act[slot].id, act[slot].body.buf + act[slot].pos, n);
+            rc = cas_download_push(d, act[slot].id, act[slot].body.p + act[slot].pos, n);
             if (rc != CAS_OK) break;
             act[slot].pos += n;
-            if (act[slot].pos == act[slot].body.len || ((o->faults & F_TRUNCATE) && act[slot].pos + 1 == act[slot].body.len)) {
+            if (act[slot].pos == act[slot].body.n || ((o->faults & F_TRUNCATE) && act[slot].pos + 1 == act[slot].body.n)) {
                 rc = cas_download_end(d, act[slot].id);
                 act[slot].active = 0, nact--;
                 if (rc != CAS_OK) break;
@@ -377,7 +364,7 @@ static t_result run(const t_store *s, const cas_recon *r, const t_run *o, uint8_
     res.len = k.len;
     res.overlap = k.overlap;
     cas_download_free(d);
-    for (i = 0; i < 8; i++) free(act[i].body.buf);
+    for (i = 0; i < 8; i++) free(act[i].body.p);
     free(k.seen);
     return res;
 }

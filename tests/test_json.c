@@ -82,27 +82,6 @@ static int p1(const char *s, cas_error *e) {
     return rc;
 }
 
-/* Text builder for generated cases. */
-typedef struct {
-    char *p;
-    size_t n, cap;
-} t_buf;
-static void tb_put(t_buf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->p = (char *)realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void tb_str(t_buf *b, const char *s) { tb_put(b, s, strlen(s)); }
-static void tb_rep(t_buf *b, const char *s, size_t times) {
-    size_t i;
-    for (i = 0; i < times; i++) tb_str(b, s);
-}
-
 #define H1 "a1b2c3d4e5f6789012345678901234567890abcdef1234567890abcdef123456"
 #define H2 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define H3 "fedcba0987654321098765432109876543210fedcba098765432109876543210" /* the spec's 61 digits + "210" */

@@ -9,34 +9,6 @@
 
 
 /* ---- text builder ---- */
-typedef struct {
-    char *p;
-    size_t n, cap;
-} t_buf;
-static void tb_put(t_buf *b, const void *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->p = (char *)realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    if (n) memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void tb_str(t_buf *b, const char *s) { tb_put(b, s, strlen(s)); }
-static void tb_rep(t_buf *b, char c, size_t times) {
-    size_t i;
-    for (i = 0; i < times; i++) tb_put(b, &c, 1);
-}
-static void tb_u64(t_buf *b, uint64_t v) {
-    char s[32];
-    snprintf(s, sizeof s, "%llu", (unsigned long long)v);
-    tb_str(b, s);
-}
-static void tb_free(t_buf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
 
 /* ---- the driver ---- */
 
@@ -250,9 +222,9 @@ static void test_valid(void) {
         /* the RFC 7233 §4.1 example's shape */
         tb_str(&b, "--" B "\r\nContent-Type: application/pdf\r\nContent-Range: bytes 500-999/8000\r\n\r\n");
         tb_str(&b, "...the first range");
-        tb_rep(&b, '.', 500 - 18);
+        tb_fill(&b, '.', 500 - 18);
         tb_str(&b, "\r\n--" B "\r\nContent-Type: application/pdf\r\nContent-Range: bytes 7000-7999/8000\r\n\r\n");
-        tb_rep(&b, '.', 1000);
+        tb_fill(&b, '.', 1000);
         tb_str(&b, CLOSE);
         check_all("rfc", CT, b.p, b.n, 2, &r);
         CHECK(r.rc == CAS_OK && strncmp(r.log.p, "P0 500-999/8000\n...the first range", 34) == 0);
@@ -368,17 +340,17 @@ static void test_content_type(void) {
     {
         t_buf ct = {NULL, 0, 0}, b = {NULL, 0, 0};
         tb_str(&ct, "multipart/byteranges; boundary=");
-        tb_rep(&ct, 'q', 70);
+        tb_fill(&ct, 'q', 70);
         tb_str(&b, "--");
-        tb_rep(&b, 'q', 70);
+        tb_fill(&b, 'q', 70);
         tb_str(&b, "\r\nContent-Range: bytes 0-2/3\r\n\r\nabc\r\n--");
-        tb_rep(&b, 'q', 70);
+        tb_fill(&b, 'q', 70);
         tb_str(&b, "--");
         CHECK(check_all("b70", ct.p, b.p, b.n, 0, NULL) == CAS_OK);
         /* a boundary line with 71 'q's: the 71st follows the boundary */
         b.n = 0;
         tb_str(&b, "--");
-        tb_rep(&b, 'q', 71);
+        tb_fill(&b, 'q', 71);
         tb_str(&b, "\r\n");
         expect("b70+1", ct.p, b.p, b.n, 0, CAS_E_MULTIPART, 72, "first delimiter: the boundary is followed by");
         tb_put(&ct, "q", 1);
@@ -396,7 +368,7 @@ static void test_preamble(void) {
     /* 8192 bytes of preamble, then CRLF "--" boundary: at the limit */
     for (k = 0; k < 2; k++) {
         b.n = 0;
-        tb_rep(&b, 'p', CAS_MULTIPART_MAX_PREAMBLE - 2 + k);
+        tb_fill(&b, 'p', CAS_MULTIPART_MAX_PREAMBLE - 2 + k);
         tb_str(&b, "\r\n");
         tb_str(&b, PART("0-0/1", "x") CLOSE);
         if (k == 0)
@@ -406,7 +378,7 @@ static void test_preamble(void) {
     }
     /* preamble of exactly 8192 ending right before the delimiter's CR */
     b.n = 0;
-    tb_rep(&b, 'p', CAS_MULTIPART_MAX_PREAMBLE);
+    tb_fill(&b, 'p', CAS_MULTIPART_MAX_PREAMBLE);
     tb_str(&b, PART("0-0/1", "x") CLOSE);
     expect("preamble 8192b", CT, b.p, b.n, 0, CAS_OK, 0, "");
     /* a preamble of CRs and partial delimiters */
@@ -415,7 +387,7 @@ static void test_preamble(void) {
     expect("preamble partial", CT, b.p, b.n, 0, CAS_OK, 0, "");
     /* a body that never has a delimiter: the limit, not a hang */
     b.n = 0;
-    tb_rep(&b, 'p', 100000);
+    tb_fill(&b, 'p', 100000);
     expect("no delimiter", CT, b.p, b.n, 0, CAS_E_LIMIT, 8192, "preamble");
     /* "--B" not at the start and not after CRLF is not a delimiter */
     expects("mid-line", CT, "x--" B "\r\nContent-Range: bytes 0-0/1\r\n\r\nx" CLOSE, CAS_E_MULTIPART,
@@ -451,7 +423,7 @@ static void test_delimiters(void) {
         for (k = 0; k < 2; k++) {
             b.n = 0;
             tb_str(&b, "--" B);
-            tb_rep(&b, ' ', CAS_MULTIPART_MAX_HEADER + (size_t)k);
+            tb_fill(&b, ' ', CAS_MULTIPART_MAX_HEADER + (size_t)k);
             tb_str(&b, "\r\nContent-Range: bytes 0-0/1\r\n\r\nx" CLOSE);
             if (k == 0)
                 expect("padding 8192", CT, b.p, b.n, 0, CAS_OK, 0, "");
@@ -476,7 +448,7 @@ static void test_headers(void) {
         tb_str(&b, "--" B "\r\n");
         tb_str(&b, cr);
         tb_str(&b, "X-Pad: ");
-        tb_rep(&b, 'a', 8192 - 28 - 7 - 2 - 2 + (size_t)k);
+        tb_fill(&b, 'a', 8192 - 28 - 7 - 2 - 2 + (size_t)k);
         tb_str(&b, "\r\n\r\nx" CLOSE);
         if (k == 0)
             expect("header 8192", CT, b.p, b.n, 0, CAS_OK, 0, "");
@@ -562,12 +534,12 @@ static void test_content_range(void) {
     {
         t_buf b = {NULL, 0, 0};
         tb_str(&b, "--" B "\r\nContent-Range: \t bytes 18446744073709551612-18446744073709551613/18446744073709551614");
-        tb_rep(&b, ' ', 96 - 68);
+        tb_fill(&b, ' ', 96 - 68);
         tb_str(&b, "\r\n\r\nAB" CLOSE);
         expect("cr 96", CT, b.p, b.n, 0, CAS_OK, 0, "");
         b.n = 0;
         tb_str(&b, "--" B "\r\nContent-Range: bytes 18446744073709551612-18446744073709551613/18446744073709551614");
-        tb_rep(&b, ' ', 96 - 68 + 1);
+        tb_fill(&b, ' ', 96 - 68 + 1);
         tb_str(&b, "\r\n\r\nAB" CLOSE);
         expect("cr 97", CT, b.p, b.n, 0, CAS_E_MULTIPART, 40 + 96, "over 96 bytes");
         tb_free(&b);
@@ -606,9 +578,9 @@ static void test_body_length(void) {
     /* 98 bytes where 100 were announced: found, both counts named, offset = expected end */
     tb_str(&b, PART("0-99/1000", ""));
     e = b.n + 100;
-    tb_rep(&b, 'd', 98);
+    tb_fill(&b, 'd', 98);
     tb_str(&b, PART("100-199/1000", ""));
-    tb_rep(&b, 'e', 100);
+    tb_fill(&b, 'e', 100);
     tb_str(&b, CLOSE);
     expect("short", CT, b.p, b.n, 0, CAS_E_MULTIPART, e,
            "part 0: Content-Range 0-99/1000 has 100 bytes but the part body has 98");
@@ -629,7 +601,7 @@ static void test_body_length(void) {
         b.n = 0;
         tb_str(&b, o->head);
         e = b.n + o->len;
-        tb_rep(&b, 'z', o->fill);
+        tb_fill(&b, 'z', o->fill);
         if (o->close) tb_str(&b, CLOSE);
         expect(o->name, CT, b.p, b.n, 0, CAS_E_MULTIPART, e, o->what);
     }
@@ -721,7 +693,7 @@ static void test_random(void) {
             tb_str(&b, "Content-Range: bytes 10-");
             tb_u64(&b, 10 + len - 1 + (rnd() % 8 == 0));
             tb_str(&b, "/1000\r\n\r\n");
-            for (j = 0; j < len; j++) tb_rep(&b, "\r\n-ab"[rnd() % 5], 1);
+            for (j = 0; j < len; j++) tb_fill(&b, "\r\n-ab"[rnd() % 5], 1);
         }
         tb_str(&b, CLOSE);
         /* a few byte mutations */

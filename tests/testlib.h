@@ -268,5 +268,38 @@ static inline cas_hash t_hash(const char *hex) {
     return h;
 }
 
+/* A growing NUL-terminated text/byte buffer for generated inputs (aborts when out of memory). */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} t_buf;
+static inline void tb_put(t_buf *b, const void *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        b->cap = (b->n + n + 1) * 2;
+        b->p = (char *)realloc(b->p, b->cap);
+        if (!b->p) abort();
+    }
+    if (n) memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+static inline void tb_str(t_buf *b, const char *s) { tb_put(b, s, strlen(s)); }
+static inline void tb_rep(t_buf *b, const char *s, size_t times) { /* s, times over */
+    size_t i;
+    for (i = 0; i < times; i++) tb_str(b, s);
+}
+static inline void tb_fill(t_buf *b, char c, size_t times) { /* c, times over */
+    size_t i;
+    for (i = 0; i < times; i++) tb_put(b, &c, 1);
+}
+static inline void tb_u64(t_buf *b, uint64_t v) {
+    char s[32];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)v);
+    tb_str(b, s);
+}
+static inline void tb_free(t_buf *b) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
 
 #endif
