@@ -30,18 +30,17 @@
    5 cas_chunk_decompress on arbitrary payloads agrees with cas_lz4_frame_decompress.
    6 as 0, on frames the target assembles from fuzzer-chosen header bits and block bytes. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
+#include "fuzzlib.h"
 #include <lz4.h>
 #include <lz4frame.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "fuzz_lz4: %s:%d: %s\n", __FILE__, __LINE__, #c); abort(); } } while (0)
 
 static uint8_t *xmalloc(size_t n) {
     uint8_t *p = (uint8_t *)malloc(n ? n : 1);
-    CHECK(p != NULL);
+    REQUIRE(p != NULL);
     return p;
 }
 
@@ -66,7 +65,7 @@ static int lz4f_run(const uint8_t *src, size_t n, uint8_t *dst, size_t limit, in
     int result = LZ_INCOMPLETE;
     memset(&opt, 0, sizeof opt);
     opt.skipChecksums = (unsigned)skip_checksums;
-    CHECK(!LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION)));
+    REQUIRE(!LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION)));
     for (;;) {
         size_t sn = n - in, dn = limit + 1 - out;
         if (dn == 0) { result = LZ_OVER; break; }
@@ -161,7 +160,7 @@ static int endrule_only(const uint8_t *f, size_t n, const uint8_t *want, size_t 
         }
         produced += got;
         pos += 4 + bsize + ((flg & 0x10) ? 4 : 0);
-        CHECK(pos + 4 <= n && produced <= len);
+        REQUIRE(pos + 4 <= n && produced <= len);
     }
     ok = ok && broken && produced == len && (len == 0 || memcmp(buf, want, len) == 0);
     free(buf);
@@ -206,23 +205,23 @@ static void frame_diff(const uint8_t *f, size_t n, size_t cap, int depth) {
     int rc, lr;
     memset(&e, 0, sizeof e);
     rc = cas_lz4_frame_decompress(f, n, out, cap, &got, &e);
-    CHECK(rc == e.code && e.offset <= n);
-    CHECK(rc == CAS_OK ? got <= cap : got == 0);
+    REQUIRE(rc == e.code && e.offset <= n);
+    REQUIRE(rc == CAS_OK ? got <= cap : got == 0);
     lr = lz4f_run(f, n, lz, cap, 1, &lin, &lgot);
     if (lr == LZ_DONE && lin < n) {
         /* liblz4 stops after one frame; cas wants it to fill the input */
         cas_error e2;
         size_t g2;
         uint8_t *pre = exact_copy(f, lin), *o2 = xmalloc(cap);
-        CHECK(rc != CAS_OK);
+        REQUIRE(rc != CAS_OK);
         if (cas_lz4_frame_decompress(pre, lin, o2, cap, &g2, &e2) == CAS_OK)
-            CHECK(rc == CAS_E_TRAILING && e.offset == lin);
+            REQUIRE(rc == CAS_E_TRAILING && e.offset == lin);
         if (depth == 0) frame_diff(pre, lin, cap, 1);
         free(pre);
         free(o2);
     } else if (rc == CAS_OK) {
         if (!(lr == LZ_DONE && lgot == got && (got == 0 || memcmp(out, lz, got) == 0))) {
-            CHECK(lr == LZ_ERROR && endrule_only(f, n, out, got));
+            REQUIRE(lr == LZ_ERROR && endrule_only(f, n, out, got));
             g_endrule++;
         }
     } else if (lr == LZ_DONE) {
@@ -337,7 +336,7 @@ static void mode_block(const uint8_t *d, size_t n) {
     b = xmalloc(prefix + cap + 64);
     for (k = 0; k < prefix; k++) a[k] = b[k] = (uint8_t)(k * 7 + (k >> 8));
     rc = cas_lz4_block_decompress(src, n, a, prefix, prefix + cap, &got, &e);
-    CHECK(rc == e.code && (rc == CAS_OK ? got <= cap : got == 0));
+    REQUIRE(rc == e.code && (rc == CAS_OK ? got <= cap : got == 0));
     r = LZ4_decompress_safe_usingDict((const char *)src, (char *)b + prefix, (int)n, (int)cap,
                                       (const char *)b, (int)prefix);
     if (rc == CAS_OK) {
@@ -347,12 +346,12 @@ static void mode_block(const uint8_t *d, size_t n) {
             size_t g2;
             int rules;
             if (cap == 0 && n == 1 && src[0] != 0 && got == 0 && r < 0) goto done;
-            CHECK(r < 0 && ref_block(src, n, b, prefix, prefix + cap, &g2, &rules) && !rules &&
+            REQUIRE(r < 0 && ref_block(src, n, b, prefix, prefix + cap, &g2, &rules) && !rules &&
                   g2 == got && memcmp(a + prefix, b + prefix, got) == 0);
             g_endrule++;
         }
     } else if (r >= 0) {
-        CHECK(rc == CAS_E_LZ4_BLOCK && e.what && strcmp(e.what, "match offset 0") == 0 &&
+        REQUIRE(rc == CAS_E_LZ4_BLOCK && e.what && strcmp(e.what, "match offset 0") == 0 &&
               e.offset + 2 <= n && src[e.offset] == 0 && src[e.offset + 1] == 0);
     }
 done:
@@ -379,39 +378,39 @@ static void mode_roundtrip(const uint8_t *d, size_t n) {
     /* block */
     bound = cas_lz4_block_bound(n);
     c = xmalloc(bound);
-    CHECK(cas_lz4_block_compress(in, n, c, bound, &clen, accel, &table) == CAS_OK && clen <= bound);
+    REQUIRE(cas_lz4_block_compress(in, n, c, bound, &clen, accel, &table) == CAS_OK && clen <= bound);
     out = xmalloc(n);
-    CHECK(cas_lz4_block_decompress(c, clen, out, 0, n, &got, &e) == CAS_OK && got == n);
-    CHECK(n == 0 || memcmp(out, in, n) == 0);
+    REQUIRE(cas_lz4_block_decompress(c, clen, out, 0, n, &got, &e) == CAS_OK && got == n);
+    REQUIRE(n == 0 || memcmp(out, in, n) == 0);
     /* liblz4 with the exact capacity: also checks the end-of-block rules */
-    CHECK(LZ4_decompress_safe((const char *)c, (char *)out, (int)clen, (int)n) == (int)n);
-    CHECK(n == 0 || memcmp(out, in, n) == 0);
+    REQUIRE(LZ4_decompress_safe((const char *)c, (char *)out, (int)clen, (int)n) == (int)n);
+    REQUIRE(n == 0 || memcmp(out, in, n) == 0);
     small = small % (bound + 1);
     c2 = xmalloc(small);
     rc = cas_lz4_block_compress(in, n, c2, small, &clen2, accel, NULL);
-    if (rc == CAS_OK) CHECK(clen2 == clen && memcmp(c2, c, clen) == 0);
-    else CHECK(rc == CAS_E_LIMIT && clen > small);
+    if (rc == CAS_OK) REQUIRE(clen2 == clen && memcmp(c2, c, clen) == 0);
+    else REQUIRE(rc == CAS_E_LIMIT && clen > small);
     free(c);
     free(c2);
 
     /* frame */
     bound = cas_lz4_frame_bound(n);
     c = xmalloc(bound);
-    CHECK(cas_lz4_frame_compress(in, n, c, bound, &clen, accel) == CAS_OK && clen <= bound);
-    CHECK(cas_lz4_frame_decompress(c, clen, out, n, &got, &e) == CAS_OK && got == n);
-    CHECK(n == 0 || memcmp(out, in, n) == 0);
+    REQUIRE(cas_lz4_frame_compress(in, n, c, bound, &clen, accel) == CAS_OK && clen <= bound);
+    REQUIRE(cas_lz4_frame_decompress(c, clen, out, n, &got, &e) == CAS_OK && got == n);
+    REQUIRE(n == 0 || memcmp(out, in, n) == 0);
     {
         uint8_t *lz = xmalloc(n + 1);
         lr = lz4f_run(c, clen, lz, n, 0, &lin, &lgot); /* checksums verified */
-        CHECK(lr == LZ_DONE && lin == clen && lgot == n && (n == 0 || memcmp(lz, in, n) == 0));
+        REQUIRE(lr == LZ_DONE && lin == clen && lgot == n && (n == 0 || memcmp(lz, in, n) == 0));
         free(lz);
     }
     small = (size_t)d[-2] << 8 | d[-1];
     small = small % (bound + 1);
     c2 = xmalloc(small);
     rc = cas_lz4_frame_compress(in, n, c2, small, &clen2, accel);
-    if (rc == CAS_OK) CHECK(clen2 == clen && memcmp(c2, c, clen) == 0);
-    else CHECK(rc == CAS_E_LIMIT && clen > small);
+    if (rc == CAS_OK) REQUIRE(clen2 == clen && memcmp(c2, c, clen) == 0);
+    else REQUIRE(rc == CAS_E_LIMIT && clen > small);
     free(c);
     free(c2);
     free(out);
@@ -428,9 +427,9 @@ static void mode_bg4(const uint8_t *d, size_t n) {
     at[1] = q + (r > 0);
     at[2] = at[1] + q + (r > 1);
     at[3] = at[2] + q + (r > 2);
-    for (i = 0; i < n; i++) CHECK(g[at[i % 4] + i / 4] == in[i]);
+    for (i = 0; i < n; i++) REQUIRE(g[at[i % 4] + i / 4] == in[i]);
     cas_bg4_regroup(g, n, back);
-    CHECK(n == 0 || memcmp(back, in, n) == 0);
+    REQUIRE(n == 0 || memcmp(back, in, n) == 0);
     free(in);
     free(g);
     free(back);
@@ -460,29 +459,29 @@ static void mode_chunk(const uint8_t *d, size_t n) {
         int scheme = schemes[s], so = -1, so2 = -1, rc, want;
         size_t len = 9999, len2, flen, lin, lgot;
         uint8_t *c2;
-        CHECK(cas_chunk_compress(&cc, in, n, scheme, dst, n, &len, &so) == CAS_OK);
+        REQUIRE(cas_chunk_compress(&cc, in, n, scheme, dst, n, &len, &so) == CAS_OK);
         want = scheme == CAS_SCHEME_AUTO ? (cas_bg4_predict(in, n) ? CAS_SCHEME_BG4_LZ4 : CAS_SCHEME_LZ4)
                                          : scheme;
         if (want != CAS_SCHEME_NONE) {
             /* the frame of the chunk (or its groups): kept only if smaller than the chunk */
-            CHECK(cas_lz4_frame_compress(want == CAS_SCHEME_BG4_LZ4 ? grouped : in, n, frame,
+            REQUIRE(cas_lz4_frame_compress(want == CAS_SCHEME_BG4_LZ4 ? grouped : in, n, frame,
                                          cas_lz4_frame_bound(n), &flen, 1) == CAS_OK);
-            if (flen < n) CHECK(so == want && len == flen && memcmp(dst, frame, flen) == 0);
-            else CHECK(so == CAS_SCHEME_NONE);
+            if (flen < n) REQUIRE(so == want && len == flen && memcmp(dst, frame, flen) == 0);
+            else REQUIRE(so == CAS_SCHEME_NONE);
         } else {
-            CHECK(so == CAS_SCHEME_NONE);
+            REQUIRE(so == CAS_SCHEME_NONE);
         }
-        if (so == CAS_SCHEME_NONE) CHECK(len == n && (n == 0 || memcmp(dst, in, n) == 0));
-        CHECK(cas_chunk_decompress(dst, len, so, out, n, scratch, &e) == CAS_OK);
-        CHECK(n == 0 || memcmp(out, in, n) == 0);
+        if (so == CAS_SCHEME_NONE) REQUIRE(len == n && (n == 0 || memcmp(dst, in, n) == 0));
+        REQUIRE(cas_chunk_decompress(dst, len, so, out, n, scratch, &e) == CAS_OK);
+        REQUIRE(n == 0 || memcmp(out, in, n) == 0);
         if (so != CAS_SCHEME_NONE) { /* liblz4 reads the payload too */
             uint8_t *lz = xmalloc(n + 1);
-            CHECK(lz4f_run(dst, len, lz, n, 0, &lin, &lgot) == LZ_DONE && lin == len && lgot == n);
+            REQUIRE(lz4f_run(dst, len, lz, n, 0, &lin, &lgot) == LZ_DONE && lin == len && lgot == n);
             if (so == CAS_SCHEME_BG4_LZ4) {
                 cas_bg4_regroup(lz, n, out);
-                CHECK(memcmp(out, in, n) == 0);
+                REQUIRE(memcmp(out, in, n) == 0);
             } else {
-                CHECK(memcmp(lz, in, n) == 0);
+                REQUIRE(memcmp(lz, in, n) == 0);
             }
             free(lz);
         }
@@ -490,8 +489,8 @@ static void mode_chunk(const uint8_t *d, size_t n) {
         len2 = small % (n + 1);
         c2 = xmalloc(len2);
         rc = cas_chunk_compress(&cc, in, n, scheme, c2, len2, &flen, &so2);
-        if (rc == CAS_OK) CHECK(so2 == so && flen == len && (len == 0 || memcmp(c2, dst, len) == 0));
-        else CHECK(rc == CAS_E_LIMIT && len > len2);
+        if (rc == CAS_OK) REQUIRE(so2 == so && flen == len && (len == 0 || memcmp(c2, dst, len) == 0));
+        else REQUIRE(rc == CAS_E_LIMIT && len > len2);
         free(c2);
     }
     free(in);
@@ -519,25 +518,25 @@ static void mode_chunk_decode(const uint8_t *d, size_t n) {
     scratch = xmalloc(size);
     ref = xmalloc(size);
     rc = cas_chunk_decompress(src, n, scheme, out, size, scratch, &e);
-    CHECK(rc == e.code);
+    REQUIRE(rc == e.code);
     if (scheme == CAS_SCHEME_NONE) {
-        CHECK((rc == CAS_OK) == (n == size));
-        if (rc == CAS_OK) CHECK(n == 0 || memcmp(out, src, n) == 0);
+        REQUIRE((rc == CAS_OK) == (n == size));
+        if (rc == CAS_OK) REQUIRE(n == 0 || memcmp(out, src, n) == 0);
     } else if (scheme == 3) {
-        CHECK(rc == CAS_E_ARGUMENT);
+        REQUIRE(rc == CAS_E_ARGUMENT);
     } else {
         rf = cas_lz4_frame_decompress(src, n, ref, size, &got, &ef);
         if (rf == CAS_OK && got == size) {
-            CHECK(rc == CAS_OK);
+            REQUIRE(rc == CAS_OK);
             if (scheme == CAS_SCHEME_BG4_LZ4) {
                 cas_bg4_split(out, size, scratch);
-                CHECK(size == 0 || memcmp(scratch, ref, size) == 0);
+                REQUIRE(size == 0 || memcmp(scratch, ref, size) == 0);
             } else {
-                CHECK(size == 0 || memcmp(out, ref, size) == 0);
+                REQUIRE(size == 0 || memcmp(out, ref, size) == 0);
             }
         } else {
-            CHECK(rc != CAS_OK);
-            CHECK(rf == CAS_OK ? rc == CAS_E_SIZE : rc == (rf == CAS_E_LIMIT ? CAS_E_SIZE : rf));
+            REQUIRE(rc != CAS_OK);
+            REQUIRE(rf == CAS_OK ? rc == CAS_E_SIZE : rc == (rf == CAS_E_LIMIT ? CAS_E_SIZE : rf));
         }
     }
     free(src);
