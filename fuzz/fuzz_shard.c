@@ -7,23 +7,10 @@
    odd:  the rest describes a shard (counts, hashes, sizes, ranges); the writer's output in
          both forms must parse back to that description. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
+#include "fuzzlib.h"
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} fz_in;
-static uint32_t fz_u32(fz_in *in, uint32_t mod) {
-    uint32_t v = 0;
-    int k;
-    for (k = 0; k < 4; k++) {
-        v = v << 8 | (in->n ? *in->p : 0);
-        if (in->n) in->p++, in->n--;
-    }
-    return mod ? v % mod : v;
-}
 
 static int fz_same_content(const cas_shard *a, const cas_shard *b) {
     size_t i;

@@ -23,27 +23,13 @@
 #define RT_CHUNKS 12
 #define RT_HUGE 0x40000000u /* a chunk count whose shard passes 64 MiB */
 
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} rt_in;
-
-static uint32_t rt_u32(rt_in *in, uint32_t mod) {
-    uint32_t v = 0;
-    int k;
-    for (k = 0; k < 4; k++) {
-        v = v << 8 | (in->n ? *in->p : 0);
-        if (in->n) in->p++, in->n--;
-    }
-    return mod ? v % mod : v;
-}
-static uint8_t rt_u8(rt_in *in) {
+static uint8_t rt_u8(fz_in *in) {
     uint8_t v = in->n ? *in->p : 0;
     if (in->n) in->p++, in->n--;
     return v;
 }
 /* Rare events (corruptions): a byte of 0xF0 or above. An exhausted input gives none. */
-static int rt_rare(rt_in *in) { return rt_u8(in) >= 0xF0; }
+static int rt_rare(fz_in *in) { return rt_u8(in) >= 0xF0; }
 
 /* Hash tags (byte 31) keep the three kinds of xorb apart, so a term's source is never
    ambiguous between the listed xorbs and the callback's. */
@@ -443,36 +429,36 @@ static int rt_write(const cas_shard_file *files, size_t nf, const cas_shard_xorb
     return rc;
 }
 
-static void rt_make_chunks(rt_in *in, cas_shard_xorb *x, cas_shard_chunk *ch, uint8_t tag) {
+static void rt_make_chunks(fz_in *in, cas_shard_xorb *x, cas_shard_chunk *ch, uint8_t tag) {
     uint32_t j, sum = 0;
-    x->num_chunks = 1 + rt_u32(in, RT_CHUNKS);
+    x->num_chunks = 1 + fz_u32(in, RT_CHUNKS);
     x->chunks = ch;
     for (j = 0; j < x->num_chunks; j++) {
-        ch[j].hash.bytes[0] = (uint8_t)rt_u32(in, 6); /* repeats: chunk lookups with several hits */
+        ch[j].hash.bytes[0] = (uint8_t)fz_u32(in, 6); /* repeats: chunk lookups with several hits */
         ch[j].hash.bytes[31] = tag;
-        ch[j].unpacked_bytes = rt_rare(in) ? (rt_u8(in) & 1 ? 0 : 131073) : 1 + rt_u32(in, 131072);
+        ch[j].unpacked_bytes = rt_rare(in) ? (rt_u8(in) & 1 ? 0 : 131073) : 1 + fz_u32(in, 131072);
         ch[j].byte_start = sum + (rt_rare(in) ? 1 : 0);
-        ch[j].flags = rt_u32(in, 0) & (CAS_SHARD_CHUNK_GLOBAL_DEDUP | 3);
+        ch[j].flags = fz_u32(in, 0) & (CAS_SHARD_CHUNK_GLOBAL_DEDUP | 3);
         sum += ch[j].unpacked_bytes;
     }
     x->bytes_in_xorb = sum + (rt_rare(in) ? 1 : 0);
 }
 
-static void rt_build(rt_in *in, rt_desc *d) {
+static void rt_build(fz_in *in, rt_desc *d) {
     size_t i;
     uint32_t j, k;
     memset(d, 0, sizeof *d);
-    d->nx = rt_u32(in, RT_XORBS + 1);
-    d->nf = rt_u32(in, RT_FILES + 1);
+    d->nx = fz_u32(in, RT_XORBS + 1);
+    d->nf = fz_u32(in, RT_FILES + 1);
     for (i = 0; i < d->nx; i++) {
         cas_shard_xorb *x = &d->x[i];
         /* Few distinct hashes: equal hashes, and equal lookup keys (first 8 bytes) with
            different hashes. */
-        x->xorb_hash.bytes[0] = (uint8_t)rt_u32(in, 3);
-        x->xorb_hash.bytes[8] = (uint8_t)rt_u32(in, 2);
+        x->xorb_hash.bytes[0] = (uint8_t)fz_u32(in, 3);
+        x->xorb_hash.bytes[8] = (uint8_t)fz_u32(in, 2);
         x->xorb_hash.bytes[31] = RT_TAG_LISTED;
-        x->flags = rt_u32(in, 0) & 0x8000000Fu;
-        x->bytes_on_disk = rt_u32(in, 0);
+        x->flags = fz_u32(in, 0) & 0x8000000Fu;
+        x->bytes_on_disk = fz_u32(in, 0);
         rt_make_chunks(in, x, d->ch[i], RT_TAG_LISTED);
         if (rt_rare(in)) { /* corrupt counts: over the limits */
             x->num_chunks = rt_u8(in) & 1 ? CAS_XORB_MAX_CHUNKS + 1 : RT_HUGE;
@@ -489,18 +475,18 @@ static void rt_build(rt_in *in, rt_desc *d) {
     d->ext_error = rt_rare(in);
     for (i = 0; i < d->nf; i++) {
         cas_shard_file *f = &d->f[i];
-        f->file_hash.bytes[0] = (uint8_t)rt_u32(in, 3);
-        f->file_hash.bytes[8] = (uint8_t)rt_u32(in, 2);
+        f->file_hash.bytes[0] = (uint8_t)fz_u32(in, 3);
+        f->file_hash.bytes[8] = (uint8_t)fz_u32(in, 2);
         if (rt_rare(in)) memset(f->file_hash.bytes, 0xFF, 32);
-        f->flags = rt_u32(in, 0) & (CAS_SHARD_FILE_VERIFICATION | CAS_SHARD_FILE_METADATA_EXT | 0x5u);
-        f->has_sha256 = (int)rt_u32(in, 2);
+        f->flags = fz_u32(in, 0) & (CAS_SHARD_FILE_VERIFICATION | CAS_SHARD_FILE_METADATA_EXT | 0x5u);
+        f->has_sha256 = (int)fz_u32(in, 2);
         for (k = 0; k < 32; k += 8) f->sha256[k] = (uint8_t)(rt_u8(in) + k);
         if (!f->has_sha256 && !rt_rare(in)) memset(f->sha256, 0, 32); /* ignored without has_sha256 */
-        f->num_terms = rt_u32(in, RT_TERMS + 1);
+        f->num_terms = fz_u32(in, RT_TERMS + 1);
         f->terms = d->t[i];
         for (j = 0; j < f->num_terms; j++) {
             cas_shard_term *t = &d->t[i][j];
-            const uint32_t src = rt_u32(in, 16); /* 10/16 listed, 5/16 the callback's, 1/16 unknown */
+            const uint32_t src = fz_u32(in, 16); /* 10/16 listed, 5/16 the callback's, 1/16 unknown */
             const cas_shard_xorb *x = src < 10 && d->nx ? &d->x[src % d->nx] : src < 15 ? &d->ext[src & 1] : NULL;
             uint32_t n;
             if (x && x->num_chunks > RT_CHUNKS) x = NULL; /* RT_TAG_BAD: never named by a term */
@@ -509,9 +495,9 @@ static void rt_build(rt_in *in, rt_desc *d) {
             cas_hash v;
             if (x) t->xorb_hash = x->xorb_hash;
             else t->xorb_hash.bytes[31] = RT_TAG_UNKNOWN;
-            t->xorb_flags = rt_u32(in, 0) & 0x80000001u;
-            t->chunk_start = rt_u32(in, n);
-            t->chunk_end = t->chunk_start + 1 + rt_u32(in, n - t->chunk_start + (rt_rare(in) ? 2 : 0));
+            t->xorb_flags = fz_u32(in, 0) & 0x80000001u;
+            t->chunk_start = fz_u32(in, n);
+            t->chunk_end = t->chunk_start + 1 + fz_u32(in, n - t->chunk_start + (rt_rare(in) ? 2 : 0));
             if (rt_rare(in)) t->chunk_end = rt_u8(in) & 1 ? t->chunk_start : CAS_XORB_MAX_CHUNKS + 1;
             /* The true size and verification hash when the range lies inside a known xorb's
                chunks (the first listed xorb of that hash: what the writer uses). */
@@ -519,31 +505,31 @@ static void rt_build(rt_in *in, rt_desc *d) {
                 t->unpacked_bytes = (uint32_t)size;
                 t->verification = v;
             } else {
-                t->unpacked_bytes = 1 + rt_u32(in, 131072);
+                t->unpacked_bytes = 1 + fz_u32(in, 131072);
             }
             if (rt_rare(in)) t->unpacked_bytes = rt_u8(in) & 1 ? 0 : t->unpacked_bytes + 1;
             if (rt_rare(in)) t->verification.bytes[5] ^= 1;
         }
     }
-    d->o.flags = rt_u32(in, 16);
-    d->o.creation_time = (uint64_t)rt_u32(in, 0) << 8;
-    d->o.key_expiry = rt_rare(in) ? UINT64_MAX : rt_u32(in, 0);
-    if (rt_u32(in, 2))
+    d->o.flags = fz_u32(in, 16);
+    d->o.creation_time = (uint64_t)fz_u32(in, 0) << 8;
+    d->o.key_expiry = rt_rare(in) ? UINT64_MAX : fz_u32(in, 0);
+    if (fz_u32(in, 2))
         for (k = 0; k < 32; k += 4) d->o.hmac_key.bytes[k] = rt_u8(in);
-    if (rt_u32(in, 4)) {
+    if (fz_u32(in, 4)) {
         d->o.chunks = rt_chunks;
         d->o.chunks_user = d;
     }
-    d->now = rt_u32(in, 0);
+    d->now = fz_u32(in, 0);
     d->small_buffer = rt_rare(in);
     d->sink_fail = rt_rare(in);
-    d->sink_fail_at = rt_u32(in, 0) % 20000;
+    d->sink_fail_at = fz_u32(in, 0) % 20000;
     d->alloc_fail = rt_rare(in);
 }
 
 /* Parses through a leak-checking allocator, random access and sequential (pieces of 1..64
    bytes from the input), checks both, and returns the random-access result in *s. */
-static void rt_parse(rt_in *in, const rt_desc *d, const rt_expect *ex, const uint8_t *buf, cas_shard *s,
+static void rt_parse(fz_in *in, const rt_desc *d, const rt_expect *ex, const uint8_t *buf, cas_shard *s,
                      t_counting *ca) {
     cas_allocator al = t_counting_allocator(ca, -1);
     cas_shard_reader r;
@@ -568,7 +554,7 @@ static void rt_parse(rt_in *in, const rt_desc *d, const rt_expect *ex, const uin
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    rt_in in;
+    fz_in in;
     rt_desc d;
     rt_expect ex;
     cas_shard s;
@@ -579,10 +565,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     in.p = data;
     in.n = size;
     rt_build(&in, &d);
-    use_callback = (int)rt_u32(&in, 2);
+    use_callback = (int)fz_u32(&in, 2);
     if (!use_callback) d.sink_fail = 0; /* a buffer sink cannot fail */
     else d.small_buffer = 0;             /* a callback sink has no capacity */
-    walloc = t_counting_allocator(&wa, d.alloc_fail ? (long)rt_u32(&in, 3) : -1);
+    walloc = t_counting_allocator(&wa, d.alloc_fail ? (long)fz_u32(&in, 3) : -1);
     d.o.alloc = &walloc;
     rt_predict(&d, &ex);
     if (rt_write(d.f, d.nf, d.x, d.nx, &d.o, &d, &ex, use_callback, &buf) != CAS_OK) {

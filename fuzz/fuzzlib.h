@@ -14,4 +14,19 @@
         }                                                                                 \
     } while (0)
 
+/* The fuzzer's bytes read as a stream of numbers: past the end, zeros. */
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} fz_in;
+static inline uint32_t fz_u32(fz_in *in, uint32_t mod) { /* big-endian, then % mod (0: none) */
+    uint32_t v = 0;
+    int k;
+    for (k = 0; k < 4; k++) {
+        v = v << 8 | (in->n ? *in->p : 0);
+        if (in->n) in->p++, in->n--;
+    }
+    return mod ? v % mod : v;
+}
+
 #endif
