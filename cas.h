@@ -186,7 +186,9 @@ CAS_API unsigned cas_cpu_features(void);
 /* Restricts the paths used from now on to `mask` & what the CPU has (~0u = no limit).
    For tests and benchmarks; call while no other thread uses the library. */
 CAS_API void cas_cpu_limit(unsigned mask);
-/* Names of the code paths currently selected, e.g. "avx512", "sha-ni", "gear-4lane". */
+/* Names of the code paths currently selected, e.g. "avx512", "sha-ni", "gear-8lane-asm".
+   The chunker's ends in "+blake3-avx512-fused" where cas_chunk_stream scans and hashes in
+   one interleaved loop (x86-64 with AVX-512, vendored BLAKE3). */
 CAS_API const char *cas_blake3_path(void);
 CAS_API const char *cas_sha256_path(void);
 CAS_API const char *cas_chunker_path(void);
@@ -2578,6 +2580,28 @@ void cas_chunker_init(cas_chunker *c) {
 static size_t cas__gear_serial(cas_chunker *c, const uint8_t *p, size_t n, uint64_t *cut) {
     uint64_t h = c->priv_hash, size = c->priv_size;
     size_t i = 0;
+    /* Two bytes a step where both positions may cut and neither is forced: h advances by
+       4h + (2 T[b1] + T[b2]), one dependent lea per two bytes instead of one per byte, and
+       the middle hash (2h + T[b1]) is a side branch. */
+    while (i + 2 <= n && size + 1 >= CAS_CHUNK_MIN_SIZE && size + 2 < CAS_CHUNK_MAX_SIZE) {
+        uint64_t g1 = cas__gear[p[i]], g2 = cas__gear[p[i + 1]];
+        uint64_t mid = (h << 1) + g1;
+        h = (h << 2) + ((g1 << 1) + g2);
+        if (CAS__UNLIKELY(mid < CAS__GEAR_LIMIT)) {
+            *cut = size + 1;
+            c->priv_hash = 0;
+            c->priv_size = 0;
+            return i + 1;
+        }
+        i += 2;
+        size += 2;
+        if (CAS__UNLIKELY(h < CAS__GEAR_LIMIT)) {
+            *cut = size;
+            c->priv_hash = 0;
+            c->priv_size = 0;
+            return i;
+        }
+    }
     while (i < n) {
         h = (h << 1) + cas__gear[p[i++]];
         size++;
@@ -2593,23 +2617,86 @@ static size_t cas__gear_serial(cas_chunker *c, const uint8_t *p, size_t n, uint6
     return i;
 }
 
+/* Lane k > 0 of an 8-lane scan rebuilds the hash entering it from the last 64 bytes of lane
+   k-1 (older bytes are shifted out); lane 0 carries the chunker's. */
+#define CAS__GEAR_WARMUP(q, lane_len)                                                          \
+    for (j = (lane_len) - 64; j < (lane_len); j++) {                                           \
+        h1 = (h1 << 1) + cas__gear[(q)[0 * (lane_len) + j]];                                   \
+        h2 = (h2 << 1) + cas__gear[(q)[1 * (lane_len) + j]];                                   \
+        h3 = (h3 << 1) + cas__gear[(q)[2 * (lane_len) + j]];                                   \
+        h4 = (h4 << 1) + cas__gear[(q)[3 * (lane_len) + j]];                                   \
+        h5 = (h5 << 1) + cas__gear[(q)[4 * (lane_len) + j]];                                   \
+        h6 = (h6 << 1) + cas__gear[(q)[5 * (lane_len) + j]];                                   \
+        h7 = (h7 << 1) + cas__gear[(q)[6 * (lane_len) + j]];                                   \
+    }
+
+#if CAS__X86_GNU && defined(__x86_64__) && !defined(__ILP32__)
+/* Two steps of 8 lanes `lane` bytes apart from q (advanced by 2), in assembly: 4 instructions
+   per lane and byte (load the byte, load its gear value, h = 2h + gear by lea, compare with
+   `limit`, branch), against 5 or more from the compilers, which turn the per-lane test into
+   setcc/cmov chains or spill under register pressure. At a cut candidate `limit` becomes 0,
+   which stops the scanning (the block is then rescanned). x86-64 (not x32), AT&T syntax (not
+   for -masm=intel). */
+#define CAS__GEAR_ASM 1
+#define CAS__GEAR_LANE_ASM(k, s, h)                                                            \
+    "movzbl " #k "*%c[lane]+" #s "(%[q]), %k[t]\n\t"                                           \
+    "movq (%[g],%[t],8), %[t]\n\t"                                                             \
+    "leaq (%[t],%[" #h "],2), %[" #h "]\n\t"                                                   \
+    "cmpq %[lim], %[" #h "]\n\t"                                                               \
+    "jb 8f\n\t"
+#define CAS__GEAR_STEP2_ASM(lane_len)                                                            \
+    {                                                                                          \
+        uint64_t t_;                                                                           \
+        __asm__(CAS__GEAR_LANE_ASM(0, 0, h0) CAS__GEAR_LANE_ASM(1, 0, h1)                      \
+                CAS__GEAR_LANE_ASM(2, 0, h2) CAS__GEAR_LANE_ASM(3, 0, h3)                      \
+                CAS__GEAR_LANE_ASM(4, 0, h4) CAS__GEAR_LANE_ASM(5, 0, h5)                      \
+                CAS__GEAR_LANE_ASM(6, 0, h6) CAS__GEAR_LANE_ASM(7, 0, h7)                      \
+                CAS__GEAR_LANE_ASM(0, 1, h0) CAS__GEAR_LANE_ASM(1, 1, h1)                      \
+                CAS__GEAR_LANE_ASM(2, 1, h2) CAS__GEAR_LANE_ASM(3, 1, h3)                      \
+                CAS__GEAR_LANE_ASM(4, 1, h4) CAS__GEAR_LANE_ASM(5, 1, h5)                      \
+                CAS__GEAR_LANE_ASM(6, 1, h6) CAS__GEAR_LANE_ASM(7, 1, h7)                      \
+                "addq $2, %[q]\n\t"                                                            \
+                "jmp 9f\n"                                                                     \
+                "8:\n\t"                                                                       \
+                "xorl %k[lim], %k[lim]\n"                                                      \
+                "9:"                                                                           \
+                : [h0] "+r"(h0), [h1] "+r"(h1), [h2] "+r"(h2), [h3] "+r"(h3), [h4] "+r"(h4),   \
+                  [h5] "+r"(h5), [h6] "+r"(h6), [h7] "+r"(h7), [lim] "+r"(limit), [t] "=&r"(t_), \
+                  [q] "+r"(q)                                                                  \
+                : [g] "r"(cas__gear), [lane] "i"(lane_len),                                    \
+                  /* the memory read, so that no store to it moves past */                     \
+                  "m"(*(const uint8_t(*)[7 * (lane_len) + 2])q),                               \
+                  "m"(*(const uint64_t(*)[256])cas__gear)                                      \
+                : "cc");                                                                       \
+    }
+#endif
+
 /* Tests CAS__GEAR_BLOCK bytes in which every position may cut (size >= MIN) and none is
    forced (size < MAX), as 8 independent lanes: the serial loop is bound by the latency of
-   its one-byte dependency chain (h = 2h + T[b]); 8 chains in flight hide it. Lane k > 0
-   rebuilds the hash entering it from the 64 bytes before it (older bytes are shifted out).
-   A cut is h < 2^48 at any position; the lanes' minimum is tested once per step. Returns 0,
-   with nothing changed, if any lane sees a cut: the caller rescans the block serially to
-   find the first one. */
+   its one-byte dependency chain (h = 2h + T[b]); 8 chains in flight hide it. A cut is
+   h < 2^48 at any position: tested per lane in the assembly, else the lanes' minimum once
+   per step. Returns 0, with nothing changed, if any lane sees a cut: the caller rescans the
+   block serially to find the first one. */
 #define CAS__GEAR_STEP(k, at) h##k = (h##k << 1) + cas__gear[p[(at) + j]]
 static int cas__gear_block(cas_chunker *c, const uint8_t *p) {
     uint64_t h0 = c->priv_hash, h1 = 0, h2 = 0, h3 = 0, h4 = 0, h5 = 0, h6 = 0, h7 = 0;
     size_t j;
     const size_t n = CAS__GEAR_LANE;
-    for (j = n - 64; j < n; j++) { /* lane k's warm-up: the last 64 bytes of lane k-1 */
-        CAS__GEAR_STEP(1, 0 * n); CAS__GEAR_STEP(2, 1 * n); CAS__GEAR_STEP(3, 2 * n);
-        CAS__GEAR_STEP(4, 3 * n); CAS__GEAR_STEP(5, 4 * n); CAS__GEAR_STEP(6, 5 * n);
-        CAS__GEAR_STEP(7, 6 * n);
+    CAS__GEAR_WARMUP(p, CAS__GEAR_LANE)
+#if CAS__GEAR_ASM
+    {
+        uint64_t limit = CAS__GEAR_LIMIT;
+        const uint8_t *q = p;
+        for (j = 0; j < n && limit; j += 2) {
+            if ((j & 63) == 0) { /* eight interleaved streams: prefetch the next block's lines */
+                int k;
+                for (k = 0; k < 8; k++) CAS__PREFETCH(p + CAS__GEAR_BLOCK + (size_t)k * n + j);
+            }
+            CAS__GEAR_STEP2_ASM(CAS__GEAR_LANE)
+        }
+        if (!limit) return 0;
     }
+#else
     for (j = 0; j < n; j++) {
         uint64_t m01, m23, m45, m67, m;
         if ((j & 63) == 0) { /* eight interleaved streams: prefetch the next block's lines */
@@ -2628,39 +2715,38 @@ static int cas__gear_block(cas_chunker *c, const uint8_t *p) {
         m = m01 < m45 ? m01 : m45;
         if (CAS__UNLIKELY(m < CAS__GEAR_LIMIT)) return 0;
     }
+#endif
     c->priv_hash = h7;
     c->priv_size += CAS__GEAR_BLOCK;
     return 1;
 }
 #undef CAS__GEAR_STEP
 
-const char *cas_chunker_path(void) { return "gear-8lane"; }
+
+/* One step of the scan over at most n > 0 bytes: a run of skipped bytes, the warm-up before
+   the first test, an 8-lane block, or a serial run. Returns bytes consumed; *cut set (and
+   the chunker reset) if the chunk ended. */
+static size_t cas__chunker_step(cas_chunker *c, const uint8_t *p, size_t n, uint64_t *cut) {
+    uint64_t size = c->priv_size;
+    if (size < CAS__GEAR_SKIP) { /* bytes that cannot influence any tested hash */
+        if (n > CAS__GEAR_SKIP - size) n = (size_t)(CAS__GEAR_SKIP - size);
+        c->priv_size += n;
+        return n;
+    }
+    if (size < CAS_CHUNK_MIN_SIZE) { /* the warm-up bytes, and the first test */
+        if (n > CAS_CHUNK_MIN_SIZE - size) n = (size_t)(CAS_CHUNK_MIN_SIZE - size);
+    } else if (n >= CAS__GEAR_BLOCK && size + CAS__GEAR_BLOCK < CAS_CHUNK_MAX_SIZE) {
+        if (cas__gear_block(c, p)) return CAS__GEAR_BLOCK;
+        n = CAS__GEAR_BLOCK; /* a match lies in this block: find the first one */
+    }
+    return cas__gear_serial(c, p, n, cut);
+}
 
 size_t cas_chunker_scan(cas_chunker *c, const void *data, size_t len, uint64_t *cut) {
     const uint8_t *p = (const uint8_t *)data;
     size_t i = 0;
     *cut = 0;
-    while (i < len) {
-        uint64_t size = c->priv_size;
-        size_t n = len - i;
-        if (size < CAS__GEAR_SKIP) { /* bytes that cannot influence any tested hash */
-            if (n > CAS__GEAR_SKIP - size) n = (size_t)(CAS__GEAR_SKIP - size);
-            c->priv_size += n;
-            i += n;
-            continue;
-        }
-        if (size < CAS_CHUNK_MIN_SIZE - 1) { /* the warm-up bytes before the first test */
-            if (n > CAS_CHUNK_MIN_SIZE - 1 - size) n = (size_t)(CAS_CHUNK_MIN_SIZE - 1 - size);
-        } else if (n >= CAS__GEAR_BLOCK && size + CAS__GEAR_BLOCK < CAS_CHUNK_MAX_SIZE) {
-            if (cas__gear_block(c, p + i)) {
-                i += CAS__GEAR_BLOCK;
-                continue;
-            }
-            n = CAS__GEAR_BLOCK; /* a match lies in this block: find the first one */
-        }
-        i += cas__gear_serial(c, p + i, n, cut);
-        if (*cut) return i;
-    }
+    while (i < len && !*cut) i += cas__chunker_step(c, p + i, len - i, cut);
     return i;
 }
 
@@ -2668,6 +2754,189 @@ uint64_t cas_chunker_finish(cas_chunker *c) {
     uint64_t size = c->priv_size;
     cas_chunker_init(c);
     return size;
+}
+
+/* ---- chunk + hash fused (x86-64 AVX-512) -------------------------------------------------
+   The 8-lane scan is bound by integer work (4 instructions per byte, 2 of them loads), and
+   BLAKE3's 16-lane compression by the vector units: one after the other their times add
+   (1/(1/3.9 + 1/4.5) GB/s on a Zen 4). Interleaved in one loop, the out-of-order core runs
+   both at once. cas__fused16_avx512 hashes 16 BLAKE3 chunks (16 KiB) of the current chunk, 16
+   lanes wide (16 blocks of 64 bytes each, 7 rounds of 8 G each), and after each G runs 2
+   steps of the 8-lane scan (lanes of CAS__FUSED_LANE bytes), plus 2 more after 8 of a
+   block's 56 G: 128 steps per BLAKE3 block, one scan block per 8. It is BLAKE3's compression
+   function written again (the vendored code cannot be interleaved with): the test vectors,
+   and the chunk hashes of every input in the tests under each cas_cpu_limit() tier, pin it. */
+#if CAS__GEAR_ASM && !defined(CAS_BLAKE3_EXTERNAL)
+#define CAS__FUSED 1
+#define CAS__FUSED_LANE 1024 /* 2 scan blocks per 16 KiB hashed; longer lanes, less warm-up */
+#define CAS__FUSED_BLOCK (8 * CAS__FUSED_LANE)
+#define CAS__B3_CHUNK 1024 /* BLAKE3_CHUNK_LEN */
+#define CAS__FUSED_HASH (16 * CAS__B3_CHUNK)
+
+#define CAS__B3_ROT(x, n) _mm512_ror_epi32(x, n)
+#define CAS__B3_G(a, b, c, d, mx, my)                                                          \
+    a = _mm512_add_epi32(_mm512_add_epi32(a, b), mx);                                          \
+    d = CAS__B3_ROT(_mm512_xor_si512(d, a), 16);                                               \
+    c = _mm512_add_epi32(c, d);                                                                \
+    b = CAS__B3_ROT(_mm512_xor_si512(b, c), 12);                                               \
+    a = _mm512_add_epi32(_mm512_add_epi32(a, b), my);                                          \
+    d = CAS__B3_ROT(_mm512_xor_si512(d, a), 8);                                                \
+    c = _mm512_add_epi32(c, d);                                                                \
+    b = CAS__B3_ROT(_mm512_xor_si512(b, c), 7)
+#define CAS__FUSED_STEP2                                                                       \
+    if (limit) CAS__GEAR_STEP2_ASM(CAS__FUSED_LANE)
+#define CAS__FUSED_ROUND(s, extra)                                                             \
+    CAS__B3_G(v0, v4, v8, v12, m[s[0]], m[s[1]]); CAS__FUSED_STEP2 extra                       \
+    CAS__B3_G(v1, v5, v9, v13, m[s[2]], m[s[3]]); CAS__FUSED_STEP2                             \
+    CAS__B3_G(v2, v6, v10, v14, m[s[4]], m[s[5]]); CAS__FUSED_STEP2                            \
+    CAS__B3_G(v3, v7, v11, v15, m[s[6]], m[s[7]]); CAS__FUSED_STEP2                            \
+    CAS__B3_G(v0, v5, v10, v15, m[s[8]], m[s[9]]); CAS__FUSED_STEP2 extra                      \
+    CAS__B3_G(v1, v6, v11, v12, m[s[10]], m[s[11]]); CAS__FUSED_STEP2                          \
+    CAS__B3_G(v2, v7, v8, v13, m[s[12]], m[s[13]]); CAS__FUSED_STEP2                           \
+    CAS__B3_G(v3, v4, v9, v14, m[s[14]], m[s[15]]); CAS__FUSED_STEP2
+
+/* Rows r[i] = the 16 words of lane i's block  ->  m[w] = word w of the 16 lanes. Inlined:
+   as a call its arrays go through memory. */
+CAS__TARGET("avx512f") __attribute__((always_inline))
+static inline void cas__b3_transpose16(__m512i r[16], __m512i m[16]) {
+    __m512i t[16];
+    int i, w;
+    for (i = 0; i < 16; i += 2) { /* per 128-bit lane: a0 b0 a1 b1 | a2 b2 a3 b3 */
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (i = 0; i < 16; i += 4) { /* r[i + w] lane q: word 4q + w of rows i..i+3 */
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (w = 0; w < 4; w++) { /* 4x4 transpose of 128-bit lanes across row groups */
+        __m512i x0 = _mm512_shuffle_i32x4(r[w], r[4 + w], 0x44);
+        __m512i x1 = _mm512_shuffle_i32x4(r[w], r[4 + w], 0xEE);
+        __m512i y0 = _mm512_shuffle_i32x4(r[8 + w], r[12 + w], 0x44);
+        __m512i y1 = _mm512_shuffle_i32x4(r[8 + w], r[12 + w], 0xEE);
+        m[w] = _mm512_shuffle_i32x4(x0, y0, 0x88);
+        m[4 + w] = _mm512_shuffle_i32x4(x0, y0, 0xDD);
+        m[8 + w] = _mm512_shuffle_i32x4(x1, y1, 0x88);
+        m[12 + w] = _mm512_shuffle_i32x4(x1, y1, 0xDD);
+    }
+}
+
+/* Hashes the 16 whole BLAKE3 chunks at `in` (chunk counters counter..counter+15, hasher key
+   and flags) into their 16 chaining values, and scans `blocks` (1 or 2) blocks at p (every
+   position may cut, none is forced). Returns how many blocks were scanned with no cut
+   candidate (c advanced past them); if fewer than `blocks`, the next block holds one and
+   must be rescanned serially. */
+CAS__TARGET("avx512f")
+static int cas__fused16_avx512(cas_chunker *c, const uint8_t *p, int blocks, const uint8_t *in,
+                               uint64_t counter, const uint32_t key[8], uint8_t flags,
+                               uint8_t cvs[16 * 32]) {
+    __m512i hv[8], m[16], r[16], ctr_lo, ctr_hi;
+    uint32_t lo[16], hi[16], words[8][16];
+    uint64_t h0 = 0, h1 = 0, h2 = 0, h3 = 0, h4 = 0, h5 = 0, h6 = 0, h7 = 0;
+    const uint8_t *q = p;
+    size_t j;
+    uint64_t limit = CAS__GEAR_LIMIT; /* 0 once a cut candidate is seen */
+    int done = 0, block, round, i, w;
+    for (i = 0; i < 16; i++) {
+        lo[i] = (uint32_t)(counter + (uint64_t)i);
+        hi[i] = (uint32_t)((counter + (uint64_t)i) >> 32);
+    }
+    ctr_lo = _mm512_loadu_si512((const void *)lo);
+    ctr_hi = _mm512_loadu_si512((const void *)hi);
+    for (i = 0; i < 8; i++) hv[i] = _mm512_set1_epi32((int)key[i]);
+    for (block = 0; block < 16; block++) {
+        __m512i v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15;
+        const uint8_t *row = in + (size_t)block * 64; /* lane i's block: row + i KiB */
+        uint8_t bf = (uint8_t)(flags | (block == 0 ? cas__b3_CHUNK_START : 0) |
+                               (block == 15 ? cas__b3_CHUNK_END : 0));
+        if ((block & 7) == 0 && limit && (block >> 3) == blocks) limit = 0; /* all scanned */
+        if ((block & 7) == 0 && limit) { /* a new scan block: lane k > 0 warms up */
+            h0 = c->priv_hash;
+            h1 = h2 = h3 = h4 = h5 = h6 = h7 = 0;
+            q = p + (size_t)done * CAS__FUSED_BLOCK; /* the steps advance q */
+            CAS__GEAR_WARMUP(q, CAS__FUSED_LANE)
+        }
+        for (i = 0; i < 16; i++)
+            r[i] = _mm512_loadu_si512((const void *)(row + (size_t)i * CAS__B3_CHUNK));
+        cas__b3_transpose16(r, m);
+        if (block < 15) /* the next block's 16 lines, 1 KiB apart */
+            for (i = 0; i < 16; i++) CAS__PREFETCH(row + (size_t)i * CAS__B3_CHUNK + 64);
+        v0 = hv[0]; v1 = hv[1]; v2 = hv[2]; v3 = hv[3];
+        v4 = hv[4]; v5 = hv[5]; v6 = hv[6]; v7 = hv[7];
+        v8 = _mm512_set1_epi32((int)cas__b3_IV[0]); v9 = _mm512_set1_epi32((int)cas__b3_IV[1]);
+        v10 = _mm512_set1_epi32((int)cas__b3_IV[2]); v11 = _mm512_set1_epi32((int)cas__b3_IV[3]);
+        v12 = ctr_lo; v13 = ctr_hi;
+        v14 = _mm512_set1_epi32(64); v15 = _mm512_set1_epi32(bf);
+        for (round = 0; round < 7; round++) { /* not unrolled: 7x the code, no faster */
+            const uint8_t *sch = cas__b3_MSG_SCHEDULE[round];
+            CAS__FUSED_ROUND(sch, if (round < 4) { CAS__FUSED_STEP2 });
+        }
+        hv[0] = _mm512_xor_si512(v0, v8); hv[1] = _mm512_xor_si512(v1, v9);
+        hv[2] = _mm512_xor_si512(v2, v10); hv[3] = _mm512_xor_si512(v3, v11);
+        hv[4] = _mm512_xor_si512(v4, v12); hv[5] = _mm512_xor_si512(v5, v13);
+        hv[6] = _mm512_xor_si512(v6, v14); hv[7] = _mm512_xor_si512(v7, v15);
+        if ((block & 7) == 7 && limit) { /* the scan block is clean */
+            c->priv_hash = h7;
+            c->priv_size += CAS__FUSED_BLOCK;
+            done++;
+        }
+    }
+    for (w = 0; w < 8; w++) _mm512_storeu_si512((void *)words[w], hv[w]);
+    for (i = 0; i < 16; i++)
+        for (w = 0; w < 8; w++) cas__b3_store32(cvs + i * 32 + w * 4, words[w][i]);
+    return done;
+}
+#undef CAS__FUSED_ROUND
+#undef CAS__FUSED_STEP2
+#undef CAS__B3_G
+#undef CAS__B3_ROT
+
+/* Hashes the 16 KiB at `in` (16 BLAKE3 chunks of the current chunk, the hasher at a 16-chunk
+   boundary) while scanning `blocks` blocks at p (p >= in), and hands the hasher the chunks
+   known to be followed by more of this chunk (no cut up to the end of the scan; the byte
+   after it belongs to the chunk): all 16 as one subtree, as its own update would, or, where
+   the chunk ends or the scan stops short of the 16 KiB, the whole ones before that, one by
+   one. The rest is dropped (hashed again by the caller). Returns bytes scanned, *cut as
+   cas__chunker_step, and *took the bytes handed over. */
+static size_t cas__fused_step(cas_chunk_stream *s, const uint8_t *p, int blocks, const uint8_t *in,
+                              uint64_t *cut, size_t *took) {
+    cas__blake3_hasher *b = (cas__blake3_hasher *)(void *)s->priv_hasher.priv.bytes;
+    uint8_t cvs[16 * 32], parents[16 * 32];
+    uint64_t counter = b->chunk.chunk_counter;
+    int done = cas__fused16_avx512(&s->priv_chunker, p, blocks, in, counter, b->key, b->chunk.flags,
+                                   cvs);
+    size_t n = (size_t)done * CAS__FUSED_BLOCK, known, k;
+    if (done < blocks) n += cas__gear_serial(&s->priv_chunker, p + n, CAS__FUSED_BLOCK, cut);
+    known = (size_t)(p + n - in) - (*cut ? 1 : 0); /* bytes of `in` followed by more */
+    k = known / CAS__B3_CHUNK;
+    if (k >= 16) {
+        cas__b3_compress_parents_parallel(cvs, 16, b->key, b->chunk.flags, parents);
+        cas__b3_compress_parents_parallel(parents, 8, b->key, b->chunk.flags, cvs);
+        cas__b3_compress_parents_parallel(cvs, 4, b->key, b->chunk.flags, parents);
+        cas__b3_hasher_push_cv(b, parents, counter);
+        cas__b3_hasher_push_cv(b, parents + 32, counter + 8);
+        k = 16;
+    } else {
+        size_t j;
+        for (j = 0; j < k; j++) cas__b3_hasher_push_cv(b, cvs + j * 32, counter + j);
+    }
+    b->chunk.chunk_counter = counter + k;
+    *took = k * CAS__B3_CHUNK;
+    return n;
+}
+#endif
+
+const char *cas_chunker_path(void) {
+#if CAS__FUSED
+    if (cas_cpu_features() & CAS_CPU_AVX512) return "gear-8lane-asm+blake3-avx512-fused";
+#endif
+#if CAS__GEAR_ASM
+    return "gear-8lane-asm";
+#else
+    return "gear-8lane";
+#endif
 }
 
 void cas_chunk_stream_init(cas_chunk_stream *s) {
@@ -2682,12 +2951,40 @@ static void cas__chunk_stream_emit(cas_chunk_stream *s, uint64_t size, cas_chunk
 }
 
 size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len, cas_chunk *out) {
-    uint64_t cut;
-    size_t n = cas_chunker_scan(&s->priv_chunker, data, len, &cut);
-    cas_blake3_update(&s->priv_hasher, data, n);
+    const uint8_t *p = (const uint8_t *)data;
+    size_t i = 0, hashed = 0; /* scanned, and handed to the hasher, of data */
+    uint64_t cut = 0;
+#if CAS__FUSED
+    /* Fused while the hasher holds no partial BLAKE3 chunk and stands at a multiple of 16
+       chunks (where a 16-chunk subtree may start; its update can leave it so, e.g. after 26
+       KiB) and the bytes to hash and to scan lie in this buffer. In a chunk begun here the
+       hashing starts CAS_CHUNK_MIN_SIZE (one scan block) behind the scan: one block scanned
+       with the first 16 KiB and two with each next keep them level, so the 16 KiB hashed
+       with the scan that finds the cut covers it, and little is left to hash alone. */
+    const cas__blake3_hasher *b =
+        (const cas__blake3_hasher *)(const void *)s->priv_hasher.priv.bytes;
+    int fused = (cas_cpu_features() & CAS_CPU_AVX512) != 0;
+    while (i < len && !cut) {
+        uint64_t size = s->priv_chunker.priv_size;
+        int blocks = i - hashed >= CAS__FUSED_BLOCK ? 1 : 2;
+        size_t scan = (size_t)blocks * CAS__FUSED_BLOCK;
+        if (fused && len - i >= scan && len - hashed >= CAS__FUSED_HASH &&
+            size >= CAS_CHUNK_MIN_SIZE && size + scan < CAS_CHUNK_MAX_SIZE &&
+            cas__b3_chunk_state_len(&b->chunk) == 0 && (b->chunk.chunk_counter & 15) == 0) {
+            size_t took;
+            i += cas__fused_step(s, p + i, blocks, p + hashed, &cut, &took);
+            hashed += took;
+        } else {
+            i += cas__chunker_step(&s->priv_chunker, p + i, len - i, &cut);
+        }
+    }
+#else
+    while (i < len && !cut) i += cas__chunker_step(&s->priv_chunker, p + i, len - i, &cut);
+#endif
+    cas_blake3_update(&s->priv_hasher, p + hashed, i - hashed);
     out->size = 0;
     if (cut) cas__chunk_stream_emit(s, cut, out);
-    return n;
+    return i;
 }
 
 int cas_chunk_stream_finish(cas_chunk_stream *s, cas_chunk *out) {
@@ -9956,6 +10253,15 @@ done:
 #undef CAS__GEAR_SKIP
 #undef CAS__GEAR_LANE
 #undef CAS__GEAR_BLOCK
+#undef CAS__GEAR_WARMUP
+#undef CAS__GEAR_ASM
+#undef CAS__GEAR_LANE_ASM
+#undef CAS__GEAR_STEP2_ASM
+#undef CAS__FUSED
+#undef CAS__FUSED_LANE
+#undef CAS__FUSED_BLOCK
+#undef CAS__FUSED_HASH
+#undef CAS__B3_CHUNK
 #undef CAS__XORB_RECORD_CAP
 #undef CAS__XORB_STREAM_BUF
 #endif /* CAS__IMPLEMENTED */

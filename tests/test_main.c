@@ -258,21 +258,34 @@ static void test_chunking_vectors(void) {
         } else if (!strcmp(line, "end")) {
             cases++;
         } else if (sscanf(line, "xorb %79s", a) == 1) {
-            /* Chunk the input every way and compare with the oracle's list. */
-            static const size_t pieces[] = {0, 1, 7, 64, 4095, 8191, 8192, 8193, 65536, 131072, 1234567};
-            size_t p, ns;
+            /* Chunk the input every way and compare with the oracle's list: every piece size
+               on all paths (on x86-64 with AVX-512, cas_chunk_stream's fused scan + hash),
+               three of them on each lower tier that changes a path (the scan, then the
+               vendored BLAKE3 of that tier). */
+            static const size_t pieces[] = {0,    8193, 1234567, 1,     7,     64,
+                                            4095, 8191, 8192,    65536, 131072};
+            size_t p, t, ns;
             cas_hash h;
-            for (p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
-                size_t n;
-                if (pieces[p] == 1 && size > 300000) continue; /* byte-at-a-time: smaller inputs */
-                n = stream_chunks(data, size, pieces[p], got, MAX_CHUNKS);
-                CHECK_MSG(n == nexp, "%s %llu %zu piece %zu: %zu chunks, want %zu", kind, seed, size,
-                          pieces[p], n, nexp);
-                for (i = 0; i < n && i < nexp; i++)
-                    if (got[i].size != expect[i].size || !cas_hash_equal(&got[i].hash, &expect[i].hash))
-                        break;
-                CHECK_MSG(i == n, "%s %llu %zu piece %zu: chunk %zu differs", kind, seed, size, pieces[p], i);
+            char tier[64], last_tier[64] = "";
+            for (t = 0; t < N_PATHS; t++) {
+                cas_cpu_limit(g_paths[t].mask);
+                snprintf(tier, sizeof tier, "%s %s", cas_chunker_path(), cas_blake3_path());
+                if (!strcmp(tier, last_tier)) continue;
+                strcpy(last_tier, tier);
+                for (p = 0; p < (t == 0 ? sizeof pieces / sizeof pieces[0] : 3); p++) {
+                    size_t n;
+                    if (pieces[p] == 1 && size > 300000) continue; /* byte-at-a-time: smaller inputs */
+                    n = stream_chunks(data, size, pieces[p], got, MAX_CHUNKS);
+                    CHECK_MSG(n == nexp, "%s %llu %zu piece %zu, %s: %zu chunks, want %zu", kind, seed,
+                              size, pieces[p], cas_chunker_path(), n, nexp);
+                    for (i = 0; i < n && i < nexp; i++)
+                        if (got[i].size != expect[i].size || !cas_hash_equal(&got[i].hash, &expect[i].hash))
+                            break;
+                    CHECK_MSG(i == n, "%s %llu %zu piece %zu, %s: chunk %zu differs", kind, seed, size,
+                              pieces[p], cas_chunker_path(), i);
+                }
             }
+            cas_cpu_limit(~0u);
             ns = spec_chunk(data, size, spec, MAX_CHUNKS);
             CHECK(ns == nexp);
             for (i = 0; i < ns && i < nexp; i++) CHECK(spec[i] == expect[i].size);
