@@ -7668,7 +7668,7 @@ struct cas_upload {
     /* lookahead buffer */
     uint8_t *buf;
     size_t cap, len, scan, cstart; /* bytes in, scanned, start of the unfinished chunk */
-    cas_chunker chunker;
+    cas_chunk_stream stream;       /* boundaries and hashes (fused where the CPU allows) */
     cas__up_wchunk *win;
     size_t win_cap, front, count; /* win[front..count) are arrived, undecided */
     int forced, final_cut, pending_new;
@@ -8164,9 +8164,10 @@ static int cas__up_query(cas_upload *u, const cas_hash *h) {
     return CAS_READY;
 }
 
-static int cas__up_arrive(cas_upload *u, size_t off, size_t size) {
+static int cas__up_arrive(cas_upload *u, size_t off, const cas_chunk *chunk) {
     cas__up_wchunk *c;
     cas_chunk leaf;
+    size_t size = (size_t)chunk->size;
     uint64_t at = u->farrived_bytes;
     int first = u->farrived == 0;
     if (u->count == u->win_cap) return cas__up_fail(u, CAS_E_STATE, "lookahead chunk table full");
@@ -8174,7 +8175,7 @@ static int cas__up_arrive(cas_upload *u, size_t off, size_t size) {
     c->off = (uint32_t)off;
     c->size = (uint32_t)size;
     c->slot = -1;
-    cas_chunk_hash(u->buf + off, size, &c->hash);
+    c->hash = chunk->hash;
     leaf.hash = c->hash;
     leaf.size = size;
     cas_merkle_push(&u->merkle, &leaf);
@@ -8193,13 +8194,13 @@ static int cas__up_arrive(cas_upload *u, size_t off, size_t size) {
 
 static int cas__up_scan(cas_upload *u) {
     while (u->scan < u->len) {
-        uint64_t cut = 0;
-        u->scan += cas_chunker_scan(&u->chunker, u->buf + u->scan, u->len - u->scan, &cut);
-        if (cut) {
+        cas_chunk c;
+        u->scan += cas_chunk_stream_push(&u->stream, u->buf + u->scan, u->len - u->scan, &c);
+        if (c.size) {
             size_t off = u->cstart;
             int rc;
-            u->cstart += (size_t)cut;
-            if ((rc = cas__up_arrive(u, off, (size_t)cut)) != CAS_OK) return rc;
+            u->cstart += (size_t)c.size;
+            if ((rc = cas__up_arrive(u, off, &c)) != CAS_OK) return rc;
         }
     }
     return CAS_OK;
@@ -8375,10 +8376,13 @@ static int cas__up_drive(cas_upload *u) {
     if (u->state == CAS__UP_FILE || u->state == CAS__UP_ENDING) {
         if ((rc = cas__up_scan(u)) != CAS_OK) return rc;
         if (u->state == CAS__UP_ENDING && !u->final_cut) {
-            size_t size = (size_t)cas_chunker_finish(&u->chunker), off = u->cstart;
+            cas_chunk last;
+            size_t off = u->cstart;
             u->final_cut = 1;
-            u->cstart += size;
-            if (size && (rc = cas__up_arrive(u, off, size)) != CAS_OK) return rc;
+            if (cas_chunk_stream_finish(&u->stream, &last)) {
+                u->cstart += (size_t)last.size;
+                if ((rc = cas__up_arrive(u, off, &last)) != CAS_OK) return rc;
+            }
         }
         while (u->front < u->count && cas__up_can_decide(u))
             if ((rc = cas__up_decide(u)) != CAS_OK) return rc;
@@ -8496,7 +8500,7 @@ int cas_upload_file_begin(cas_upload *u) {
     if (u->error.code < 0) return u->error.code;
     if (u->state != CAS__UP_IDLE || u->ev_pending) return CAS_E_STATE;
     cas__up_release(u);
-    cas_chunker_init(&u->chunker);
+    cas_chunk_stream_init(&u->stream);
     cas_merkle_init(&u->merkle);
     cas_sha256_init(&u->sha);
     cas__up_defrag_reset(u);
