@@ -2635,16 +2635,17 @@ static size_t cas__gear_serial(cas_chunker *c, const uint8_t *p, size_t n, uint6
    per lane and byte (load the byte, load its gear value, h = 2h + gear by lea, compare with
    `limit`, branch), against 5 or more from the compilers, which turn the per-lane test into
    setcc/cmov chains or spill under register pressure. At a cut candidate `limit` becomes 0,
-   which stops the scanning (the block is then rescanned). x86-64 (not x32), AT&T syntax (not
-   for -masm=intel). */
+   which stops the scanning (the block is then rescanned). x86-64 (not x32); AT&T and Intel
+   (-masm=intel) syntax. */
 #define CAS__GEAR_ASM 1
 #define CAS__GEAR_LANE_ASM(k, s, h)                                                            \
-    "movzbl " #k "*%c[lane]+" #s "(%[q]), %k[t]\n\t"                                           \
-    "movq (%[g],%[t],8), %[t]\n\t"                                                             \
-    "leaq (%[t],%[" #h "],2), %[" #h "]\n\t"                                                   \
-    "cmpq %[lim], %[" #h "]\n\t"                                                               \
+    "{movzbl " #k "*%c[lane]+" #s "(%[q]), %k[t]"                                              \
+    "|movzx %k[t], byte ptr [%[q]+" #k "*%c[lane]+" #s "]}\n\t"                                \
+    "{movq (%[g],%[t],8), %[t]|mov %[t], qword ptr [%[g]+%[t]*8]}\n\t"                         \
+    "{leaq (%[t],%[" #h "],2), %[" #h "]|lea %[" #h "], [%[t]+%[" #h "]*2]}\n\t"               \
+    "{cmpq %[lim], %[" #h "]|cmp %[" #h "], %[lim]}\n\t"                                       \
     "jb 8f\n\t"
-#define CAS__GEAR_STEP2_ASM(lane_len)                                                            \
+#define CAS__GEAR_STEP2_ASM(lane_len)                                                          \
     {                                                                                          \
         uint64_t t_;                                                                           \
         __asm__(CAS__GEAR_LANE_ASM(0, 0, h0) CAS__GEAR_LANE_ASM(1, 0, h1)                      \
@@ -2655,19 +2656,16 @@ static size_t cas__gear_serial(cas_chunker *c, const uint8_t *p, size_t n, uint6
                 CAS__GEAR_LANE_ASM(2, 1, h2) CAS__GEAR_LANE_ASM(3, 1, h3)                      \
                 CAS__GEAR_LANE_ASM(4, 1, h4) CAS__GEAR_LANE_ASM(5, 1, h5)                      \
                 CAS__GEAR_LANE_ASM(6, 1, h6) CAS__GEAR_LANE_ASM(7, 1, h7)                      \
-                "addq $2, %[q]\n\t"                                                            \
+                "{addq $2, %[q]|add %[q], 2}\n\t"                                              \
                 "jmp 9f\n"                                                                     \
                 "8:\n\t"                                                                       \
-                "xorl %k[lim], %k[lim]\n"                                                      \
+                "{xorl %k[lim], %k[lim]|xor %k[lim], %k[lim]}\n"                               \
                 "9:"                                                                           \
                 : [h0] "+r"(h0), [h1] "+r"(h1), [h2] "+r"(h2), [h3] "+r"(h3), [h4] "+r"(h4),   \
                   [h5] "+r"(h5), [h6] "+r"(h6), [h7] "+r"(h7), [lim] "+r"(limit), [t] "=&r"(t_), \
                   [q] "+r"(q)                                                                  \
-                : [g] "r"(cas__gear), [lane] "i"(lane_len),                                    \
-                  /* the memory read, so that no store to it moves past */                     \
-                  "m"(*(const uint8_t(*)[7 * (lane_len) + 2])q),                               \
-                  "m"(*(const uint64_t(*)[256])cas__gear)                                      \
-                : "cc");                                                                       \
+                : [g] "r"(cas__gear), [lane] "i"(lane_len)                                     \
+                : "cc", "memory"); /* reads the caller's bytes: no store may move past it */   \
     }
 #endif
 
@@ -2766,7 +2764,7 @@ uint64_t cas_chunker_finish(cas_chunker *c) {
    block's 56 G: 128 steps per BLAKE3 block, one scan block per 8. It is BLAKE3's compression
    function written again (the vendored code cannot be interleaved with): the test vectors,
    and the chunk hashes of every input in the tests under each cas_cpu_limit() tier, pin it. */
-#if CAS__GEAR_ASM && !defined(CAS_BLAKE3_EXTERNAL)
+#if CAS__GEAR_ASM && !defined(CAS_BLAKE3_EXTERNAL) && !defined(BLAKE3_NO_AVX512)
 #define CAS__FUSED 1
 #define CAS__FUSED_LANE 1024 /* 2 scan blocks per 16 KiB hashed; longer lanes, less warm-up */
 #define CAS__FUSED_BLOCK (8 * CAS__FUSED_LANE)
@@ -2981,7 +2979,7 @@ size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len, 
 #else
     while (i < len && !cut) i += cas__chunker_step(&s->priv_chunker, p + i, len - i, &cut);
 #endif
-    cas_blake3_update(&s->priv_hasher, p + hashed, i - hashed);
+    if (i > hashed) cas_blake3_update(&s->priv_hasher, p + hashed, i - hashed); /* p may be NULL */
     out->size = 0;
     if (cut) cas__chunk_stream_emit(s, cut, out);
     return i;
