@@ -2926,9 +2926,14 @@ static size_t cas__fused_step(cas_chunk_stream *s, const uint8_t *p, int blocks,
 }
 #endif
 
+#if CAS__FUSED
+/* Whether cas_chunk_stream takes the fused path now (the CPU, as limited by cas_cpu_limit). */
+static int cas__fused_on(void) { return (cas_cpu_features() & CAS_CPU_AVX512) != 0; }
+#endif
+
 const char *cas_chunker_path(void) {
 #if CAS__FUSED
-    if (cas_cpu_features() & CAS_CPU_AVX512) return "gear-8lane-asm+blake3-avx512-fused";
+    if (cas__fused_on()) return "gear-8lane-asm+blake3-avx512-fused";
 #endif
 #if CAS__GEAR_ASM
     return "gear-8lane-asm";
@@ -2961,7 +2966,7 @@ size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len, 
        with the scan that finds the cut covers it, and little is left to hash alone. */
     const cas__blake3_hasher *b =
         (const cas__blake3_hasher *)(const void *)s->priv_hasher.priv.bytes;
-    int fused = (cas_cpu_features() & CAS_CPU_AVX512) != 0;
+    int fused = cas__fused_on();
     while (i < len && !cut) {
         uint64_t size = s->priv_chunker.priv_size;
         int blocks = i - hashed >= CAS__FUSED_BLOCK ? 1 : 2;
@@ -2977,7 +2982,7 @@ size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len, 
         }
     }
 #else
-    while (i < len && !cut) i += cas__chunker_step(&s->priv_chunker, p + i, len - i, &cut);
+    i = cas_chunker_scan(&s->priv_chunker, p, len, &cut);
 #endif
     if (i > hashed) cas_blake3_update(&s->priv_hasher, p + hashed, i - hashed); /* p may be NULL */
     out->size = 0;
