@@ -365,8 +365,12 @@ CAS_API int cas_zstd_decompress(const cas_allocator *alloc, const void *src, siz
 
 /* Where and why a decoder refused its input. Decoders take a `cas_error *` (NULL allowed) and
    fill it on every return: code = the returned cas_result, offset = the byte offset in the
-   input where the problem was detected (0 on success), what = a static one-line detail
-   ("match offset 0", ...; "" on success). The pointer stays valid for the program's life. */
+   input where the problem was detected (0 on success), what = a one-line detail ("match
+   offset 0", ...; "" on success). Its lifetime: a static string (valid for the program's
+   life) from every function that fills a caller's cas_error, except the multipart reader
+   and the download engine, whose detail may be formatted into the object itself
+   (cas_multipart's error, cas_download_error()): valid until that object is freed or
+   reused, so copy the text before cas_download_free if it is needed after. */
 typedef struct cas_error {
     int code;
     uint64_t offset;
@@ -1659,8 +1663,11 @@ typedef struct cas_download_desc {
     /* The length of the byte range the manifest was requested for (B - A + 1 of "bytes=A-B");
        0: to the end. Output stops there; offset_into_first_range is applied at the start. */
     uint64_t range_length;
-    /* The file being reconstructed: its hash is checked when the whole file is written
-       (offset_into_first_range 0, range_length 0, no CAS_DOWNLOAD_NO_VERIFY). NULL: none. */
+    /* The file being reconstructed: its Merkle hash over every decoded chunk (after
+       `prefix`) must equal this, or the download ends in CAS_E_HASH. Only a whole file can
+       be checked: with range_length != 0 or a manifest whose offset_into_first_range is not
+       0, create refuses it (CAS_E_ARGUMENT) unless flags has CAS_DOWNLOAD_NO_VERIFY, the one
+       way to skip the check. NULL: no check. */
     const cas_hash *file_hash;
     size_t window;                     /* sequential reorder window, default 64 MiB; >= 1 */
     /* Resuming: the leaves (chunk hash, size) of the file's bytes before the manifest's
@@ -1685,8 +1692,10 @@ typedef struct cas_download_request {
 } cas_download_request;
 
 /* Plans the requests (ordered by the first term each serves, so the file fills from the
-   front) and allocates the per-term state. Errors: CAS_E_ARGUMENT (no sink or two, a file
-   hash with a partial range, a manifest not from cas_recon_parse), CAS_E_NOMEM. */
+   front) and allocates the per-term state. Errors: CAS_E_NOMEM; CAS_E_ARGUMENT: no sink or
+   two, a manifest not from cas_recon_parse, or desc.file_hash without CAS_DOWNLOAD_NO_VERIFY
+   and either a desc.range_length or a manifest with offset_into_first_range > 0 (a server
+   answering a whole-file query with a partial manifest cannot switch the check off). */
 CAS_API int cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
                                 const cas_download_desc *desc, cas_download **out,
                                 cas_error *err);
@@ -9563,11 +9572,23 @@ int cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
     d->sequential = desc->write != NULL;
     if (desc->prefix) d->merkle = *desc->prefix;
     else cas_merkle_init(&d->merkle);
+    /* A file hash is a promise that the whole file is checked: the peer (the manifest) must
+       not be able to turn the check off by describing less than the whole file, and a
+       caller asking for a range must say so with CAS_DOWNLOAD_NO_VERIFY. Bytes missing at
+       the end (fewer terms) or in the middle change the Merkle hash: CAS_E_HASH at the end. */
+    if (desc->file_hash && !(desc->flags & CAS_DOWNLOAD_NO_VERIFY)) {
+        const char *why = desc->range_length ? "a file hash with a range_length: the hash can only be checked over the whole file (pass CAS_DOWNLOAD_NO_VERIFY for a range)"
+                        : recon->offset_into_first_range ? "a file hash with a manifest that starts inside its first term (offset_into_first_range > 0): it does not describe the whole file, so the hash could not be checked"
+                        : NULL;
+        if (why) {
+            cas_download_free(d);
+            return cas__fail(err, CAS_E_ARGUMENT, desc->range_length ? 0 : recon->offset_into_first_range, why);
+        }
+        d->verify = 1;
+    }
     rc = cas__dl_index(d);
     if (rc == CAS_OK) rc = cas__dl_plan(d);
     if (rc == CAS_OK) {
-        d->verify = desc->file_hash && !(desc->flags & CAS_DOWNLOAD_NO_VERIFY) && d->skip == 0 &&
-                    d->limit_end == d->sum;
         if (d->sequential) {
             uint64_t w = desc->window ? desc->window : (64u << 20);
             uint64_t total = d->limit_end - d->skip;

@@ -519,8 +519,12 @@ static void test_ranges(t_fixture *fx) {
         o.jobs = 1 + (i % 3);
         o.piece = 1 + rndn(70000);
         o.cancel_after = -1;
-        o.file_hash = &fx->hash[f]; /* ignored unless the range is the whole file */
+        o.file_hash = &fx->hash[f];
         o.range_length = b - a + 1;
+        /* a file hash cannot be checked over a range: refused unless the caller says so */
+        res = run(&fx->s, &r, &o, out, fx->len[f]);
+        CHECK(res.rc == CAS_E_ARGUMENT && res.len == 0);
+        o.flags |= CAS_DOWNLOAD_NO_VERIFY;
         res = run(&fx->s, &r, &o, out, fx->len[f]);
         snprintf(name, sizeof name, "file %zu %llu-%llu rc %d len %zu", f, (unsigned long long)a,
                  (unsigned long long)b, res.rc, res.len);
@@ -533,6 +537,108 @@ static void test_ranges(t_fixture *fx) {
         CHECK(manifest(fx, 0, fx->len[0], fx->len[0] + 5, &r) == CAS_E_LIMIT);
         CHECK(manifest(fx, 3, 0, 0, &r) == CAS_E_LIMIT);
     }
+}
+
+/* A server that lies about a whole file cannot make the engine accept unverified bytes:
+   every manifest field that shapes the output either is refused at create (it would turn
+   the check off) or changes what is decoded, so the file hash fails. */
+static void test_lying_manifests(t_fixture *fx) {
+    cas_recon r, bad;
+    cas_recon_term *terms;
+    cas_recon_xorb *xorbs;
+    cas_recon_fetch *fetches;
+    cas_recon_range *ranges;
+    size_t nt, nx, nf, nr, x, f, i;
+    uint8_t *out = (uint8_t *)t_xmalloc(2 * fx->len[0] + 1);
+    t_run o;
+    t_result res;
+    cas_download_desc desc;
+    cas_download *d;
+    cas_error e;
+    t_sink k;
+    CHECK(manifest(fx, 0, 0, (uint64_t)-1, &r) == CAS_OK);
+    nt = r.num_terms, nx = r.num_xorbs;
+    terms = (cas_recon_term *)t_xmalloc((nt + 1) * sizeof *terms);
+    xorbs = (cas_recon_xorb *)t_xmalloc(nx * sizeof *xorbs);
+    for (nf = nr = 0, x = 0; x < nx; x++) {
+        nf += r.xorbs[x].num_fetches;
+        for (f = 0; f < r.xorbs[x].num_fetches; f++) nr += r.xorbs[x].fetches[f].num_ranges;
+    }
+    fetches = (cas_recon_fetch *)t_xmalloc(nf * sizeof *fetches);
+    ranges = (cas_recon_range *)t_xmalloc(nr * sizeof *ranges);
+    memset(&o, 0, sizeof o);
+    o.cancel_after = -1;
+    o.file_hash = &fx->hash[0];
+    o.piece = 20000;
+    /* the case number runs through every lie, with each sink */
+    for (i = 0; i < 2 * 11; i++) {
+        int lie = (int)(i / 2), expect_refused = 0;
+        char name[64];
+        size_t fi = 0, ri = 0;
+        /* a deep copy the lie may edit */
+        bad = r;
+        memcpy(terms, r.terms, nt * sizeof *terms);
+        for (x = 0; x < nx; x++) {
+            xorbs[x] = r.xorbs[x];
+            xorbs[x].fetches = fetches + fi;
+            for (f = 0; f < r.xorbs[x].num_fetches; f++, fi++) {
+                fetches[fi] = r.xorbs[x].fetches[f];
+                memcpy(ranges + ri, fetches[fi].ranges, fetches[fi].num_ranges * sizeof *ranges);
+                fetches[fi].ranges = ranges + ri;
+                ri += fetches[fi].num_ranges;
+            }
+        }
+        bad.terms = terms, bad.xorbs = xorbs;
+        o.sequential = (int)(i & 1);
+        switch (lie) {
+        case 0: bad.offset_into_first_range = 1; expect_refused = 1; break; /* skips a byte */
+        case 1: bad.offset_into_first_range = terms[0].unpacked_length - 1; expect_refused = 1; break;
+        case 2: bad.num_terms = nt - 1; break;                        /* the end missing */
+        case 3: bad.terms = terms + 1, bad.num_terms = nt - 1; break; /* the start missing */
+        case 4: { cas_recon_term tmp = terms[0]; terms[0] = terms[1], terms[1] = tmp; } break;
+        case 5: terms[nt] = terms[0], bad.num_terms = nt + 1; break;  /* a term too many */
+        case 6: bad.num_terms = 0; break;                             /* nothing at all */
+        case 7: /* a term one chunk shorter, its length told to match what it decodes to */
+            terms[0].chunk_end--, terms[0].unpacked_length = 0; {
+                size_t c;
+                const t_xorb *X = store_xorb(&fx->s, &terms[0].hash);
+                for (c = terms[0].chunk_start; c < terms[0].chunk_end; c++) terms[0].unpacked_length += X->chunks[c].size;
+            }
+            break;
+        case 8: terms[1].unpacked_length++; break;                    /* lengths that lie */
+        case 9: { /* a fetch range shifted by a record header: other bytes arrive */
+            const t_xorb *X = store_xorb(&fx->s, &xorbs[0].hash);
+            if (ranges[0].byte_end + 8 < X->len) ranges[0].byte_start += 8, ranges[0].byte_end += 8;
+            else ranges[0].byte_start += 8; /* and one record header short */
+        } break;
+        default: /* the caller asked for bytes 0..len-1: a range, so no hash check */
+            o.range_length = fx->len[0]; expect_refused = 1; break;
+        }
+        res = run(&fx->s, &bad, &o, out, 2 * fx->len[0] + 1);
+        snprintf(name, sizeof name, "lie %d sequential %d rc %d", lie, o.sequential, res.rc);
+        if (expect_refused) CHECKM(res.rc == CAS_E_ARGUMENT && res.len == 0, name);
+        else CHECKM(res.rc == CAS_E_HASH || res.rc == CAS_E_TERM_SIZE || res.rc == CAS_E_TRUNCATED ||
+                    res.rc == CAS_E_SIZE || res.rc == CAS_E_TRAILING || res.rc == CAS_E_CHUNK_SIZE ||
+                    res.rc == CAS_E_CHUNK_SCHEME || res.rc == CAS_E_CHUNK_VERSION, name);
+        if (lie == 2 || lie == 3 || lie == 4 || lie == 5 || lie == 6) CHECKM(res.rc == CAS_E_HASH, name);
+        /* CAS_DOWNLOAD_NO_VERIFY is the one way past the check */
+        if (expect_refused) {
+            o.flags = CAS_DOWNLOAD_NO_VERIFY;
+            res = run(&fx->s, &bad, &o, out, 2 * fx->len[0] + 1);
+            CHECKM(res.rc == CAS_OK, name);
+            o.flags = 0;
+        }
+        o.range_length = 0;
+    }
+    /* the refusal names the problem and where */
+    memset(&desc, 0, sizeof desc);
+    memset(&k, 0, sizeof k);
+    desc.write_at = write_at, desc.user = &k, desc.file_hash = &fx->hash[0];
+    bad = r, bad.offset_into_first_range = 7;
+    CHECK(cas_download_create(NULL, &bad, &desc, &d, &e) == CAS_E_ARGUMENT && d == NULL);
+    CHECK(e.code == CAS_E_ARGUMENT && e.offset == 7 && strstr(e.what, "offset_into_first_range"));
+    free(terms), free(xorbs), free(fetches), free(ranges), free(out);
+    cas_recon_free(&r);
 }
 
 static void test_faults(t_fixture *fx) {
@@ -735,6 +841,7 @@ int main(void) {
     test_shared_range(&fx);
     test_small_window(&fx);
     test_ranges(&fx);
+    test_lying_manifests(&fx);
     test_faults(&fx);
     test_api_misuse(&fx);
     test_alloc_failures(&fx);
