@@ -77,6 +77,22 @@ check 'python3 -c "import json,sys; sys.exit(not any(len(f[\"ranges\"]) > 1 for 
 check '[ $? -eq 0 ]' "reconstruct a multi-range manifest (multipart)"
 "$CAS" reconstruct "$T/m2.json" --xorbs "$T/s/xorbs" -o "$T/rcx" --hash "$(hash_of a.bin)" 2>/dev/null
 check '[ $? -eq 1 ] && [ ! -e "$T/rcx" ]' "reconstruct: wrong --hash fails, no output"
+# a lying manifest with --hash: refused (offset) or the hash fails (terms), for v1 and v2
+for v in 1 2; do
+    for lie in offset drop swap; do
+        python3 - "$T/m$v.json" "$T/lie.json" $lie <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); lie = sys.argv[3]
+if lie == "offset": m["offset_into_first_range"] = 1
+if lie == "drop": m["terms"].pop()
+if lie == "swap": m["terms"][0], m["terms"][1] = m["terms"][1], m["terms"][0]
+json.dump(m, open(sys.argv[2], "w"))
+PY
+        rm -f "$T/rcl"
+        "$CAS" reconstruct "$T/lie.json" --xorbs "$T/s/xorbs" -o "$T/rcl" --hash "$hb" 2>"$T/rcl.err"
+        check '[ $? -eq 1 ] && [ ! -e "$T/rcl" ] && [ -s "$T/rcl.err" ]' "reconstruct --hash with a lying v$v manifest ($lie)"
+    done
+done
 
 # ---- get ----
 if "$CAS" get 2>&1 | grep -q "no libcurl"; then
@@ -125,6 +141,23 @@ else
     ctl reset; fault recon-wrong-length 100
     get_fails "fault recon-wrong-length" acme/demo data/b.bin --endpoint "$URL"
     check 'grep -q "unpacked_length" "$T/g.err"' "wrong unpacked_length is named"
+    # a lying CAS cannot switch the whole-file check off: every lie, v2 and v1, fresh and
+    # resumed, fails with no output (and no .part that a later run would trust)
+    for lie in recon-offset recon-drop-term recon-swap-terms; do
+        for v in 2 1; do
+            ctl reset; fault $lie 100
+            [ $v = 1 ] && fault v2-404 -1
+            get_fails "lying manifest $lie v$v" acme/demo data/b.bin --endpoint "$URL"
+            check '[ ! -e "$T/g.part" ]' "lying manifest $lie v$v: no .part kept"
+            head -c 1234567 "$T/b.bin" > "$T/g.part"
+            get_fails "lying manifest $lie v$v, resumed" acme/demo data/b.bin --endpoint "$URL"
+            check '[ ! -e "$T/g.part" ]' "lying manifest $lie v$v resumed: no .part kept"
+        done
+    done
+    check 'grep -q "offset_into_first_range" "$T/g.err" || grep -q "hash" "$T/g.err"' "the lie is named"
+    ctl reset; fault recon-offset 100
+    get_fails "lying offset, named" acme/demo data/b.bin --endpoint "$URL"
+    check 'grep -q "offset_into_first_range" "$T/g.err"' "a lying offset is named"
     ctl reset; fault xorb-500 100
     get_fails "fault xorb-500 forever" acme/demo data/b.bin --endpoint "$URL" --jobs 2
     ctl reset

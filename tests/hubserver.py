@@ -35,6 +35,11 @@ each affected request uses one):
   xorb-truncate            Content-Length of the full body, all but the last 1/4 (<= 64 KiB) sent, FIN
   xorb-corrupt             one byte flipped in the middle of the first served chunk's payload
   recon-wrong-length       the first term's unpacked_length is one too big
+  recon-offset             a lying manifest: offset_into_first_range one more than it is (a
+                           whole-file answer that skips the first byte; verification must not
+                           switch off)
+  recon-drop-term          a lying manifest: the last term left out (a shorter file)
+  recon-swap-terms         a lying manifest: the first two terms swapped
   token-expired            the token endpoint issues an already expired token (CAS answers 401)
   token-401                the CAS answers 401 whatever the token (recon, batch, uploads, dedup)
   v2-404                   /v2/reconstructions answers 404 (clients fall back to v1)
@@ -538,7 +543,9 @@ def log(msg):
 
 FAULTS = ("xorb-429", "xorb-500", "recon-500", "recon-429", "xorb-drop", "xorb-truncate", "xorb-corrupt",
           "recon-wrong-length", "token-expired", "token-401", "v2-404", "upload-429", "upload-500",
-          "shard-500", "dedup-merkledb-404")
+          "shard-500", "dedup-merkledb-404", "recon-offset", "recon-drop-term", "recon-swap-terms")
+# The faults that make a reconstruction answer lie (one is taken per answer).
+RECON_LIES = ("recon-wrong-length", "recon-offset", "recon-drop-term", "recon-swap-terms")
 
 
 class State:
@@ -575,6 +582,13 @@ class State:
                 else:
                     self.faults[name] = c
             return True
+
+    def take_first(self, names):
+        """The first of names with a fault pending (one of it used), or None."""
+        for n in names:
+            if self.take(n):
+                return n
+        return None
 
     def base(self):
         return "http://127.0.0.1:%d" % self.port
@@ -694,16 +708,28 @@ def merged_ranges(state, terms):
     return res
 
 
-def term_json(terms, wrong_length=False):
+def term_json(terms, lie=None):
+    terms = list(terms)
+    if lie == "recon-drop-term" and terms:
+        terms.pop()
+    if lie == "recon-swap-terms" and len(terms) >= 2:
+        terms[0], terms[1] = terms[1], terms[0]
     out = []
     for i, (xh, s, e, n) in enumerate(terms):
-        if wrong_length and i == 0:
+        if lie == "recon-wrong-length" and i == 0:
             n += 1
         out.append({"hash": xh, "unpacked_length": n, "range": {"start": s, "end": e}})
     return out
 
 
-def recon_v2(state, file_hash, range_header, wrong_length):
+def lie_offset(off, terms, lie):
+    # offset_into_first_range must stay below the first term's length to parse
+    if lie == "recon-offset" and terms and off + 1 < terms[0][3]:
+        return off + 1
+    return off
+
+
+def recon_v2(state, file_hash, range_header, lie):
     off, terms = build_terms(state, file_hash, range_header)
     exp = int(time.time()) + state.args.url_ttl
     mr = merged_ranges(state, terms)
@@ -717,7 +743,7 @@ def recon_v2(state, file_hash, range_header, wrong_length):
                             "ranges": [{"chunks": {"start": r[0], "end": r[1]},
                                         "bytes": {"start": r[2], "end": r[3]}} for r in grp]})
         xorbs[xh] = entries
-    return {"offset_into_first_range": off, "terms": term_json(terms, wrong_length), "xorbs": xorbs}
+    return {"offset_into_first_range": lie_offset(off, terms, lie), "terms": term_json(terms, lie), "xorbs": xorbs}
 
 
 def fetch_info_v1(state, terms, exp):
@@ -728,10 +754,10 @@ def fetch_info_v1(state, terms, exp):
     return fi
 
 
-def recon_v1(state, file_hash, range_header, wrong_length):
+def recon_v1(state, file_hash, range_header, lie):
     off, terms = build_terms(state, file_hash, range_header)
     exp = int(time.time()) + state.args.url_ttl
-    return {"offset_into_first_range": off, "terms": term_json(terms, wrong_length),
+    return {"offset_into_first_range": lie_offset(off, terms, lie), "terms": term_json(terms, lie),
             "fetch_info": fetch_info_v1(state, terms, exp)}
 
 
@@ -1010,10 +1036,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise HTTPError(429, "rate limited (fault)", {"Retry-After": "0"}, fault="recon-429")
         if st.take("recon-500"):
             raise HTTPError(500, "internal error (fault)", fault="recon-500")
-        wrong = st.take("recon-wrong-length")
+        lie = st.take_first(RECON_LIES)
         rng = self.headers.get("Range")
-        body = (recon_v2 if ver == 2 else recon_v1)(st, fh, rng, wrong)
-        self.send(200, body, fault="recon-wrong-length" if wrong else None)
+        body = (recon_v2 if ver == 2 else recon_v1)(st, fh, rng, lie)
+        self.send(200, body, fault=lie)
 
     def batch(self):
         raw = self.body()
@@ -1028,11 +1054,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise HTTPError(429, "rate limited (fault)", {"Retry-After": "0"}, fault="recon-429")
         if st.take("recon-500"):
             raise HTTPError(500, "internal error (fault)", fault="recon-500")
-        wrong = st.take("recon-wrong-length")
+        lie = st.take_first(RECON_LIES)
         files, allterms = {}, []
         for h in hashes:
             _, terms = build_terms(st, self.hexarg(h), None)
-            files[h] = term_json(terms, wrong)
+            files[h] = term_json(terms, lie)
             allterms += terms
         exp = int(time.time()) + st.args.url_ttl
         self.send(200, {"files": files, "fetch_info": fetch_info_v1(st, allterms, exp)})
