@@ -1633,7 +1633,8 @@ enum {
     /* One request per range ("bytes=A-B"; xet-core's default) instead of one per fetch
        entry with all its ranges (a multipart/byteranges response). */
     CAS_DOWNLOAD_PER_RANGE = 1,
-    /* Do not compute chunk hashes nor check the file hash (saves ~25% CPU). */
+    /* Do not check the file hash, nor hash chunks unless desc.chunk is set (saves ~25% CPU).
+       The only way to download a range, or to give a file hash the engine will not check. */
     CAS_DOWNLOAD_NO_VERIFY = 2
 };
 
@@ -1653,6 +1654,13 @@ typedef int (*cas_download_write_at_fn)(void *user, uint64_t offset, const void 
                                         size_t len);
 typedef int (*cas_download_write_fn)(void *user, const void *data, size_t len);
 typedef int (*cas_download_progress_fn)(void *user, const cas_download_progress *p);
+/* Every decoded chunk, before its bytes reach the sink: chunk `index` of xorb `xorb`, its
+   hash and size. A host that knows what the chunk must be (a local store's shards hold every
+   xorb's chunk hashes) returns CAS_E_HASH for a mismatch, and the download fails before a
+   wrong byte is written: this checks ranges too, where the file hash cannot. A chunk
+   serving several terms is reported once per range that carries it. */
+typedef int (*cas_download_chunk_fn)(void *user, const cas_hash *xorb, uint32_t index,
+                                     const cas_chunk *chunk);
 
 /* Zero-initialise, then set a sink. 0 means the default everywhere. */
 typedef struct cas_download_desc {
@@ -1676,6 +1684,7 @@ typedef struct cas_download_desc {
        the whole file's hash is then checked over prefix + the decoded chunks. */
     const cas_merkle *prefix;
     cas_download_progress_fn progress; /* may be NULL; called after every push */
+    cas_download_chunk_fn chunk;       /* may be NULL; chunks are hashed when set */
 } cas_download_desc;
 
 /* A request for the host to perform: GET url with the header "Range: <range>". */
@@ -9789,9 +9798,16 @@ static int cas__dl_chunk(cas_download *d, uint32_t fr, uint32_t index, const uin
         int rc;
         if (rt->chunk_start > index) break;
         if (index >= rt->chunk_end || index - rt->chunk_start != d->terms[t].done) continue;
-        if (d->verify && !hashed) {
+        if ((d->verify || d->desc.chunk) && !hashed) {
             cas_chunk_hash(data, size, &hash);
             hashed = 1;
+            if (d->desc.chunk) {
+                cas_chunk c;
+                c.hash = hash, c.size = size;
+                rc = cas__dl_host(d, d->desc.chunk(d->desc.user, &rt->hash, index, &c),
+                                  "a chunk is not the one the host expects");
+                if (rc != CAS_OK) return rc;
+            }
         }
         rc = cas__dl_accept(d, t, data, size, &hash);
         if (rc != CAS_OK) return rc;
