@@ -1760,6 +1760,93 @@ CAS_API int cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *s
                                   cas_record_ends_fn record_ends, void *user, cas_recon *out,
                                   cas_error *err);
 
+
+/* ==== >>engines: verified ranges ========================================================= */
+
+/* A range of a file can be checked against the file hash without the rest of the file:
+   GET /v2/file-chunk-hashes/{file} with "X-Range-Dirty: bytes=A-B" (api.md section 9)
+   answers with chunk-aligned windows that cover the range and, for each gap between them, a
+   MerkleHashSubtree: the Merkle tree of the gap's chunks, cut to the few nodes whose grouping
+   does not depend on what lies outside it. The host downloads each window whole (a
+   reconstruction of exactly its bytes), keeps every decoded chunk's (hash, size)
+   (cas_download_desc.chunk), and cas_file_chunk_hashes_verify merges the windows' subtrees
+   with the gaps' in file order: the root, keyed as a file hash, must be the file's hash.
+   The subtree algorithm follows xet-core (merkle_hash_subtree.rs: from_chunks, merge_into,
+   final_hash), checked against xet-core's WebAssembly build (tests/vectors/subtree.txt). */
+
+/* A MerkleHashSubtree: nodes in file order per level, L0 L1 .. Lk Rk .. R1 R0 (lefts in rising
+   level, then rights in falling level; every chunk of the range is under exactly one node),
+   levels[2k], levels[2k+1] = the number of left and right nodes of level k. at_start: the
+   range begins at the file's first chunk; at_end: it ends at its last. Owned by `priv_alloc`
+   when built here; a parsed response's subtrees point into the response (read-only). */
+typedef struct cas_subtree {
+    cas_chunk *nodes;
+    size_t num_nodes;
+    uint32_t *levels;
+    size_t num_levels;
+    int at_start, at_end;
+    cas_allocator priv_alloc;
+    size_t priv_node_cap, priv_level_cap; /* 0: not owned */
+} cas_subtree;
+
+/* Limits of a parsed subtree (xet-core measured 726 nodes at worst for 10^8 chunks). */
+#define CAS_SUBTREE_MAX_NODES 65536
+#define CAS_SUBTREE_MAX_LEVELS 64
+
+/* The subtree of chunks[0..n) (MerkleHashSubtree::from_chunks). CAS_E_NOMEM. */
+CAS_API int cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, const cas_chunk *chunks,
+                                    size_t n, int at_end, cas_subtree *out);
+/* *out := left followed by right (merge_into), a new owned subtree: right must cover the
+   chunks right after left's. CAS_E_ARGUMENT if left->at_end or right->at_start (they cannot
+   be neighbours) or a subtree's levels do not add up to its nodes; CAS_E_NOMEM. */
+CAS_API int cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left,
+                              const cas_subtree *right, cas_subtree *out);
+/* The Merkle root of the whole file (final_hash): CAS_E_STATE unless at_start and at_end. The
+   file hash is cas_hash_hmac of it with a zero key (all zeros for an empty file). */
+CAS_API int cas_subtree_root(const cas_subtree *s, cas_hash *root);
+/* Sum of the node sizes: the bytes the subtree covers. */
+CAS_API uint64_t cas_subtree_size(const cas_subtree *s);
+/* Frees an owned subtree (a parsed response's are freed with it: this does nothing). */
+CAS_API void cas_subtree_free(cas_subtree *s);
+
+typedef struct cas_chunk_window {
+    uint64_t start, end; /* file bytes [start, end): whole chunks */
+} cas_chunk_window;
+
+/* FileChunkHashesResponse. gaps[0..num_windows]: the subtree of the chunks before window 0,
+   between windows i-1 and i, and after the last one; a gap of no chunks (JSON null) has
+   num_nodes 0. gap_verification: the term verification hashes of the terms that no window
+   touches (for composing a shard of an edited file; they do not verify data). */
+typedef struct cas_file_chunk_hashes {
+    uint64_t total_chunks, file_size;
+    const cas_chunk_window *windows;
+    size_t num_windows;
+    const cas_subtree *gaps;
+    const cas_hash *gap_verification;
+    size_t num_gap_verification;
+    cas_allocator priv_alloc;
+    void *priv_block;
+    size_t priv_size;
+} cas_file_chunk_hashes;
+
+/* Parses the body (zstd decoded as for cas_recon_parse). Checks the shape: >= 1 window,
+   windows ascending, non-empty and inside file_size; num_windows + 1 gaps; each subtree's
+   levels add up to its nodes (<= CAS_SUBTREE_MAX_NODES nodes, <= CAS_SUBTREE_MAX_LEVELS
+   levels); hashes 64 lower-case hex digits. Errors: the JSON codes, CAS_E_NOMEM. */
+CAS_API int cas_file_chunk_hashes_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                        const cas_json_options *opt, cas_file_chunk_hashes *out,
+                                        cas_error *err);
+CAS_API void cas_file_chunk_hashes_free(cas_file_chunk_hashes *r);
+/* Checks that the windows' chunks, window i's in chunks[i][0..num_chunks[i]) in file order,
+   and the response's gaps make the file `file_hash`: the gaps' and windows' sizes must tile
+   [0, file_size) exactly as the windows say, and the merged tree's root, keyed as a file hash,
+   must equal file_hash. Then every byte of every window is authenticated. CAS_OK;
+   CAS_E_HASH (a chunk, or the response, is not of this file); CAS_E_JSON_VALUE (a gap's
+   flags or size do not fit its place: err.offset = its index); CAS_E_ARGUMENT; CAS_E_NOMEM. */
+CAS_API int cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_file_chunk_hashes *r,
+                                         const cas_chunk *const *chunks, const size_t *num_chunks,
+                                         const cas_hash *file_hash, cas_error *err);
+
 #ifdef __cplusplus
 }
 #endif
@@ -6578,6 +6665,14 @@ typedef struct cas__jp {
     const char *token, *url;
     size_t token_len, url_len;
     int64_t exp;
+    /* FileChunkHashesResponse */
+    size_t nwindows, nsubtrees, nnodes, nlevels, nhashes;
+    cas_chunk_window *windows;
+    cas_subtree *subtrees;
+    cas_chunk *nodes;
+    uint32_t *levels; /* 2 per level */
+    cas_hash *hashes;
+    uint64_t total_chunks, file_size, windows_at, gaps_at;
 } cas__jp;
 
 static int cas__jp_fail(cas__jp *p, int code, uint64_t offset, const char *what) {
@@ -7028,7 +7123,7 @@ static int cas__json_body(const cas_allocator *a, const void *body, size_t len, 
 static int cas__jp_run(cas__jp *p, const cas_allocator *a, const uint8_t *json, size_t len,
                        const cas_json_options *opt, int (*root)(cas__jp *), void **block,
                        size_t *block_size) {
-    size_t counts[6], sizes[6], offs[6], total = 0, k;
+    size_t counts[11], sizes[11], offs[11], total = 0, k;
     uint8_t *mem = NULL;
     int rc;
     *block = NULL;
@@ -7043,10 +7138,15 @@ static int cas__jp_run(cas__jp *p, const cas_allocator *a, const uint8_t *json, 
     counts[3] = p->nranges, sizes[3] = sizeof(cas_recon_range);
     counts[4] = p->nfiles, sizes[4] = sizeof(cas_recon_file);
     counts[5] = p->nchars, sizes[5] = 1;
+    counts[6] = p->nwindows, sizes[6] = sizeof(cas_chunk_window);
+    counts[7] = p->nsubtrees, sizes[7] = sizeof(cas_subtree);
+    counts[8] = p->nnodes, sizes[8] = sizeof(cas_chunk);
+    counts[9] = p->nlevels, sizes[9] = 2 * sizeof(uint32_t);
+    counts[10] = p->nhashes, sizes[10] = sizeof(cas_hash);
     /* term.xorb/fetch/range are u32 indices */
     if (p->nxorbs > 0xFFFFFFFFu || p->nfetches > 0xFFFFFFFFu || p->nranges > 0xFFFFFFFFu)
         return cas__jp_fail(p, CAS_E_JSON_LIMIT, len, "more than 2^32 xorbs, fetch entries or ranges");
-    for (k = 0; k < 6; k++) {
+    for (k = 0; k < 11; k++) {
         size_t bytes;
         total = (total + 15) & ~(size_t)15;
         if (total > SIZE_MAX - 16 || (counts[k] && sizes[k] > (SIZE_MAX - 16 - total) / counts[k]))
@@ -7066,8 +7166,14 @@ static int cas__jp_run(cas__jp *p, const cas_allocator *a, const uint8_t *json, 
         p->ranges = (cas_recon_range *)(void *)(mem + offs[3]);
         p->files = (cas_recon_file *)(void *)(mem + offs[4]);
         p->chars = (char *)(mem + offs[5]);
+        p->windows = (cas_chunk_window *)(void *)(mem + offs[6]);
+        p->subtrees = (cas_subtree *)(void *)(mem + offs[7]);
+        p->nodes = (cas_chunk *)(void *)(mem + offs[8]);
+        p->levels = (uint32_t *)(void *)(mem + offs[9]);
+        p->hashes = (cas_hash *)(void *)(mem + offs[10]);
     }
     p->nterms = p->nxorbs = p->nfetches = p->nranges = p->nfiles = p->nchars = 0;
+    p->nwindows = p->nsubtrees = p->nnodes = p->nlevels = p->nhashes = 0;
     p->fill = 1;
     rc = cas_json_reader_init(&p->r, json, len, opt);
     if (rc == CAS_OK && root == cas__jp_root_token && p->max_token > p->r.priv_max_string)
@@ -7075,7 +7181,9 @@ static int cas__jp_run(cas__jp *p, const cas_allocator *a, const uint8_t *json, 
     if (rc == CAS_OK) rc = root(p);
     /* the same text and code: the second pass cannot disagree with the first */
     if (rc == CAS_OK && (p->nterms != counts[0] || p->nxorbs != counts[1] || p->nfetches != counts[2] ||
-                         p->nranges != counts[3] || p->nfiles != counts[4] || p->nchars != counts[5]))
+                         p->nranges != counts[3] || p->nfiles != counts[4] || p->nchars != counts[5] ||
+                         p->nwindows != counts[6] || p->nsubtrees != counts[7] || p->nnodes != counts[8] ||
+                         p->nlevels != counts[9] || p->nhashes != counts[10]))
         rc = cas__jp_fail(p, CAS_E_STATE, 0, "the JSON passes disagree (a bug)");
     if (rc != CAS_OK) {
         cas__free(a, mem, total);
@@ -7614,6 +7722,202 @@ int cas_shard_event_parse(const cas_allocator *alloc, const void *line, size_t l
 void cas_shard_event_free(cas_shard_event *ev) {
     if (ev->priv_block) cas__free(&ev->priv_alloc, ev->priv_block, ev->priv_size);
     memset(ev, 0, sizeof *ev);
+}
+
+/* ---- FileChunkHashesResponse (GET /v2/file-chunk-hashes/{file}) ---- */
+
+static const cas__jfield cas__jf_fch[5] = {
+    CAS__JF_U64("totalChunks", "totalChunks"), CAS__JF_U64("fileSize", "fileSize"),
+    CAS__JF("windows", "windows", "an array"), CAS__JF("hashRanges", "hashRanges", "an array"),
+    CAS__JF("gapVerification", "gapVerification", "an array")};
+static const cas__jfield cas__jf_fch_window[1] = {
+    CAS__JF("dirtyByteRange", "windows[].dirtyByteRange", "an array of two integers")};
+static const cas__jfield cas__jf_subtree[4] = {
+    CAS__JF("nodes", "hashRanges[].nodes", "an array"), CAS__JF("levels", "hashRanges[].levels", "an array"),
+    CAS__JF("at_start", "hashRanges[].at_start", "true or false"),
+    CAS__JF("at_end", "hashRanges[].at_end", "true or false")};
+static const cas__jfield cas__jf_subtree_node[2] = {
+    CAS__JF("hash", "hashRanges[].nodes[].hash", "a string"),
+    CAS__JF_U64("size", "hashRanges[].nodes[].size")};
+
+/* [a, b]: exactly two integers <= max. p->t is the value. */
+static int cas__jp_pair(cas__jp *p, const cas__jfield *f, uint64_t max, uint64_t *a, uint64_t *b) {
+    int rc, k;
+    if ((rc = cas__jp_want(p, CAS_JSON_ARRAY, f->type)) != CAS_OK) return rc;
+    for (k = 0; k < 2; k++) {
+        if ((rc = cas__jp_next(p)) != CAS_OK) return rc;
+        if ((rc = cas__jp_want(p, CAS_JSON_NUMBER, f->type)) != CAS_OK ||
+            (rc = cas__jp_uint(p, f, max, k ? b : a)) != CAS_OK)
+            return rc;
+    }
+    if ((rc = cas__jp_next(p)) != CAS_OK) return rc;
+    return cas__jp_want(p, CAS_JSON_ARRAY_END, f->type);
+}
+
+static int cas__jp_bool(cas__jp *p, const cas__jfield *f, int *v) {
+    if (p->t.type != CAS_JSON_TRUE && p->t.type != CAS_JSON_FALSE)
+        return cas__jp_fail(p, CAS_E_JSON_SCHEMA, p->t.offset, f->type);
+    *v = p->t.type == CAS_JSON_TRUE;
+    return CAS_OK;
+}
+
+/* One MerkleHashSubtree object, or null (an empty gap). p->t is the value. */
+static int cas__jp_subtree(cas__jp *p) {
+    cas_subtree st;
+    unsigned seen = 0;
+    uint64_t at = p->t.offset, sum = 0, level_nodes = 0;
+    size_t first_node = p->nnodes, first_level = p->nlevels;
+    int which, rc;
+    memset(&st, 0, sizeof st);
+    if (p->t.type != CAS_JSON_NULL) {
+        if ((rc = cas__jp_want(p, CAS_JSON_OBJECT, "hashRanges[]: expected an object or null")) != CAS_OK) return rc;
+        for (;;) {
+            if ((rc = cas__jp_member(p, cas__jf_subtree, 4, &seen, &which)) != CAS_OK) return rc;
+            if (which < 0) break;
+            if (which >= 2) {
+                if ((rc = cas__jp_bool(p, &cas__jf_subtree[which], which == 2 ? &st.at_start : &st.at_end)) != CAS_OK)
+                    return rc;
+                continue;
+            }
+            if ((rc = cas__jp_want(p, CAS_JSON_ARRAY, cas__jf_subtree[which].type)) != CAS_OK) return rc;
+            for (;;) { /* the nodes, or the levels */
+                if ((rc = cas__jp_next(p)) != CAS_OK) return rc;
+                if (p->t.type == CAS_JSON_ARRAY_END) break;
+                if (which == 1) {
+                    uint64_t l, r;
+                    if (p->nlevels - first_level == CAS_SUBTREE_MAX_LEVELS)
+                        return cas__jp_fail(p, CAS_E_JSON_LIMIT, p->t.offset, "hashRanges[].levels: more than CAS_SUBTREE_MAX_LEVELS levels");
+                    if ((rc = cas__jp_pair(p, &cas__jf_subtree[1], CAS_SUBTREE_MAX_NODES, &l, &r)) != CAS_OK) return rc;
+                    if (p->fill) p->levels[2 * p->nlevels] = (uint32_t)l, p->levels[2 * p->nlevels + 1] = (uint32_t)r;
+                    p->nlevels++;
+                    level_nodes += l + r;
+                } else {
+                    unsigned nseen = 0;
+                    cas_chunk node;
+                    memset(&node, 0, sizeof node);
+                    if (p->nnodes - first_node == CAS_SUBTREE_MAX_NODES)
+                        return cas__jp_fail(p, CAS_E_JSON_LIMIT, p->t.offset, "hashRanges[].nodes: more than CAS_SUBTREE_MAX_NODES nodes");
+                    if ((rc = cas__jp_want(p, CAS_JSON_OBJECT, "hashRanges[].nodes[]: expected an object")) != CAS_OK) return rc;
+                    for (;;) {
+                        int w;
+                        if ((rc = cas__jp_member(p, cas__jf_subtree_node, 2, &nseen, &w)) != CAS_OK) return rc;
+                        if (w < 0) break;
+                        if (w == 1) rc = cas__jp_uint(p, &cas__jf_subtree_node[1], UINT64_MAX, &node.size);
+                        else if ((rc = cas__jp_want(p, CAS_JSON_STRING, cas__jf_subtree_node[0].type)) == CAS_OK)
+                            rc = cas__jp_hash(p, "hashRanges[].nodes[].hash: not 64 lower-case hex digits", &node.hash);
+                        if (rc != CAS_OK) return rc;
+                    }
+                    if (node.size > UINT64_MAX - sum)
+                        return cas__jp_fail(p, CAS_E_JSON_VALUE, p->t.offset, "hashRanges[].nodes[].size: the sizes add up past 2^64");
+                    sum += node.size;
+                    if (p->fill) p->nodes[p->nnodes] = node;
+                    p->nnodes++;
+                }
+            }
+        }
+        if (level_nodes != p->nnodes - first_node)
+            return cas__jp_fail(p, CAS_E_JSON_VALUE, at, "hashRanges[]: the levels do not add up to the number of nodes");
+    }
+    if (p->fill) {
+        st.nodes = p->nnodes > first_node ? p->nodes + first_node : NULL;
+        st.num_nodes = p->nnodes - first_node;
+        st.levels = p->nlevels > first_level ? p->levels + 2 * first_level : NULL;
+        st.num_levels = p->nlevels - first_level;
+        p->subtrees[p->nsubtrees] = st;
+    }
+    p->nsubtrees++;
+    return CAS_OK;
+}
+
+static int cas__jp_root_fch(cas__jp *p) {
+    unsigned seen = 0;
+    int which, rc;
+    if ((rc = cas__jp_root_object(p)) != CAS_OK) return rc;
+    for (;;) {
+        if ((rc = cas__jp_member(p, cas__jf_fch, 5, &seen, &which)) != CAS_OK) return rc;
+        if (which < 0) break;
+        if (which < 2) {
+            if ((rc = cas__jp_uint(p, &cas__jf_fch[which], UINT64_MAX, which ? &p->file_size : &p->total_chunks)) != CAS_OK)
+                return rc;
+            continue;
+        }
+        if ((rc = cas__jp_want(p, CAS_JSON_ARRAY, cas__jf_fch[which].type)) != CAS_OK) return rc;
+        if (which == 2) p->windows_at = p->t.offset;
+        if (which == 3) p->gaps_at = p->t.offset;
+        for (;;) {
+            if ((rc = cas__jp_next(p)) != CAS_OK) return rc;
+            if (p->t.type == CAS_JSON_ARRAY_END) break;
+            if (which == 2) {
+                unsigned wseen = 0;
+                int w;
+                cas_chunk_window win;
+                memset(&win, 0, sizeof win);
+                if ((rc = cas__jp_want(p, CAS_JSON_OBJECT, "windows[]: expected an object")) != CAS_OK) return rc;
+                for (;;) {
+                    if ((rc = cas__jp_member(p, cas__jf_fch_window, 1, &wseen, &w)) != CAS_OK) return rc;
+                    if (w < 0) break;
+                    if ((rc = cas__jp_pair(p, &cas__jf_fch_window[0], UINT64_MAX, &win.start, &win.end)) != CAS_OK)
+                        return rc;
+                }
+                if (p->fill) p->windows[p->nwindows] = win;
+                p->nwindows++;
+            } else if (which == 3) {
+                if ((rc = cas__jp_subtree(p)) != CAS_OK) return rc;
+            } else {
+                cas_hash h;
+                if ((rc = cas__jp_want(p, CAS_JSON_STRING, "gapVerification[]: expected a string")) != CAS_OK ||
+                    (rc = cas__jp_hash(p, "gapVerification[]: not 64 lower-case hex digits", &h)) != CAS_OK)
+                    return rc;
+                if (p->fill) p->hashes[p->nhashes] = h;
+                p->nhashes++;
+            }
+        }
+    }
+    return cas__jp_root_end(p);
+}
+
+int cas_file_chunk_hashes_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                const cas_json_options *opt, cas_file_chunk_hashes *out, cas_error *err) {
+    cas__jp p;
+    cas_allocator a = cas__allocator_or_default(alloc);
+    void *block = NULL;
+    size_t size = 0, i;
+    int rc;
+    memset(out, 0, sizeof *out);
+    cas__jp_init(&p, opt);
+    rc = cas__jp_parse(&p, &a, body, len, opt, cas__jp_root_fch, &block, &size);
+    /* the shape the windows and gaps must have (values the second pass stored) */
+    if (rc == CAS_OK && p.nwindows == 0)
+        rc = cas__jp_fail(&p, CAS_E_JSON_VALUE, p.windows_at, "windows: empty (a response covers at least one window)");
+    for (i = 0; rc == CAS_OK && i < p.nwindows; i++) {
+        const cas_chunk_window *w = &p.windows[i];
+        if (w->start >= w->end || w->end > p.file_size || (i && w->start < p.windows[i - 1].end))
+            rc = cas__jp_fail(&p, CAS_E_JSON_VALUE, p.windows_at,
+                              "windows[].dirtyByteRange: empty, past fileSize, or not after the window before");
+    }
+    if (rc == CAS_OK && p.nsubtrees != p.nwindows + 1)
+        rc = cas__jp_fail(&p, CAS_E_JSON_VALUE, p.gaps_at, "hashRanges: not one more entry than windows");
+    if (rc == CAS_OK) {
+        out->total_chunks = p.total_chunks;
+        out->file_size = p.file_size;
+        out->windows = p.windows;
+        out->num_windows = p.nwindows;
+        out->gaps = p.subtrees;
+        out->gap_verification = p.hashes;
+        out->num_gap_verification = p.nhashes;
+        out->priv_alloc = a;
+        out->priv_block = block;
+        out->priv_size = size;
+    } else {
+        cas__free(&a, block, size);
+    }
+    if (err) *err = p.r.error;
+    return rc;
+}
+
+void cas_file_chunk_hashes_free(cas_file_chunk_hashes *r) {
+    if (r->priv_block) cas__free(&r->priv_alloc, r->priv_block, r->priv_size);
+    memset(r, 0, sizeof *r);
 }
 
 #undef CAS__JF
@@ -10308,6 +10612,322 @@ done:
 #undef CAS__B3_CHUNK
 #undef CAS__XORB_RECORD_CAP
 #undef CAS__XORB_STREAM_BUF
+/* ==== >>engines: verified ranges ========================================================= */
+
+/* MerkleHashSubtree (xet-core merkle_hash_subtree.rs). A level's nodes are grouped left to
+   right by next_merge_cut (the Merkle rule above). Without the nodes before a list, its first
+   groups are unknown; but where three cut nodes stand at distances that are valid group
+   lengths (3..7: neither the minimum 2 nor the maximum 9 can have forced a cut between them),
+   the grouping after the middle one is the same whatever came before (find_stable_start),
+   and symmetrically at the end (find_stable_end). So a level keeps an unstable prefix and
+   suffix as they are and promotes the groups of the stable middle to the next level. */
+
+#define CAS__SUB_NONE ((size_t)-1)
+
+static int cas__sub_cut(const cas_chunk *n) { return cas_hash_tail_u64(&n->hash) % 4 == 0; }
+static int cas__sub_valid_gap(size_t g) { return g > 2 && g < CAS_MERKLE_MAX_GROUP - 1; }
+
+/* next_merge_cut: the length of the group that starts list[0..n). */
+static size_t cas__sub_group(const cas_chunk *list, size_t n) {
+    size_t end = n < CAS_MERKLE_MAX_GROUP ? n : CAS_MERKLE_MAX_GROUP, i;
+    if (n <= 2) return n;
+    for (i = 2; i < end; i++)
+        if (cas__sub_cut(&list[i])) return i + 1;
+    return end;
+}
+
+static size_t cas__sub_stable_start(const cas_chunk *list, size_t n) {
+    size_t prev2 = CAS__SUB_NONE, prev = CAS__SUB_NONE, i;
+    if (n < 3) return CAS__SUB_NONE;
+    for (i = 0; i < n; i++) {
+        if (!cas__sub_cut(&list[i])) continue;
+        if (prev != CAS__SUB_NONE && prev2 != CAS__SUB_NONE && cas__sub_valid_gap(i - prev) &&
+            cas__sub_valid_gap(prev - prev2))
+            return prev + 1;
+        prev2 = prev, prev = i;
+    }
+    return CAS__SUB_NONE;
+}
+
+static size_t cas__sub_stable_end(const cas_chunk *list, size_t n) {
+    size_t next2 = CAS__SUB_NONE, next = CAS__SUB_NONE, i;
+    if (n < 3) return CAS__SUB_NONE;
+    for (i = n; i-- > 0;) {
+        if (!cas__sub_cut(&list[i])) continue;
+        if (next != CAS__SUB_NONE && next2 != CAS__SUB_NONE && cas__sub_valid_gap(next - i) &&
+            cas__sub_valid_gap(next2 - next))
+            return next + 1;
+        next2 = next, next = i;
+    }
+    return CAS__SUB_NONE;
+}
+
+/* split_and_promote: the groups of list's stable middle go to promoted[*np...]; *prefix and
+   *suffix = the unstable ends kept at this level. */
+static void cas__sub_split(const cas_chunk *list, size_t n, int at_start, int at_end, cas_chunk *promoted,
+                           size_t *np, size_t *prefix, size_t *suffix) {
+    size_t s = 0, e = n, r;
+    *np = 0, *prefix = n, *suffix = 0;
+    if (n <= 1) return;
+    if (!at_start && (s = cas__sub_stable_start(list, n)) == CAS__SUB_NONE) return;
+    if (!at_end) {
+        if ((r = cas__sub_stable_end(list + s, n - s)) == CAS__SUB_NONE) return;
+        e = s + r;
+    }
+    if (s >= e) return;
+    for (r = s; r < e;) {
+        size_t c = cas__sub_group(list + r, e - r);
+        cas_internal_node_hash(list + r, c, &promoted[*np].hash, &promoted[*np].size);
+        (*np)++;
+        r += c;
+    }
+    *prefix = s, *suffix = n - e;
+}
+
+/* The nodes of level k: lefts, then rights (NULL/0 past the subtree's levels). */
+static void cas__sub_level(const cas_subtree *t, size_t k, const cas_chunk **l, size_t *nl,
+                           const cas_chunk **r, size_t *nr) {
+    size_t i, lo = 0, ro;
+    *nl = *nr = 0, *l = *r = NULL;
+    if (!t || k >= t->num_levels) return;
+    ro = t->num_nodes;
+    for (i = 0; i < k; i++) lo += t->levels[2 * i];
+    for (i = 0; i <= k; i++) ro -= t->levels[2 * i + 1];
+    *l = t->nodes + lo, *nl = t->levels[2 * k];
+    *r = t->nodes + ro, *nr = t->levels[2 * k + 1];
+}
+
+/* The levels account for every node (the level accessor relies on it). */
+static int cas__sub_consistent(const cas_subtree *t) {
+    uint64_t sum = 0;
+    size_t i;
+    if (t->num_levels && !t->levels) return 0;
+    for (i = 0; i < 2 * t->num_levels; i++) sum += t->levels[i];
+    return sum == t->num_nodes && (t->num_nodes == 0 || t->nodes);
+}
+
+static void cas__sub_append(cas_chunk *dst, size_t *n, const cas_chunk *src, size_t k) {
+    if (k) memcpy(dst + *n, src, k * sizeof *src);
+    *n += k;
+}
+
+/* merge_into_impl, for x followed by y (y may be NULL: from_chunks is x alone, with x a
+   one-level list of chunks): level k's list is x's lefts and rights, the groups promoted
+   from level k-1, then y's lefts and rights. The result goes to *out (owned, new). */
+static int cas__sub_build(const cas_allocator *a, const cas_subtree *x, const cas_subtree *y, int at_start,
+                          int at_end, cas_subtree *out) {
+    size_t total = x->num_nodes + (y ? y->num_nodes : 0), levels_in = x->num_levels, k;
+    size_t cap_levels, nfull, ncarry = 0, nleft = 0, nright = 0, nlev = 0, i;
+    cas_chunk *full, *carry, *promoted, *left, *right;
+    uint32_t *lev;
+    int all_left = 1, all_right = 1, rc = CAS_OK;
+    memset(out, 0, sizeof *out);
+    if (y && y->num_levels > levels_in) levels_in = y->num_levels;
+    /* A level's list holds its own nodes and at most a third (+1) of the level below's list,
+       so never more than total + 2; every node of the result covers >= 1 input node; each
+       level past the inputs' shrinks the carry 3x. */
+    cap_levels = levels_in + 66;
+    full = (cas_chunk *)cas__alloc(a, (total + 2) * sizeof *full);
+    carry = (cas_chunk *)cas__alloc(a, (total / 3 + 2) * sizeof *carry);
+    promoted = (cas_chunk *)cas__alloc(a, (total / 3 + 2) * sizeof *promoted);
+    left = (cas_chunk *)cas__alloc(a, (total + 1) * sizeof *left);
+    right = (cas_chunk *)cas__alloc(a, (total + 1) * sizeof *right);
+    lev = (uint32_t *)cas__alloc(a, 2 * cap_levels * sizeof *lev);
+    if (!full || !carry || !promoted || !left || !right || !lev) rc = CAS_E_NOMEM;
+    for (k = 0; rc == CAS_OK; k++) {
+        const cas_chunk *l, *r;
+        size_t nl, nr, np, p, s;
+        if (k >= levels_in && ncarry == 0) break;
+        if (k >= levels_in && ncarry == 1) { /* the root */
+            left[nleft++] = carry[0];
+            lev[2 * nlev] = 1, lev[2 * nlev + 1] = 0, nlev++;
+            break;
+        }
+        nfull = 0;
+        cas__sub_level(x, k, &l, &nl, &r, &nr);
+        cas__sub_append(full, &nfull, l, nl);
+        cas__sub_append(full, &nfull, r, nr);
+        cas__sub_append(full, &nfull, carry, ncarry);
+        if (y) {
+            cas__sub_level(y, k, &l, &nl, &r, &nr);
+            cas__sub_append(full, &nfull, l, nl);
+            cas__sub_append(full, &nfull, r, nr);
+        }
+        if (nfull > total + 2 || nlev == cap_levels) { rc = CAS_E_STATE; break; } /* (a bug) */
+        cas__sub_split(full, nfull, at_start && all_left, at_end && all_right, promoted, &np, &p, &s);
+        if (nleft + p > total + 1 || nright + s > total + 1) { rc = CAS_E_STATE; break; }
+        cas__sub_append(left, &nleft, full, p);
+        cas__sub_append(right, &nright, full + nfull - s, s);
+        lev[2 * nlev] = (uint32_t)p, lev[2 * nlev + 1] = (uint32_t)s, nlev++;
+        if (p) all_left = 0;
+        if (s) all_right = 0;
+        memcpy(carry, promoted, np * sizeof *carry);
+        ncarry = np;
+    }
+    while (rc == CAS_OK && nlev > 1 && lev[2 * (nlev - 1)] == 0 && lev[2 * (nlev - 1) + 1] == 0) nlev--;
+    if (rc == CAS_OK) {
+        size_t cap = nleft + nright ? nleft + nright : 1, pos = 0, end = nright;
+        out->nodes = (cas_chunk *)cas__alloc(a, cap * sizeof *out->nodes);
+        out->levels = (uint32_t *)cas__alloc(a, 2 * nlev * sizeof *out->levels);
+        if (!out->nodes || !out->levels) {
+            cas__free(a, out->nodes, cap * sizeof *out->nodes);
+            cas__free(a, out->levels, 2 * nlev * sizeof *out->levels);
+            memset(out, 0, sizeof *out);
+            rc = CAS_E_NOMEM;
+        } else {
+            /* lefts as they are, then the rights from the top level down */
+            cas__sub_append(out->nodes, &pos, left, nleft);
+            for (i = nlev; i-- > 0;) {
+                size_t nr = lev[2 * i + 1];
+                cas__sub_append(out->nodes, &pos, right + end - nr, nr);
+                end -= nr;
+            }
+            /* the rights were appended rising: level i's are after those of levels < i */
+            memcpy(out->levels, lev, 2 * nlev * sizeof *lev);
+            out->num_nodes = pos, out->num_levels = nlev;
+            out->at_start = at_start, out->at_end = at_end;
+            out->priv_alloc = *a, out->priv_node_cap = cap, out->priv_level_cap = nlev;
+        }
+    }
+    cas__free(a, full, (total + 2) * sizeof *full);
+    cas__free(a, carry, (total / 3 + 2) * sizeof *carry);
+    cas__free(a, promoted, (total / 3 + 2) * sizeof *promoted);
+    cas__free(a, left, (total + 1) * sizeof *left);
+    cas__free(a, right, (total + 1) * sizeof *right);
+    cas__free(a, lev, 2 * cap_levels * sizeof *lev);
+    return rc;
+}
+
+int cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, const cas_chunk *chunks, size_t n,
+                            int at_end, cas_subtree *out) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas_subtree x;
+    uint32_t lv[2];
+    if (!out) return CAS_E_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (n && !chunks) return CAS_E_ARGUMENT;
+    if (n > 0xFFFFFFFFu) return CAS_E_LIMIT;
+    memset(&x, 0, sizeof x);
+    x.nodes = (cas_chunk *)(size_t)chunks; /* read only */
+    x.num_nodes = n;
+    lv[0] = (uint32_t)n, lv[1] = 0;
+    x.levels = lv;
+    x.num_levels = 1;
+    return cas__sub_build(&a, &x, NULL, at_start != 0, at_end != 0, out);
+}
+
+int cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left, const cas_subtree *right,
+                      cas_subtree *out) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    if (!out) return CAS_E_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (!left || !right || left->at_end || right->at_start || !cas__sub_consistent(left) ||
+        !cas__sub_consistent(right))
+        return CAS_E_ARGUMENT;
+    return cas__sub_build(&a, left, right, left->at_start, right->at_end, out);
+}
+
+int cas_subtree_root(const cas_subtree *s, cas_hash *root) {
+    if (!s || !root) return CAS_E_ARGUMENT;
+    if (!s->at_start || !s->at_end || s->num_nodes > 1) return CAS_E_STATE;
+    if (s->num_nodes == 0) memset(root, 0, sizeof *root);
+    else *root = s->nodes[0].hash;
+    return CAS_OK;
+}
+
+uint64_t cas_subtree_size(const cas_subtree *s) {
+    uint64_t sum = 0;
+    size_t i;
+    for (i = 0; i < s->num_nodes; i++) sum += s->nodes[i].size;
+    return sum;
+}
+
+void cas_subtree_free(cas_subtree *s) {
+    if (!s) return;
+    if (s->priv_node_cap) {
+        cas__free(&s->priv_alloc, s->nodes, s->priv_node_cap * sizeof *s->nodes);
+        cas__free(&s->priv_alloc, s->levels, 2 * s->priv_level_cap * sizeof *s->levels);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+/* *cur (the sequence so far: acc, or a gap of the response) := *cur followed by next; the
+   result is kept in acc. */
+static int cas__sub_fold(const cas_allocator *a, cas_subtree *acc, const cas_subtree **cur, const cas_subtree *next) {
+    cas_subtree m;
+    int rc;
+    if (!*cur) {
+        *cur = next;
+        return CAS_OK;
+    }
+    rc = cas_subtree_merge(a, *cur, next, &m);
+    if (rc != CAS_OK) return rc;
+    cas_subtree_free(acc);
+    *acc = m;
+    *cur = acc;
+    return CAS_OK;
+}
+
+int cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_file_chunk_hashes *r,
+                                 const cas_chunk *const *chunks, const size_t *num_chunks,
+                                 const cas_hash *file_hash, cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    size_t n, i, k;
+    uint64_t pos = 0;
+    cas_subtree acc, win;
+    const cas_subtree *cur = NULL;
+    cas_hash root, fh;
+    int rc = CAS_OK;
+    if (!r || !file_hash || !r->num_windows || !r->gaps || !chunks || !num_chunks)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "a parsed response with windows, their chunks and a file hash are required");
+    n = r->num_windows;
+    /* the sizes tile the file: gap 0, window 0, gap 1, ..., window n-1, gap n */
+    for (i = 0; i <= n; i++) {
+        const cas_subtree *g = &r->gaps[i];
+        uint64_t gsize = 0, end = i < n ? r->windows[i].start : r->file_size;
+        for (k = 0; k < g->num_nodes; k++) {
+            if (g->nodes[k].size > UINT64_MAX - gsize) gsize = UINT64_MAX;
+            else gsize += g->nodes[k].size;
+        }
+        if (g->num_nodes && (g->at_start != (i == 0) || g->at_end != (i == n)))
+            return cas__fail(err, CAS_E_JSON_VALUE, i, "hashRanges[i]: at_start/at_end do not fit its place");
+        if (end < pos || gsize != end - pos)
+            return cas__fail(err, CAS_E_JSON_VALUE, i, "hashRanges[i]: its size is not the gap's");
+        if (i == n) break;
+        pos = r->windows[i].end;
+        if (num_chunks[i] && !chunks[i]) return cas__fail(err, CAS_E_ARGUMENT, i, "chunks[i] is NULL");
+        for (gsize = 0, k = 0; k < num_chunks[i]; k++) gsize += chunks[i][k].size;
+        if (gsize != r->windows[i].end - r->windows[i].start)
+            return cas__fail(err, CAS_E_HASH, i, "window i: its chunks do not add up to its length");
+    }
+    /* fold gap 0, window 0, gap 1, ... in file order; empty gaps are left out, and a window
+       at the start or end of the file is then built as such */
+    memset(&acc, 0, sizeof acc);
+    for (i = 0; rc == CAS_OK && i <= n; i++) {
+        if (r->gaps[i].num_nodes) rc = cas__sub_fold(&a, &acc, &cur, &r->gaps[i]);
+        if (rc != CAS_OK || i == n) break;
+        rc = cas_subtree_from_chunks(&a, i == 0 && !r->gaps[0].num_nodes, chunks[i], num_chunks[i],
+                                     i == n - 1 && !r->gaps[n].num_nodes, &win);
+        if (rc != CAS_OK) break;
+        if (!cur) { /* the first of the sequence: it becomes the accumulator */
+            acc = win, cur = &acc;
+            continue;
+        }
+        rc = cas__sub_fold(&a, &acc, &cur, &win);
+        cas_subtree_free(&win);
+    }
+    if (rc == CAS_OK && cas_subtree_root(cur, &root) != CAS_OK) rc = CAS_E_HASH;
+    cas_subtree_free(&acc);
+    if (rc == CAS_E_NOMEM) return cas__fail(err, rc, 0, "subtree merge");
+    if (rc != CAS_OK)
+        return cas__fail(err, CAS_E_HASH, 0, "the windows and gaps do not merge into a whole file's tree");
+    if (r->file_size == 0) memset(&fh, 0, sizeof fh);
+    else cas_blake3_keyed(cas__key_zero, root.bytes, CAS_HASH_SIZE, fh.bytes);
+    if (!cas_hash_equal(&fh, file_hash))
+        return cas__fail(err, CAS_E_HASH, 0, "the windows' chunks and the gaps' subtrees do not hash to the file hash");
+    return cas__succeed(err);
+}
+
 #endif /* CAS__IMPLEMENTED */
 #endif /* CAS_IMPLEMENTATION */
 
