@@ -1654,12 +1654,14 @@ typedef int (*cas_download_write_at_fn)(void *user, uint64_t offset, const void 
                                         size_t len);
 typedef int (*cas_download_write_fn)(void *user, const void *data, size_t len);
 typedef int (*cas_download_progress_fn)(void *user, const cas_download_progress *p);
-/* Every decoded chunk, before its bytes reach the sink: chunk `index` of xorb `xorb`, its
-   hash and size. A host that knows what the chunk must be (a local store's shards hold every
-   xorb's chunk hashes) returns CAS_E_HASH for a mismatch, and the download fails before a
-   wrong byte is written: this checks ranges too, where the file hash cannot. A chunk
-   serving several terms is reported once per range that carries it. */
-typedef int (*cas_download_chunk_fn)(void *user, const cas_hash *xorb, uint32_t index,
+/* Every chunk a term takes, before its bytes reach the sink: recon->terms[term] (its xorb:
+   .hash) takes chunk `index` of that xorb (chunk_start <= index < chunk_end, in rising order
+   per term), with its hash and size. So the host sees the file's chunks in file order term by
+   term (terms may complete in any order): what range verification needs
+   (cas_file_chunk_hashes_verify). A host that knows what a chunk must be (a local store's
+   shards hold every xorb's chunk hashes) returns CAS_E_HASH for a mismatch, and the download
+   fails before a wrong byte is written: a check for ranges too, where no file hash can be. */
+typedef int (*cas_download_chunk_fn)(void *user, uint32_t term, uint32_t index,
                                      const cas_chunk *chunk);
 
 /* Zero-initialise, then set a sink. 0 means the default everywhere. */
@@ -10027,7 +10029,7 @@ static void cas__dl_merkle_advance(cas_download *d) {
 }
 
 /* Chunk p of term t decoded: write its bytes (clipped to the output), account for it. */
-static int cas__dl_accept(cas_download *d, uint32_t t, const uint8_t *data, uint32_t size,
+static int cas__dl_accept(cas_download *d, uint32_t t, uint32_t index, const uint8_t *data, uint32_t size,
                           const cas_hash *hash) {
     cas__dl_term *T = &d->terms[t];
     const cas_recon_term *rt = &d->r->terms[t];
@@ -10038,6 +10040,18 @@ static int cas__dl_accept(cas_download *d, uint32_t t, const uint8_t *data, uint
                             "a term's chunks decode to more bytes than its unpacked_length");
     if (lo < d->skip) lo = d->skip;
     if (hi > d->limit_end) hi = d->limit_end;
+    if (lo < hi && d->sequential && lo - d->skip != d->flushed && hi - d->skip - d->flushed > d->window) {
+        /* beyond the window: drop, and ask for the range again later */
+        if (!T->refetch) d->refetch_pending++;
+        T->refetch = 1;
+        return CAS_OK;
+    }
+    if (d->desc.chunk) { /* the chunk is taken now (a dropped one is reported when it is) */
+        cas_chunk c;
+        c.hash = *hash, c.size = size;
+        rc = cas__dl_host(d, d->desc.chunk(d->desc.user, t, index, &c), "a chunk is not the one the host expects");
+        if (rc != CAS_OK) return rc;
+    }
     if (lo < hi) {
         uint64_t at = lo - d->skip;
         size_t n = (size_t)(hi - lo);
@@ -10047,16 +10061,12 @@ static int cas__dl_accept(cas_download *d, uint32_t t, const uint8_t *data, uint
         } else if (at == d->flushed) {
             rc = cas__dl_host(d, d->desc.write(d->desc.user, src, n), "the write sink failed");
             d->flushed += n;
-        } else if (at + n - d->flushed <= d->window) {
+        } else { /* within the window (checked above) */
             size_t pos = (size_t)(at % d->window), first = d->window - pos;
             if (first > n) first = n;
             memcpy(d->ring + pos, src, first);
             memcpy(d->ring, src + first, n - first);
             rc = CAS_OK;
-        } else { /* beyond the window: drop, and ask for the range again later */
-            if (!T->refetch) d->refetch_pending++;
-            T->refetch = 1;
-            return CAS_OK;
         }
         if (rc != CAS_OK) return rc;
         d->produced += n;
@@ -10105,15 +10115,8 @@ static int cas__dl_chunk(cas_download *d, uint32_t fr, uint32_t index, const uin
         if ((d->verify || d->desc.chunk) && !hashed) {
             cas_chunk_hash(data, size, &hash);
             hashed = 1;
-            if (d->desc.chunk) {
-                cas_chunk c;
-                c.hash = hash, c.size = size;
-                rc = cas__dl_host(d, d->desc.chunk(d->desc.user, &rt->hash, index, &c),
-                                  "a chunk is not the one the host expects");
-                if (rc != CAS_OK) return rc;
-            }
         }
-        rc = cas__dl_accept(d, t, data, size, &hash);
+        rc = cas__dl_accept(d, t, index, data, size, &hash);
         if (rc != CAS_OK) return rc;
     }
     return CAS_OK;

@@ -233,6 +233,8 @@ typedef struct {
     int overlap;
     long cancel_after; /* progress calls until cancel (-1 never) */
     const t_store *store; /* set: every decoded chunk is checked against the store's */
+    const cas_recon *recon;
+    uint32_t *term_seen;  /* chunks each term has taken */
     uint32_t chunks_checked;
 } t_sink;
 static int write_at(void *user, uint64_t off, const void *data, size_t len) {
@@ -260,9 +262,11 @@ static int progress(void *user, const cas_download_progress *p) {
 }
 
 /* cas_download_chunk_fn: the store's own chunk hashes decide, as a local store's shards do. */
-static int check_chunk(void *user, const cas_hash *xorb, uint32_t index, const cas_chunk *c) {
+static int check_chunk(void *user, uint32_t term, uint32_t index, const cas_chunk *c) {
     t_sink *k = (t_sink *)user;
-    const t_xorb *x = store_xorb(k->store, xorb);
+    const t_xorb *x = store_xorb(k->store, &k->recon->terms[term].hash);
+    /* each term's chunks in order: the file's chunks, term by term */
+    if (index != k->recon->terms[term].chunk_start + k->term_seen[term]++) return CAS_E_STATE;
     k->chunks_checked++;
     if (!x || index >= x->n || !cas_hash_equal(&x->chunks[index].hash, &c->hash) || x->chunks[index].size != c->size)
         return CAS_E_HASH;
@@ -314,9 +318,12 @@ static t_result run(const t_store *s, const cas_recon *r, const t_run *o, uint8_
     desc.file_hash = o->file_hash;
     desc.range_length = o->range_length;
     desc.progress = progress;
-    if (o->check_chunks) desc.chunk = check_chunk, k.store = s;
+    if (o->check_chunks) {
+        desc.chunk = check_chunk, k.store = s, k.recon = r;
+        k.term_seen = (uint32_t *)calloc(r->num_terms + 1, sizeof *k.term_seen);
+    }
     rc = cas_download_create(o->alloc, r, &desc, &d, NULL);
-    if (rc != CAS_OK) { res.rc = rc; free(k.seen); return res; }
+    if (rc != CAS_OK) { res.rc = rc; free(k.seen); free(k.term_seen); return res; }
     for (;;) {
         cas_download_request q;
         uint32_t jobs = o->jobs ? o->jobs : 1;
@@ -378,6 +385,12 @@ static t_result run(const t_store *s, const cas_recon *r, const t_run *o, uint8_
     res.len = k.len;
     res.overlap = k.overlap;
     res.chunks_checked = k.chunks_checked;
+    if (o->check_chunks && rc == CAS_END) { /* every term took all of its chunks */
+        size_t t;
+        for (t = 0; t < r->num_terms; t++)
+            CHECK(k.term_seen[t] == r->terms[t].chunk_end - r->terms[t].chunk_start);
+    }
+    free(k.term_seen);
     cas_download_free(d);
     for (i = 0; i < 8; i++) free(act[i].body.p);
     free(k.seen);
@@ -502,6 +515,7 @@ static void test_small_window(t_fixture *fx) {
             o.piece = 50000;
             o.cancel_after = -1;
             o.file_hash = &fx->hash[0];
+            o.check_chunks = 1; /* a dropped chunk is reported once, when it is taken */
             res = run(&fx->s, &r, &o, out, fx->len[0]);
             snprintf(name, sizeof name, "window %zu mode %d rc %d", windows[w], mode, res.rc);
             CHECKM(res.rc == CAS_OK && res.len == fx->len[0] && memcmp(out, fx->data[0], fx->len[0]) == 0, name);
