@@ -12,6 +12,9 @@ Serves, from a store directory (STORE/xorbs/<hash>[.xorb], STORE/shards/*):
   GET      /xorb/default/{xorb}?X-Xet-Signed-Range=..&Expires=..&Signature=..   (signed transfer URL)
   GET      /_bytes/{file}               (the Location of a resolve: the whole file, decoded here)
   POST     /v1/xorbs/default/{xorb}     POST /v1/shards     GET /v1/chunks/default-merkledb/{chunk}
+  GET      /v2/file-chunk-hashes/{file} with X-Range-Dirty: bytes=A-B[,...] (api.md section 9:
+           chunk-aligned windows over the dirty ranges and a MerkleHashSubtree per gap; config
+           "fch_extend" extends each window to two stable-size chunks, as the Hub's server does)
   POST     /_control/fault {"name":..,"count":N}   POST /_control/reset   GET /_control/log
            GET /_control/faults   POST /_control/config {"url_ttl"|"token_ttl"|"max_ranges_per_url"|
            "no_v2"|"hf_token": value}   POST /_control/rescan (re-read the store directory)
@@ -40,6 +43,9 @@ each affected request uses one):
                            switch off)
   recon-drop-term          a lying manifest: the last term left out (a shorter file)
   recon-swap-terms         a lying manifest: the first two terms swapped
+  fch-404                  GET /v2/file-chunk-hashes answers 404 (a server without the endpoint)
+  fch-lie                  GET /v2/file-chunk-hashes: one node of the first non-empty gap subtree
+                           flipped (range verification must fail)
   token-expired            the token endpoint issues an already expired token (CAS answers 401)
   token-401                the CAS answers 401 whatever the token (recon, batch, uploads, dedup)
   v2-404                   /v2/reconstructions answers 404 (clients fall back to v1)
@@ -185,36 +191,134 @@ INTERNAL_NODE_KEY = bytes([1, 126, 197, 199, 165, 71, 41, 150, 253, 148, 102, 10
                            221, 83, 111, 55, 199, 109, 210, 248, 99, 82, 230, 74, 83, 113, 63])
 
 
+VERIFICATION_KEY = bytes([127, 24, 87, 214, 206, 86, 237, 102, 18, 127, 249, 19, 231, 165, 195, 243,
+                          164, 205, 38, 213, 181, 219, 73, 230, 65, 36, 152, 127, 40, 251, 148, 195])
+
+
 def chunk_hash(data):
     return blake3(data, DATA_KEY)
 
 
+def is_cut(h):
+    """A node whose hash (u64 #3) is 0 mod 4 may end a group."""
+    return h[24] & 3 == 0
+
+
+def group_len(nodes, i, end):
+    """next_merge_cut: the length of the group that starts at nodes[i] in nodes[i:end]. A group ends
+    after the first node at in-group index >= 2 that is a cut, or at 9 nodes; a remaining list of
+    <= 2 nodes is one group."""
+    rest = end - i
+    if rest <= 2:
+        return rest
+    stop = min(9, rest)
+    for k in range(2, stop):
+        if is_cut(nodes[i + k][0]):
+            return k + 1
+    return stop
+
+
+def internal_node(group):
+    buf = "".join("%s : %d\n" % (hash_to_str(h), ln) for h, ln in group).encode()
+    return (blake3(buf, INTERNAL_NODE_KEY), sum(ln for _, ln in group))
+
+
 def merkle_root(nodes):
-    """xet-core aggregated_hashes xorb_hash: nodes = [(raw hash, length)]; raw root (zeros if empty).
-    A group ends after the first node at in-group index >= 2 whose u64 #3 % 4 == 0, or at 9 nodes;
-    a remaining list of <= 2 nodes is one group."""
+    """xet-core aggregated_hashes xorb_hash: nodes = [(raw hash, length)]; raw root (zeros if empty)."""
     if not nodes:
         return bytes(32)
     nodes = list(nodes)
     while len(nodes) > 1:
         out, i, n = [], 0, len(nodes)
         while i < n:
-            rest = n - i
-            if rest <= 2:
-                cut = rest
-            else:
-                end = min(9, rest)
-                cut = end
-                for k in range(2, end):
-                    if nodes[i + k][0][24] & 3 == 0:
-                        cut = k + 1
-                        break
-            group = nodes[i:i + cut]
-            buf = "".join("%s : %d\n" % (hash_to_str(h), ln) for h, ln in group).encode()
-            out.append((blake3(buf, INTERNAL_NODE_KEY), sum(ln for _, ln in group)))
+            cut = group_len(nodes, i, n)
+            out.append(internal_node(nodes[i:i + cut]))
             i += cut
         nodes = out
     return nodes[0][0]
+
+
+# MerkleHashSubtree (xet-core merkle_hash_subtree.rs from_chunks), for the gaps of
+# /v2/file-chunk-hashes: per level, the nodes whose grouping does not depend on what lies
+# outside the range (between three cuts at valid group distances 3..7) are promoted to the next
+# level; the unstable prefix and suffix stay. Checked against xet-core's WebAssembly build
+# (tests/vectors/subtree.txt) by hubserver_selftest.py.
+def _valid_gap(g):
+    return 2 < g < 8
+
+
+def _stable_start(nodes):
+    prev2 = prev = None
+    if len(nodes) < 3:
+        return None
+    for i, (h, _) in enumerate(nodes):
+        if not is_cut(h):
+            continue
+        if prev is not None and prev2 is not None and _valid_gap(i - prev) and _valid_gap(prev - prev2):
+            return prev + 1
+        prev2, prev = prev, i
+    return None
+
+
+def _stable_end(nodes):
+    next2 = nxt = None
+    if len(nodes) < 3:
+        return None
+    for i in range(len(nodes) - 1, -1, -1):
+        if not is_cut(nodes[i][0]):
+            continue
+        if nxt is not None and next2 is not None and _valid_gap(nxt - i) and _valid_gap(next2 - nxt):
+            return nxt + 1
+        next2, nxt = nxt, i
+    return None
+
+
+def _split_and_promote(nodes, at_start, at_end):
+    """(prefix length, suffix length, promoted nodes)."""
+    n = len(nodes)
+    if n <= 1:
+        return n, 0, []
+    s = 0
+    if not at_start:
+        s = _stable_start(nodes)
+        if s is None:
+            return n, 0, []
+    e = n
+    if not at_end:
+        r = _stable_end(nodes[s:])
+        if r is None:
+            return n, 0, []
+        e = s + r
+    if s >= e:
+        return n, 0, []
+    promoted, i = [], s
+    while i < e:
+        c = group_len(nodes, i, e)
+        promoted.append(internal_node(nodes[i:i + c]))
+        i += c
+    return s, n - e, promoted
+
+
+def subtree_from_chunks(at_start, chunks, at_end):
+    """MerkleHashSubtree of chunks [(raw hash, size)] as its JSON form (nodes, levels, flags)."""
+    lefts, rights, levels, cur, all_l, all_r = [], [], [], list(chunks), True, True
+    while True:
+        p, s, promoted = _split_and_promote(cur, at_start and all_l, at_end and all_r)
+        lefts.append(cur[:p])
+        rights.append(cur[len(cur) - s:])
+        levels.append([p, s])
+        all_l, all_r = all_l and p == 0, all_r and s == 0
+        if not promoted:
+            break
+        if len(promoted) == 1:
+            lefts.append(promoted)
+            rights.append([])
+            levels.append([1, 0])
+            break
+        cur = promoted
+    nodes = [x for lv in lefts for x in lv] + [x for lv in reversed(rights) for x in lv]
+    return {"nodes": [{"hash": hash_to_str(h), "size": n} for h, n in nodes], "levels": levels,
+            "at_start": at_start, "at_end": at_end}
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,7 +647,8 @@ def log(msg):
 
 FAULTS = ("xorb-429", "xorb-500", "recon-500", "recon-429", "xorb-drop", "xorb-truncate", "xorb-corrupt",
           "recon-wrong-length", "token-expired", "token-401", "v2-404", "upload-429", "upload-500",
-          "shard-500", "dedup-merkledb-404", "recon-offset", "recon-drop-term", "recon-swap-terms")
+          "shard-500", "dedup-merkledb-404", "recon-offset", "recon-drop-term", "recon-swap-terms",
+          "fch-404", "fch-lie")
 # The faults that make a reconstruction answer lie (one is taken per answer).
 RECON_LIES = ("recon-wrong-length", "recon-offset", "recon-drop-term", "recon-swap-terms")
 
@@ -761,6 +866,90 @@ def recon_v1(state, file_hash, range_header, lie):
             "fetch_info": fetch_info_v1(state, terms, exp)}
 
 
+def file_chunks(state, fh):
+    """The file's chunks [(raw hash, size)] and its terms' chunk counts, from the shards."""
+    f = state.store.file(fh)
+    if f is None:
+        raise HTTPError(404, "file %s not found" % fh)
+    chunks, per_term = [], []
+    for xh, s, e, _ in f["terms"]:
+        info = state.store.cas.get(xh)
+        if info is None or e > len(info["chunks"]):
+            raise HTTPError(500, "the chunks of xorb %s are in no shard" % xh)
+        chunks += [(h, ulen) for h, _, ulen in info["chunks"][s:e]]
+        per_term.append(e - s)
+    return chunks, per_term
+
+
+def chunk_hash_windows(chunks, dirty, extend):
+    """Windows [(first chunk, end chunk)] over the chunks that overlap a dirty byte range
+    [(start, end exclusive)], runs of such chunks forming one window; with `extend` each window
+    goes on past its last dirty chunk until two consecutive chunks have a stable size (16 KiB <=
+    size < 120 KiB: where the chunker provably re-synchronises), as HF's mirror of the Hub's
+    server does. Dirty ranges are sorted and merged."""
+    out, pos, i = [], 0, 0
+    starts = []
+    for c in chunks:
+        starts.append(pos)
+        pos += c[1]
+    n = len(chunks)
+    over = [any(starts[k] < e and starts[k] + chunks[k][1] > s for s, e in dirty) for k in range(n)]
+    while i < n:
+        if not over[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and over[j]:
+            j += 1
+        if extend:
+            stable = 0
+            while j < n and stable < 2:
+                stable = stable + 1 if 16384 <= chunks[j][1] < 122880 else 0
+                j += 1
+                while j < n and over[j]:
+                    j, stable = j + 1, 0
+        out.append((i, j))
+        i = j
+    return out
+
+
+def file_chunk_hashes(state, fh, header, lie):
+    """FileChunkHashesResponse (api.md section 9) for X-Range-Dirty: header."""
+    ranges = parse_byte_ranges(header)
+    if not ranges:
+        raise HTTPError(400, "missing or malformed X-Range-Dirty (bytes=A-B[,C-D...])")
+    chunks, per_term = file_chunks(state, fh)
+    size = sum(c[1] for c in chunks)
+    dirty = sorted((a, min(b + 1, size)) for a, b in ranges if a <= b and a < size)
+    if not dirty:
+        raise HTTPError(400, "no dirty range inside the file (size %d)" % size)
+    wins = chunk_hash_windows(chunks, dirty, getattr(state.args, "fch_extend", False))
+    offs = [0]
+    for c in chunks:
+        offs.append(offs[-1] + c[1])
+    gaps, prev = [], 0
+    for k, (a, b) in enumerate(wins + [(len(chunks), len(chunks))]):
+        g = chunks[prev:a]
+        gaps.append(subtree_from_chunks(k == 0, g, k == len(wins)) if g else None)
+        prev = b
+    if lie == "fch-lie":  # one node of the first non-empty gap is not the file's
+        for g in gaps:
+            if g:
+                h = bytearray(str_to_hash(g["nodes"][0]["hash"]))
+                h[5] ^= 1
+                g["nodes"][0]["hash"] = hash_to_str(bytes(h))
+                break
+    # the verification hashes of the terms no window touches
+    gapv, t0 = [], 0
+    for n in per_term:
+        if not any(a < t0 + n and b > t0 for a, b in wins):
+            gapv.append(hash_to_str(blake3(b"".join(h for h, _ in chunks[t0:t0 + n]), VERIFICATION_KEY)))
+        t0 += n
+    return {"totalChunks": len(chunks), "fileSize": size,
+            "windows": [{"dirtyByteRange": [offs[a], offs[b]]} for a, b in wins],
+            "hashRanges": gaps, "gapVerification": gapv}
+
+
 def parse_byte_ranges(h):
     m = re.fullmatch(r"\s*bytes\s*=\s*(.+)", h or "")
     if not m:
@@ -877,6 +1066,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reconstruction(int(mm.group(1)), mm.group(2))
             if path == "/v1/reconstructions" and m == "POST":
                 return self.batch()
+            mm = re.fullmatch(r"/v2/file-chunk-hashes/([^/]+)", path)
+            if mm and m == "GET":
+                return self.chunk_hashes(mm.group(1))
             mm = re.fullmatch(r"/xorb/default/([^/]+)", path)
             if mm and m in ("GET", "HEAD"):
                 return self.xorb_get(mm.group(1), q)
@@ -971,13 +1163,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             try:
                 req = json.loads(self.body() or b"{}")
                 for k, v in req.items():
-                    if k not in ("token_ttl", "url_ttl", "max_ranges_per_url", "no_v2", "hf_token", "shards_v2"):
+                    if k not in ("token_ttl", "url_ttl", "max_ranges_per_url", "no_v2", "hf_token", "shards_v2", "fch_extend"):
                         raise ValueError("unknown setting %r" % k)
                     setattr(st.args, k, v)
             except (ValueError, TypeError, AttributeError) as e:
                 raise HTTPError(400, str(e))
             return self.send(200, {k: getattr(st.args, k) for k in
-                                   ("token_ttl", "url_ttl", "max_ranges_per_url", "no_v2", "hf_token", "shards_v2")})
+                                   ("token_ttl", "url_ttl", "max_ranges_per_url", "no_v2", "hf_token", "shards_v2", "fch_extend")})
         if path == "/_control/rescan" and m == "POST":
             self.body()
             st.store.rescan()
@@ -1040,6 +1232,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         body = (recon_v2 if ver == 2 else recon_v1)(st, fh, rng, lie)
         self.send(200, body, fault=lie)
+
+    def chunk_hashes(self, fh):
+        self.check_cas_auth()
+        fh = self.hexarg(fh)
+        st = self.state
+        if st.take("fch-404"):
+            raise HTTPError(404, "no route (fault fch-404: a server without file-chunk-hashes)", fault="fch-404")
+        lie = "fch-lie" if st.take("fch-lie") else None
+        self.send(200, file_chunk_hashes(st, fh, self.headers.get("X-Range-Dirty"), lie), fault=lie)
 
     def batch(self):
         raw = self.body()
@@ -1338,6 +1539,8 @@ def main(argv=None):
     ap.add_argument("--max-ranges-per-url", type=int, default=0)
     ap.add_argument("--no-v2", action="store_true", help="/v2/reconstructions answers 404")
     ap.add_argument("--shards-v2", action="store_true", help="serve POST /v2/shards (NDJSON events)")
+    ap.add_argument("--fch-extend", action="store_true",
+                    help="file-chunk-hashes windows run on to two stable-size chunks (as the Hub's server)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     VERBOSE = args.verbose

@@ -51,8 +51,7 @@ def check(cond, what):
 # --------------------------------------------------------------------------------------------
 # synthetic store
 
-VERIFICATION_KEY = bytes([127, 24, 87, 214, 206, 86, 237, 102, 18, 127, 249, 19, 231, 165, 195, 243, 164, 205,
-                          38, 213, 181, 219, 73, 230, 65, 36, 152, 127, 40, 251, 148, 195])
+VERIFICATION_KEY = H.VERIFICATION_KEY
 
 
 def serialize_xorb(chunks):
@@ -551,6 +550,35 @@ def run_part1(srv, data, xorbs, all_chunks, store):
     srv.control("reset")
     check(srv.log() == [], "reset clears the log")
 
+    # ---- file-chunk-hashes (api.md section 9): windows over the dirty ranges, a subtree per gap
+    s, fch = srv.json("GET", "/v2/file-chunk-hashes/" + f1h, dict(auth, **{"X-Range-Dirty": "bytes=%d-%d" % (len(f1) // 2, len(f1) // 2)}))
+    ok = s == 200 and len(fch["hashRanges"]) == len(fch["windows"]) + 1 and fch["fileSize"] == len(f1)
+    if ok:
+        w0 = fch["windows"][0]["dirtyByteRange"]
+        sizes = [sum(n["size"] for n in g["nodes"]) if g else 0 for g in fch["hashRanges"]]
+        ok = w0[0] <= len(f1) // 2 < w0[1] and sizes[0] == w0[0] and sizes[0] + (w0[1] - w0[0]) + sizes[1] == len(f1)
+        ok = ok and (fch["hashRanges"][0] is None or fch["hashRanges"][0]["at_start"])
+    check(ok, "file-chunk-hashes: one window over the dirty byte, gap sizes tile the file")
+    s, fch = srv.json("GET", "/v2/file-chunk-hashes/" + f1h, dict(auth, **{"X-Range-Dirty": "bytes=0-0,%d-%d" % (len(f1) - 1, len(f1) + 99)}))
+    check(s == 200 and fch["hashRanges"][0] is None and fch["hashRanges"][-1] is None,
+          "file-chunk-hashes: windows at both ends leave null end gaps (end clamped)")
+    s, _ = srv.json("GET", "/v2/file-chunk-hashes/" + f1h, auth)
+    check(s == 400, "file-chunk-hashes without X-Range-Dirty -> 400")
+    s, _ = srv.json("GET", "/v2/file-chunk-hashes/" + f1h, dict(auth, **{"X-Range-Dirty": "bytes=%d-%d" % (len(f1), len(f1) + 5)}))
+    check(s == 400, "file-chunk-hashes past the end -> 400")
+    s, _ = srv.json("GET", "/v2/file-chunk-hashes/" + "1" * 64, dict(auth, **{"X-Range-Dirty": "bytes=0-0"}))
+    check(s == 404, "file-chunk-hashes of an unknown file -> 404")
+    srv.fault("fch-404")
+    st = [srv.json("GET", "/v2/file-chunk-hashes/" + f1h, dict(auth, **{"X-Range-Dirty": "bytes=5-5"}))[0] for _ in range(2)]
+    check(st == [404, 200], "fch-404: 404 once")
+    hdr = dict(auth, **{"X-Range-Dirty": "bytes=%d-%d" % (len(f1) - 1, len(f1) - 1)})
+    good = srv.json("GET", "/v2/file-chunk-hashes/" + f1h, hdr)[1]
+    srv.fault("fch-lie")
+    bad = srv.json("GET", "/v2/file-chunk-hashes/" + f1h, hdr)[1]
+    check(good["hashRanges"][0] and bad["hashRanges"][0]["nodes"][0]["hash"] != good["hashRanges"][0]["nodes"][0]["hash"]
+          and bad["hashRanges"][0]["nodes"][1:] == good["hashRanges"][0]["nodes"][1:], "fch-lie: one gap node changed")
+    srv.control("reset")
+
     # ---- phase 2: uploads and global dedup
     wauth = {"Authorization": "Bearer " + wtok}
     rnd = random.Random(99)
@@ -732,12 +760,51 @@ def part2(oracle):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def subtree_vectors():
+    """hubserver's MerkleHashSubtree against xet-core's (tests/vectors/subtree.txt, from its
+    WebAssembly build): every `from` line of lists up to 300 chunks."""
+    m64 = (1 << 64) - 1
+
+    def chunks(kind, seed, n):
+        st, out = seed, []
+
+        def nxt():
+            nonlocal st
+            st = (st + 0x9E3779B97F4A7C15) & m64
+            z = st
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m64
+            return z ^ (z >> 31)
+        for _ in range(n):
+            b = bytearray(b"".join(nxt().to_bytes(8, "little") for _ in range(4)))
+            if kind == "cut":
+                b[24] &= 0xFC
+            if kind == "nocut":
+                b[24] |= 1
+            out.append((bytes(b), 1 + nxt() % 131072))
+        return out
+    n_ok = n_all = 0
+    with open(os.path.join(HERE, "vectors", "subtree.txt")) as f:
+        for line in f:
+            v = line.split()
+            if not v or v[0] != "from" or int(v[3]) > 300:
+                continue
+            a, b = int(v[4]), int(v[5])
+            j = H.subtree_from_chunks(v[6] == "1", chunks(v[1], int(v[2]), int(v[3]))[a:b], v[7] == "1")
+            levels = ",".join("%d.%d" % tuple(x) for x in j["levels"])
+            nodes = ",".join("%s:%d" % (x["hash"], x["size"]) for x in j["nodes"]) or "-"
+            n_all += 1
+            n_ok += levels == v[8] and nodes == v[9]
+    check(n_all > 400 and n_ok == n_all, "MerkleHashSubtree = xet-core's on %d/%d vectors" % (n_ok, n_all))
+
+
 def main():
     args = [a for a in sys.argv[1:] if a != "-v"]
     oracle = None
     if "--oracle" in args:
         oracle = args[args.index("--oracle") + 1]
     t = time.time()
+    subtree_vectors()
     part1()
     if oracle:
         part2(oracle)
