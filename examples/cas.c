@@ -37,14 +37,19 @@
 
    A-B is always a byte range, both ends inclusive, as in an HTTP "Range: bytes=A-B".
 
+   Every file the tool writes (-o OUT, store entries) is created new under a unique name
+   beside its target, never through a symlink, and renamed over the target once complete
+   and fsync'd: a failure leaves the target as it was.
+
    Hashes are printed in the Xet API convention. Exit status: 0 success, 1 data or
    verification failure, 2 usage or I/O error. */
-#define _XOPEN_SOURCE 700 /* POSIX: pwrite, fseeko, opendir, mkdir */
+#define _XOPEN_SOURCE 700 /* POSIX: pwrite, fseeko, opendir, mkdir, O_NOFOLLOW, O_CLOEXEC */
 #define CAS_IMPLEMENTATION
 #include "../cas.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -52,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define EXIT_DATA 1
 #define EXIT_USAGE 2
@@ -87,6 +93,15 @@ static int usage(void) {
 
 
 
+/* ---- files: inputs, and every file the tool creates ----
+
+   The tool may run in a directory others can write to (a shared store, /tmp), so no file is
+   ever opened for writing by a name someone else could have planted: each file it creates
+   is a new one made with O_CREAT | O_EXCL | O_NOFOLLOW (create_exclusive), under a unique
+   name beside its target (create_temp_beside); it is written completely, fsync'd and only
+   then renamed over the target, which is therefore never truncated, never written through
+   a symlink, and untouched when anything fails. */
+
 static FILE *open_input(const char *name) {
     FILE *f;
     if (!strcmp(name, "-")) return stdin;
@@ -97,6 +112,96 @@ static FILE *open_input(const char *name) {
 
 static void close_input(FILE *f) {
     if (f && f != stdin) fclose(f);
+}
+
+/* A new file at `path`, which must not exist (not even as a dangling symlink), read-write,
+   mode 0666 less the umask as fopen would give it. -1 with errno if not. */
+static int create_exclusive(const char *path) {
+    return open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+}
+
+/* Creates a new file beside `target` (same directory, so rename is atomic) under a name
+   nobody can predict closely enough to plant first: TARGET.<pid>.<random>.tmp, another one
+   tried if taken. Read-write, for cas get's re-reading. Returns its descriptor and sets
+   *tmp_path (malloc'd), or -1 with a message. */
+static int create_temp_beside(const char *target, char **tmp_path) {
+    static unsigned serial;
+    size_t cap = strlen(target) + 64;
+    char *tmp = (char *)malloc(cap);
+    struct timespec ts;
+    int tries, fd = -1;
+    if (!tmp) {
+        fprintf(stderr, "%s: out of memory\n", g_prog);
+        return -1;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    for (tries = 0; tries < 100 && fd < 0; tries++) {
+        unsigned long mix = (unsigned long)ts.tv_nsec * 2654435761u ^ (unsigned long)ts.tv_sec ^
+                            (unsigned long)++serial * 40503u;
+        snprintf(tmp, cap, "%s.%ld.%08lx.tmp", target, (long)getpid(), mix & 0xffffffffu);
+        fd = create_exclusive(tmp);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    *tmp_path = tmp;
+    return fd;
+}
+
+/* A file being made: written at `tmp`, becomes `target` at new_file_commit. */
+typedef struct {
+    FILE *f;
+    const char *target;
+    char *tmp; /* malloc'd */
+} new_file;
+
+/* Drops the new file: the temporary is removed, the target untouched. */
+static void new_file_discard(new_file *nf) {
+    if (nf->f) fclose(nf->f);
+    if (nf->tmp) unlink(nf->tmp);
+    free(nf->tmp);
+    memset(nf, 0, sizeof *nf);
+}
+
+/* Wraps fd, open on nf->tmp, in nf->f. 0, or -1 with a message (fd closed). */
+static int new_file_stream(new_file *nf, int fd) {
+    nf->f = fdopen(fd, "r+b");
+    if (nf->f) return 0;
+    fprintf(stderr, "%s: %s: %s\n", g_prog, nf->tmp, strerror(errno));
+    close(fd);
+    return -1;
+}
+
+/* Starts the new contents of `target` in a temporary beside it. 0, or -1 with a message. */
+static int new_file_open(new_file *nf, const char *target) {
+    int fd;
+    memset(nf, 0, sizeof *nf);
+    nf->target = target;
+    if ((fd = create_temp_beside(target, &nf->tmp)) < 0) return -1;
+    if (new_file_stream(nf, fd) == 0) return 0;
+    new_file_discard(nf);
+    return -1;
+}
+
+/* Makes the new file the target: flushed and fsync'd (so a crash cannot leave the target
+   renamed but empty), then renamed over it, so a reader sees the old file or the whole new
+   one. On failure the temporary is removed and the target untouched. 0, or -1 with a message. */
+static int new_file_commit(new_file *nf) {
+    const char *what = nf->tmp;
+    int ok = fflush(nf->f) == 0 && fsync(fileno(nf->f)) == 0, e = errno;
+    if (fclose(nf->f) != 0 && ok) ok = 0, e = errno;
+    nf->f = NULL;
+    if (ok && rename(nf->tmp, nf->target) != 0) ok = 0, e = errno, what = nf->target;
+    if (!ok) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, what, strerror(e));
+        unlink(nf->tmp);
+    }
+    free(nf->tmp);
+    memset(nf, 0, sizeof *nf);
+    return ok ? 0 : -1;
 }
 
 static void print_hash(const cas_hash *h) {
@@ -184,7 +289,8 @@ static int file_sink_write(void *user, const void *data, size_t len) {
 static int xorb_pack(int argc, char **argv, uint8_t *buf) {
     const char *in = NULL, *out = NULL;
     int scheme = CAS_SCHEME_AUTO, footer = 0, i, rc = 0;
-    FILE *fin, *fout;
+    FILE *fin;
+    new_file fout;
     cas_xorb_writer *w;
     cas_chunker ch;
     cas_sink sink;
@@ -208,9 +314,7 @@ static int xorb_pack(int argc, char **argv, uint8_t *buf) {
     if (!in || !out) return usage();
     fin = open_input(in);
     if (!fin) return EXIT_USAGE;
-    fout = fopen(out, "wb");
-    if (!fout) {
-        fprintf(stderr, "%s: %s: %s\n", g_prog, out, strerror(errno));
+    if (new_file_open(&fout, out) != 0) {
         close_input(fin);
         return EXIT_USAGE;
     }
@@ -218,7 +322,7 @@ static int xorb_pack(int argc, char **argv, uint8_t *buf) {
     chunk = (uint8_t *)malloc(CAS_CHUNK_MAX_SIZE);
     memset(&sink, 0, sizeof sink);
     sink.write = file_sink_write;
-    sink.user = fout;
+    sink.user = fout.f;
     if (!w || !chunk || cas_xorb_writer_init(w, NULL, scheme, &sink) != CAS_OK) {
         fprintf(stderr, "%s: out of memory\n", g_prog);
         rc = EXIT_USAGE;
@@ -256,6 +360,7 @@ static int xorb_pack(int argc, char **argv, uint8_t *buf) {
         int r = cas_xorb_writer_finish(w, footer, &h);
         if (r != CAS_OK) rc = report("xorb pack", r, &w->error);
     }
+    if (rc == 0 && new_file_commit(&fout) != 0) rc = EXIT_USAGE;
     if (rc == 0) {
         size_t count;
         cas_xorb_writer_chunks(w, &count);
@@ -271,11 +376,7 @@ done_nowriter:
     free(w);
     free(chunk);
     close_input(fin);
-    if (fclose(fout) != 0 && rc == 0) {
-        fprintf(stderr, "%s: %s: write error\n", g_prog, out);
-        rc = EXIT_USAGE;
-    }
-    if (rc != 0) remove(out);
+    if (rc != 0) new_file_discard(&fout); /* a no-op after a failed commit */
     return rc;
 }
 
@@ -841,9 +942,11 @@ static int cmd_hash(int argc, char **argv, uint8_t *buf) {
    cas pack --store DIR FILE...
      Uploads FILE... (or - for stdin) into DIR as one session: new xorbs go to
      DIR/xorbs/<xorb-hash> (the body as uploaded, no footer), the session's shard(s) to
-     DIR/shards/<shard-hash> (upload form), each written to a temporary name and renamed.
-     The shards already in DIR/shards are the dedup cache. Prints "<xet-file-hash>  <name>"
-     per file, and a summary on stderr.
+     DIR/shards/<shard-hash> (upload form), each written to a new temporary of a unique name,
+     fsync'd and renamed, so packs running at once into one store do not disturb each other.
+     The shards already in DIR/shards are the dedup cache, and an existing entry of the same
+     name is trusted and kept (content-addressed). Prints "<xet-file-hash>  <name>" per file,
+     and a summary on stderr.
 
    cas pack --dry-run [--store DIR] FILE...
      The same session, every xorb and shard built in memory and dropped: how much an upload
@@ -857,38 +960,24 @@ typedef struct {
     unsigned long long xorbs_written, shards_written;
 } pack_store;
 
-/* Writes data[0..len) to DIR/SUB/HEX through HEX.tmp + rename; an existing file is kept
-   (content-addressed: same name, same bytes). Returns 0, 1 if it existed, or -1. */
-static int pack_put(const pack_store *st, const char *sub, const cas_hash *h, const uint8_t *data,
-                    size_t len) {
-    char hex[CAS_HASH_HEX_SIZE + 1], path[4096], tmp[4200];
-    FILE *f;
-    if (st->dry_run) return (void)sub, (void)h, (void)data, (void)len, 0;
+/* Writes an upload event's bytes (type CAS_UPLOAD_EVENT_XORB or _SHARD) to DIR/xorbs/HEX or
+   DIR/shards/HEX through a new temporary. An existing file is kept (content-addressed: same
+   name, same bytes). Returns 0 (written), 1 (kept) or -1. */
+static int pack_put(const pack_store *st, int type, const cas_hash *h, const uint8_t *data, size_t len) {
+    char hex[CAS_HASH_HEX_SIZE + 1], path[4096];
+    struct stat sb;
+    new_file nf;
+    if (st->dry_run) return (void)type, (void)h, (void)data, (void)len, 0;
     cas_hash_to_hex(h, hex);
-    snprintf(path, sizeof path, "%s/%s/%s", st->dir, sub, hex);
-    f = fopen(path, "rb");
-    if (f) {
-        fclose(f);
-        return 1;
-    }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "%s: %s: %s\n", g_prog, tmp, strerror(errno));
+    snprintf(path, sizeof path, "%s/%s/%s", st->dir, type == CAS_UPLOAD_EVENT_XORB ? "xorbs" : "shards", hex);
+    if (lstat(path, &sb) == 0) return 1;
+    if (new_file_open(&nf, path) != 0) return -1;
+    if (fwrite(data, 1, len, nf.f) != len) {
+        fprintf(stderr, "%s: %s: write error: %s\n", g_prog, nf.tmp, strerror(errno));
+        new_file_discard(&nf);
         return -1;
     }
-    if (fwrite(data, 1, len, f) != len || fflush(f) != 0) {
-        fprintf(stderr, "%s: %s: write error: %s\n", g_prog, tmp, strerror(errno));
-        fclose(f);
-        remove(tmp);
-        return -1;
-    }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "%s: %s: %s\n", g_prog, path, strerror(errno));
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return new_file_commit(&nf) != 0 ? -1 : 0;
 }
 
 /* Makes DIR, DIR/xorbs and DIR/shards if missing. */
@@ -983,12 +1072,9 @@ static int pack_drain(void *host) {
     int rc;
     while ((rc = cas_upload_next(u, &ev)) == CAS_READY) {
         int put;
-        if (ev.type == CAS_UPLOAD_EVENT_XORB) {
-            put = pack_put(st, "xorbs", &ev.hash, ev.data, ev.len);
-            if (put == 0) st->xorbs_written++;
-        } else if (ev.type == CAS_UPLOAD_EVENT_SHARD) {
-            put = pack_put(st, "shards", &ev.hash, ev.data, ev.len);
-            if (put == 0) st->shards_written++;
+        if (ev.type == CAS_UPLOAD_EVENT_XORB || ev.type == CAS_UPLOAD_EVENT_SHARD) {
+            put = pack_put(st, ev.type, &ev.hash, ev.data, ev.len);
+            if (put == 0) ++*(ev.type == CAS_UPLOAD_EVENT_XORB ? &st->xorbs_written : &st->shards_written);
         } else {
             put = 0; /* no global dedup: a store has no server to ask */
         }
@@ -1312,8 +1398,10 @@ static int cmd_pack(int argc, char **argv) {
    cas unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]
        the manifest a server would send, built from the shards in DIR/shards, then the same path.
 
-   OUT is written as OUT.part and renamed only once every byte is written and checked (the
-   file hash, when a whole file is reconstructed and its hash known); "-o -" writes stdout in
+   OUT is written to a new temporary beside it (OUT.<pid>.<random>.tmp, never a name that
+   exists, never through a symlink) and renamed over OUT only once every byte is written,
+   checked (the file hash, when a whole file is reconstructed and its hash known) and
+   fsync'd; on failure the temporary is removed and OUT untouched. "-o -" writes stdout in
    order (the sequential sink). */
 
 /* Finds a xorb file: DIR/<hex>, DIR/<hex>.xorb, DIR/xorbs/<hex>, DIR/xorbs/<hex>.xorb. */
@@ -1333,10 +1421,9 @@ static FILE *xorb_file_open(const char *dir, const cas_hash *h) {
 }
 
 typedef struct {
-    FILE *f;          /* OUT.part, or stdout */
-    int fd;           /* for pwrite when positional */
-    const char *name; /* OUT */
-    char *part;       /* OUT.part */
+    FILE *f;      /* the new OUT's stream, or stdout */
+    int fd;       /* its descriptor, for pwrite when positional */
+    new_file out; /* OUT's temporary (unused for stdout) */
 } dl_output;
 
 static int dl_write_at(void *user, uint64_t off, const void *data, size_t len) {
@@ -1345,7 +1432,7 @@ static int dl_write_at(void *user, uint64_t off, const void *data, size_t len) {
     while (len) {
         ssize_t n = pwrite(o->fd, p, len, (off_t)off);
         if (n <= 0) {
-            fprintf(stderr, "%s: %s: write error: %s\n", g_prog, o->part, strerror(errno));
+            fprintf(stderr, "%s: %s: write error: %s\n", g_prog, o->out.tmp, strerror(errno));
             return CAS_E_ARGUMENT;
         }
         p += n, off += (uint64_t)n, len -= (size_t)n;
@@ -1416,37 +1503,22 @@ static int dl_local_response(const char *dir, const cas_recon *r, const cas_down
 
 static int dl_open_output(dl_output *o, const char *name) {
     memset(o, 0, sizeof *o);
-    o->name = name;
     if (!strcmp(name, "-")) {
         o->f = stdout;
         return 0;
     }
-    o->part = (char *)malloc(strlen(name) + 6);
-    if (!o->part) return -1;
-    sprintf(o->part, "%s.part", name);
-    o->f = fopen(o->part, "wb");
-    if (!o->f) {
-        fprintf(stderr, "%s: %s: %s\n", g_prog, o->part, strerror(errno));
-        free(o->part);
-        return -1;
-    }
+    if (new_file_open(&o->out, name) != 0) return -1;
+    o->f = o->out.f;
     o->fd = fileno(o->f);
     return 0;
 }
 
-/* Finishes OUT: rename OUT.part on success, remove it otherwise. */
+/* Finishes OUT: the new file becomes OUT if ok, else it is dropped. 0, or -1 if it failed. */
 static int dl_close_output(dl_output *o, int ok) {
-    int ret = 0;
-    if (o->f && o->f != stdout) {
-        if (fclose(o->f) != 0) ok = 0, ret = -1;
-        if (ok && rename(o->part, o->name) != 0) {
-            fprintf(stderr, "%s: %s: %s\n", g_prog, o->name, strerror(errno));
-            ret = -1;
-        }
-        if (!ok) remove(o->part);
-    }
-    free(o->part);
-    return ret;
+    if (o->f == stdout) return 0;
+    if (ok) return new_file_commit(&o->out);
+    new_file_discard(&o->out);
+    return 0;
 }
 
 /* Runs the engine over a manifest with a local xorb directory answering. */
@@ -1622,7 +1694,6 @@ static int cmd_unpack(int argc, char **argv) {
    Progress goes to stderr when it is a terminal. */
 #ifdef CAS_WITH_CURL
 #include <curl/curl.h>
-#include <time.h>
 
 #define GET_MAX_TRIES 8
 
@@ -2073,6 +2144,42 @@ static uint64_t get_resume_prefix(FILE *f, cas_merkle *m, uint8_t *buf) {
     return kept;
 }
 
+/* The resumable OUT.part of `cas get` as a new_file: an existing one is reused only if lstat
+   shows a regular file (not a symlink) of this user, and the file opened (without following
+   a symlink) is the one lstat saw, so nobody else's file is appended to or truncated; a
+   missing one is created exclusively. 0, or -1 with a message. */
+static int get_open_resumable(new_file *nf, const char *out) {
+    struct stat seen, opened;
+    int fd;
+    memset(nf, 0, sizeof *nf);
+    nf->target = out;
+    if ((nf->tmp = (char *)malloc(strlen(out) + 6)) == NULL) {
+        fprintf(stderr, "%s: out of memory\n", g_prog);
+        return -1;
+    }
+    sprintf(nf->tmp, "%s.part", out);
+    if (lstat(nf->tmp, &seen) != 0) {
+        fd = errno == ENOENT ? create_exclusive(nf->tmp) : -1;
+        if (fd < 0) fprintf(stderr, "%s: %s: %s\n", g_prog, nf->tmp, strerror(errno));
+    } else if (!S_ISREG(seen.st_mode) || seen.st_uid != geteuid()) {
+        fprintf(stderr, "%s: %s: not a regular file of yours, not resumed (remove it, or use --no-resume)\n",
+                g_prog, nf->tmp);
+        fd = -1;
+    } else if ((fd = open(nf->tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, nf->tmp, strerror(errno));
+    } else if (fstat(fd, &opened) != 0 || opened.st_dev != seen.st_dev || opened.st_ino != seen.st_ino) {
+        fprintf(stderr, "%s: %s: replaced while being opened, not resumed\n", g_prog, nf->tmp);
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0 || new_file_stream(nf, fd) != 0) { /* an OUT.part that was there stays */
+        free(nf->tmp);
+        nf->tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_get(int argc, char **argv, uint8_t *buf) {
     get_ctx g;
     const char *out = NULL, *hex = NULL, *cas_url = NULL, *token = NULL;
@@ -2081,7 +2188,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
     unsigned flags = 0;
     cas_hash fh;
     char fhex[CAS_HASH_HEX_SIZE + 1];
-    dl_output o;
+    new_file o;
     memset(&g, 0, sizeof g);
     g.endpoint = getenv("HF_ENDPOINT") ? getenv("HF_ENDPOINT") : "https://huggingface.co";
     g.revision = "main";
@@ -2153,14 +2260,8 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         rc = EXIT_USAGE;
         goto done;
     }
-    memset(&o, 0, sizeof o);
-    o.name = out;
-    o.part = (char *)malloc(strlen(out) + 6);
-    sprintf(o.part, "%s.part", out);
-    o.f = fopen(o.part, resume && !ranged ? "ab+" : "wb+");
-    if (!o.f) {
-        fprintf(stderr, "%s: %s: %s\n", g_prog, o.part, strerror(errno));
-        free(o.part);
+    resume = resume && !ranged; /* a range is never resumed: no OUT.part, a new temporary */
+    if ((resume ? get_open_resumable(&o, out) : new_file_open(&o, out)) != 0) {
         rc = EXIT_USAGE;
         goto done;
     }
@@ -2177,7 +2278,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
             fflush(o.f);
             have = get_resume_prefix(o.f, &prefix, buf);
             if (ftruncate(fileno(o.f), (off_t)have) != 0 || fseeko(o.f, 0, SEEK_END) != 0) { rc = EXIT_USAGE; break; }
-            if (have && round == 0) fprintf(stderr, "%s: resuming %s at byte %llu\n", g_prog, o.part, (unsigned long long)have);
+            if (have && round == 0) fprintf(stderr, "%s: resuming %s at byte %llu\n", g_prog, o.tmp, (unsigned long long)have);
             snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)have);
         } else {
             snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)a, (unsigned long long)b);
@@ -2209,18 +2310,15 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         fprintf(stderr, "%s: signed URLs refused; asking for a new reconstruction\n", g_prog);
     }
     if (rc == -403) rc = EXIT_DATA;
-    if (fflush(o.f) != 0 || fclose(o.f) != 0) rc = rc ? rc : EXIT_USAGE;
     if (rc == 0) {
-        if (rename(o.part, out) != 0) {
-            fprintf(stderr, "%s: %s: %s\n", g_prog, out, strerror(errno));
-            rc = EXIT_USAGE;
-        } else {
-            printf("%s  %s\n", hex, out);
-        }
-    } else if (ranged || !resume || !g.transport_failure) {
-        remove(o.part); /* kept only to resume after a network failure, never bad data */
+        if (new_file_commit(&o) != 0) rc = EXIT_USAGE;
+        else printf("%s  %s\n", hex, out);
+    } else if (resume && g.transport_failure) { /* OUT.part is kept to resume, never bad data */
+        fclose(o.f);
+        free(o.tmp);
+    } else {
+        new_file_discard(&o);
     }
-    free(o.part);
 done:
     free(g.access);
     free(g.cas_url);
@@ -2552,8 +2650,7 @@ static int put_drain(void *host) {
             if ((q = put_new(P, PUT_QUERY, &ev)) != NULL) put_enqueue(P, q);
             continue;
         }
-        if (P->store.dir && pack_put(&P->store, ev.type == CAS_UPLOAD_EVENT_XORB ? "xorbs" : "shards", &ev.hash,
-                                     ev.data, ev.len) < 0)
+        if (P->store.dir && pack_put(&P->store, ev.type, &ev.hash, ev.data, ev.len) < 0)
             return P->fail = EXIT_USAGE;
         if (ev.type == CAS_UPLOAD_EVENT_SHARD) {
             put_wait_all(P); /* every xorb first */
