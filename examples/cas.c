@@ -39,7 +39,8 @@
 
    Every file the tool writes (-o OUT, store entries) is created new under a unique name
    beside its target, never through a symlink, and renamed over the target once complete
-   and fsync'd: a failure leaves the target as it was.
+   and fsync'd: a failure leaves the target as it was. An OUT that is also an input is
+   refused.
 
    Hashes are printed in the Xet API convention. Exit status: 0 success, 1 data or
    verification failure, 2 usage or I/O error. */
@@ -102,11 +103,42 @@ static int usage(void) {
    then renamed over the target, which is therefore never truncated, never written through
    a symlink, and untouched when anything fails. */
 
+/* The output of the running command, if it exists already: an input that is the same file
+   is refused (`xorb pack f -o f` would replace its own input, an unpack over one of the
+   store's xorbs would replace the xorb it reads), so every input is opened through
+   input_is_output. */
+static struct {
+    const char *name;
+    int exists;
+    dev_t dev;
+    ino_t ino;
+    int refused; /* an input was the output */
+} g_output;
+
+/* Notes `name` (not "-": stdout) as the command's output, before any input is opened. */
+static void output_note(const char *name) {
+    struct stat sb;
+    g_output.name = name;
+    g_output.exists = strcmp(name, "-") != 0 && stat(name, &sb) == 0;
+    if (g_output.exists) g_output.dev = sb.st_dev, g_output.ino = sb.st_ino;
+}
+
+/* 1, with the message, if the opened input f is the output file. */
+static int input_is_output(FILE *f) {
+    struct stat sb;
+    if (!g_output.exists || fstat(fileno(f), &sb) != 0) return 0;
+    if (sb.st_dev != g_output.dev || sb.st_ino != g_output.ino) return 0;
+    fprintf(stderr, "%s: %s: is also an input\n", g_prog, g_output.name);
+    g_output.refused = 1;
+    return 1;
+}
+
 static FILE *open_input(const char *name) {
     FILE *f;
     if (!strcmp(name, "-")) return stdin;
     f = fopen(name, "rb");
     if (!f) fprintf(stderr, "%s: %s: %s\n", g_prog, name, strerror(errno));
+    else if (input_is_output(f)) fclose(f), f = NULL;
     return f;
 }
 
@@ -312,6 +344,7 @@ static int xorb_pack(int argc, char **argv, uint8_t *buf) {
         else return usage();
     }
     if (!in || !out) return usage();
+    output_note(out);
     fin = open_input(in);
     if (!fin) return EXIT_USAGE;
     if (new_file_open(&fout, out) != 0) {
@@ -1401,10 +1434,12 @@ static int cmd_pack(int argc, char **argv) {
    OUT is written to a new temporary beside it (OUT.<pid>.<random>.tmp, never a name that
    exists, never through a symlink) and renamed over OUT only once every byte is written,
    checked (the file hash, when a whole file is reconstructed and its hash known) and
-   fsync'd; on failure the temporary is removed and OUT untouched. "-o -" writes stdout in
-   order (the sequential sink). */
+   fsync'd; on failure the temporary is removed and OUT untouched. An OUT that is one of the
+   inputs (the manifest, a shard, a xorb) is refused. "-o -" writes stdout in order (the
+   sequential sink). */
 
-/* Finds a xorb file: DIR/<hex>, DIR/<hex>.xorb, DIR/xorbs/<hex>, DIR/xorbs/<hex>.xorb. */
+/* Finds a xorb file: DIR/<hex>, DIR/<hex>.xorb, DIR/xorbs/<hex>, DIR/xorbs/<hex>.xorb. NULL,
+   with a message, if there is none or it is the command's output. */
 static FILE *xorb_file_open(const char *dir, const cas_hash *h) {
     static const char *forms[4] = {"%s/%s", "%s/%s.xorb", "%s/xorbs/%s", "%s/xorbs/%s.xorb"};
     char hex[CAS_HASH_HEX_SIZE + 1], path[4096];
@@ -1414,6 +1449,10 @@ static FILE *xorb_file_open(const char *dir, const cas_hash *h) {
         FILE *f;
         snprintf(path, sizeof path, forms[k], dir, hex);
         f = fopen(path, "rb");
+        if (f && input_is_output(f)) {
+            fclose(f);
+            return NULL;
+        }
         if (f) return f;
     }
     fprintf(stderr, "%s: xorb %s: not found in %s\n", g_prog, hex, dir);
@@ -1529,7 +1568,15 @@ static int dl_run_local(const cas_recon *r, const char *dir, const char *out, ui
     cas_download_request q;
     dl_output o;
     cas_error err;
+    size_t i;
     int rc;
+    /* Every xorb is found first, so a missing one, or one that is OUT, fails before OUT is
+       begun. */
+    for (i = 0; i < r->num_xorbs; i++) {
+        FILE *f = xorb_file_open(dir, &r->xorbs[i].hash);
+        if (!f) return EXIT_USAGE;
+        fclose(f);
+    }
     if (dl_open_output(&o, out) != 0) return EXIT_USAGE;
     memset(&desc, 0, sizeof desc);
     desc.flags = flags;
@@ -1604,6 +1651,7 @@ static int cmd_reconstruct(int argc, char **argv) {
         else return usage();
     }
     if (!manifest || !dir || !out) return usage();
+    output_note(out);
     text = read_all(manifest, (size_t)CAS_JSON_MAX_BODY + 1, &len);
     if (!text) return EXIT_USAGE;
     rc = dl_parse_manifest(text, len, &r, &err);
@@ -1663,6 +1711,7 @@ static int cmd_unpack(int argc, char **argv) {
         return EXIT_USAGE;
     }
     memset(&sh, 0, sizeof sh);
+    output_note(out);
     if ((rc = pack_load_shards(store, &sh)) != 0) {
         pack_shards_free(&sh);
         return rc;
@@ -1671,7 +1720,7 @@ static int cmd_unpack(int argc, char **argv) {
     rc = cas_recon_from_shards(NULL, sh.s, sh.n, &h, a, b, "http://store.invalid/xorbs/",
                                dl_record_ends, xorbs, &r, &err);
     pack_shards_free(&sh);
-    if (rc != CAS_OK) return report(hex, rc, &err);
+    if (rc != CAS_OK) return g_output.refused ? EXIT_USAGE : report(hex, rc, &err);
     rc = dl_run_local(&r, xorbs, out, ranged ? b - a + 1 : 0, ranged ? NULL : &h, flags);
     cas_recon_free(&r);
     return rc;
