@@ -20,6 +20,8 @@
    cas pack --dry-run [--store DIR] FILE...
                                       the same session with nothing written: what an upload
                                       would store (xorbs are still built, in memory)
+   cas store verify DIR               every xorb of DIR/xorbs against its name and every shard
+                                      of DIR/shards against the xorbs; one line per problem
    cas unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]
                                       a file of the store: the manifest a server would send,
                                       built from DIR/shards, run against DIR/xorbs
@@ -78,6 +80,7 @@ static int usage(void) {
             "       %s shard verify FILE [--store DIR]\n"
             "       %s pack --store DIR [--threads N] FILE...\n"
             "       %s pack --dry-run [--store DIR] [--threads N] FILE...\n"
+            "       %s store verify DIR\n"
             "       %s unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]\n"
             "       %s reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]\n"
             "       %s get REPO_ID PATH [-o OUT] [--revision R] [--repo-type model|dataset|space]\n"
@@ -88,7 +91,7 @@ static int usage(void) {
             "       %s put --cas-url URL [--token T] FILE... [--jobs N] [--tries N] [--store DIR] [--threads N]\n"
             "       %s version\n",
             g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog,
-            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
+            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
     return EXIT_USAGE;
 }
 
@@ -686,7 +689,26 @@ static void shard_dump_json(const cas_shard *s) {
     printf("]}\n");
 }
 
-/* ---- the xorb store of `shard verify --store` ---- */
+/* ---- a directory store's xorbs, read and verified: shard verify --store, store verify ---- */
+
+/* Opens xorb h of DIR: DIR/<hex>, DIR/<hex>.xorb, DIR/xorbs/<hex> or DIR/xorbs/<hex>.xorb
+   (a flat directory of xorbs or a store), writing its name to path[0..cap). NULL if none
+   is there (no message) or if it is the command's output (message). */
+static FILE *xorb_file_find(const char *dir, const cas_hash *h, char *path, size_t cap) {
+    static const char *forms[4] = {"%s/%s", "%s/%s.xorb", "%s/xorbs/%s", "%s/xorbs/%s.xorb"};
+    char hex[CAS_HASH_HEX_SIZE + 1];
+    int k;
+    cas_hash_to_hex(h, hex);
+    for (k = 0; k < 4; k++) {
+        FILE *f;
+        snprintf(path, cap, forms[k], dir, hex);
+        if ((f = fopen(path, "rb")) == NULL) continue;
+        if (!input_is_output(f)) return f;
+        fclose(f);
+        return NULL;
+    }
+    return NULL;
+}
 
 typedef struct {
     const char *dir;
@@ -695,12 +717,28 @@ typedef struct {
     cas_chunk *chunks; /* CAS_XORB_MAX_CHUNKS entries */
     uint32_t count;
     uint8_t *scratch; /* cas_xorb_walk's 2 x CAS_CHUNK_MAX_SIZE */
-    char msg[512];    /* why a xorb could not be used */
-} shard_store;
+    char msg[512];    /* why a xorb could not be used: "PATH: reason" */
+} store_xorbs;
 
-static int shard_store_collect(void *user, uint32_t index, uint64_t offset, const cas_chunk_header *h,
+/* 0, or EXIT_USAGE with the message. */
+static int store_xorbs_init(store_xorbs *st, const char *dir) {
+    memset(st, 0, sizeof *st);
+    st->dir = dir;
+    st->chunks = (cas_chunk *)malloc(CAS_XORB_MAX_CHUNKS * sizeof(cas_chunk));
+    st->scratch = (uint8_t *)malloc(2 * CAS_CHUNK_MAX_SIZE);
+    if (st->chunks && st->scratch) return 0;
+    fprintf(stderr, "%s: out of memory\n", g_prog);
+    return EXIT_USAGE;
+}
+
+static void store_xorbs_free(store_xorbs *st) {
+    free(st->chunks);
+    free(st->scratch);
+}
+
+static int store_xorbs_collect(void *user, uint32_t index, uint64_t offset, const cas_chunk_header *h,
                                const uint8_t *data, const cas_hash *hash) {
-    shard_store *st = (shard_store *)user;
+    store_xorbs *st = (store_xorbs *)user;
     (void)offset;
     (void)data;
     st->chunks[index].hash = *hash;
@@ -709,38 +747,31 @@ static int shard_store_collect(void *user, uint32_t index, uint64_t offset, cons
     return 0;
 }
 
-/* Loads DIR/xorbs/<hash>, DIR/xorbs/<hash>.xorb, DIR/<hash> or DIR/<hash>.xorb with the
-   library's xorb reader (every chunk decoded and hashed, a footer checked); the chunks'
-   Merkle hash must be the xorb's name. */
-static int shard_store_load(shard_store *st, const cas_hash *xorb) {
-    static const char *forms[4] = {"%s/xorbs/%s", "%s/xorbs/%s.xorb", "%s/%s", "%s/%s.xorb"};
-    char hex[CAS_HASH_HEX_SIZE + 1], path[4096];
+/* Reads the xorb file `path` with the library's xorb reader (every chunk decoded and hashed,
+   a footer checked); the chunks' Merkle hash must be `xorb`, the file's name. CAS_OK (its
+   chunks cached), or CAS_E_SHARD_VERIFICATION with st->msg saying why. */
+static int store_xorb_check(store_xorbs *st, const char *path, const cas_hash *xorb) {
     cas_xorb_info info;
     cas_error err;
     uint8_t *data;
     size_t len = 0;
-    FILE *f = NULL;
-    int k, rc;
-    cas_hash_to_hex(xorb, hex);
+    int rc;
     st->have = 0;
     st->count = 0;
-    for (k = 0; k < 4 && !f; k++) {
-        snprintf(path, sizeof path, forms[k], st->dir, hex);
-        f = fopen(path, "rb");
-    }
-    if (!f) return CAS_E_SHARD_NO_CHUNKS;
-    fclose(f);
     data = read_all(path, XORB_FILE_LIMIT, &len);
-    if (!data) return CAS_E_SHARD_NO_CHUNKS;
-    rc = cas_xorb_walk(data, len, st->scratch, shard_store_collect, st, &info, &err);
+    if (!data) {
+        snprintf(st->msg, sizeof st->msg, "%s: cannot be read", path);
+        return CAS_E_SHARD_VERIFICATION;
+    }
+    rc = cas_xorb_walk(data, len, st->scratch, store_xorbs_collect, st, &info, &err);
     free(data);
     if (rc != CAS_OK) {
-        snprintf(st->msg, sizeof st->msg, "xorb %s: %s (%s) at byte %llu", hex, cas_result_message(rc),
+        snprintf(st->msg, sizeof st->msg, "%s: %s (%s) at byte %llu", path, cas_result_message(rc),
                  err.what, (unsigned long long)err.offset);
         return CAS_E_SHARD_VERIFICATION;
     }
     if (!cas_hash_equal(&info.xorb_hash, xorb)) {
-        snprintf(st->msg, sizeof st->msg, "xorb %s: its chunks hash to another xorb hash", hex);
+        snprintf(st->msg, sizeof st->msg, "%s: its chunks hash to another xorb hash", path);
         return CAS_E_SHARD_VERIFICATION;
     }
     st->cached = *xorb;
@@ -748,11 +779,21 @@ static int shard_store_load(shard_store *st, const cas_hash *xorb) {
     return CAS_OK;
 }
 
+/* Finds xorb `xorb` in the store and checks it. CAS_E_SHARD_NO_CHUNKS if it is not there. */
+static int store_xorbs_load(store_xorbs *st, const cas_hash *xorb) {
+    char path[4096];
+    FILE *f = xorb_file_find(st->dir, xorb, path, sizeof path);
+    st->have = 0;
+    if (!f) return CAS_E_SHARD_NO_CHUNKS;
+    fclose(f);
+    return store_xorb_check(st, path, xorb);
+}
+
 /* cas_shard_chunks_fn over the store. */
-static int shard_store_chunks(void *user, const cas_hash *xorb, uint32_t start, uint32_t end, cas_chunk *out) {
-    shard_store *st = (shard_store *)user;
+static int store_xorbs_chunks(void *user, const cas_hash *xorb, uint32_t start, uint32_t end, cas_chunk *out) {
+    store_xorbs *st = (store_xorbs *)user;
     if (!st->have || !cas_hash_equal(&st->cached, xorb)) {
-        int rc = shard_store_load(st, xorb);
+        int rc = store_xorbs_load(st, xorb);
         if (rc) return rc;
     }
     if (end > st->count) return CAS_E_SHARD_ENTRY; /* the range passes the xorb's chunks */
@@ -760,61 +801,60 @@ static int shard_store_chunks(void *user, const cas_hash *xorb, uint32_t start, 
     return CAS_OK;
 }
 
-static int cmd_shard_verify(const char *name, const char *store) {
-    uint8_t *data;
-    cas_shard s;
-    shard_store st;
+/* Checks shard s (read from `name`): its own CAS info and every term's verification hash and
+   size against the chunks of the store's xorbs (st; NULL: against the shard's own CAS info).
+   Problems go to stderr, naming `name`; verbose: the "ok" line on stdout too. 0 if it
+   verifies (with a store: every term, so a missing xorb is a problem), else EXIT_DATA. */
+static int shard_check(const char *name, const cas_shard *s, store_xorbs *st, int verbose) {
     cas_error err;
     size_t checked = 0, unchecked = 0, i;
-    int rc = shard_load(name, &data, &s), ret = 0;
-    if (rc) return rc;
-    memset(&st, 0, sizeof st);
-    st.dir = store;
-    if (store) {
-        st.chunks = (cas_chunk *)malloc(CAS_XORB_MAX_CHUNKS * sizeof(cas_chunk));
-        st.scratch = (uint8_t *)malloc(2 * CAS_CHUNK_MAX_SIZE);
-        if (!st.chunks || !st.scratch) {
-            fprintf(stderr, "%s: out of memory\n", g_prog);
-            ret = EXIT_USAGE;
-            goto done;
-        }
-    }
+    int rc;
+    if (st) st->msg[0] = 0;
     /* The shard's own CAS info must describe the stored xorbs it names. */
-    for (i = 0; store && i < s.num_xorbs && !s.keyed; i++) {
-        const cas_shard_xorb *x = &s.xorbs[i];
+    for (i = 0; st && i < s->num_xorbs && !s->keyed; i++) {
+        const cas_shard_xorb *x = &s->xorbs[i];
         uint32_t j, bad = 0;
-        rc = shard_store_load(&st, &x->xorb_hash);
+        rc = store_xorbs_load(st, &x->xorb_hash);
         if (rc == CAS_E_SHARD_NO_CHUNKS) continue;
         if (rc == CAS_OK) {
-            bad = st.count != x->num_chunks;
+            bad = st->count != x->num_chunks;
             for (j = 0; !bad && j < x->num_chunks; j++)
-                bad = !cas_hash_equal(&st.chunks[j].hash, &x->chunks[j].hash) || st.chunks[j].size != x->chunks[j].unpacked_bytes;
+                bad = !cas_hash_equal(&st->chunks[j].hash, &x->chunks[j].hash) || st->chunks[j].size != x->chunks[j].unpacked_bytes;
         }
         if (rc || bad) {
             fprintf(stderr, "%s: %s: xorb at byte %llu: %s\n", g_prog, name, (unsigned long long)x->offset,
-                    rc ? st.msg : "its CAS info differs from the stored xorb's chunks");
-            ret = EXIT_DATA;
-            goto done;
+                    rc ? st->msg : "its CAS info differs from the stored xorb's chunks");
+            return EXIT_DATA;
         }
     }
-    rc = cas_shard_check_terms(&s, store ? shard_store_chunks : NULL, &st, &checked, &unchecked, &err);
+    rc = cas_shard_check_terms(s, st ? store_xorbs_chunks : NULL, st, &checked, &unchecked, &err);
     if (rc != CAS_OK) {
         fprintf(stderr, "%s: %s: %s: %s at byte %llu\n", g_prog, name, cas_result_name(rc),
-                st.msg[0] ? st.msg : err.what, (unsigned long long)err.offset);
-        ret = EXIT_DATA;
-        goto done;
+                st && st->msg[0] ? st->msg : err.what, (unsigned long long)err.offset);
+        return EXIT_DATA;
     }
-    printf("%s: ok: %zu files, %zu xorbs, %zu chunks; %zu terms verified", name, s.num_files, s.num_xorbs,
-           s.num_chunks, checked);
-    if (unchecked) printf(", %zu not (xorb %s)", unchecked, store ? "missing from the store" : "not in the shard: use --store");
-    printf("\n");
-    if (store && unchecked) ret = EXIT_DATA;
-done:
-    free(st.chunks);
-    free(st.scratch);
+    if (verbose) {
+        printf("%s: ok: %zu files, %zu xorbs, %zu chunks; %zu terms verified", name, s->num_files, s->num_xorbs,
+               s->num_chunks, checked);
+        if (unchecked) printf(", %zu not (xorb %s)", unchecked, st ? "missing from the store" : "not in the shard: use --store");
+        printf("\n");
+    } else if (st && unchecked) {
+        fprintf(stderr, "%s: %s: %zu terms not verified: xorb missing from the store\n", g_prog, name, unchecked);
+    }
+    return st && unchecked ? EXIT_DATA : 0;
+}
+
+static int cmd_shard_verify(const char *name, const char *store) {
+    uint8_t *data;
+    cas_shard s;
+    store_xorbs st;
+    int rc = shard_load(name, &data, &s);
+    if (rc) return rc;
+    if (!store || (rc = store_xorbs_init(&st, store)) == 0) rc = shard_check(name, &s, store ? &st : NULL, 1);
+    if (store) store_xorbs_free(&st);
     cas_shard_free(&s);
     free(data);
-    return ret;
+    return rc;
 }
 
 /* argv[0] = "shard". */
@@ -984,7 +1024,13 @@ static int cmd_hash(int argc, char **argv, uint8_t *buf) {
    cas pack --dry-run [--store DIR] FILE...
      The same session, every xorb and shard built in memory and dropped: how much an upload
      would store given DIR's shards (none without --store). DIR is only read. Also the
-     upload pipeline's speed without the disk (tests/bench_pack.sh). */
+     upload pipeline's speed without the disk (tests/bench_pack.sh).
+
+   cas store verify DIR
+     Every xorb of DIR/xorbs (<hash> or <hash>.xorb) decoded and hashed against its name, as
+     `cas xorb verify` does, and every shard of DIR/shards checked against them, as `cas shard
+     verify --store DIR` does. One line per problem on stderr, naming the file; a summary on
+     stdout; exit status 1 if anything is wrong. Temporaries and other names are skipped. */
 
 typedef struct {
     cas_upload *u;
@@ -1028,6 +1074,44 @@ static int pack_mkdirs(const char *dir) {
     return 0;
 }
 
+/* Calls each(user, path, name) for every entry of DIR/SUB until one returns nonzero (the
+   result). EXIT_USAGE, with a message, if the directory cannot be read. */
+static int store_each(const char *dir, const char *sub, int (*each)(void *user, const char *path, const char *name),
+                      void *user) {
+    char path[4096];
+    DIR *d;
+    struct dirent *e;
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    d = opendir(path);
+    if (!d) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        snprintf(path, sizeof path, "%s/%s/%s", dir, sub, e->d_name);
+        rc = each(user, path, e->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* A shard's name in a store: <64 hex> (what pack writes) or *.shard (what xet-core's and HF's
+   tools write); never a temporary. */
+static int is_shard_name(const char *name) {
+    cas_hash h;
+    size_t n = strlen(name);
+    return (n == CAS_HASH_HEX_SIZE && cas_hash_from_hex(name, n, &h) == CAS_OK) ||
+           (n > 6 && name[0] != '.' && !strcmp(name + n - 6, ".shard"));
+}
+
+/* A xorb's name in a store: <64 hex> or <64 hex>.xorb, the xorb hash; 1 with *h if so. */
+static int xorb_name_hash(const char *name, cas_hash *h) {
+    size_t n = strlen(name);
+    return (n == CAS_HASH_HEX_SIZE || (n == CAS_HASH_HEX_SIZE + 5 && !strcmp(name + CAS_HASH_HEX_SIZE, ".xorb"))) &&
+           cas_hash_from_hex(name, CAS_HASH_HEX_SIZE, h) == CAS_OK;
+}
+
 typedef struct {
     cas_shard *s;
     uint8_t **data;
@@ -1044,56 +1128,89 @@ static void pack_shards_free(pack_shards *ps) {
     free(ps->data);
 }
 
-/* Loads every shard of DIR/shards: files named <64 hex> (what pack writes) or *.shard (what
-   xet-core's and HF's tools write); temporaries and anything else are skipped. */
+/* store_each over DIR/shards: loads one shard into the pack_shards. */
+static int pack_load_shard(void *user, const char *path, const char *name) {
+    pack_shards *ps = (pack_shards *)user;
+    cas_error err;
+    size_t len = 0;
+    uint8_t *data;
+    if (!is_shard_name(name)) return 0;
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? 2 * ps->cap : 16;
+        cas_shard *s = (cas_shard *)realloc(ps->s, cap * sizeof *s);
+        uint8_t **dd;
+        if (s) ps->s = s;
+        dd = s ? (uint8_t **)realloc(ps->data, cap * sizeof *dd) : NULL;
+        if (!s || !dd) {
+            fprintf(stderr, "%s: out of memory\n", g_prog);
+            return EXIT_USAGE;
+        }
+        ps->data = dd;
+        ps->cap = cap;
+    }
+    data = read_all(path, CAS_SHARD_MAX_SIZE, &len);
+    if (!data) return EXIT_USAGE;
+    if (cas_shard_parse(data, len, NULL, &ps->s[ps->n], &err) != CAS_OK) {
+        free(data);
+        return report(path, err.code, &err);
+    }
+    ps->data[ps->n++] = data;
+    return 0;
+}
+
+/* Loads every shard of DIR/shards (is_shard_name); anything else is skipped. */
 static int pack_load_shards(const char *dir, pack_shards *ps) {
-    char path[4096];
-    DIR *d;
-    struct dirent *e;
-    int rc = 0;
-    snprintf(path, sizeof path, "%s/shards", dir);
-    d = opendir(path);
-    if (!d) {
-        fprintf(stderr, "%s: %s: %s\n", g_prog, path, strerror(errno));
-        return EXIT_USAGE;
+    return store_each(dir, "shards", pack_load_shard, ps);
+}
+
+typedef struct {
+    store_xorbs st;
+    unsigned long xorbs, shards, problems;
+} store_verify;
+
+/* store_each over DIR/xorbs. */
+static int store_verify_xorb(void *user, const char *path, const char *name) {
+    store_verify *v = (store_verify *)user;
+    cas_hash h;
+    if (!xorb_name_hash(name, &h)) return 0;
+    v->xorbs++;
+    if (store_xorb_check(&v->st, path, &h) != CAS_OK) {
+        fprintf(stderr, "%s: %s\n", g_prog, v->st.msg);
+        v->problems++;
     }
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        cas_hash h;
-        cas_error err;
-        size_t len = 0, nl = strlen(e->d_name);
-        uint8_t *data;
-        if (!(nl == CAS_HASH_HEX_SIZE && cas_hash_from_hex(e->d_name, nl, &h) == CAS_OK) &&
-            !(nl > 6 && e->d_name[0] != '.' && !strcmp(e->d_name + nl - 6, ".shard")))
-            continue;
-        if (ps->n == ps->cap) {
-            size_t cap = ps->cap ? 2 * ps->cap : 16;
-            cas_shard *s = (cas_shard *)realloc(ps->s, cap * sizeof *s);
-            uint8_t **dd;
-            if (s) ps->s = s;
-            dd = s ? (uint8_t **)realloc(ps->data, cap * sizeof *dd) : NULL;
-            if (!s || !dd) {
-                fprintf(stderr, "%s: out of memory\n", g_prog);
-                rc = EXIT_USAGE;
-                break;
-            }
-            ps->data = dd;
-            ps->cap = cap;
-        }
-        snprintf(path, sizeof path, "%s/shards/%s", dir, e->d_name);
-        data = read_all(path, CAS_SHARD_MAX_SIZE, &len);
-        if (!data) {
-            rc = EXIT_USAGE;
-            break;
-        }
-        if (cas_shard_parse(data, len, NULL, &ps->s[ps->n], &err) != CAS_OK) {
-            rc = report(path, err.code, &err);
-            free(data);
-            break;
-        }
-        ps->data[ps->n++] = data;
+    return 0;
+}
+
+/* store_each over DIR/shards. */
+static int store_verify_shard(void *user, const char *path, const char *name) {
+    store_verify *v = (store_verify *)user;
+    uint8_t *data;
+    cas_shard s;
+    if (!is_shard_name(name)) return 0;
+    v->shards++;
+    if (shard_load(path, &data, &s) != 0) { /* the message names the shard */
+        v->problems++;
+        return 0;
     }
-    closedir(d);
-    return rc;
+    if (shard_check(path, &s, &v->st, 0) != 0) v->problems++;
+    cas_shard_free(&s);
+    free(data);
+    return 0;
+}
+
+/* argv[0] = "store". */
+static int cmd_store(int argc, char **argv) {
+    store_verify v;
+    int rc;
+    if (argc != 3 || strcmp(argv[1], "verify")) return usage();
+    memset(&v, 0, sizeof v);
+    if ((rc = store_xorbs_init(&v.st, argv[2])) == 0 && (rc = store_each(argv[2], "xorbs", store_verify_xorb, &v)) == 0)
+        rc = store_each(argv[2], "shards", store_verify_shard, &v);
+    store_xorbs_free(&v.st);
+    if (rc) return rc;
+    printf("%s: %lu xorbs, %lu shards: %s", argv[2], v.xorbs, v.shards, v.problems ? "" : "ok\n");
+    if (v.problems) printf("%lu with problems\n", v.problems);
+    return v.problems ? EXIT_DATA : 0;
 }
 
 /* Drains the session's events into the store (host: the pack_store). Returns 0 or an exit
@@ -1438,25 +1555,13 @@ static int cmd_pack(int argc, char **argv) {
    inputs (the manifest, a shard, a xorb) is refused. "-o -" writes stdout in order (the
    sequential sink). */
 
-/* Finds a xorb file: DIR/<hex>, DIR/<hex>.xorb, DIR/xorbs/<hex>, DIR/xorbs/<hex>.xorb. NULL,
-   with a message, if there is none or it is the command's output. */
+/* xorb_file_find, or NULL with a message. */
 static FILE *xorb_file_open(const char *dir, const cas_hash *h) {
-    static const char *forms[4] = {"%s/%s", "%s/%s.xorb", "%s/xorbs/%s", "%s/xorbs/%s.xorb"};
     char hex[CAS_HASH_HEX_SIZE + 1], path[4096];
-    int k;
+    FILE *f = xorb_file_find(dir, h, path, sizeof path);
     cas_hash_to_hex(h, hex);
-    for (k = 0; k < 4; k++) {
-        FILE *f;
-        snprintf(path, sizeof path, forms[k], dir, hex);
-        f = fopen(path, "rb");
-        if (f && input_is_output(f)) {
-            fclose(f);
-            return NULL;
-        }
-        if (f) return f;
-    }
-    fprintf(stderr, "%s: xorb %s: not found in %s\n", g_prog, hex, dir);
-    return NULL;
+    if (!f && !g_output.refused) fprintf(stderr, "%s: xorb %s: not found in %s\n", g_prog, hex, dir);
+    return f;
 }
 
 typedef struct {
@@ -2883,6 +2988,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "xorb")) rc = cmd_xorb(argc - 2, argv + 2, buf);
     else if (!strcmp(argv[1], "shard")) rc = cmd_shard(argc - 1, argv + 1);
     else if (!strcmp(argv[1], "pack")) rc = cmd_pack(argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "store")) rc = cmd_store(argc - 1, argv + 1);
     else if (!strcmp(argv[1], "unpack")) rc = cmd_unpack(argc - 2, argv + 2);
     else if (!strcmp(argv[1], "reconstruct")) rc = cmd_reconstruct(argc - 2, argv + 2);
     else if (!strcmp(argv[1], "get")) rc = cmd_get(argc - 2, argv + 2, buf);
