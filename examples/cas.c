@@ -13,10 +13,13 @@
    cas shard verify FILE [--store DIR]
                                       structure; with a store, every verification hash against
                                       the chunks of DIR/xorbs/<hash>[.xorb] or DIR/<hash>[.xorb]
-   cas pack --store DIR FILE...       the upload engine into a directory store: new xorbs to
+   cas pack --store DIR [--verify-existing] FILE...
+                                      the upload engine into a directory store: new xorbs to
                                       DIR/xorbs/<hash>, the session's shards to DIR/shards/<hash>
                                       (dedup against the shards already there); prints
-                                      <xet-file-hash>  <name> per file, a summary on stderr
+                                      <xet-file-hash>  <name> per file, a summary on stderr;
+                                      --verify-existing: store shards and xorbs are checked
+                                      before being trusted, a damaged xorb is replaced
    cas pack --dry-run [--store DIR] FILE...
                                       the same session with nothing written: what an upload
                                       would store (xorbs are still built, in memory)
@@ -78,7 +81,7 @@ static int usage(void) {
             "       %s xorb verify XORB [--hash H]\n"
             "       %s shard dump FILE [--json]\n"
             "       %s shard verify FILE [--store DIR]\n"
-            "       %s pack --store DIR [--threads N] FILE...\n"
+            "       %s pack --store DIR [--threads N] [--verify-existing] FILE...\n"
             "       %s pack --dry-run [--store DIR] [--threads N] FILE...\n"
             "       %s store verify DIR\n"
             "       %s unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]\n"
@@ -689,7 +692,8 @@ static void shard_dump_json(const cas_shard *s) {
     printf("]}\n");
 }
 
-/* ---- a directory store's xorbs, read and verified: shard verify --store, store verify ---- */
+/* ---- a directory store's xorbs, read and verified: shard verify --store, store verify,
+   pack --verify-existing ---- */
 
 /* Opens xorb h of DIR: DIR/<hex>, DIR/<hex>.xorb, DIR/xorbs/<hex> or DIR/xorbs/<hex>.xorb
    (a flat directory of xorbs or a store), writing its name to path[0..cap). NULL if none
@@ -1012,7 +1016,7 @@ static int cmd_hash(int argc, char **argv, uint8_t *buf) {
 
 /* ==== pack: the upload engine with a directory store as the host ====
 
-   cas pack --store DIR FILE...
+   cas pack --store DIR [--verify-existing] FILE...
      Uploads FILE... (or - for stdin) into DIR as one session: new xorbs go to
      DIR/xorbs/<xorb-hash> (the body as uploaded, no footer), the session's shard(s) to
      DIR/shards/<shard-hash> (upload form), each written to a new temporary of a unique name,
@@ -1020,6 +1024,12 @@ static int cmd_hash(int argc, char **argv, uint8_t *buf) {
      The shards already in DIR/shards are the dedup cache, and an existing entry of the same
      name is trusted and kept (content-addressed). Prints "<xet-file-hash>  <name>" per file,
      and a summary on stderr.
+     --verify-existing: trust nothing unchecked. A store shard is used for dedup only if it
+     verifies against the store's xorbs (as `cas shard verify --store`), since its chunks
+     would otherwise never be stored again; an existing xorb of the name of a new one is
+     decoded and hashed first and, if it does not verify, atomically replaced by the new one
+     (said on stderr). A damaged xorb is thus repaired by packing its files again, when the
+     session rebuilds a xorb of that name (the same files packed the same way).
 
    cas pack --dry-run [--store DIR] FILE...
      The same session, every xorb and shard built in memory and dropped: how much an upload
@@ -1036,27 +1046,35 @@ typedef struct {
     cas_upload *u;
     const char *dir;
     int dry_run; /* count, do not write */
+    store_xorbs *verify; /* --verify-existing: checks an existing xorb before keeping it */
     unsigned long long xorbs_written, shards_written;
 } pack_store;
 
 /* Writes an upload event's bytes (type CAS_UPLOAD_EVENT_XORB or _SHARD) to DIR/xorbs/HEX or
-   DIR/shards/HEX through a new temporary. An existing file is kept (content-addressed: same
-   name, same bytes). Returns 0 (written), 1 (kept) or -1. */
+   DIR/shards/HEX through a new temporary. An existing file is kept (same name, same content)
+   unless st->verify finds a xorb damaged. Returns 0 (written), 1 (kept) or -1. */
 static int pack_put(const pack_store *st, int type, const cas_hash *h, const uint8_t *data, size_t len) {
     char hex[CAS_HASH_HEX_SIZE + 1], path[4096];
     struct stat sb;
     new_file nf;
+    int damaged = 0;
     if (st->dry_run) return (void)type, (void)h, (void)data, (void)len, 0;
     cas_hash_to_hex(h, hex);
     snprintf(path, sizeof path, "%s/%s/%s", st->dir, type == CAS_UPLOAD_EVENT_XORB ? "xorbs" : "shards", hex);
-    if (lstat(path, &sb) == 0) return 1;
+    if (lstat(path, &sb) == 0) {
+        if (!st->verify || type != CAS_UPLOAD_EVENT_XORB || store_xorb_check(st->verify, path, h) == CAS_OK)
+            return 1;
+        damaged = 1;
+    }
     if (new_file_open(&nf, path) != 0) return -1;
     if (fwrite(data, 1, len, nf.f) != len) {
         fprintf(stderr, "%s: %s: write error: %s\n", g_prog, nf.tmp, strerror(errno));
         new_file_discard(&nf);
         return -1;
     }
-    return new_file_commit(&nf) != 0 ? -1 : 0;
+    if (new_file_commit(&nf) != 0) return -1;
+    if (damaged) fprintf(stderr, "%s: %s; replaced by the xorb just built\n", g_prog, st->verify->msg);
+    return 0;
 }
 
 /* Makes DIR, DIR/xorbs and DIR/shards if missing. */
@@ -1116,6 +1134,7 @@ typedef struct {
     cas_shard *s;
     uint8_t **data;
     size_t n, cap;
+    store_xorbs *trust; /* not NULL: a shard is kept only if it verifies against these xorbs */
 } pack_shards;
 
 static void pack_shards_free(pack_shards *ps) {
@@ -1153,6 +1172,12 @@ static int pack_load_shard(void *user, const char *path, const char *name) {
     if (cas_shard_parse(data, len, NULL, &ps->s[ps->n], &err) != CAS_OK) {
         free(data);
         return report(path, err.code, &err);
+    }
+    if (ps->trust && shard_check(path, &ps->s[ps->n], ps->trust, 0) != 0) {
+        fprintf(stderr, "%s: %s: not used for dedup\n", g_prog, path);
+        cas_shard_free(&ps->s[ps->n]);
+        free(data);
+        return 0;
     }
     ps->data[ps->n++] = data;
     return 0;
@@ -1473,21 +1498,32 @@ static int cmd_pack(int argc, char **argv) {
     unsigned threads = upload_threads_default();
     cas_upload_desc desc;
     pack_pool pool;
+    store_xorbs verify;
+    int verify_existing = 0;
     memset(&st, 0, sizeof st);
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--store") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--dry-run")) st.dry_run = 1;
+        else if (!strcmp(argv[i], "--verify-existing")) verify_existing = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = (unsigned)atoi(argv[++i]);
             if (threads < 1 || threads > 256) return usage();
         } else if (argv[i][0] == '-' && argv[i][1]) return usage();
         else nfiles++;
     }
-    if ((!dir && !st.dry_run) || !nfiles) return usage();
+    if ((!dir && !st.dry_run) || !nfiles || (verify_existing && !dir)) return usage();
     memset(&ps, 0, sizeof ps);
     st.dir = dir;
+    if (verify_existing) {
+        if ((rc = store_xorbs_init(&verify, dir)) != 0) {
+            store_xorbs_free(&verify);
+            return rc;
+        }
+        st.verify = ps.trust = &verify;
+    }
     if ((dir && !st.dry_run && (rc = pack_mkdirs(dir)) != 0) || (dir && (rc = pack_load_shards(dir, &ps)) != 0)) {
         pack_shards_free(&ps);
+        if (st.verify) store_xorbs_free(st.verify);
         return rc;
     }
     memset(&desc, 0, sizeof desc);
@@ -1498,6 +1534,7 @@ static int cmd_pack(int argc, char **argv) {
         rc = buf ? report("pack", rc, &err) : (fprintf(stderr, "%s: out of memory\n", g_prog), EXIT_USAGE);
         free(buf);
         pack_shards_free(&ps);
+        if (st.verify) store_xorbs_free(st.verify);
         return rc;
     }
     st.u = u;
@@ -1508,7 +1545,7 @@ static int cmd_pack(int argc, char **argv) {
             i++;
             continue;
         }
-        if (!strcmp(argv[i], "--dry-run")) continue;
+        if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "--verify-existing")) continue;
         cas_upload_file_result r;
         if ((rc = upload_file(u, argv[i], buf, threads, pack_drain, &st, &r)) == 0) {
             print_hash(&r.file_hash);
@@ -1533,6 +1570,7 @@ static int cmd_pack(int argc, char **argv) {
     cas_upload_free(u);
     if (desc.parallel) pack_pool_stop(&pool);
     pack_shards_free(&ps);
+    if (st.verify) store_xorbs_free(st.verify);
     free(buf);
     return rc;
 }
