@@ -81,6 +81,7 @@ test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test
 	sh tests/cli_put.sh $(BUILD)/cas
 	sh tests/cli_shard.sh $(BUILD)/cas
 	sh tests/cli_pack.sh $(BUILD)/cas
+	sh tests/cli_safety.sh $(BUILD)/cas
 	sh tests/cli_download.sh $(BUILD)/cas
 	sh tests/big_roundtrip.sh $(BUILD)/cas
 	sh tests/single_tu.sh
