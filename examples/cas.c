@@ -87,8 +87,8 @@ static int usage(void) {
             "       %s unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]\n"
             "       %s reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]\n"
             "       %s get REPO_ID PATH [-o OUT] [--revision R] [--repo-type model|dataset|space]\n"
-            "              [--range A-B] [--token T] [--endpoint URL] [--jobs N] [--no-resume]\n"
-            "       %s get --cas-url URL [--token T] FILEHASH -o OUT [--range A-B] [--jobs N]\n"
+            "              [--range A-B [--verify-range]] [--token T] [--endpoint URL] [--jobs N] [--no-resume]\n"
+            "       %s get --cas-url URL [--token T] FILEHASH -o OUT [--range A-B [--verify-range]] [--jobs N]\n"
             "       %s put REPO_ID FILE... [--revision R] [--repo-type model|dataset|space]\n"
             "              [--token T] [--endpoint URL] [--jobs N] [--tries N] [--store DIR] [--threads N]\n"
             "       %s put --cas-url URL [--token T] FILE... [--jobs N] [--tries N] [--store DIR] [--threads N]\n"
@@ -1606,7 +1606,36 @@ typedef struct {
     FILE *f;      /* the new OUT's stream, or stdout */
     int fd;       /* its descriptor, for pwrite when positional */
     new_file out; /* OUT's temporary (unused for stdout) */
+    /* unpack: the store's shards, whose chunk hashes every decoded chunk must match */
+    const pack_shards *check;
+    const cas_recon *recon;
 } dl_output;
+
+/* cas_download_chunk_fn for a local store: a chunk must be the one the store's shards list
+   for its xorb (so a damaged but decodable xorb fails a range too, where no file hash can
+   be checked). */
+static int dl_check_chunk(void *user, uint32_t term, uint32_t index, const cas_chunk *c) {
+    dl_output *o = (dl_output *)user;
+    const cas_hash *xorb = &o->recon->terms[term].hash;
+    size_t i;
+    for (i = 0; i < o->check->n; i++) {
+        const cas_shard *s = &o->check->s[i];
+        const cas_shard_xorb *x;
+        cas_hash zero;
+        memset(&zero, 0, sizeof zero);
+        if (!cas_hash_equal(&s->footer.hmac_key, &zero) || !(x = cas_shard_find_xorb(s, xorb)) || index >= x->num_chunks)
+            continue;
+        if (cas_hash_equal(&x->chunks[index].hash, &c->hash) && x->chunks[index].unpacked_bytes == c->size) return 0;
+        {
+            char hex[CAS_HASH_HEX_SIZE + 1];
+            cas_hash_to_hex(xorb, hex);
+            fprintf(stderr, "%s: xorb %s: chunk %u is not the one the store's shards list (damaged xorb?)\n", g_prog,
+                    hex, index);
+        }
+        return CAS_E_HASH;
+    }
+    return CAS_E_SHARD_NO_CHUNKS; /* (recon_from_shards found it in these shards) */
+}
 
 static int dl_write_at(void *user, uint64_t off, const void *data, size_t len) {
     dl_output *o = (dl_output *)user;
@@ -1705,7 +1734,7 @@ static int dl_close_output(dl_output *o, int ok) {
 
 /* Runs the engine over a manifest with a local xorb directory answering. */
 static int dl_run_local(const cas_recon *r, const char *dir, const char *out, uint64_t range_length,
-                        const cas_hash *file_hash, unsigned flags) {
+                        const cas_hash *file_hash, unsigned flags, const pack_shards *check) {
     cas_download_desc desc;
     cas_download *d;
     cas_download_request q;
@@ -1728,6 +1757,7 @@ static int dl_run_local(const cas_recon *r, const char *dir, const char *out, ui
     desc.user = &o;
     desc.range_length = range_length;
     desc.file_hash = file_hash;
+    if (check) o.check = check, o.recon = r, desc.chunk = dl_check_chunk;
     rc = cas_download_create(NULL, r, &desc, &d, &err);
     if (rc != CAS_OK) {
         dl_close_output(&o, 0);
@@ -1800,7 +1830,19 @@ static int cmd_reconstruct(int argc, char **argv) {
     rc = dl_parse_manifest(text, len, &r, &err);
     free(text);
     if (rc != CAS_OK) return report(manifest, rc, &err);
-    rc = dl_run_local(&r, dir, out, range_length, hp, flags);
+    if (range_length && hp) {
+        fprintf(stderr, "%s: --hash checks a whole file; with --range there is no file hash to check "
+                        "(a range is verified with cas get, against the server's file-chunk-hashes)\n", g_prog);
+        cas_recon_free(&r);
+        return EXIT_USAGE;
+    }
+    if (!range_length && !hp && r.offset_into_first_range) { /* a range manifest: never write past it */
+        fprintf(stderr, "%s: %s: a manifest of a range (offset_into_first_range %llu): give its --range\n",
+                g_prog, manifest, (unsigned long long)r.offset_into_first_range);
+        cas_recon_free(&r);
+        return EXIT_USAGE;
+    }
+    rc = dl_run_local(&r, dir, out, range_length, hp, hp ? flags : flags | CAS_DOWNLOAD_NO_VERIFY, NULL);
     cas_recon_free(&r);
     return rc;
 }
@@ -1862,9 +1904,14 @@ static int cmd_unpack(int argc, char **argv) {
     snprintf(xorbs, sizeof xorbs, "%s/xorbs", store);
     rc = cas_recon_from_shards(NULL, sh.s, sh.n, &h, a, b, "http://store.invalid/xorbs/",
                                dl_record_ends, xorbs, &r, &err);
+    if (rc != CAS_OK) {
+        pack_shards_free(&sh);
+        return g_output.refused ? EXIT_USAGE : report(hex, rc, &err);
+    }
+    /* a whole file: its file hash; a range: every chunk against the shards */
+    rc = dl_run_local(&r, xorbs, out, ranged ? b - a + 1 : 0, ranged ? NULL : &h,
+                      ranged ? flags | CAS_DOWNLOAD_NO_VERIFY : flags, ranged ? &sh : NULL);
     pack_shards_free(&sh);
-    if (rc != CAS_OK) return g_output.refused ? EXIT_USAGE : report(hex, rc, &err);
-    rc = dl_run_local(&r, xorbs, out, ranged ? b - a + 1 : 0, ranged ? NULL : &h, flags);
     cas_recon_free(&r);
     return rc;
 }
@@ -1883,6 +1930,12 @@ static int cmd_unpack(int argc, char **argv) {
    OUT.part is written in order and renamed to OUT only after the file hash checks; a
    later run resumes from an existing OUT.part (re-chunked, so the hash still covers the
    whole file) unless --no-resume. HF_ENDPOINT or --endpoint override https://huggingface.co.
+   --range A-B is verified against the file hash too: GET /v2/file-chunk-hashes with A-B as
+   the dirty range gives the chunk-aligned windows around it and the Merkle subtrees of the
+   rest; the windows are downloaded whole and must hash, with the subtrees, to the file hash
+   (get_range_verified), and only A-B is written. A server without that endpoint (404) gets
+   the range unverified, said so on stderr, or refused with --verify-range. A range prints
+   no hash line on stdout (the output is not that file).
    Progress goes to stderr when it is a terminal. */
 #ifdef CAS_WITH_CURL
 #include <curl/curl.h>
@@ -2006,19 +2059,15 @@ static struct curl_slist *get_auth_header(struct curl_slist *l, const char *toke
 
 /* One request with retries on 429, 5xx and transport errors. Returns the final HTTP status
    (0 when every try failed in transport) and the body in *b (caller frees b->p). */
-static long get_simple(const char *url, const char *token, const char *range, int head,
+static long get_simple(const char *url, const char *token, const char *header, int head,
                        get_buf *b, get_headers *h) {
     int attempt;
     for (attempt = 1;; attempt++) {
         struct curl_slist *l = get_auth_header(NULL, token);
-        char rline[128];
         CURL *c;
         CURLcode res;
         long status = 0;
-        if (range) {
-            snprintf(rline, sizeof rline, "Range: %s", range);
-            l = curl_slist_append(l, rline);
-        }
+        if (header) l = curl_slist_append(l, header);
         c = get_easy(url, l);
         if (!c) return 0;
         memset(h, 0, sizeof *h);
@@ -2109,8 +2158,10 @@ static int get_manifest(get_ctx *g, const char *hex, const char *range, get_buf 
             if (rc) return rc;
             refreshed = 1;
         }
+        char rline[128];
         snprintf(url, sizeof url, "%s/v%d/reconstructions/%s", g->cas_url, v, hex);
-        st = get_simple(url, g->access, range, 0, b, &h);
+        if (range) snprintf(rline, sizeof rline, "Range: %s", range);
+        st = get_simple(url, g->access, range ? rline : NULL, 0, b, &h);
         if (st == 200) { *version = v; return 0; }
         if (st == 416) return 416;
         if (st == 401 && g->hub && !refreshed) {
@@ -2156,10 +2207,28 @@ static size_t get_xfer_body(char *ptr, size_t size, size_t n, void *user) {
     return len;
 }
 
+/* A window of a verified range (see get_range_verified): the engine's output is the
+   window's bytes; only [keep_from, keep_to) of them go to the file, and every chunk taken is
+   recorded, term by term, for the check. */
+typedef struct {
+    uint64_t keep_from, keep_to;
+    const cas_recon *r;
+    cas_chunk *leaves;        /* the window's chunks in file order */
+    size_t *term_base;        /* leaves index of each term's first chunk */
+} get_window;
+
 typedef struct {
     FILE *f;
     get_ctx *g;
+    get_window *w; /* NULL: every byte goes to f */
+    uint64_t pos;  /* output bytes seen so far */
 } get_out;
+
+static int get_leaf(void *user, uint32_t term, uint32_t index, const cas_chunk *c) {
+    get_window *w = ((get_out *)user)->w;
+    w->leaves[w->term_base[term] + (index - w->r->terms[term].chunk_start)] = *c;
+    return 0;
+}
 
 static int get_progress(void *user, const cas_download_progress *p) {
     get_ctx *g = ((get_out *)user)->g;
@@ -2174,13 +2243,22 @@ static int get_progress(void *user, const cas_download_progress *p) {
 }
 
 static int get_write(void *user, const void *data, size_t len) {
-    return fwrite(data, 1, len, ((get_out *)user)->f) == len ? 0 : CAS_E_ARGUMENT;
+    get_out *o = (get_out *)user;
+    uint64_t from = 0, to = len;
+    if (o->w) { /* the part of [pos, pos + len) inside [keep_from, keep_to) */
+        from = o->w->keep_from > o->pos ? o->w->keep_from - o->pos : 0;
+        to = o->w->keep_to > o->pos ? o->w->keep_to - o->pos : 0;
+        if (to > len) to = len;
+        if (from > to) from = to;
+    }
+    o->pos += len;
+    return fwrite((const uint8_t *)data + from, 1, (size_t)(to - from), o->f) == to - from ? 0 : CAS_E_ARGUMENT;
 }
 
 /* Runs one manifest. Returns 0, EXIT_DATA/EXIT_USAGE, or -403 when a signed URL was
    refused (the caller re-queries and resumes). */
 static int get_transfer(get_ctx *g, const cas_recon *r, FILE *out, const cas_hash *file_hash,
-                        const cas_merkle *prefix, uint64_t range_length, unsigned flags) {
+                        const cas_merkle *prefix, uint64_t range_length, unsigned flags, get_window *w) {
     cas_download_desc desc;
     cas_download *d;
     cas_error err;
@@ -2194,9 +2272,12 @@ static int get_transfer(get_ctx *g, const cas_recon *r, FILE *out, const cas_has
     int rc, ret = 0, stop = 0;
     o.f = out;
     o.g = g;
+    o.w = w;
+    o.pos = 0;
     memset(&desc, 0, sizeof desc);
     desc.flags = flags;
     desc.write = get_write;
+    if (w) desc.chunk = get_leaf;
     desc.user = &o;
     desc.file_hash = file_hash;
     desc.prefix = prefix;
@@ -2304,6 +2385,125 @@ static int get_transfer(get_ctx *g, const cas_recon *r, FILE *out, const cas_has
     return ret;
 }
 
+/* Bytes A-B checked against the file hash (api.md section 9): GET /v2/file-chunk-hashes with
+   A-B as the dirty range answers with chunk-aligned windows that cover it and the Merkle
+   subtrees of the gaps between them. Each window is downloaded whole (a reconstruction of
+   exactly its bytes, which must start at its first byte), its chunks are recorded as the
+   engine takes them, and cas_file_chunk_hashes_verify must find the file hash in the windows'
+   chunks merged with the gaps; only A-B reach `out`. A window may be far larger than the
+   range (up to the whole file, where chunk sizes never settle). Returns 0, GET_NO_FCH when
+   the server has no such endpoint (404/501: nothing was written), or an exit status. */
+#define GET_NO_FCH (-404)
+static int get_range_verified(get_ctx *g, const char *hex, const cas_hash *fh, uint64_t a, uint64_t b, FILE *out,
+                              unsigned flags) {
+    char url[8192], hdr[128];
+    get_buf body;
+    get_headers h;
+    cas_file_chunk_hashes fch;
+    cas_error err;
+    const cas_chunk **wc;
+    size_t *wn, i, k;
+    uint64_t last, pos;
+    long st;
+    int rc = 0;
+    snprintf(url, sizeof url, "%s/v2/file-chunk-hashes/%s", g->cas_url, hex);
+    snprintf(hdr, sizeof hdr, "X-Range-Dirty: bytes=%llu-%llu", (unsigned long long)a, (unsigned long long)b);
+    memset(&body, 0, sizeof body);
+    st = get_simple(url, g->access, hdr, 0, &body, &h);
+    if (st == 401 && g->hub) { /* an expired token: once more with a new one */
+        if ((rc = get_token(g)) != 0) { free(body.p); return rc; }
+        st = get_simple(url, g->access, hdr, 0, &body, &h);
+    }
+    if (st == 404 || st == 501) {
+        free(body.p);
+        return GET_NO_FCH;
+    }
+    if (st != 200) {
+        fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st, st == 400 ? " (is the range inside the file?)" : "");
+        free(body.p);
+        return EXIT_DATA;
+    }
+    rc = cas_file_chunk_hashes_parse(NULL, body.p, body.len, NULL, &fch, &err);
+    free(body.p);
+    if (rc != CAS_OK) return report("file-chunk-hashes response", rc, &err);
+    if (a >= fch.file_size) {
+        fprintf(stderr, "%s: the range starts past the end of the file\n", g_prog);
+        cas_file_chunk_hashes_free(&fch);
+        return EXIT_DATA;
+    }
+    last = b < fch.file_size - 1 ? b : fch.file_size - 1;
+    for (pos = a, i = 0; i < fch.num_windows && pos <= last; i++) { /* the windows cover A-B */
+        if (fch.windows[i].end <= pos) continue;
+        if (fch.windows[i].start > pos) break;
+        pos = fch.windows[i].end;
+    }
+    if (pos <= last) {
+        fprintf(stderr, "%s: the server's windows do not cover byte %llu of the range\n", g_prog, (unsigned long long)pos);
+        cas_file_chunk_hashes_free(&fch);
+        return EXIT_DATA;
+    }
+    wc = (const cas_chunk **)calloc(fch.num_windows, sizeof *wc);
+    wn = (size_t *)calloc(fch.num_windows, sizeof *wn);
+    if (!wc || !wn) rc = EXIT_USAGE;
+    for (i = 0; rc == 0 && i < fch.num_windows; i++) {
+        const cas_chunk_window *cw = &fch.windows[i];
+        char range[64];
+        get_buf mb;
+        cas_recon r;
+        get_window w;
+        int version = 2, round;
+        off_t at = ftello(out);
+        for (round = 0; round < 4; round++) {
+            snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)cw->start, (unsigned long long)cw->end - 1);
+            memset(&mb, 0, sizeof mb);
+            rc = get_manifest(g, hex, range, &mb, &version);
+            if (rc == 416) rc = EXIT_DATA;
+            if (rc == 0) {
+                rc = cas_recon_parse(NULL, mb.p, mb.len, version, NULL, &r, &err);
+                rc = rc == CAS_OK ? 0 : report("reconstruction response", rc, &err);
+            }
+            free(mb.p);
+            if (rc) break;
+            if (r.offset_into_first_range != 0) {
+                fprintf(stderr, "%s: the reconstruction of window %llu-%llu does not start at its first byte\n", g_prog,
+                        (unsigned long long)cw->start, (unsigned long long)cw->end - 1);
+                cas_recon_free(&r);
+                rc = EXIT_DATA;
+                break;
+            }
+            memset(&w, 0, sizeof w);
+            w.keep_from = (a > cw->start ? a : cw->start) - cw->start;
+            w.keep_to = last + 1 > cw->start ? (last + 1 < cw->end ? last + 1 : cw->end) - cw->start : 0;
+            w.r = &r;
+            w.term_base = (size_t *)malloc((r.num_terms + 1) * sizeof *w.term_base);
+            for (wn[i] = 0, k = 0; w.term_base && k < r.num_terms; k++) {
+                w.term_base[k] = wn[i];
+                wn[i] += r.terms[k].chunk_end - r.terms[k].chunk_start;
+            }
+            free((void *)wc[i]);
+            wc[i] = w.leaves = (cas_chunk *)calloc(wn[i] ? wn[i] : 1, sizeof *w.leaves);
+            rc = w.term_base && w.leaves ? get_transfer(g, &r, out, NULL, NULL, cw->end - cw->start,
+                                                        flags | CAS_DOWNLOAD_NO_VERIFY, &w)
+                                         : EXIT_USAGE;
+            free(w.term_base);
+            cas_recon_free(&r);
+            if (rc != -403) break;
+            fprintf(stderr, "%s: signed URLs refused; asking for a new reconstruction\n", g_prog);
+            if (fflush(out) != 0 || ftruncate(fileno(out), at) != 0 || fseeko(out, at, SEEK_SET) != 0) { rc = EXIT_USAGE; break; }
+        }
+        if (rc == -403) rc = EXIT_DATA;
+    }
+    if (rc == 0) {
+        rc = cas_file_chunk_hashes_verify(NULL, &fch, wc, wn, fh, &err);
+        rc = rc == CAS_OK ? 0 : report("range verification", rc, &err);
+    }
+    for (i = 0; wc && i < fch.num_windows; i++) free((void *)wc[i]);
+    free(wc);
+    free(wn);
+    cas_file_chunk_hashes_free(&fch);
+    return rc;
+}
+
 /* Re-chunks an existing OUT.part: its complete chunks become the Merkle prefix; the file is
    cut back to the last chunk boundary. Returns the bytes kept. */
 static uint64_t get_resume_prefix(FILE *f, cas_merkle *m, uint8_t *buf) {
@@ -2376,7 +2576,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
     get_ctx g;
     const char *out = NULL, *hex = NULL, *cas_url = NULL, *token = NULL;
     uint64_t a = 0, b = 0;
-    int ranged = 0, resume = 1, i, rc = 0, round;
+    int ranged = 0, resume = 1, i, rc = 0, round, verified = 0, require_verified = 0;
     unsigned flags = 0;
     cas_hash fh;
     char fhex[CAS_HASH_HEX_SIZE + 1];
@@ -2403,6 +2603,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
             if (g.jobs < 1 || g.jobs > 64) return usage();
         } else if (!strcmp(argv[i], "--per-range")) flags |= CAS_DOWNLOAD_PER_RANGE;
         else if (!strcmp(argv[i], "--no-resume")) resume = 0;
+        else if (!strcmp(argv[i], "--verify-range")) require_verified = 1;
         else if (argv[i][0] != '-' && !g.repo) g.repo = argv[i];
         else if (argv[i][0] != '-' && !g.path) g.path = argv[i];
         else return usage();
@@ -2457,7 +2658,26 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         rc = EXIT_USAGE;
         goto done;
     }
-    for (round = 0; round < 4; round++) {
+    if (ranged) { /* verified where the server can say what the range's chunks must be */
+        rc = get_range_verified(&g, hex, &fh, a, b, o.f, flags);
+        if (rc != GET_NO_FCH) {
+            round = 4; /* done, one way or the other */
+            verified = rc == 0;
+        } else if (require_verified) {
+            fprintf(stderr, "%s: the server has no /v2/file-chunk-hashes: the range cannot be verified "
+                            "(without --verify-range it is downloaded unverified)\n", g_prog);
+            rc = EXIT_DATA;
+            round = 4;
+        } else {
+            fprintf(stderr, "%s: the server has no /v2/file-chunk-hashes: bytes %llu-%llu are NOT verified "
+                            "against the file hash\n", g_prog, (unsigned long long)a, (unsigned long long)b);
+            rc = 0;
+            round = 0;
+        }
+    } else {
+        round = 0;
+    }
+    for (; round < 4; round++) {
         cas_merkle prefix;
         uint64_t have = 0;
         char range[64];
@@ -2496,7 +2716,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
             continue;
         }
         rc = get_transfer(&g, &r, o.f, ranged ? NULL : &fh, have ? &prefix : NULL,
-                          ranged ? b - a + 1 : 0, flags);
+                          ranged ? b - a + 1 : 0, ranged ? flags | CAS_DOWNLOAD_NO_VERIFY : flags, NULL);
         cas_recon_free(&r);
         if (rc != -403) break;
         fprintf(stderr, "%s: signed URLs refused; asking for a new reconstruction\n", g_prog);
@@ -2504,7 +2724,10 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
     if (rc == -403) rc = EXIT_DATA;
     if (rc == 0) {
         if (new_file_commit(&o) != 0) rc = EXIT_USAGE;
-        else printf("%s  %s\n", hex, out);
+        else if (!ranged) printf("%s  %s\n", hex, out);
+        else /* no line that looks like the output's hash: it is not one */
+            fprintf(stderr, "%s: %s: bytes %llu-%llu of %s, %s\n", g_prog, out, (unsigned long long)a,
+                    (unsigned long long)b, hex, verified ? "verified against the file hash" : "NOT verified");
     } else if (resume && g.transport_failure) { /* OUT.part is kept to resume, never bad data */
         fclose(o.f);
         free(o.tmp);

@@ -56,6 +56,17 @@ for f in a b; do
         check '[ $rc -eq 1 ] && [ ! -e "$T/bad.$f" ] && [ ! -e "$T/bad.$f.part" ] && [ -s "$T/bad.err" ]' "corrupt xorb: error, no output ($f)"; fi
 done
 
+# a range of a damaged store: every decoded chunk is checked against the store's shards
+cp -r "$T/s" "$T/bad2"
+for x in "$T"/bad2/xorbs/*; do # the first record's payload: a stored chunk stays decodable
+    python3 -c "p='$x'; d=bytearray(open(p,'rb').read()); d[8 + 100] ^= 0x20; open(p,'wb').write(d)"
+done
+for r in 0-99 0-0 50-150; do
+    rm -f "$T/bad2.out"
+    "$CAS" unpack --store "$T/bad2" "$(hash_of a.bin)" -o "$T/bad2.out" --range "$r" 2> "$T/bad2.err"
+    check '[ $? -eq 1 ] && [ ! -e "$T/bad2.out" ] && [ -s "$T/bad2.err" ]' "unpack --range $r of a damaged xorb fails"
+done
+
 # ---- the loopback server ----
 start_server --max-ranges-per-url 3 --file "model/acme/demo/data/b.bin=$hb" \
     --file "model/acme/demo/data/d.bin=$(hash_of d.bin)" --file "dataset/acme/set/a.bin=$(hash_of a.bin)"
@@ -124,10 +135,39 @@ else
     EXPECT=d.bin get_ok "multipart, per range" acme/demo data/d.bin --endpoint "$URL" --per-range
     ctl reset; fault xorb-drop 1
     EXPECT=d.bin get_ok "multipart, dropped" acme/demo data/d.bin --endpoint "$URL"
+    # ranges are verified against the file hash through /v2/file-chunk-hashes
+    get_range() { # A-B, then cas get args; checks the bytes and that the range verified
+        r=$1; shift
+        rm -f "$T/gr"
+        "$CAS" get acme/demo data/b.bin --endpoint "$URL" --range "$r" -o "$T/gr" "$@" > "$T/gr.out" 2> "$T/gr.err"
+        rc=$?
+        python3 -c "import sys; a,b='$r'.split('-'); d=open('$T/b.bin','rb').read()[int(a):int(b)+1]; sys.exit(open('$T/gr','rb').read()!=d)" 2>/dev/null
+        [ $rc -eq 0 ] && [ $? -eq 0 ] && [ ! -s "$T/gr.out" ]
+    }
+    for r in 12345-1999999 0-0 0-99 1000000-1000000 2899999-2899999 0-99999999 2000000-2999999; do
+        ctl reset
+        check 'get_range $r && grep -q "verified against the file hash" "$T/gr.err"' "get --range $r verified"
+        check 'logq "any(r[\"path\"].startswith(\"/v2/file-chunk-hashes/\") for r in L)"' "get --range $r asked file-chunk-hashes"
+    done
+    ctl config '{"fch_extend": true}'
+    check 'get_range 700000-700100 && grep -q "verified against" "$T/gr.err"' "get --range verified, windows extended to stable chunks"
+    ctl config '{"fch_extend": false}'
+    # a lying server: a gap subtree that is not the file's, a corrupt range, no endpoint
+    ctl reset; fault fch-lie 1
     rm -f "$T/gr"
-    "$CAS" get acme/demo data/b.bin --endpoint "$URL" --range 12345-1999999 -o "$T/gr" > /dev/null 2>&1 &&
-        python3 -c "import sys; sys.exit(open('$T/gr','rb').read()!=open('$T/b.bin','rb').read()[12345:2000000])"
-    check '[ $? -eq 0 ]' "get --range"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" --range 1500000-1600000 -o "$T/gr" > /dev/null 2> "$T/gr.err"
+    check '[ $? -eq 1 ] && [ ! -e "$T/gr" ] && grep -q "range verification" "$T/gr.err"' "get --range: a lying gap subtree fails, no output"
+    ctl reset; fault xorb-corrupt 100
+    rm -f "$T/gr"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" --range 100-200 -o "$T/gr" > /dev/null 2> "$T/gr.err"
+    check '[ $? -eq 1 ] && [ ! -e "$T/gr" ]' "get --range: a corrupt xorb range fails, no output"
+    ctl reset; fault fch-404 1
+    check 'get_range 12345-1999999 && grep -q "NOT verified" "$T/gr.err"' "get --range without file-chunk-hashes: downloaded, said to be unverified"
+    ctl reset; fault fch-404 1
+    rm -f "$T/gr"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" --range 12345-1999999 --verify-range -o "$T/gr" > /dev/null 2> "$T/gr.err"
+    check '[ $? -eq 1 ] && [ ! -e "$T/gr" ] && grep -q "cannot be verified" "$T/gr.err"' "get --range --verify-range without file-chunk-hashes fails"
+    ctl reset
     HF_ENDPOINT=$URL "$CAS" get acme/set a.bin --repo-type dataset -o "$T/ga" > /dev/null 2>&1 && cmp -s "$T/ga" "$T/a.bin"
     check '[ $? -eq 0 ]' "get a dataset file with HF_ENDPOINT"
     for f in xorb-429:3 xorb-500:3 recon-429:2 recon-500:2 xorb-drop:2 xorb-truncate:2 token-401:1 v2-404:1; do
