@@ -249,6 +249,23 @@ static void print_hash(const cas_hash *h) {
 }
 
 /* Reports a library error with its detail and byte offset. Returns the exit status. */
+/* Text a server sent, for the terminal: control characters (C0, DEL, and C1 as UTF-8
+   encodes them) become \xNN, so a hostile error body cannot move the cursor, retitle the
+   window or hide what came before. */
+static void print_untrusted(FILE *f, const uint8_t *p, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7F) {
+            fprintf(f, "\\x%02x", p[i]);
+        } else if (p[i] == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F) {
+            fprintf(f, "\\xc2\\x%02x", p[i + 1]);
+            i++;
+        } else {
+            fputc(p[i], f);
+        }
+    }
+}
+
 static int report(const char *what, int rc, const cas_error *err) {
     if (err && err->code == rc && err->what && err->what[0])
         fprintf(stderr, "%s: %s: %s (%s) at byte %llu\n", g_prog, what, cas_result_message(rc),
@@ -2343,7 +2360,13 @@ static int get_transfer(get_ctx *g, const cas_recon *r, FILE *out, const cas_has
             } else if (x->status == 403 || x->status == 401) {
                 ret = -403; /* the signed URL expired or was refused: re-query */
                 stop = 1;
-            } else if (x->status == 429 || x->status >= 500 || x->status == 0 || res != CURLE_OK) {
+            } else if (x->status == 200) { /* a retry would get the same whole body */
+                fprintf(stderr, "%s: xorb range: the server answered 200 (the whole object) to a Range request: "
+                                "not a CAS transfer server, or a proxy that drops Range\n", g_prog);
+                ret = EXIT_DATA;
+                stop = 1;
+            } else if (x->status == 429 || x->status >= 500 || x->status == 0 ||
+                       (res != CURLE_OK && (x->status == 206 || x->status < 200))) {
                 if (x->id >= ntries) {
                     size_t n = (x->id + 1) * 2;
                     int *t = (int *)realloc(tries, n * sizeof *t);
@@ -2881,10 +2904,8 @@ static int put_shard_stream(const get_buf *b) {
             if (rc != CAS_OK) return report("/v2/shards event", rc, &err);
             if (ev.type == CAS_SHARD_EVENT_RESULT) outcome = 0;
             if (ev.type == CAS_SHARD_EVENT_ERROR) {
-                size_t i;
                 fprintf(stderr, "%s: shard upload refused: ", g_prog);
-                for (i = 0; i < ev.message_len; i++)
-                    fputc((unsigned char)ev.message[i] < 0x20 || ev.message[i] == 0x7F ? '?' : ev.message[i], stderr);
+                print_untrusted(stderr, (const uint8_t *)ev.message, ev.message_len);
                 fputc('\n', stderr);
                 outcome = EXIT_DATA;
             }
@@ -2980,7 +3001,11 @@ static int put_done(put_ctx *P, put_req *q, CURLcode res) {
         fprintf(stderr, "%s: %s %s: %s%s (HTTP %ld)\n", g_prog, q->kind == PUT_XORB ? "xorb" : "shard",
                 q->kind == PUT_XORB ? hex : "upload", again ? "giving up after retries" : "refused",
                 res != CURLE_OK ? " (transport error)" : "", st);
-        if (q->body.len && q->body.len < 1000) fprintf(stderr, "%s: server said: %.*s\n", g_prog, (int)q->body.len, (const char *)q->body.p);
+        if (q->body.len && q->body.len < 1000) {
+            fprintf(stderr, "%s: server said: ", g_prog);
+            print_untrusted(stderr, q->body.p, q->body.len);
+            fputc('\n', stderr);
+        }
         P->fail = EXIT_DATA;
     }
     put_req_free(q);

@@ -198,6 +198,10 @@ else
     ctl reset; fault recon-offset 100
     get_fails "lying offset, named" acme/demo data/b.bin --endpoint "$URL"
     check 'grep -q "offset_into_first_range" "$T/g.err"' "a lying offset is named"
+    # a server that ignores Range (200 + the whole xorb): one clear error, no retries
+    ctl reset; fault xorb-200 100
+    get_fails "fault xorb-200" acme/demo data/b.bin --endpoint "$URL" --jobs 1
+    check 'grep -q "answered 200" "$T/g.err" && logq "sum(1 for r in L if r.get(\"fault\") == \"xorb-200\") == 1"' "a 200 to a Range request is not retried"
     ctl reset; fault xorb-500 100
     get_fails "fault xorb-500 forever" acme/demo data/b.bin --endpoint "$URL" --jobs 2
     ctl reset

@@ -104,6 +104,13 @@ fault upload-500 -1
 check '[ $? -eq 1 ] && [ ! -s "$T/out4" ]' "permanent 500: exit 1, no output"
 check 'logq "len($XORBS) == 3 and len($SHARDS) == 0"' "permanent 500: 3 tries, no shard POST"
 fault upload-500 0
+# an error body with terminal controls: shown, but escaped (no raw ESC, BEL, CR or C1 byte)
+ctl reset
+fault upload-ansi 1
+"$CAS" put --cas-url "$URL" --token "$WTOK" "$T/f3.bin" > /dev/null 2> "$T/err"
+check '[ $? -eq 1 ] && grep -q "server said: bad xorb" "$T/err"' "an error body is shown"
+check 'python3 -c "import sys; d=open(sys.argv[1],\"rb\").read(); sys.exit(any(c in d for c in (b\"\\x1b\", b\"\\x07\", b\"\\r\", b\"\\xc2\\x9b\")))" "$T/err"' \
+    "an error body's control characters are escaped"
 # a read token cannot upload
 "$CAS" put --cas-url "$URL" --token "$RTOK" "$T/f3.bin" > /dev/null 2>&1
 check '[ $? -eq 1 ]' "read token: exit 1"

@@ -33,6 +33,8 @@ path + signed ranges + Expires). The xorb GET needs a Range made of whole signed
 Faults (--fault NAME[:COUNT] or POST /_control/fault; COUNT default 1, -1 unlimited, 0 clears;
 each affected request uses one):
   xorb-429 xorb-500        xorb GET answers 429 (Retry-After: 0) / 500
+  xorb-200                 xorb GET answers 200 with the whole xorb (a server that ignores Range)
+  upload-ansi              POST /v1/xorbs answers 400 with raw terminal control sequences in the body
   recon-429 recon-500      GET /v1|v2/reconstructions and POST /v1/reconstructions answer 429 / 500
   xorb-drop                206 headers + half the body, then an abortive close (RST)
   xorb-truncate            Content-Length of the full body, all but the last 1/4 (<= 64 KiB) sent, FIN
@@ -648,7 +650,7 @@ def log(msg):
 FAULTS = ("xorb-429", "xorb-500", "recon-500", "recon-429", "xorb-drop", "xorb-truncate", "xorb-corrupt",
           "recon-wrong-length", "token-expired", "token-401", "v2-404", "upload-429", "upload-500",
           "shard-500", "dedup-merkledb-404", "recon-offset", "recon-drop-term", "recon-swap-terms",
-          "fch-404", "fch-lie")
+          "fch-404", "fch-lie", "xorb-200", "upload-ansi")
 # The faults that make a reconstruction answer lie (one is taken per answer).
 RECON_LIES = ("recon-wrong-length", "recon-offset", "recon-drop-term", "recon-swap-terms")
 
@@ -1294,6 +1296,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise HTTPError(429, "rate limited (fault)", {"Retry-After": "0"}, fault="xorb-429")
         if st.take("xorb-500"):
             raise HTTPError(500, "internal error (fault)", fault="xorb-500")
+        if st.take("xorb-200"):  # as a server or proxy that ignores Range
+            self._record(200, "xorb-200")  # first: the client hangs up before the body is all sent
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(bytes(data))
+            return None
         fault = None
         if st.take("xorb-corrupt"):
             fault = "xorb-corrupt"
@@ -1382,6 +1392,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise HTTPError(429, "rate limited (fault)", {"Retry-After": "0"}, fault="upload-429")
         if self.state.take("upload-500"):
             raise HTTPError(500, "internal error (fault)", fault="upload-500")
+        if self.state.take("upload-ansi"):  # raw terminal controls in an error body
+            return self.send(400, b"bad xorb \x1b]0;owned\x07\x1b[2J\x1b[1Ahidden\r\xc2\x9b31m", ctype="text/plain",
+                             fault="upload-ansi")
         try:
             offs, hdrs = xorb_records(raw)
             nodes = []
