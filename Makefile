@@ -9,12 +9,17 @@ HEADERS  = cas.h $(wildcard vendor/*.inc vendor/blake3/*.c vendor/blake3/*.h ven
 
 all: $(BUILD)/cas $(BUILD)/test
 
-# `cas get` needs libcurl (Debian: libcurl4-openssl-dev); without it the tool builds without
-# `get`. The library itself never links anything.
-CURL_FLAGS := $(shell echo '\#include <curl/curl.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo "-DCAS_WITH_CURL")
+# `cas get`/`put` need libcurl (Debian: libcurl4-openssl-dev); without its headers the tool
+# builds without them and says so. The library itself never links anything. The probe
+# preprocesses an empty file with `-include curl/curl.h`, so no '#' has to survive make's
+# quoting (GNU make 4.3 keeps `\#` in $(shell), which made the old probe always succeed).
+# CAS_CURL=0 or 1 overrides it.
+CAS_CURL   ?= $(shell $(CC) -E -include curl/curl.h -x c /dev/null >/dev/null 2>&1 && echo 1 || echo 0)
+CURL_FLAGS := $(if $(filter 1,$(CAS_CURL)),-DCAS_WITH_CURL)
 CURL_LIBS  := $(if $(CURL_FLAGS),-lcurl)
 $(BUILD)/cas: examples/cas.c $(HEADERS)
 	@mkdir -p $(BUILD)
+	@$(if $(CURL_FLAGS),:,echo "note: libcurl headers not found: building $@ without get/put (apt-get install libcurl4-openssl-dev)")
 	$(CC) $(WARN) $(CFLAGS) $(CURL_FLAGS) -pthread examples/cas.c -o $@ $(CURL_LIBS)
 
 $(BUILD)/test: tests/test_main.c tests/testlib.h $(HEADERS)
@@ -52,6 +57,9 @@ $(BUILD)/test_multipart: tests/test_multipart.c tests/testlib.h $(HEADERS)
 $(BUILD)/test_download: tests/test_download.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_download.c -o $@
+$(BUILD)/test_subtree: tests/test_subtree.c tests/testlib.h $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) tests/test_subtree.c -o $@
 $(BUILD)/test_limits: tests/test_limits.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) tests/test_limits.c -o $@
@@ -65,8 +73,8 @@ $(BUILD)/test_limits_override: tests/test_limits.c tests/testlib.h $(HEADERS)
 # the limits (also with overridden ones), the CLI against the test server, the 4.5 GB round
 # trip, the one-TU build, the fuzz corpora replayed.
 test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test_upload \
-      $(BUILD)/test_multipart $(BUILD)/test_download $(BUILD)/test_json_upload $(BUILD)/test_limits \
-      $(BUILD)/test_limits_override
+      $(BUILD)/test_multipart $(BUILD)/test_download $(BUILD)/test_subtree $(BUILD)/test_json_upload \
+      $(BUILD)/test_limits $(BUILD)/test_limits_override
 	$(BUILD)/test
 	$(BUILD)/test_lz4
 	$(BUILD)/test_shard
@@ -75,6 +83,7 @@ test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test
 	$(BUILD)/test_upload tests/vectors
 	$(BUILD)/test_multipart
 	$(BUILD)/test_download
+	$(BUILD)/test_subtree tests/vectors
 	$(BUILD)/test_limits
 	$(BUILD)/test_limits_override zstd "multipart body"
 	sh tests/cli.sh $(BUILD)/cas

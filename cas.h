@@ -10655,12 +10655,12 @@ static size_t cas__sub_stable_start(const cas_chunk *list, size_t n) {
 static size_t cas__sub_stable_end(const cas_chunk *list, size_t n) {
     size_t next2 = CAS__SUB_NONE, next = CAS__SUB_NONE, i;
     if (n < 3) return CAS__SUB_NONE;
-    for (i = n; i-- > 0;) {
-        if (!cas__sub_cut(&list[i])) continue;
-        if (next != CAS__SUB_NONE && next2 != CAS__SUB_NONE && cas__sub_valid_gap(next - i) &&
+    for (i = n; i > 0; i--) { /* list[i - 1], from the end (no unsigned wrap past 0) */
+        if (!cas__sub_cut(&list[i - 1])) continue;
+        if (next != CAS__SUB_NONE && next2 != CAS__SUB_NONE && cas__sub_valid_gap(next - (i - 1)) &&
             cas__sub_valid_gap(next2 - next))
             return next + 1;
-        next2 = next, next = i;
+        next2 = next, next = i - 1;
     }
     return CAS__SUB_NONE;
 }
@@ -10780,8 +10780,8 @@ static int cas__sub_build(const cas_allocator *a, const cas_subtree *x, const ca
         } else {
             /* lefts as they are, then the rights from the top level down */
             cas__sub_append(out->nodes, &pos, left, nleft);
-            for (i = nlev; i-- > 0;) {
-                size_t nr = lev[2 * i + 1];
+            for (i = nlev; i > 0; i--) {
+                size_t nr = lev[2 * (i - 1) + 1];
                 cas__sub_append(out->nodes, &pos, right + end - nr, nr);
                 end -= nr;
             }

@@ -249,6 +249,7 @@ static void print_hash(const cas_hash *h) {
 }
 
 /* Reports a library error with its detail and byte offset. Returns the exit status. */
+#ifdef CAS_WITH_CURL /* (only the network commands print what a server sent) */
 /* Text a server sent, for the terminal: control characters (C0, DEL, and C1 as UTF-8
    encodes them) become \xNN, so a hostile error body cannot move the cursor, retitle the
    window or hide what came before. */
@@ -265,6 +266,7 @@ static void print_untrusted(FILE *f, const uint8_t *p, size_t n) {
         }
     }
 }
+#endif
 
 static int report(const char *what, int rc, const cas_error *err) {
     if (err && err->code == rc && err->what && err->what[0])

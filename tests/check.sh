@@ -12,7 +12,17 @@ run() { if "$@"; then :; else echo "FAIL: $*" >&2; fails=$((fails + 1)); fi; }
 WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
 # the cas tool's `get` links libcurl when its headers are installed (as the Makefile does)
 CURL_FLAGS=; CURL_LIBS=
-if echo '#include <curl/curl.h>' | cc -E -x c - >/dev/null 2>&1; then CURL_FLAGS=-DCAS_WITH_CURL; CURL_LIBS=-lcurl; fi
+if cc -E -include curl/curl.h -x c /dev/null >/dev/null 2>&1; then CURL_FLAGS=-DCAS_WITH_CURL; CURL_LIBS=-lcurl; fi
+
+# README's quick start needs only gcc and make: with libcurl's headers hidden from the compiler
+# (a curl/curl.h that is an #error first on the include path), `make` must still build
+# build/cas, without get/put, and say so once; the tool then works and says why get is missing.
+step "make without libcurl's headers: build/cas without get/put, said once"
+mkdir -p "$B/nocurl-inc/curl"
+printf '#error "libcurl hidden by tests/check.sh"\n' > "$B/nocurl-inc/curl/curl.h"
+run sh -c "make --no-print-directory BUILD='$B/nocurl' CC='cc -I$B/nocurl-inc' '$B/nocurl/cas' > '$B/nocurl.log' 2>&1"
+run sh -c "[ \"\$(grep -c 'without get/put' '$B/nocurl.log')\" = 1 ] && ! grep -q CAS_WITH_CURL '$B/nocurl.log'"
+run sh -c "'$B/nocurl/cas' get acme/demo x 2>&1 | grep -q 'no libcurl' && '$B/nocurl/cas' hash cas.h > /dev/null"
 
 for cc in gcc clang; do
   command -v $cc >/dev/null 2>&1 || { echo "FAIL: $cc not installed" >&2; fails=$((fails + 1)); continue; }
@@ -36,10 +46,13 @@ for cc in gcc clang; do
   run "$B/test-multipart-san-$cc"
   run $cc $WARN $SAN tests/test_download.c -o "$B/test-download-san-$cc"
   run "$B/test-download-san-$cc"
+  run $cc $WARN $SAN tests/test_subtree.c -o "$B/test-subtree-san-$cc"
+  run "$B/test-subtree-san-$cc" tests/vectors
   run $cc $WARN $SAN tests/test_limits.c -o "$B/test-limits-san-$cc"
   run "$B/test-limits-san-$cc"
   run sh tests/cli_shard.sh "$B/cas-san-$cc"
   run sh tests/cli_pack.sh "$B/cas-san-$cc"
+  run sh tests/cli_safety.sh "$B/cas-san-$cc"
   run $cc $WARN $SAN $CURL_FLAGS examples/cas.c -o "$B/cas-san-curl-$cc" $CURL_LIBS
   run sh tests/cli_download.sh "$B/cas-san-curl-$cc"
   run sh tests/cli_put.sh "$B/cas-san-curl-$cc"

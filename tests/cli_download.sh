@@ -108,6 +108,7 @@ done
 # ---- get ----
 if "$CAS" get 2>&1 | grep -q "no libcurl"; then
     echo "cli_download: cas built without libcurl: get tests skipped" >&2
+    [ "${CI:-}" = true ] && bad "CI: cas built without libcurl (its headers should be installed)"
 else
     export HF_TOKEN=hf_test
     get_ok() { # name, then cas get args: the right bytes of b.bin, no .part left

@@ -174,8 +174,8 @@ static void test_random_splits(void) {
         /* right fold: piece[k-2] + (piece[k-1]), ... : the middle pieces merged first */
         if (k >= 3) {
             CHECK(cas_subtree_merge(NULL, &piece[k - 2], &piece[k - 1], &right) == CAS_OK);
-            for (i = k - 2; i-- > 1;) {
-                CHECK(cas_subtree_merge(NULL, &piece[i], &right, &m) == CAS_OK);
+            for (i = k - 2; i > 1; i--) {
+                CHECK(cas_subtree_merge(NULL, &piece[i - 1], &right, &m) == CAS_OK);
                 cas_subtree_free(&right);
                 right = m;
             }
