@@ -494,6 +494,55 @@ static int p_part_body(int past, cas_error *e, uint64_t *off) {
     return mp_run("b", 0, 0, (size_t)past, 1, 0, e);
 }
 
+/* ---- file-chunk-hashes ---- */
+/* A response with `windows` windows, and a first gap of `nodes` nodes in `levels` levels
+   (all nodes in the first; the rest empty). */
+static int fch_run(size_t windows, size_t nodes, size_t levels, cas_error *e) {
+    t_buf b = {NULL, 0, 0};
+    cas_file_chunk_hashes r;
+    size_t i;
+    int rc;
+    tb_str(&b, "{\"totalChunks\":1,\"fileSize\":");
+    tb_u64(&b, 10 * windows + 10);
+    tb_str(&b, ",\"windows\":[");
+    for (i = 0; i < windows; i++) {
+        tb_str(&b, i ? ",{\"dirtyByteRange\":[" : "{\"dirtyByteRange\":[");
+        tb_u64(&b, 10 * i + 10);
+        tb_str(&b, ",");
+        tb_u64(&b, 10 * i + 15);
+        tb_str(&b, "]}");
+    }
+    tb_str(&b, "],\"hashRanges\":[{\"nodes\":[");
+    for (i = 0; i < nodes; i++)
+        tb_str(&b, i ? ",{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":0}"
+                     : "{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":0}");
+    tb_str(&b, "],\"levels\":[");
+    for (i = 0; i < levels; i++) {
+        tb_str(&b, i ? ",[" : "[");
+        tb_u64(&b, i ? 0 : nodes);
+        tb_str(&b, ",0]");
+    }
+    tb_str(&b, "],\"at_start\":true,\"at_end\":false}");
+    for (i = 0; i < windows; i++) tb_str(&b, ",null");
+    tb_str(&b, "],\"gapVerification\":[]}");
+    rc = cas_file_chunk_hashes_parse(NULL, b.p, b.n, NULL, &r, e);
+    if (rc == CAS_OK) cas_file_chunk_hashes_free(&r);
+    tb_free(&b);
+    return rc;
+}
+static int p_fch_windows(int past, cas_error *e, uint64_t *off) {
+    *off = NO_OFFSET;
+    return fch_run(past ? 0 : 1, 1, 1, e);
+}
+static int p_fch_nodes(int past, cas_error *e, uint64_t *off) {
+    *off = NO_OFFSET;
+    return fch_run(1, CAS_SUBTREE_MAX_NODES + (size_t)past, 1, e);
+}
+static int p_fch_levels(int past, cas_error *e, uint64_t *off) {
+    *off = NO_OFFSET;
+    return fch_run(1, 1, CAS_SUBTREE_MAX_LEVELS + (size_t)past, e);
+}
+
 /* ---- shards ---- */
 /* A small shard (one xorb of one chunk) from the library's writer, footer or not. */
 static uint8_t *small_shard(int footer, size_t *len) {
@@ -709,6 +758,9 @@ static const t_limit limits[] = {
     {"shard", "footer_size 200", p_footer_size_200, CAS_OK, CAS_E_SHARD_HEADER, 1},
     {"shard", "footer_size 0", p_footer_size_0, CAS_OK, CAS_E_SHARD_HEADER, 1},
     {"shard", "footer version 1", p_footer_version, CAS_OK, CAS_E_SHARD_FOOTER, 1},
+    {"file-chunk-hashes", ">= 1 window", p_fch_windows, CAS_OK, CAS_E_JSON_VALUE, 1},
+    {"file-chunk-hashes", "65536 nodes", p_fch_nodes, CAS_OK, CAS_E_JSON_LIMIT, 1},
+    {"file-chunk-hashes", "64 levels", p_fch_levels, CAS_OK, CAS_E_JSON_LIMIT, 1},
 };
 #define NUM_LIMITS (sizeof limits / sizeof limits[0])
 
