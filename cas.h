@@ -1789,6 +1789,8 @@ typedef struct cas_subtree {
     int at_start, at_end;
     cas_allocator priv_alloc;
     size_t priv_node_cap, priv_level_cap; /* 0: not owned */
+    uint64_t *priv_offsets; /* owned: each node's first byte, relative to the subtree's
+                               (NULL: the sizes before it in node order) */
 } cas_subtree;
 
 /* Limits of a parsed subtree (xet-core measured 726 nodes at worst for 10^8 chunks). */
@@ -1800,7 +1802,11 @@ CAS_API int cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, co
                                     size_t n, int at_end, cas_subtree *out);
 /* *out := left followed by right (merge_into), a new owned subtree: right must cover the
    chunks right after left's. CAS_E_ARGUMENT if left->at_end or right->at_start (they cannot
-   be neighbours) or a subtree's levels do not add up to its nodes; CAS_E_NOMEM. */
+   be neighbours) or a subtree's levels do not add up to its nodes; CAS_E_HASH if a group the
+   merge forms is not contiguous in the bytes the subtrees cover (each node's place is given
+   by the sizes before it, in node order, or by the merge that built it): a subtree from an
+   untrusted server that places real nodes out of order cannot make a tree with the right
+   root but leaves at the wrong offsets; CAS_E_NOMEM. (xet-core does not check this.) */
 CAS_API int cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left,
                               const cas_subtree *right, cas_subtree *out);
 /* The Merkle root of the whole file (final_hash): CAS_E_STATE unless at_start and at_end. The
@@ -1884,6 +1890,15 @@ CAS_API int cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_f
 #endif
 #if !defined(CAS_NO_SIMD) && (defined(__aarch64__) || defined(_M_ARM64))
 #define CAS__ARM64 1
+#endif
+
+/* CAS_TEST_EXPORTS (tests/cas_impl.c only): the few internals the tests call directly get
+   external linkage, so the implementation is compiled once per configuration and linked into
+   every test program (tests/testlib.h, CAS_LINK_IMPL). */
+#ifdef CAS_TEST_EXPORTS
+#define CAS__TESTED
+#else
+#define CAS__TESTED static
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -2578,7 +2593,10 @@ void cas_sha256_hash(const void *data, size_t len, uint8_t out[32]) {
 /* ==== >>primitives: chunker ============================================================== */
 
 /* rust-gearhash DEFAULT_TABLE (../shared/vectors/gear_table.txt). */
-static const uint64_t cas__gear[256] = {
+#ifdef CAS_TEST_EXPORTS
+extern const uint64_t cas__gear[256]; /* (external linkage in C++ too) */
+#endif
+CAS__TESTED const uint64_t cas__gear[256] = {
     0xb088d3a9e840f559ULL, 0x5652c7f739ed20d6ULL, 0x45b28969898972abULL,
     0x6b0a89d5b68ec777ULL, 0x368f573e8b7a31b7ULL, 0x1dc636dce936d94bULL,
     0x207a4c4e5554d5b6ULL, 0xa474b34628239acbULL, 0x3b06a83e1ca3b912ULL,
@@ -4071,7 +4089,7 @@ void cas_bg4_predictor_add(cas_bg4_predictor *p, uint64_t offset, const void *da
 /* Natural logarithm of a positive finite double, without libm: x = m * 2^e with m in
    [sqrt(1/2), sqrt(2)), ln(m) = 2 atanh(s) = 2 (s + s^3/3 + ...), s = (m-1)/(m+1), |s| < 0.172,
    summed until the terms vanish (under 1 ulp of the result). */
-static double cas__ln(double x) {
+CAS__TESTED double cas__ln(double x) {
     uint64_t bits;
     int e;
     double m, s, s2, term, sum;
@@ -7809,6 +7827,8 @@ static int cas__jp_subtree(cas__jp *p) {
                             rc = cas__jp_hash(p, "hashRanges[].nodes[].hash: not 64 lower-case hex digits", &node.hash);
                         if (rc != CAS_OK) return rc;
                     }
+                    if (node.size == 0)
+                        return cas__jp_fail(p, CAS_E_JSON_VALUE, p->t.offset, "hashRanges[].nodes[].size: 0 (a node covers at least one chunk)");
                     if (node.size > UINT64_MAX - sum)
                         return cas__jp_fail(p, CAS_E_JSON_VALUE, p->t.offset, "hashRanges[].nodes[].size: the sizes add up past 2^64");
                     sum += node.size;
@@ -10627,11 +10647,22 @@ done:
 
 #define CAS__SUB_NONE ((size_t)-1)
 
-static int cas__sub_cut(const cas_chunk *n) { return cas_hash_tail_u64(&n->hash) % 4 == 0; }
+/* While merging, a node carries the byte offset its subtree's layout gives it (its first byte,
+   relative to the start of the left operand). A group is promoted only if its nodes are
+   contiguous there: subtrees from a server are untrusted, and a hostile one can place real
+   nodes at levels where the merge would join them out of file order (a tree with the right
+   root whose leaves are not at the offsets the windows claim). With every group contiguous
+   and the root covering [0, size), the root authenticates each leaf's position too. */
+typedef struct {
+    cas_chunk c;
+    uint64_t off;
+} cas__sub_node;
+
+static int cas__sub_cut(const cas__sub_node *n) { return cas_hash_tail_u64(&n->c.hash) % 4 == 0; }
 static int cas__sub_valid_gap(size_t g) { return g > 2 && g < CAS_MERKLE_MAX_GROUP - 1; }
 
 /* next_merge_cut: the length of the group that starts list[0..n). */
-static size_t cas__sub_group(const cas_chunk *list, size_t n) {
+static size_t cas__sub_group(const cas__sub_node *list, size_t n) {
     size_t end = n < CAS_MERKLE_MAX_GROUP ? n : CAS_MERKLE_MAX_GROUP, i;
     if (n <= 2) return n;
     for (i = 2; i < end; i++)
@@ -10639,7 +10670,7 @@ static size_t cas__sub_group(const cas_chunk *list, size_t n) {
     return end;
 }
 
-static size_t cas__sub_stable_start(const cas_chunk *list, size_t n) {
+static size_t cas__sub_stable_start(const cas__sub_node *list, size_t n) {
     size_t prev2 = CAS__SUB_NONE, prev = CAS__SUB_NONE, i;
     if (n < 3) return CAS__SUB_NONE;
     for (i = 0; i < n; i++) {
@@ -10652,7 +10683,7 @@ static size_t cas__sub_stable_start(const cas_chunk *list, size_t n) {
     return CAS__SUB_NONE;
 }
 
-static size_t cas__sub_stable_end(const cas_chunk *list, size_t n) {
+static size_t cas__sub_stable_end(const cas__sub_node *list, size_t n) {
     size_t next2 = CAS__SUB_NONE, next = CAS__SUB_NONE, i;
     if (n < 3) return CAS__SUB_NONE;
     for (i = n; i > 0; i--) { /* list[i - 1], from the end (no unsigned wrap past 0) */
@@ -10666,38 +10697,34 @@ static size_t cas__sub_stable_end(const cas_chunk *list, size_t n) {
 }
 
 /* split_and_promote: the groups of list's stable middle go to promoted[*np...]; *prefix and
-   *suffix = the unstable ends kept at this level. */
-static void cas__sub_split(const cas_chunk *list, size_t n, int at_start, int at_end, cas_chunk *promoted,
-                           size_t *np, size_t *prefix, size_t *suffix) {
+   *suffix = the unstable ends kept at this level. CAS_E_HASH if a group is not contiguous. */
+static int cas__sub_split(const cas__sub_node *list, size_t n, int at_start, int at_end, cas__sub_node *promoted,
+                          size_t *np, size_t *prefix, size_t *suffix) {
     size_t s = 0, e = n, r;
     *np = 0, *prefix = n, *suffix = 0;
-    if (n <= 1) return;
-    if (!at_start && (s = cas__sub_stable_start(list, n)) == CAS__SUB_NONE) return;
+    if (n <= 1) return CAS_OK;
+    if (!at_start && (s = cas__sub_stable_start(list, n)) == CAS__SUB_NONE) return CAS_OK;
     if (!at_end) {
-        if ((r = cas__sub_stable_end(list + s, n - s)) == CAS__SUB_NONE) return;
+        if ((r = cas__sub_stable_end(list + s, n - s)) == CAS__SUB_NONE) return CAS_OK;
         e = s + r;
     }
-    if (s >= e) return;
+    if (s >= e) return CAS_OK;
     for (r = s; r < e;) {
-        size_t c = cas__sub_group(list + r, e - r);
-        cas_internal_node_hash(list + r, c, &promoted[*np].hash, &promoted[*np].size);
+        size_t c = cas__sub_group(list + r, e - r), j;
+        cas_chunk group[CAS_MERKLE_MAX_GROUP];
+        for (j = 0; j < c; j++) {
+            if (j + 1 < c && (list[r + j].c.size > UINT64_MAX - list[r + j].off ||
+                              list[r + j].off + list[r + j].c.size != list[r + j + 1].off))
+                return CAS_E_HASH;
+            group[j] = list[r + j].c;
+        }
+        cas_internal_node_hash(group, c, &promoted[*np].c.hash, &promoted[*np].c.size);
+        promoted[*np].off = list[r].off;
         (*np)++;
         r += c;
     }
     *prefix = s, *suffix = n - e;
-}
-
-/* The nodes of level k: lefts, then rights (NULL/0 past the subtree's levels). */
-static void cas__sub_level(const cas_subtree *t, size_t k, const cas_chunk **l, size_t *nl,
-                           const cas_chunk **r, size_t *nr) {
-    size_t i, lo = 0, ro;
-    *nl = *nr = 0, *l = *r = NULL;
-    if (!t || k >= t->num_levels) return;
-    ro = t->num_nodes;
-    for (i = 0; i < k; i++) lo += t->levels[2 * i];
-    for (i = 0; i <= k; i++) ro -= t->levels[2 * i + 1];
-    *l = t->nodes + lo, *nl = t->levels[2 * k];
-    *r = t->nodes + ro, *nr = t->levels[2 * k + 1];
+    return CAS_OK;
 }
 
 /* The levels account for every node (the level accessor relies on it). */
@@ -10709,37 +10736,87 @@ static int cas__sub_consistent(const cas_subtree *t) {
     return sum == t->num_nodes && (t->num_nodes == 0 || t->nodes);
 }
 
-static void cas__sub_append(cas_chunk *dst, size_t *n, const cas_chunk *src, size_t k) {
+/* Appends level k of t (its lefts, then its rights; nothing past its levels) to dst, each
+   node at its offset in t (offs) plus base. */
+static void cas__sub_take_level(const cas_subtree *t, const uint64_t *offs, size_t k, uint64_t base,
+                                cas__sub_node *dst, size_t *n) {
+    size_t i, lo = 0, ro, j;
+    if (!t || k >= t->num_levels) return;
+    ro = t->num_nodes;
+    for (i = 0; i < k; i++) lo += t->levels[2 * i];
+    for (i = 0; i <= k; i++) ro -= t->levels[2 * i + 1];
+    for (j = 0; j < 2; j++) {
+        size_t from = j ? ro : lo, cnt = t->levels[2 * k + j];
+        for (i = 0; i < cnt; i++) {
+            dst[*n].c = t->nodes[from + i];
+            dst[*n].off = base + offs[from + i];
+            (*n)++;
+        }
+    }
+}
+
+static void cas__sub_append(cas__sub_node *dst, size_t *n, const cas__sub_node *src, size_t k) {
     if (k) memcpy(dst + *n, src, k * sizeof *src);
     *n += k;
 }
 
+/* Each node's offset in t, relative to its first byte (*size: the bytes it covers): its own
+   (priv_offsets) or the sizes before it in node order. NULL on overflow (*rc CAS_E_HASH) or
+   no memory. */
+static uint64_t *cas__sub_offsets(const cas_allocator *a, const cas_subtree *t, uint64_t *size, int *rc) {
+    uint64_t *o = (uint64_t *)cas__alloc(a, (t->num_nodes + 1) * sizeof *o), pos = 0;
+    size_t i;
+    *rc = CAS_OK;
+    if (!o) {
+        *rc = CAS_E_NOMEM;
+        return NULL;
+    }
+    for (i = 0; i < t->num_nodes; i++) {
+        o[i] = t->priv_offsets ? t->priv_offsets[i] : pos;
+        if (t->nodes[i].size > UINT64_MAX - pos) {
+            *rc = CAS_E_HASH;
+            break;
+        }
+        pos += t->nodes[i].size;
+    }
+    if (*rc != CAS_OK) {
+        cas__free(a, o, (t->num_nodes + 1) * sizeof *o);
+        return NULL;
+    }
+    *size = pos;
+    return o;
+}
+
 /* merge_into_impl, for x followed by y (y may be NULL: from_chunks is x alone, with x a
    one-level list of chunks): level k's list is x's lefts and rights, the groups promoted
-   from level k-1, then y's lefts and rights. The result goes to *out (owned, new). */
+   from level k-1, then y's lefts and rights (placed after x's bytes). The result goes to
+   *out (owned, new). CAS_E_HASH if the nodes' offsets do not fit together. */
 static int cas__sub_build(const cas_allocator *a, const cas_subtree *x, const cas_subtree *y, int at_start,
                           int at_end, cas_subtree *out) {
     size_t total = x->num_nodes + (y ? y->num_nodes : 0), levels_in = x->num_levels, k;
     size_t cap_levels, nfull, ncarry = 0, nleft = 0, nright = 0, nlev = 0, i;
-    cas_chunk *full, *carry, *promoted, *left, *right;
+    cas__sub_node *full, *carry, *promoted, *left, *right;
+    uint64_t *xo, *yo = NULL, xsize = 0, ysize = 0;
     uint32_t *lev;
     int all_left = 1, all_right = 1, rc = CAS_OK;
     memset(out, 0, sizeof *out);
     if (y && y->num_levels > levels_in) levels_in = y->num_levels;
+    xo = cas__sub_offsets(a, x, &xsize, &rc);
+    if (rc == CAS_OK && y) yo = cas__sub_offsets(a, y, &ysize, &rc);
+    if (rc == CAS_OK && ysize > UINT64_MAX - xsize) rc = CAS_E_HASH;
     /* A level's list holds its own nodes and at most a third (+1) of the level below's list,
        so never more than total + 2; every node of the result covers >= 1 input node; each
        level past the inputs' shrinks the carry 3x. */
     cap_levels = levels_in + 66;
-    full = (cas_chunk *)cas__alloc(a, (total + 2) * sizeof *full);
-    carry = (cas_chunk *)cas__alloc(a, (total / 3 + 2) * sizeof *carry);
-    promoted = (cas_chunk *)cas__alloc(a, (total / 3 + 2) * sizeof *promoted);
-    left = (cas_chunk *)cas__alloc(a, (total + 1) * sizeof *left);
-    right = (cas_chunk *)cas__alloc(a, (total + 1) * sizeof *right);
+    full = (cas__sub_node *)cas__alloc(a, (total + 2) * sizeof *full);
+    carry = (cas__sub_node *)cas__alloc(a, (total / 3 + 2) * sizeof *carry);
+    promoted = (cas__sub_node *)cas__alloc(a, (total / 3 + 2) * sizeof *promoted);
+    left = (cas__sub_node *)cas__alloc(a, (total + 1) * sizeof *left);
+    right = (cas__sub_node *)cas__alloc(a, (total + 1) * sizeof *right);
     lev = (uint32_t *)cas__alloc(a, 2 * cap_levels * sizeof *lev);
-    if (!full || !carry || !promoted || !left || !right || !lev) rc = CAS_E_NOMEM;
+    if (rc == CAS_OK && (!full || !carry || !promoted || !left || !right || !lev)) rc = CAS_E_NOMEM;
     for (k = 0; rc == CAS_OK; k++) {
-        const cas_chunk *l, *r;
-        size_t nl, nr, np, p, s;
+        size_t np, p, s;
         if (k >= levels_in && ncarry == 0) break;
         if (k >= levels_in && ncarry == 1) { /* the root */
             left[nleft++] = carry[0];
@@ -10747,17 +10824,12 @@ static int cas__sub_build(const cas_allocator *a, const cas_subtree *x, const ca
             break;
         }
         nfull = 0;
-        cas__sub_level(x, k, &l, &nl, &r, &nr);
-        cas__sub_append(full, &nfull, l, nl);
-        cas__sub_append(full, &nfull, r, nr);
+        cas__sub_take_level(x, xo, k, 0, full, &nfull);
         cas__sub_append(full, &nfull, carry, ncarry);
-        if (y) {
-            cas__sub_level(y, k, &l, &nl, &r, &nr);
-            cas__sub_append(full, &nfull, l, nl);
-            cas__sub_append(full, &nfull, r, nr);
-        }
+        if (y) cas__sub_take_level(y, yo, k, xsize, full, &nfull);
         if (nfull > total + 2 || nlev == cap_levels) { rc = CAS_E_STATE; break; } /* (a bug) */
-        cas__sub_split(full, nfull, at_start && all_left, at_end && all_right, promoted, &np, &p, &s);
+        rc = cas__sub_split(full, nfull, at_start && all_left, at_end && all_right, promoted, &np, &p, &s);
+        if (rc != CAS_OK) break;
         if (nleft + p > total + 1 || nright + s > total + 1) { rc = CAS_E_STATE; break; }
         cas__sub_append(left, &nleft, full, p);
         cas__sub_append(right, &nright, full + nfull - s, s);
@@ -10771,27 +10843,31 @@ static int cas__sub_build(const cas_allocator *a, const cas_subtree *x, const ca
     if (rc == CAS_OK) {
         size_t cap = nleft + nright ? nleft + nright : 1, pos = 0, end = nright;
         out->nodes = (cas_chunk *)cas__alloc(a, cap * sizeof *out->nodes);
+        out->priv_offsets = (uint64_t *)cas__alloc(a, cap * sizeof *out->priv_offsets);
         out->levels = (uint32_t *)cas__alloc(a, 2 * nlev * sizeof *out->levels);
-        if (!out->nodes || !out->levels) {
+        if (!out->nodes || !out->priv_offsets || !out->levels) {
             cas__free(a, out->nodes, cap * sizeof *out->nodes);
+            cas__free(a, out->priv_offsets, cap * sizeof *out->priv_offsets);
             cas__free(a, out->levels, 2 * nlev * sizeof *out->levels);
             memset(out, 0, sizeof *out);
             rc = CAS_E_NOMEM;
         } else {
-            /* lefts as they are, then the rights from the top level down */
-            cas__sub_append(out->nodes, &pos, left, nleft);
+            /* lefts as they are, then the rights from the top level down (they were appended
+               rising: level i's after those of the levels below) */
+            for (i = 0; i < nleft; i++, pos++) out->nodes[pos] = left[i].c, out->priv_offsets[pos] = left[i].off;
             for (i = nlev; i > 0; i--) {
-                size_t nr = lev[2 * (i - 1) + 1];
-                cas__sub_append(out->nodes, &pos, right + end - nr, nr);
+                size_t nr = lev[2 * (i - 1) + 1], j;
+                for (j = end - nr; j < end; j++, pos++) out->nodes[pos] = right[j].c, out->priv_offsets[pos] = right[j].off;
                 end -= nr;
             }
-            /* the rights were appended rising: level i's are after those of levels < i */
             memcpy(out->levels, lev, 2 * nlev * sizeof *lev);
             out->num_nodes = pos, out->num_levels = nlev;
             out->at_start = at_start, out->at_end = at_end;
             out->priv_alloc = *a, out->priv_node_cap = cap, out->priv_level_cap = nlev;
         }
     }
+    if (xo) cas__free(a, xo, (x->num_nodes + 1) * sizeof *xo);
+    if (yo) cas__free(a, yo, (y->num_nodes + 1) * sizeof *yo);
     cas__free(a, full, (total + 2) * sizeof *full);
     cas__free(a, carry, (total / 3 + 2) * sizeof *carry);
     cas__free(a, promoted, (total / 3 + 2) * sizeof *promoted);
@@ -10849,6 +10925,7 @@ void cas_subtree_free(cas_subtree *s) {
     if (!s) return;
     if (s->priv_node_cap) {
         cas__free(&s->priv_alloc, s->nodes, s->priv_node_cap * sizeof *s->nodes);
+        cas__free(&s->priv_alloc, s->priv_offsets, s->priv_node_cap * sizeof *s->priv_offsets);
         cas__free(&s->priv_alloc, s->levels, 2 * s->priv_level_cap * sizeof *s->levels);
     }
     memset(s, 0, sizeof *s);

@@ -361,6 +361,7 @@ static void test_parse_errors(void) {
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[{\"nodes\":[],\"levels\":[[0,0]],\"at_start\":1,\"at_end\":false},null],\"gapVerification\":[]}", CAS_E_JSON_SCHEMA},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[{\"nodes\":[{\"hash\":\"00\",\"size\":1}],\"levels\":[[1,0]],\"at_start\":true,\"at_end\":false},null],\"gapVerification\":[]}", CAS_E_HEX},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[null,null],\"gapVerification\":[\"zz\"]}", CAS_E_HEX},
+        {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[{\"nodes\":[{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":0}],\"levels\":[[1,0]],\"at_start\":true,\"at_end\":false},null],\"gapVerification\":[]}", CAS_E_JSON_VALUE},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[7,null],\"gapVerification\":[]}", CAS_E_JSON_SCHEMA},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[null,null]}", CAS_E_JSON_SCHEMA},
         {"{\"totalChunks\":1,\"fileSize\":5,\"extra\":{\"x\":[1]},\"windows\":[{\"dirtyByteRange\":[0,5],\"more\":1}],\"hashRanges\":[null,null],\"gapVerification\":[]}", CAS_OK},
@@ -382,11 +383,92 @@ static void test_parse_errors(void) {
         CHECK(cas_file_chunk_hashes_parse(NULL, b.p, b.n, NULL, &r, NULL) == CAS_E_JSON_LIMIT);
         b.n = 0;
         tb_str(&b, "{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[{\"nodes\":[");
-        tb_rep(&b, "{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":0},", CAS_SUBTREE_MAX_NODES);
-        tb_str(&b, "{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":0}],\"levels\":[],\"at_start\":true,\"at_end\":false},null],\"gapVerification\":[]}");
+        tb_rep(&b, "{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":1},", CAS_SUBTREE_MAX_NODES);
+        tb_str(&b, "{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":1}],\"levels\":[],\"at_start\":true,\"at_end\":false},null],\"gapVerification\":[]}");
         CHECK(cas_file_chunk_hashes_parse(NULL, b.p, b.n, NULL, &r, NULL) == CAS_E_JSON_LIMIT);
         tb_free(&b);
     }
+}
+
+/* A hostile gap subtree that holds real nodes of the file at levels where a merge joins them
+   out of file order (found by review): window 0 claims chunks M0 then R0, the gap between the
+   windows holds G1b's chunks at level 0 and G1a's real level-1 nodes at level 1. Without the
+   merge's position check the root comes out as the file's in ~14% of such layouts with many
+   cut points, and bytes of R0 would be accepted where the file has G1a. Never accepted. */
+static size_t one_level_up(const cas_chunk *in, size_t n, cas_chunk *out, size_t *bound) {
+    size_t r = 0, k = 0;
+    while (r < n) {
+        size_t c = n - r, end = c < 9 ? c : 9, i;
+        if (c > 2) { /* next_merge_cut */
+            c = end;
+            for (i = 2; i < end; i++)
+                if (cas_hash_tail_u64(&in[r + i].hash) % 4 == 0) { c = i + 1; break; }
+        }
+        bound[k] = r;
+        cas_internal_node_hash(in + r, c, &out[k].hash, &out[k].size);
+        k++, r += c;
+    }
+    bound[k] = n;
+    return k;
+}
+
+static void test_reordering_attack(void) {
+    enum { N = 80 };
+    cas_chunk c[N], l1[N], w0[N], gnodes[N];
+    size_t bnd[N + 1];
+    long t, tried = 0, accepted = 0;
+    for (t = 0; t < 30000; t++) {
+        size_t i, k, ng, g1, g2, b1, b2, b3, b4, nw0 = 0, ng0 = 0;
+        int cutp = (int)(t % 4);
+        cas_subtree gaps[3];
+        uint32_t glev[4];
+        cas_chunk_window win[2];
+        cas_file_chunk_hashes r;
+        const cas_chunk *wc[2];
+        size_t wn[2];
+        uint64_t s_m0 = 0, s_g1a = 0, s_r0 = 0, s_g1b = 0, total = 0;
+        cas_hash fh;
+        cas_error e;
+        for (i = 0; i < N; i++) {
+            for (k = 0; k < 32; k++) c[i].hash.bytes[k] = (uint8_t)t_next(&g_rng);
+            if (rndn(4) < (unsigned)cutp) c[i].hash.bytes[24] &= 0xFC;
+            else c[i].hash.bytes[24] |= 1;
+            c[i].size = 100 + rndn(1000);
+        }
+        ng = one_level_up(c, N, l1, bnd);
+        if (ng < 6) continue;
+        g1 = 1 + rndn((uint32_t)(ng - 3)), g2 = g1 + 1 + rndn(2);
+        if (g2 >= ng) continue;
+        b1 = bnd[g1], b2 = bnd[g2], b3 = b2 + 1 + rndn(8);
+        if (b3 >= N) continue;
+        b4 = b3 + rndn(8);
+        if (b4 >= N - 1) continue;
+        for (i = 0; i < b1; i++) w0[nw0++] = c[i]; /* window 0: M0 = [0, b1) then R0 = [b2, b3) */
+        for (i = b2; i < b3; i++) w0[nw0++] = c[i];
+        for (i = 0; i < N; i++) {
+            total += c[i].size;
+            if (i < b1) s_m0 += c[i].size;
+            else if (i < b2) s_g1a += c[i].size;
+            else if (i < b3) s_r0 += c[i].size;
+            else if (i < b4) s_g1b += c[i].size;
+        }
+        for (i = b3; i < b4; i++) gnodes[ng0++] = c[i];  /* level 0: G1b's chunks */
+        for (i = g1; i < g2; i++) gnodes[ng0++] = l1[i]; /* level 1: G1a's real nodes */
+        glev[0] = (uint32_t)(b4 - b3), glev[1] = 0, glev[2] = (uint32_t)(g2 - g1), glev[3] = 0;
+        memset(gaps, 0, sizeof gaps);
+        gaps[1].nodes = gnodes, gaps[1].num_nodes = ng0, gaps[1].levels = glev, gaps[1].num_levels = 2;
+        win[0].start = 0, win[0].end = s_m0 + s_r0;
+        win[1].start = s_m0 + s_g1a + s_r0 + s_g1b, win[1].end = total;
+        memset(&r, 0, sizeof r);
+        r.file_size = total, r.windows = win, r.num_windows = 2, r.gaps = gaps;
+        wc[0] = w0, wn[0] = nw0, wc[1] = c + b4, wn[1] = N - b4;
+        cas_file_hash(c, N, &fh);
+        tried++;
+        if (cas_file_chunk_hashes_verify(NULL, &r, wc, wn, &fh, &e) == CAS_OK) accepted++;
+    }
+    CHECK_MSG(accepted == 0, "reordering attack: %ld of %ld hostile layouts verified", accepted, tried);
+    CHECK(tried > 5000);
+    printf("reordering attack: %ld hostile layouts, none verified\n", tried);
 }
 
 /* Every prefix of a response fails cleanly; every allocation failure is CAS_E_NOMEM with
@@ -426,6 +508,7 @@ int main(int argc, char **argv) {
     test_random_splits();
     test_file_chunk_hashes();
     test_parse_errors();
+    test_reordering_attack();
     test_truncation_and_alloc();
     printf("subtree vectors: %zu\n", g_vectors);
     printf("test_subtree: %ld passed, %ld failed\n", g_pass, g_fail);
