@@ -2578,8 +2578,10 @@ static int get_open_resumable(new_file *nf, const char *out) {
     if (lstat(nf->tmp, &seen) != 0) {
         fd = errno == ENOENT ? create_exclusive(nf->tmp) : -1;
         if (fd < 0) fprintf(stderr, "%s: %s: %s\n", g_prog, nf->tmp, strerror(errno));
-    } else if (!S_ISREG(seen.st_mode) || seen.st_uid != geteuid()) {
-        fprintf(stderr, "%s: %s: not a regular file of yours, not resumed (remove it, or use --no-resume)\n",
+    } else if (!S_ISREG(seen.st_mode) || seen.st_uid != geteuid() || seen.st_nlink != 1) {
+        /* (a hard link to another file of yours, planted where links are not protected, would
+           have that file truncated and renamed) */
+        fprintf(stderr, "%s: %s: not a regular file of yours with one link, not resumed (remove it, or use --no-resume)\n",
                 g_prog, nf->tmp);
         fd = -1;
     } else if ((fd = open(nf->tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -2674,7 +2676,9 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
     }
     if (hex != fhex) { snprintf(fhex, sizeof fhex, "%s", hex); hex = fhex; }
     if (cas_hash_from_hex(hex, strlen(hex), &fh) != CAS_OK) {
-        fprintf(stderr, "%s: %s: not a 64-digit hash\n", g_prog, hex);
+        fprintf(stderr, "%s: ", g_prog); /* (from X-Xet-Hash: the server's text) */
+        print_untrusted(stderr, (const uint8_t *)hex, strlen(hex));
+        fprintf(stderr, ": not a 64-digit hash\n");
         rc = EXIT_USAGE;
         goto done;
     }

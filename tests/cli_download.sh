@@ -228,6 +228,13 @@ else
     "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > /dev/null 2>"$T/g.err"
     check '[ $? -eq 1 ] && [ ! -e "$T/g.part" ] && [ ! -e "$T/g" ] && grep -q "hash" "$T/g.err"' "a damaged .part fails the file hash and is removed"
     get_ok "after a damaged .part" acme/demo data/b.bin --endpoint "$URL"
+    # a .part that is a hard link to another file is not resumed into (that file would be
+    # truncated and renamed): refused, the other file untouched
+    head -c 1234567 "$T/b.bin" > "$T/other"; cp "$T/other" "$T/other.want"; rm -f "$T/g" "$T/g.part"
+    ln "$T/other" "$T/g.part"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > /dev/null 2> "$T/g.err"
+    check '[ $? -ne 0 ] && [ ! -e "$T/g" ] && cmp -s "$T/other" "$T/other.want" && grep -q "one link" "$T/g.err"' "a hard-linked .part is refused"
+    rm -f "$T/g.part"
     : "$n"
 fi
 stop_server
