@@ -4,8 +4,12 @@ CFLAGS  ?= -O2 -g
 WARN     = -std=c99 -Wall -Wextra -Werror
 BUILD   ?= build
 HEADERS  = cas.h $(wildcard vendor/*.inc vendor/blake3/*.c vendor/blake3/*.h vendor/zstd/*.c)
+# the fuzz targets (see `fuzz` below): fuzz/fuzz_<name>.c
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES    = $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SAN      = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all test bench check fuzz fuzz-replay clean
+.PHONY: all test test-suites test-big bench check fuzz fuzz-replay clean
 
 all: $(BUILD)/cas $(BUILD)/test
 
@@ -22,79 +26,66 @@ $(BUILD)/cas: examples/cas.c $(HEADERS)
 	@$(if $(CURL_FLAGS),:,echo "note: libcurl headers not found: building $@ without get/put (apt-get install libcurl4-openssl-dev)")
 	$(CC) $(WARN) $(CFLAGS) $(CURL_FLAGS) -pthread examples/cas.c -o $@ $(CURL_LIBS)
 
-$(BUILD)/test: tests/test_main.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_main.c -o $@
+# ---- tests ----
+# The implementation is compiled once per configuration ($(CC), $(CFLAGS), the defines that
+# change it) into an object every test program links (tests/cas_impl.c; tests/testlib.h's
+# CAS_LINK_IMPL drops the programs' own CAS_IMPLEMENTATION). The suites: tests/test_<s>.c
+# -> $(BUILD)/test_<s> ("main" is $(BUILD)/test), listed once here with how each runs.
+SUITES   = main lz4 shard json json_upload upload multipart download subtree limits limits_override
+LINK_IMPL = -DCAS_LINK_IMPL
+$(BUILD)/impl/cas.o: tests/cas_impl.c $(HEADERS)
+	@mkdir -p $(BUILD)/impl
+	$(CC) $(WARN) $(CFLAGS) -c tests/cas_impl.c -o $@
+# The limits a host may redefine before including cas.h, redefined: the same probes follow
+# them (a configuration of its own: the test and the implementation both see the defines).
+LIMITS_OVERRIDE := -DCAS_ZSTD_MAX_WINDOW_LOG=20 -DCAS_MULTIPART_MAX_HEADER=1000 -DCAS_MULTIPART_MAX_PREAMBLE=300
+$(BUILD)/impl/cas-limits.o: tests/cas_impl.c $(HEADERS)
+	@mkdir -p $(BUILD)/impl
+	$(CC) $(WARN) $(CFLAGS) $(LIMITS_OVERRIDE) -c tests/cas_impl.c -o $@
+
+$(BUILD)/test: tests/test_main.c tests/testlib.h $(BUILD)/impl/cas.o
+	$(CC) $(WARN) $(CFLAGS) $(LINK_IMPL) tests/test_main.c $(BUILD)/impl/cas.o -o $@
+# LZ4 tests use liblz4 + the lz4 CLI as oracles (test-only: the library never links them).
+# Debian: apt-get install liblz4-dev lz4.
+$(BUILD)/test_lz4: tests/test_lz4.c tests/testlib.h $(BUILD)/impl/cas.o
+	$(CC) $(WARN) $(CFLAGS) $(LINK_IMPL) tests/test_lz4.c $(BUILD)/impl/cas.o -o $@ -llz4
+$(BUILD)/test_limits_override: tests/test_limits.c tests/testlib.h $(BUILD)/impl/cas-limits.o
+	$(CC) $(WARN) $(CFLAGS) $(LIMITS_OVERRIDE) $(LINK_IMPL) tests/test_limits.c $(BUILD)/impl/cas-limits.o -o $@
+$(BUILD)/test_%: tests/test_%.c tests/testlib.h $(BUILD)/impl/cas.o
+	$(CC) $(WARN) $(CFLAGS) $(LINK_IMPL) $< $(BUILD)/impl/cas.o -o $@
+TEST_PROGS = $(BUILD)/test $(addprefix $(BUILD)/test_,$(filter-out main,$(SUITES)))
+
+# How each step runs ("name|command"), in order; tests/run.sh runs them, prints each one's
+# output, a table of wall times and one closing "N passed, M failed" over all of them.
+LZ4_ARGS ?=
+UNIT_STEPS = "main|$(BUILD)/test" "lz4|$(BUILD)/test_lz4 $(LZ4_ARGS)" "shard|$(BUILD)/test_shard" \
+  "json|$(BUILD)/test_json" "json_upload|$(BUILD)/test_json_upload" "upload|$(BUILD)/test_upload tests/vectors" \
+  "multipart|$(BUILD)/test_multipart" "download|$(BUILD)/test_download" \
+  "subtree|$(BUILD)/test_subtree tests/vectors" "limits|$(BUILD)/test_limits" \
+  "limits_override|$(BUILD)/test_limits_override zstd 'multipart body'"
+CLI_STEPS = "cli|sh tests/cli.sh $(BUILD)/cas" "cli_put|sh tests/cli_put.sh $(BUILD)/cas" \
+  "cli_shard|sh tests/cli_shard.sh $(BUILD)/cas" "cli_pack|sh tests/cli_pack.sh $(BUILD)/cas" \
+  "cli_safety|sh tests/cli_safety.sh $(BUILD)/cas" "cli_download|sh tests/cli_download.sh $(BUILD)/cas"
+FUZZ_REPLAY_STEPS = $(foreach n,$(FUZZ_NAMES),"replay_$(n)|$(BUILD)/fuzz-replay/$(n) fuzz/corpus/$(n)")
+
+# make test: every suite, the CLI against the test server, the one-TU build, every fuzz
+# corpus replayed (make -j2 test builds in parallel; the steps run one after the other).
+test: $(TEST_PROGS) $(BUILD)/cas $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
+	@sh tests/run.sh "make test" $(UNIT_STEPS) $(CLI_STEPS) "single_tu|sh tests/single_tu.sh" $(FUZZ_REPLAY_STEPS)
+# The suites and the CLI tests alone, in any configuration (tests/check.sh runs them under
+# the sanitizers: make test-suites BUILD=... CC=... CFLAGS=...).
+test-suites: $(TEST_PROGS) $(BUILD)/cas
+	@sh tests/run.sh "suites ($(CC) $(CFLAGS))" $(UNIT_STEPS) $(CLI_STEPS)
+# Multi-minute scenarios (make check runs them): a 4.5 GB pack/unpack round trip past 4 GiB.
+test-big: $(BUILD)/cas
+	@sh tests/run.sh "make test-big" "big_roundtrip|sh tests/big_roundtrip.sh $(BUILD)/cas"
 
 $(BUILD)/bench: tests/bench.c tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench.c -o $@ $(BENCH_LIBS)
-
-# LZ4 tests and benchmark use liblz4 + the lz4 CLI as oracles/peers (test-only: the library
-# never links them). Debian: apt-get install liblz4-dev lz4.
-$(BUILD)/test_lz4: tests/test_lz4.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_lz4.c -o $@ -llz4
 $(BUILD)/bench_lz4: tests/bench_lz4.c $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench_lz4.c -o $@ -llz4
-
-$(BUILD)/test_shard: tests/test_shard.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_shard.c -o $@
-$(BUILD)/test_json: tests/test_json.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_json.c -o $@
-$(BUILD)/test_json_upload: tests/test_json_upload.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_json_upload.c -o $@
-$(BUILD)/test_upload: tests/test_upload.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_upload.c -o $@
-$(BUILD)/test_multipart: tests/test_multipart.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_multipart.c -o $@
-$(BUILD)/test_download: tests/test_download.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_download.c -o $@
-$(BUILD)/test_subtree: tests/test_subtree.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_subtree.c -o $@
-$(BUILD)/test_limits: tests/test_limits.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) tests/test_limits.c -o $@
-# The limits a host may redefine before including cas.h, redefined: the same probes follow them.
-LIMITS_OVERRIDE := -DCAS_ZSTD_MAX_WINDOW_LOG=20 -DCAS_MULTIPART_MAX_HEADER=1000 -DCAS_MULTIPART_MAX_PREAMBLE=300
-$(BUILD)/test_limits_override: tests/test_limits.c tests/testlib.h $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) $(LIMITS_OVERRIDE) tests/test_limits.c -o $@
-
-# Every test: the unit/conformance runner, LZ4 interop, shards, JSON, multipart, the engines,
-# the limits (also with overridden ones), the CLI against the test server, the 4.5 GB round
-# trip, the one-TU build, the fuzz corpora replayed.
-test: all $(BUILD)/test_lz4 $(BUILD)/test_shard $(BUILD)/test_json $(BUILD)/test_upload \
-      $(BUILD)/test_multipart $(BUILD)/test_download $(BUILD)/test_subtree $(BUILD)/test_json_upload \
-      $(BUILD)/test_limits $(BUILD)/test_limits_override
-	$(BUILD)/test
-	$(BUILD)/test_lz4
-	$(BUILD)/test_shard
-	$(BUILD)/test_json
-	$(BUILD)/test_json_upload
-	$(BUILD)/test_upload tests/vectors
-	$(BUILD)/test_multipart
-	$(BUILD)/test_download
-	$(BUILD)/test_subtree tests/vectors
-	$(BUILD)/test_limits
-	$(BUILD)/test_limits_override zstd "multipart body"
-	sh tests/cli.sh $(BUILD)/cas
-	sh tests/cli_put.sh $(BUILD)/cas
-	sh tests/cli_shard.sh $(BUILD)/cas
-	sh tests/cli_pack.sh $(BUILD)/cas
-	sh tests/cli_safety.sh $(BUILD)/cas
-	sh tests/cli_download.sh $(BUILD)/cas
-	sh tests/big_roundtrip.sh $(BUILD)/cas
-	sh tests/single_tu.sh
-	$(MAKE) --no-print-directory fuzz-replay
 
 # Benchmarks print a table; never timed assertions.  OpenSSL's SHA-256 is the peer when
 # libssl-dev is installed.
@@ -112,16 +103,18 @@ check:
 # and runs for FUZZ_SECONDS on a copy of its corpus; `fuzz-replay` runs the corpora through a
 # plain driver (no libFuzzer needed), as a regression test. A target's extra link flags (a
 # test-only oracle such as -llz4) go in fuzz/<name>.libs.
-FUZZ_SECONDS ?= 60
-FUZZ_NAMES    = $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_SAN      = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
-$(BUILD)/fuzz/%: fuzz/fuzz_%.c $(HEADERS) tests/testlib.h fuzz/fuzzlib.h
+# (The implementation is instrumented for coverage as the targets are: -fsanitize=fuzzer-no-link.)
+FUZZ_CLANG    = clang $(WARN) $(FUZZ_SAN) -fsanitize-ignorelist=fuzz/sanitize-ignore.txt -DCAS_FUZZING
+$(BUILD)/fuzz/impl.o: tests/cas_impl.c $(HEADERS)
 	@mkdir -p $(BUILD)/fuzz
-	clang $(WARN) $(FUZZ_SAN) -fsanitize-ignorelist=fuzz/sanitize-ignore.txt -fsanitize=fuzzer -DCAS_FUZZING $< -o $@ \
-	  $(shell cat fuzz/$*.libs 2>/dev/null)
-$(BUILD)/fuzz-replay/%: fuzz/fuzz_%.c fuzz/replay.c $(HEADERS) tests/testlib.h fuzz/fuzzlib.h
+	$(FUZZ_CLANG) -fsanitize=fuzzer-no-link -c tests/cas_impl.c -o $@
+$(BUILD)/fuzz/%: fuzz/fuzz_%.c tests/testlib.h fuzz/fuzzlib.h $(BUILD)/fuzz/impl.o
+	$(FUZZ_CLANG) -fsanitize=fuzzer $(LINK_IMPL) $< $(BUILD)/fuzz/impl.o -o $@ $(shell cat fuzz/$*.libs 2>/dev/null)
+$(BUILD)/fuzz-replay/impl.o: tests/cas_impl.c $(HEADERS)
 	@mkdir -p $(BUILD)/fuzz-replay
-	$(CC) $(WARN) $(FUZZ_SAN) -DCAS_FUZZING $< fuzz/replay.c -o $@ \
+	$(CC) $(WARN) $(FUZZ_SAN) -DCAS_FUZZING -c tests/cas_impl.c -o $@
+$(BUILD)/fuzz-replay/%: fuzz/fuzz_%.c fuzz/replay.c tests/testlib.h fuzz/fuzzlib.h $(BUILD)/fuzz-replay/impl.o
+	$(CC) $(WARN) $(FUZZ_SAN) -DCAS_FUZZING $(LINK_IMPL) $< fuzz/replay.c $(BUILD)/fuzz-replay/impl.o -o $@ \
 	  $(shell cat fuzz/$*.libs 2>/dev/null)
 fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
 	@for n in $(FUZZ_NAMES); do \
@@ -132,7 +125,7 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
 	    -artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/corpus-$$n fuzz/corpus/$$n || exit 1; \
 	done
 fuzz-replay: $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
-	@for n in $(FUZZ_NAMES); do printf '%s ' $$n; $(BUILD)/fuzz-replay/$$n fuzz/corpus/$$n || exit 1; done
+	@sh tests/run.sh "fuzz corpora replayed" $(FUZZ_REPLAY_STEPS)
 
 clean:
 	rm -rf $(BUILD)

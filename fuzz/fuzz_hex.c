@@ -1,8 +1,7 @@
 /* cas_hash_from_hex on arbitrary bytes: accepts exactly 64 hex digits, and what it accepts
    prints back as the same digits in lower case. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
-#include <stdlib.h>
+#include "fuzzlib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cas_hash h;

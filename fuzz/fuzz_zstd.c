@@ -2,9 +2,7 @@
    past the capacity (the buffer is exactly that size), never claims more output than room,
    and agrees with itself when given more room. */
 #define CAS_IMPLEMENTATION
-#include "../cas.h"
-#include <stdlib.h>
-#include <string.h>
+#include "fuzzlib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t cap, got = 0, got2 = 0;

@@ -7,13 +7,18 @@ set -u
 B=${BUILD:-build}/check
 mkdir -p "$B"
 fails=0
-step() { echo "== $*"; }
+# step NAME: starts a step; the wall time of each is listed at the end
+STEPS_LOG="$B/steps.log"
+: > "$STEPS_LOG"
+step_name= step_t0=
+step_end() {
+  [ -n "$step_name" ] && printf '%-70.70s %7s s\n' "$step_name" "$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $step_t0 }")" >> "$STEPS_LOG"
+  step_name=
+}
+step() { step_end; echo "== $*"; step_name=$*; step_t0=$(date +%s.%N); }
+check_t0=$(date +%s.%N)
 run() { if "$@"; then :; else echo "FAIL: $*" >&2; fails=$((fails + 1)); fi; }
 WARN="-std=c99 -pedantic -Wall -Wextra -Werror"
-# the cas tool's `get` links libcurl when its headers are installed (as the Makefile does)
-CURL_FLAGS=; CURL_LIBS=
-if cc -E -include curl/curl.h -x c /dev/null >/dev/null 2>&1; then CURL_FLAGS=-DCAS_WITH_CURL; CURL_LIBS=-lcurl; fi
-
 # README's quick start needs only gcc and make: with libcurl's headers hidden from the compiler
 # (a curl/curl.h that is an #error first on the include path), `make` must still build
 # build/cas, without get/put, and say so once; the tool then works and says why get is missing.
@@ -26,36 +31,10 @@ run sh -c "'$B/nocurl/cas' get acme/demo x 2>&1 | grep -q 'no libcurl' && '$B/no
 
 for cc in gcc clang; do
   command -v $cc >/dev/null 2>&1 || { echo "FAIL: $cc not installed" >&2; fails=$((fails + 1)); continue; }
-  step "$cc: ASan+UBSan"
+  step "$cc: ASan+UBSan: every suite and CLI test (the Makefile's list, one implementation object)"
   SAN="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-  run $cc $WARN $SAN tests/test_main.c -o "$B/test-san-$cc"
-  run $cc $WARN $SAN examples/cas.c -o "$B/cas-san-$cc"
-  run env ASAN_OPTIONS=detect_leaks=1 "$B/test-san-$cc"
-  run sh tests/cli.sh "$B/cas-san-$cc"
-  run $cc $WARN $SAN tests/test_lz4.c -o "$B/test-lz4-san-$cc" -llz4
-  run "$B/test-lz4-san-$cc" --quick
-  run $cc $WARN $SAN tests/test_shard.c -o "$B/test-shard-san-$cc"
-  run "$B/test-shard-san-$cc"
-  run $cc $WARN $SAN tests/test_json.c -o "$B/test-json-san-$cc"
-  run "$B/test-json-san-$cc"
-  run $cc $WARN $SAN tests/test_json_upload.c -o "$B/test-json-upload-san-$cc"
-  run "$B/test-json-upload-san-$cc"
-  run $cc $WARN $SAN tests/test_upload.c -o "$B/test-upload-san-$cc"
-  run "$B/test-upload-san-$cc" tests/vectors
-  run $cc $WARN $SAN tests/test_multipart.c -o "$B/test-multipart-san-$cc"
-  run "$B/test-multipart-san-$cc"
-  run $cc $WARN $SAN tests/test_download.c -o "$B/test-download-san-$cc"
-  run "$B/test-download-san-$cc"
-  run $cc $WARN $SAN tests/test_subtree.c -o "$B/test-subtree-san-$cc"
-  run "$B/test-subtree-san-$cc" tests/vectors
-  run $cc $WARN $SAN tests/test_limits.c -o "$B/test-limits-san-$cc"
-  run "$B/test-limits-san-$cc"
-  run sh tests/cli_shard.sh "$B/cas-san-$cc"
-  run sh tests/cli_pack.sh "$B/cas-san-$cc"
-  run sh tests/cli_safety.sh "$B/cas-san-$cc"
-  run $cc $WARN $SAN $CURL_FLAGS examples/cas.c -o "$B/cas-san-curl-$cc" $CURL_LIBS
-  run sh tests/cli_download.sh "$B/cas-san-curl-$cc"
-  run sh tests/cli_put.sh "$B/cas-san-curl-$cc"
+  run env ASAN_OPTIONS=detect_leaks=1 make --no-print-directory -j2 BUILD="$B/san-$cc" CC=$cc CFLAGS="$SAN" WARN="$WARN" \
+    LZ4_ARGS=--quick test-suites
   step "$cc: CAS_NO_SIMD"
   run $cc $WARN -O2 -DCAS_NO_SIMD tests/test_main.c -o "$B/test-nosimd-$cc"
   run "$B/test-nosimd-$cc"
@@ -111,6 +90,9 @@ for cc in gcc clang; do
   if [ -n "$bad" ]; then echo "FAIL: $cc: VEX/AVX code in non-AVX functions: $bad" >&2; fails=$((fails + 1)); fi
 done
 
+step "multi-minute scenarios: make test-big"
+run make --no-print-directory test-big
+
 step "fuzzing: every target for FUZZ_SECONDS (default 60) under ASan+UBSan, then its corpus replayed"
 if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}' |
    clang -x c - -fsanitize=fuzzer -o "$B/fuzzprobe" 2>/dev/null; then
@@ -132,5 +114,10 @@ run python3 tests/hubserver_selftest.py
 step "interop with Hugging Face's TypeScript reader (oracle)"
 run sh tests/oracle/interop.sh "${BUILD:-build}/cas"
 
+step_end
+echo
+echo "== make check: wall time per step"
+cat "$STEPS_LOG"
+printf '%-70s %7s s\n' "total" "$(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $check_t0 }")"
 if [ $fails -eq 0 ]; then echo "check: all passed"; else echo "check: $fails failed"; fi
 [ $fails -eq 0 ]

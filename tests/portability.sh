@@ -29,18 +29,23 @@ skip() {
   else echo "SKIP: $*" >&2; fi
 }
 # Builds tests/test_<t>.c for every t in PORT_TESTS with "$@" as the compiler and flags,
-# to $B/<t>-$tag, and runs each through $runner (empty: directly). A library of port_libs
-# that does not link for the target is a skip() (a failure under CI).
+# linked with the cell's one implementation object (and $PORT_LDFLAGS), to $B/<t>-$tag, and
+# runs each through $runner (empty: directly). A library of port_libs that does not link for
+# the target is a skip() (a failure under CI).
 port_tests() {
   tag=$1 runner=$2
   shift 2
+  # the implementation once per cell, linked into every test of the cell (tests/cas_impl.c)
+  if ! "$@" -c tests/cas_impl.c -o "$B/impl-$tag.o"; then
+    echo "FAIL: $tag: build of tests/cas_impl.c" >&2; fails=$((fails + 1)); return
+  fi
   for t in $PORT_TESTS; do
     case $tag/$t in wasm/lz4|cxx/limits|int/limits) continue ;; esac
     libs=$(port_libs $t)
     if [ -n "$libs" ] && ! probe "$@" $libs; then
       skip "$tag: test_$t: cannot link $libs for this target ($(lib_pkgs $tag))"; continue
     fi
-    if "$@" "tests/test_$t.c" -o "$B/$t-$tag" $libs; then
+    if "$@" -DCAS_LINK_IMPL "tests/test_$t.c" -x none "$B/impl-$tag.o" -o "$B/$t-$tag" $libs ${PORT_LDFLAGS:-}; then
       run $runner "$B/$t-$tag" $(port_args $t)
     else
       echo "FAIL: $tag: build of tests/test_$t.c" >&2; fails=$((fails + 1))
@@ -99,9 +104,9 @@ fi
 
 step "wasm32-wasi: the tests in Node's WASI sandbox"
 # 1 MiB of stack: wasm-ld's default is 64 KiB, less than the test programs' own frames.
-WASM="--target=wasm32-wasi -O2 -Wl,-z,stack-size=1048576"
+WASM="--target=wasm32-wasi -O2"
 if probe clang $WASM && node -e "new (require('node:wasi').WASI)({ version: 'preview1' })" >/dev/null 2>&1; then
-  port_tests wasm "node --no-warnings tests/wasi_run.mjs" clang $WARN $WASM
+  PORT_LDFLAGS=-Wl,-z,stack-size=1048576 port_tests wasm "node --no-warnings tests/wasi_run.mjs" clang $WARN $WASM
 else
   skip "wasm32-wasi: needs clang, lld, wasi-libc, libclang-rt-14-dev-wasm32 and Node.js >= 20"
 fi

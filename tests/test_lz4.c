@@ -65,7 +65,7 @@ static void gen(int kind, uint8_t *p, size_t n) {
         memset(p, 0, n);
         break;
     case K_FLOAT32:
-        for (; i + 4 <= n; i += 4) cas__store_le32(p + i, weight_bits());
+        for (; i + 4 <= n; i += 4) t_store_le32(p + i, weight_bits());
         for (; i < n; i++) p[i] = (uint8_t)rnd();
         break;
     case K_BF16:
@@ -552,7 +552,7 @@ static void test_frame_write(void) {
             CHECK(f[4] == 0x60 && f[5] == (bmax == 65536 ? 0x40 : bmax == 262144 ? 0x50 : 0x70));
             CHECK(f[6] == (uint8_t)(cas_xxh32(f + 4, 2, 0) >> 8));
             if (n && n <= 262144) { /* one block, stored iff compression did not shrink it */
-                uint32_t w = cas__load_le32(f + 7);
+                uint32_t w = t_load_le32(f + 7);
                 CHECK(flen == 7 + 4 + (w & 0x7FFFFFFF) + 4);
                 if (w & 0x80000000u) CHECK((w & 0x7FFFFFFF) == n);
                 else CHECK(w < n);
@@ -680,13 +680,13 @@ static void test_roundtrip(void) {
 /* Builds a frame by hand: header with the given FLG/BD (+content size), checksum fixed. */
 static size_t put_header(uint8_t *p, unsigned flg, unsigned bd, uint64_t csize) {
     size_t n = 6, k;
-    cas__store_le32(p, 0x184D2204u);
+    t_store_le32(p, 0x184D2204u);
     p[4] = (uint8_t)flg;
     p[5] = (uint8_t)bd;
     if (flg & 0x08)
         for (k = 0; k < 8; k++) p[n++] = (uint8_t)(csize >> (8 * k));
     if (flg & 0x01) {
-        cas__store_le32(p + n, 7);
+        t_store_le32(p + n, 7);
         n += 4;
     }
     p[n] = (uint8_t)(cas_xxh32(p + 4, n - 4, 0) >> 8);
@@ -785,11 +785,11 @@ static void test_reject(void) {
             len += sizeof body;
             if (flg & 0x10) { /* insert a block checksum after the block */
                 memmove(g + len - 4 + 4, g + len - 4, 4);
-                cas__store_le32(g + len - 4, cas_xxh32(body + 4, 6, 0));
+                t_store_le32(g + len - 4, cas_xxh32(body + 4, 6, 0));
                 len += 4;
             }
             if (flg & 0x04) {
-                cas__store_le32(g + len, cas_xxh32("hello", 5, 0));
+                t_store_le32(g + len, cas_xxh32("hello", 5, 0));
                 len += 4;
             }
             rc = decode_rc(g, len, 100, &e);
@@ -846,7 +846,7 @@ static void test_reject(void) {
     CHECK(decode_rc(g, flen, n, &e) == CAS_E_LZ4_CHECKSUM && strstr(e.what, "block"));
     memcpy(g, f, flen);
     {
-        uint32_t w = cas__load_le32(g + 7) & 0x7FFFFFFF;
+        uint32_t w = t_load_le32(g + 7) & 0x7FFFFFFF;
         g[7 + 4 + w] ^= 0x80; /* the block checksum itself */
         CHECK(decode_rc(g, flen, n, &e) == CAS_E_LZ4_CHECKSUM && e.offset == 7 + 4 + w);
     }
@@ -857,17 +857,17 @@ static void test_reject(void) {
     /* a block bigger than the block maximum: declared, stored, or decoded */
     {
         size_t len = put_header(g, 0x60, 0x40, 0), clen;
-        cas__store_le32(g + len, 65537);
+        t_store_le32(g + len, 65537);
         memset(g + len + 4, 0, 65537 + 4);
         CHECK(decode_rc(g, len + 4 + 65537 + 4, 1 << 20, &e) == CAS_E_LZ4_BLOCK && e.offset == len);
-        cas__store_le32(g + len, 65537 | 0x80000000u);
+        t_store_le32(g + len, 65537 | 0x80000000u);
         CHECK(decode_rc(g, len + 4 + 65537 + 4, 1 << 20, &e) == CAS_E_LZ4_BLOCK && e.offset == len);
-        cas__store_le32(g + len, 65536 | 0x80000000u); /* exactly the max is fine */
+        t_store_le32(g + len, 65536 | 0x80000000u); /* exactly the max is fine */
         memset(g + len + 4 + 65536, 0, 4);
         CHECK(decode_rc(g, len + 4 + 65536 + 4, 1 << 20, &e) == CAS_OK);
         memset(buf, 'q', 100000);
         CHECK(cas_lz4_block_compress(buf, 100000, g + len + 4, 300000, &clen, 1, NULL) == CAS_OK);
-        cas__store_le32(g + len, (uint32_t)clen);
+        t_store_le32(g + len, (uint32_t)clen);
         memset(g + len + 4 + clen, 0, 4);
         CHECK(decode_rc(g, len + 4 + clen + 4, 1 << 20, &e) == CAS_E_LZ4_BLOCK && strstr(e.what, "maximum"));
         g[5] = 0x50; /* with 256 KiB blocks the same block is fine */

@@ -21,7 +21,7 @@ static void *xcalloc(size_t n, size_t s) {
 
 static void rnd_hash(cas_hash *h) {
     int i;
-    for (i = 0; i < 4; i++) cas__store_le64(h->bytes + 8 * i, rnd()); /* same bytes on any CPU */
+    for (i = 0; i < 4; i++) t_store_le64(h->bytes + 8 * i, rnd()); /* same bytes on any CPU */
 }
 
 static cas_hash hex_hash(const char *hex) {
@@ -107,9 +107,9 @@ static int wcb(const cas_shard_file *f, size_t nf, const cas_shard_xorb *x, size
 static void ext_chunk(const cas_hash *xorb, uint32_t i, cas_chunk *c) {
     uint8_t buf[36];
     memcpy(buf, xorb->bytes, 32);
-    cas__store_le32(buf + 32, i);
+    t_store_le32(buf + 32, i);
     cas_chunk_hash(buf, sizeof buf, &c->hash);
-    c->size = 1 + cas__load_le32(c->hash.bytes + 4) % 131072;
+    c->size = 1 + t_load_le32(c->hash.bytes + 4) % 131072;
 }
 static int ext_calls;
 static int ext_source(void *user, const cas_hash *xorb_hash, uint32_t start, uint32_t end, cas_chunk *out) {
@@ -313,16 +313,26 @@ static int parse_both(const uint8_t *p, size_t len, const cas_allocator *al, cas
     return rc;
 }
 
+/* The order of the shard's lookup tables: the hash as four little-endian u64 words. */
+static int t_hash_cmp(const cas_hash *a, const cas_hash *b) {
+    int w;
+    for (w = 0; w < 4; w++) {
+        uint64_t x = t_load_le64(a->bytes + 8 * w), y = t_load_le64(b->bytes + 8 * w);
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return 0;
+}
+
 static int cmp_file_idx(const void *a, const void *b, const t_desc *d) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int c = cas__shard_hash_cmp(&d->files[x].file_hash, &d->files[y].file_hash);
+    int c = t_hash_cmp(&d->files[x].file_hash, &d->files[y].file_hash);
     return c ? c : (x < y ? -1 : x > y);
 }
 static const t_desc *g_sort_desc;
 static int cmp_file_q(const void *a, const void *b) { return cmp_file_idx(a, b, g_sort_desc); }
 static int cmp_xorb_q(const void *a, const void *b) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int c = cas__shard_hash_cmp(&g_sort_desc->xorbs[x].xorb_hash, &g_sort_desc->xorbs[y].xorb_hash);
+    int c = t_hash_cmp(&g_sort_desc->xorbs[x].xorb_hash, &g_sort_desc->xorbs[y].xorb_hash);
     return c ? c : (x < y ? -1 : x > y);
 }
 
@@ -476,8 +486,8 @@ static void test_round_trips(void) {
 
 /* ---- byte layout, by hand from shard.md's tables ---- */
 
-static void put32(uint8_t *p, uint32_t v) { cas__store_le32(p, v); }
-static void put64(uint8_t *p, uint64_t v) { cas__store_le64(p, v); }
+static void put32(uint8_t *p, uint32_t v) { t_store_le32(p, v); }
+static void put64(uint8_t *p, uint64_t v) { t_store_le64(p, v); }
 
 static void test_layout(void) {
     cas_shard_chunk ch[2];
@@ -587,15 +597,15 @@ static void test_layout(void) {
     o.creation_time = 1700000000;
     o.key_expiry = 1800000000;
     put64(exp + 40, 200);
-    put64(exp + 576, cas__load_le64(f.file_hash.bytes));
+    put64(exp + 576, t_load_le64(f.file_hash.bytes));
     put32(exp + 584, 0);
-    put64(exp + 588, cas__load_le64(x.xorb_hash.bytes));
+    put64(exp + 588, t_load_le64(x.xorb_hash.bytes));
     put32(exp + 596, 0);
     {   /* chunk rows sorted by key: ch[0] starts 0x10.. < ch[1] 0x80.. */
-        put64(exp + 600, cas__load_le64(ch[0].hash.bytes));
+        put64(exp + 600, t_load_le64(ch[0].hash.bytes));
         put32(exp + 608, 0);
         put32(exp + 612, 0);
-        put64(exp + 616, cas__load_le64(ch[1].hash.bytes));
+        put64(exp + 616, t_load_le64(ch[1].hash.bytes));
         put32(exp + 624, 0);
         put32(exp + 628, 1);
     }
@@ -700,7 +710,7 @@ static void leaves(uint64_t seed, size_t n, cas_shard_chunk *c) {
         int w;
         for (w = 0; w < 4; w++) {
             uint64_t v = t_next(&st);
-            cas__store_le64(c[i].hash.bytes + 8 * w, v);
+            t_store_le64(c[i].hash.bytes + 8 * w, v);
         }
         c[i].unpacked_bytes = (uint32_t)(t_next(&st) % 131072 + 1);
         c[i].byte_start = sum;
@@ -928,7 +938,7 @@ static void test_hf_vectors(void) {
             uint8_t *out = (uint8_t *)t_xmalloc(len);
             size_t olen = 0;
             rc = wbuf(s.files, s.num_files, s.xorbs, s.num_xorbs, NULL, out, len, &olen, &e);
-            CHECK(rc == CAS_OK && olen == len - 200 && cas__load_le64(out + 40) == 0 && !memcmp(out, buf, 40) &&
+            CHECK(rc == CAS_OK && olen == len - 200 && t_load_le64(out + 40) == 0 && !memcmp(out, buf, 40) &&
                   !memcmp(out + 48, buf + 48, olen - 48));
             free(out);
         }
@@ -968,13 +978,13 @@ static size_t make_cas_vector(int which, uint8_t *out, size_t cap) {
     memset(f, 0, sizeof f);
     memset(&o, 0, sizeof o);
     for (i = 0; i < 5; i++) {
-        for (k = 0; k < 4; k++) cas__store_le64(c[i].hash.bytes + 8 * k, t_next(&st));
+        for (k = 0; k < 4; k++) t_store_le64(c[i].hash.bytes + 8 * k, t_next(&st));
         c[i].unpacked_bytes = (uint32_t)(t_next(&st) % 131072 + 1);
     }
     for (i = 0; i < 2; i++)
-        for (k = 0; k < 4; k++) cas__store_le64(x[i].xorb_hash.bytes + 8 * k, t_next(&st));
+        for (k = 0; k < 4; k++) t_store_le64(x[i].xorb_hash.bytes + 8 * k, t_next(&st));
     for (i = 0; i < 2; i++)
-        for (k = 0; k < 4; k++) cas__store_le64(f[i].file_hash.bytes + 8 * k, t_next(&st));
+        for (k = 0; k < 4; k++) t_store_le64(f[i].file_hash.bytes + 8 * k, t_next(&st));
     x[0].num_chunks = 3;
     x[0].chunks = c;
     x[1].num_chunks = 2;
@@ -1053,19 +1063,19 @@ static void test_damage(void) {
     DAMAGE(b[32] = 3, CAS_E_SHARD_HEADER, 32);
     DAMAGE(b[40] = 100, CAS_E_SHARD_HEADER, 40);
     DAMAGE(b[48 + 48 + 40] = 5, CAS_E_SHARD_ENTRY, 48 + 48 + 40);     /* term start 5 >= end 3 */
-    DAMAGE(cas__store_le32(b + 48 + 48 + 44, 9000), CAS_E_SHARD_ENTRY, 48 + 48 + 44);
-    DAMAGE(cas__store_le32(b + 48 + 48 + 36, 0), CAS_E_SHARD_ENTRY, 48 + 48 + 36);
+    DAMAGE(t_store_le32(b + 48 + 48 + 44, 9000), CAS_E_SHARD_ENTRY, 48 + 48 + 44);
+    DAMAGE(t_store_le32(b + 48 + 48 + 36, 0), CAS_E_SHARD_ENTRY, 48 + 48 + 36);
     DAMAGE(b[48 + 35] = 0, CAS_E_SHARD_ENTRY, 48 * 7 + 32);           /* file 0 loses its verification */
-    DAMAGE(cas__store_le32(b + 48 + 36, 0x7fffffff), CAS_E_SHARD_TOO_LARGE, 48 + 36);
+    DAMAGE(t_store_le32(b + 48 + 36, 0x7fffffff), CAS_E_SHARD_TOO_LARGE, 48 + 36);
     /* file 0: header + 2 terms + 2 verif + ext = 6 entries; file 1: 3 entries; bookend at 48+9*48 */
     DAMAGE(b[48 + 9 * 48 + 40] = 1, CAS_E_SHARD_SECTION, 48 + 9 * 48 + 32);
     {
         const uint64_t X = 48 + 10 * 48; /* xorb 0 */
-        DAMAGE(cas__store_le32(b + X + 36, 0), CAS_E_SHARD_ENTRY, X + 36);
-        DAMAGE(cas__store_le32(b + X + 36, 8193), CAS_E_SHARD_ENTRY, X + 36);
+        DAMAGE(t_store_le32(b + X + 36, 0), CAS_E_SHARD_ENTRY, X + 36);
+        DAMAGE(t_store_le32(b + X + 36, 8193), CAS_E_SHARD_ENTRY, X + 36);
         DAMAGE(b[X + 40] ^= 1, CAS_E_SHARD_ENTRY, X + 40);
         DAMAGE(b[X + 48 + 48 + 32] ^= 1, CAS_E_SHARD_ENTRY, X + 48 + 48 + 32);
-        DAMAGE(cas__store_le32(b + X + 48 + 36, 131073), CAS_E_SHARD_ENTRY, X + 48 + 36);
+        DAMAGE(t_store_le32(b + X + 48 + 36, 131073), CAS_E_SHARD_ENTRY, X + 48 + 36);
         DAMAGE(b[X + 7 * 48 + 47] = 1, CAS_E_SHARD_SECTION, X + 7 * 48 + 32); /* CAS bookend */
         DAMAGE(b[X + 7 * 48 + 3] = 0, CAS_E_SHARD_ENTRY, X + 7 * 48 + 36);    /* not a bookend any more */
     }
@@ -1078,7 +1088,7 @@ static void test_damage(void) {
     DAMAGE(b[F + 64] = 9, CAS_E_SHARD_LOOKUP, F + 64);
     DAMAGE(b[F + 192] ^= 1, CAS_E_SHARD_FOOTER, F + 192);
     {
-        const uint64_t L = cas__load_le64(base + F + 24), C = cas__load_le64(base + F + 56);
+        const uint64_t L = t_load_le64(base + F + 24), C = t_load_le64(base + F + 56);
         DAMAGE(b[L] ^= 1, CAS_E_SHARD_LOOKUP, L);
         DAMAGE(b[L + 8] = 77, CAS_E_SHARD_LOOKUP, L + 8);
         DAMAGE(memcpy(b + L, b + L + 12, 12), CAS_E_SHARD_LOOKUP, L + 12 + 8); /* same file twice */

@@ -3,10 +3,38 @@
 #ifndef CAS_TESTLIB_H
 #define CAS_TESTLIB_H
 
+/* CAS_LINK_IMPL (make test, make check, the fuzz builds): the implementation is compiled once
+   per configuration (tests/cas_impl.c, with CAS_TEST_EXPORTS) and linked into every program,
+   so a test's own `#define CAS_IMPLEMENTATION` is dropped here; the internals tests call
+   are declared below. Without it (`cc tests/test_x.c`), each program stays one translation
+   unit. */
+#ifdef CAS_LINK_IMPL
+#undef CAS_IMPLEMENTATION
 #include "../cas.h"
+/* (declared as cas.h defines them: outside its extern "C" block, so the same linkage in C++) */
+extern const uint64_t cas__gear[256];
+double cas__ln(double x);
+#else
+#include "../cas.h"
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Little-endian words, the tests' own (they check the library's byte layouts). */
+static inline uint32_t t_load_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t t_load_le64(const uint8_t *p) {
+    return (uint64_t)t_load_le32(p) | (uint64_t)t_load_le32(p + 4) << 32;
+}
+static inline void t_store_le32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
+}
+static inline void t_store_le64(uint8_t *p, uint64_t v) {
+    t_store_le32(p, (uint32_t)v);
+    t_store_le32(p + 4, (uint32_t)(v >> 32));
+}
 
 static inline void *t_xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
