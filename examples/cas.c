@@ -50,7 +50,9 @@
    Hashes are printed in the Xet API convention. Exit status: 0 success, 1 data or
    verification failure, 2 usage or I/O error. */
 #define _XOPEN_SOURCE 700 /* POSIX: pwrite, fseeko, opendir, mkdir, O_NOFOLLOW, O_CLOEXEC */
+#ifndef CAS_LINK_IMPL /* (the Makefile links the implementation object it builds for the tests) */
 #define CAS_IMPLEMENTATION
+#endif
 #include "../cas.h"
 
 #include <dirent.h>
