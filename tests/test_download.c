@@ -857,6 +857,70 @@ static void test_api_misuse(t_fixture *fx) {
     cas_download_cancel(d);
     CHECK(cas_download_next(d, &q) == CAS_E_CANCELLED);
     cas_download_free(d);
+    {   /* a manifest that claims terms but has no array; abort of a request never handed out */
+        cas_recon bad = r;
+        cas_error e;
+        bad.terms = NULL;
+        CHECK(cas_download_create(NULL, &bad, &desc, &d, &e) == CAS_E_ARGUMENT && strstr(e.what, "terms"));
+        CHECK(cas_download_create(NULL, &r, &desc, &d, NULL) == CAS_OK);
+        CHECK(cas_download_abort(d, 0) == CAS_E_STATE); /* not in flight */
+        cas_download_free(d);
+    }
+    cas_recon_free(&r);
+}
+
+/* A sink that returns a positive value cancels; a progress callback can cancel at the very
+   end (the DONE report), and the engine then never reports CAS_END. */
+static int sink_positive(void *user, uint64_t off, const void *data, size_t len) {
+    (void)user, (void)off, (void)data, (void)len;
+    return 1;
+}
+static int progress_cancel_done(void *user, const cas_download_progress *p) {
+    (void)user;
+    return p->phase == CAS_DOWNLOAD_DONE;
+}
+static void test_callback_cancel(t_fixture *fx) {
+    cas_recon r;
+    cas_download_desc desc;
+    cas_download *d;
+    cas_download_request q;
+    t_sink k;
+    uint8_t out[1000];
+    int rc;
+    CHECK(manifest(fx, 2, 0, (uint64_t)-1, &r) == CAS_OK);
+    memset(&desc, 0, sizeof desc);
+    memset(&k, 0, sizeof k);
+    k.out = out, k.cap = sizeof out, k.seen = (uint8_t *)calloc(sizeof out + 1, 1), k.cancel_after = -1;
+    desc.write_at = sink_positive;
+    desc.user = &k;
+    CHECK(cas_download_create(NULL, &r, &desc, &d, NULL) == CAS_OK);
+    rc = cas_download_next(d, &q);
+    CHECK(rc == CAS_READY);
+    {
+        t_buf body = {NULL, 0, 0};
+        make_body(&fx->s, &r, &q, 0, &body);
+        CHECK(cas_download_begin(d, q.id, NULL, 0) == CAS_OK);
+        CHECK(cas_download_push(d, q.id, body.p, body.n) == CAS_E_CANCELLED);
+        CHECK(strstr(cas_download_error(d)->what, "sink") != NULL);
+        tb_free(&body);
+    }
+    cas_download_free(d);
+    desc.write_at = write_at;
+    desc.progress = progress_cancel_done;
+    CHECK(cas_download_create(NULL, &r, &desc, &d, NULL) == CAS_OK);
+    CHECK(cas_download_next(d, &q) == CAS_READY);
+    {
+        t_buf body = {NULL, 0, 0};
+        make_body(&fx->s, &r, &q, 0, &body);
+        CHECK(cas_download_begin(d, q.id, NULL, 0) == CAS_OK);
+        CHECK(cas_download_push(d, q.id, body.p, body.n) == CAS_OK);
+        CHECK(cas_download_end(d, q.id) == CAS_OK);
+        tb_free(&body);
+    }
+    CHECK(cas_download_next(d, &q) == CAS_E_CANCELLED); /* the DONE report was refused */
+    CHECK(cas_download_next(d, &q) == CAS_E_CANCELLED);
+    cas_download_free(d);
+    free(k.seen);
     cas_recon_free(&r);
 }
 
@@ -922,6 +986,7 @@ int main(void) {
     test_chunk_check(&fx);
     test_faults(&fx);
     test_api_misuse(&fx);
+    test_callback_cancel(&fx);
     test_alloc_failures(&fx);
     test_arena(&fx);
     fixture_free(&fx);

@@ -199,6 +199,24 @@ static void test_random_splits(void) {
         x.num_nodes++; /* levels that do not add up */
         CHECK(cas_subtree_merge(NULL, &y, &y, &m) == CAS_E_ARGUMENT);
         x.num_nodes--;
+        {   /* sizes that add up past 2^64: no place for the right operand */
+            cas_chunk big[2];
+            uint32_t lv[2] = {1, 0};
+            cas_subtree p, q;
+            memset(big, 0, sizeof big);
+            big[0].size = UINT64_MAX - 5, big[1].size = 10;
+            memset(&p, 0, sizeof p), memset(&q, 0, sizeof q);
+            p.nodes = &big[0], p.num_nodes = 1, p.levels = lv, p.num_levels = 1, p.at_start = 1;
+            q.nodes = &big[1], q.num_nodes = 1, q.levels = lv, q.num_levels = 1, q.at_end = 1;
+            CHECK(cas_subtree_merge(NULL, &p, &q, &m) == CAS_E_HASH);
+        }
+        {   /* verify's arguments */
+            cas_file_chunk_hashes r0;
+            cas_error e;
+            memset(&r0, 0, sizeof r0);
+            CHECK(cas_file_chunk_hashes_verify(NULL, &r0, NULL, NULL, &root, &e) == CAS_E_ARGUMENT && e.what[0]);
+            CHECK(cas_file_chunk_hashes_verify(NULL, NULL, NULL, NULL, NULL, NULL) == CAS_E_ARGUMENT);
+        }
         cas_subtree_free(&x), cas_subtree_free(&y);
         free(c);
     }
@@ -361,6 +379,7 @@ static void test_parse_errors(void) {
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[{\"nodes\":[],\"levels\":[[0,0]],\"at_start\":1,\"at_end\":false},null],\"gapVerification\":[]}", CAS_E_JSON_SCHEMA},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[{\"nodes\":[{\"hash\":\"00\",\"size\":1}],\"levels\":[[1,0]],\"at_start\":true,\"at_end\":false},null],\"gapVerification\":[]}", CAS_E_HEX},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[null,null],\"gapVerification\":[\"zz\"]}", CAS_E_HEX},
+        {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[{\"nodes\":[{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":18446744073709551615},{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":1}],\"levels\":[[2,0]],\"at_start\":true,\"at_end\":false},null],\"gapVerification\":[]}", CAS_E_JSON_VALUE},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[{\"nodes\":[{\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"size\":0}],\"levels\":[[1,0]],\"at_start\":true,\"at_end\":false},null],\"gapVerification\":[]}", CAS_E_JSON_VALUE},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[7,null],\"gapVerification\":[]}", CAS_E_JSON_SCHEMA},
         {"{\"totalChunks\":1,\"fileSize\":5,\"windows\":[{\"dirtyByteRange\":[0,5]}],\"hashRanges\":[null,null]}", CAS_E_JSON_SCHEMA},
