@@ -11008,6 +11008,8 @@ int cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_file_chun
     return cas__succeed(err);
 }
 
+#undef CAS__SUB_NONE
+#undef CAS__TESTED
 #endif /* CAS__IMPLEMENTED */
 #endif /* CAS_IMPLEMENTATION */
 
