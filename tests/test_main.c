@@ -827,6 +827,47 @@ static void test_xorb_hostile(void) {
 }
 
 /* The writer's limits: 8192 chunks, 64 MiB serialized. */
+/* cas_xorb_writer_add_record (records compressed elsewhere, e.g. on threads): its checks,
+   the chunk-count limit (not sticky), and a sink that refuses the footer. */
+static int g_refuse_writes;
+static int refusing_write(void *user, const void *data, size_t len) {
+    (void)user, (void)data, (void)len;
+    return g_refuse_writes ? CAS_E_LIMIT : 0;
+}
+static void test_xorb_records(void) {
+    cas_xorb_writer w;
+    cas_sink sink, null_sink;
+    uint8_t rec[64];
+    cas_hash h;
+    uint32_t i;
+    int rc = CAS_OK;
+    g_test = "xorb-records";
+    /* one record of a 5-byte stored chunk, from the writer itself */
+    memset(&sink, 0, sizeof sink);
+    sink.buf = rec, sink.cap = sizeof rec;
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    CHECK(cas_xorb_writer_add(&w, "hello", 5, NULL) == CAS_OK && sink.len == 8 + 5);
+    cas_xorb_writer_free(&w);
+    cas_chunk_hash("hello", 5, &h);
+    memset(&null_sink, 0, sizeof null_sink);
+    null_sink.write = refusing_write;
+    g_refuse_writes = 0;
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &null_sink) == CAS_OK);
+    CHECK(cas_xorb_writer_add_record(&w, rec, 7, &h) == CAS_E_TRUNCATED);
+    cas_xorb_writer_free(&w);
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &null_sink) == CAS_OK);
+    CHECK(cas_xorb_writer_add_record(&w, rec, 14, &h) == CAS_E_SIZE && strstr(w.error.what, "length"));
+    cas_xorb_writer_free(&w);
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &null_sink) == CAS_OK);
+    for (i = 0; i < CAS_XORB_MAX_CHUNKS && rc == CAS_OK; i++) rc = cas_xorb_writer_add_record(&w, rec, 13, &h);
+    CHECK(rc == CAS_OK);
+    CHECK(cas_xorb_writer_add_record(&w, rec, 13, &h) == CAS_E_XORB_LIMIT && w.error.code == CAS_OK);
+    g_refuse_writes = 1; /* the records went through; the footer does not */
+    CHECK(cas_xorb_writer_finish(&w, 1, NULL) == CAS_E_LIMIT && strstr(w.error.what, "footer"));
+    g_refuse_writes = 0;
+    cas_xorb_writer_free(&w);
+}
+
 static void test_xorb_limits(void) {
     cas_xorb_writer w;
     cas_sink sink;
@@ -1029,6 +1070,7 @@ int main(void) {
     test_chunk_header();
     test_xorb_roundtrip();
     test_xorb_hostile();
+    test_xorb_records();
     test_xorb_limits();
     test_xorb_reference();
     test_xorb_footers();
