@@ -5,11 +5,7 @@ set -u
 CAS=${1:-./build/cas}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/clilib.sh"
 count() { ls "$1" 2>/dev/null | grep -c '^[0-9a-f]\{64\}$'; }
 
 # inputs: 6 MiB of pseudo-random bytes, the same with 100 bytes inserted in the middle, empty

@@ -7,11 +7,7 @@ set -u
 CAS=${1:-./build/cas}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/clilib.sh"
 # no temporaries (*.tmp, *.part) left in the given directories
 no_temps() { [ -z "$(ls -a "$@" | grep '\.tmp$\|\.part$')" ]; }
 # the start of a message file, for a failure's description

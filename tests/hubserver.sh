@@ -7,11 +7,7 @@ T=$(mktemp -d)
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$HERE/clilib.sh"
 
 # start_server [ARGS]: hubserver.py on a free loopback port, the store $T/s, HF token hf_test
 # and ARGS; sets URL.
