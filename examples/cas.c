@@ -1948,9 +1948,14 @@ static int cmd_unpack(int argc, char **argv) {
    requests, --jobs at a time. 429, 5xx and transport errors are retried with exponential
    backoff and jitter (Retry-After honoured); a 401 refreshes the token, as does an expiry
    within 30 s; a rejected signed URL (403) re-queries the reconstruction and resumes.
-   OUT.part is written in order and renamed to OUT only after the file hash checks; a
-   later run resumes from an existing OUT.part (re-chunked, so the hash still covers the
-   whole file) unless --no-resume. HF_ENDPOINT or --endpoint override https://huggingface.co.
+   Each byte is written where it belongs in OUT.part (so every range is fetched once,
+   whatever --jobs), OUT.part.journal records the finished terms, and OUT.part is renamed
+   to OUT only after the file hash checks; a later run (after a network failure or kill -9)
+   resumes from the journal unless --no-resume. `-o -` writes to stdout in file order (a
+   reorder window sized from the ranges in flight; no resume; a failed check is reported
+   after the bytes went out). An existing OUT is replaced only with -f, or left as it is when
+   it already is the file (same Xet hash: "up to date", nothing fetched).
+   HF_ENDPOINT or --endpoint override https://huggingface.co.
    --range A-B is verified against the file hash too: GET /v2/file-chunk-hashes with A-B as
    the dirty range gives the chunk-aligned windows around it and the Merkle subtrees of the
    rest; the windows are downloaded whole and must hash, with the subtrees, to the file hash
@@ -2228,31 +2233,52 @@ static size_t get_xfer_body(char *ptr, size_t size, size_t n, void *user) {
     return len;
 }
 
-/* A window of a verified range (see get_range_verified): the engine's output is the
-   window's bytes; only [keep_from, keep_to) of them go to the file, and every chunk taken is
-   recorded, term by term, for the check. */
+/* The file's chunks as the engine takes them (desc.chunk): term k of the manifest the
+   engine runs puts its chunks at leaves[term_base[k]...], so they lie in file order. What
+   range verification checks against the server's subtrees, and what a whole download's
+   own file-hash check hashes when it resumes (the leaves array is then the whole file's,
+   the engine runs only the missing terms). */
 typedef struct {
-    uint64_t keep_from, keep_to;
     const cas_recon *r;
-    cas_chunk *leaves;        /* the window's chunks in file order */
-    size_t *term_base;        /* leaves index of each term's first chunk */
-} get_window;
+    cas_chunk *leaves;
+    size_t *term_base;
+    size_t n; /* leaves */
+} get_leaves;
 
+/* term_base over r's terms and room for their chunks. 0, or -1 (out of memory). */
+static int get_leaves_init(get_leaves *lv, const cas_recon *r) {
+    size_t k;
+    lv->r = r;
+    lv->n = 0;
+    lv->term_base = (size_t *)malloc((r->num_terms + 1) * sizeof *lv->term_base);
+    for (k = 0; lv->term_base && k < r->num_terms; k++) {
+        lv->term_base[k] = lv->n;
+        lv->n += r->terms[k].chunk_end - r->terms[k].chunk_start;
+    }
+    lv->leaves = (cas_chunk *)calloc(lv->n ? lv->n : 1, sizeof *lv->leaves);
+    return lv->term_base && lv->leaves ? 0 : -1;
+}
+
+static void get_leaves_free(get_leaves *lv) {
+    free(lv->term_base);
+    free(lv->leaves);
+    memset(lv, 0, sizeof *lv);
+}
+
+/* Every sink's user data begins with this: the progress and chunk callbacks read it. */
 typedef struct {
-    FILE *f;
     get_ctx *g;
-    get_window *w; /* NULL: every byte goes to f */
-    uint64_t pos;  /* output bytes seen so far */
-} get_out;
+    get_leaves *lv; /* the chunks are recorded here (desc.chunk), or NULL */
+} get_sink;
 
 static int get_leaf(void *user, uint32_t term, uint32_t index, const cas_chunk *c) {
-    get_window *w = ((get_out *)user)->w;
-    w->leaves[w->term_base[term] + (index - w->r->terms[term].chunk_start)] = *c;
+    get_leaves *lv = ((get_sink *)user)->lv;
+    lv->leaves[lv->term_base[term] + (index - lv->r->terms[term].chunk_start)] = *c;
     return 0;
 }
 
 static int get_progress(void *user, const cas_download_progress *p) {
-    get_ctx *g = ((get_out *)user)->g;
+    get_ctx *g = ((get_sink *)user)->g;
     double now = get_now();
     if (!g->verbose_progress) return 0;
     if (p->phase != CAS_DOWNLOAD_DONE && now - g->last_progress < 0.25) return 0;
@@ -2263,48 +2289,90 @@ static int get_progress(void *user, const cas_download_progress *p) {
     return 0;
 }
 
+/* Sequential output (stdout, or a verified range's window): the engine's bytes in file
+   order to f, of which only [keep_from, keep_to) when `keep` (a window is wider than the
+   range asked for). */
+typedef struct {
+    get_sink s;
+    FILE *f;
+    int keep;
+    uint64_t keep_from, keep_to;
+    uint64_t pos; /* output bytes seen so far */
+} get_out;
+
 static int get_write(void *user, const void *data, size_t len) {
     get_out *o = (get_out *)user;
     uint64_t from = 0, to = len;
-    if (o->w) { /* the part of [pos, pos + len) inside [keep_from, keep_to) */
-        from = o->w->keep_from > o->pos ? o->w->keep_from - o->pos : 0;
-        to = o->w->keep_to > o->pos ? o->w->keep_to - o->pos : 0;
+    if (o->keep) { /* the part of [pos, pos + len) inside [keep_from, keep_to) */
+        from = o->keep_from > o->pos ? o->keep_from - o->pos : 0;
+        to = o->keep_to > o->pos ? o->keep_to - o->pos : 0;
         if (to > len) to = len;
         if (from > to) from = to;
     }
     o->pos += len;
-    return fwrite((const uint8_t *)data + from, 1, (size_t)(to - from), o->f) == to - from ? 0 : CAS_E_ARGUMENT;
+    if (fwrite((const uint8_t *)data + from, 1, (size_t)(to - from), o->f) == to - from) return 0;
+    fprintf(stderr, "%s: write error: %s\n", g_prog, strerror(errno));
+    return 1; /* cancels the download */
 }
 
-/* Runs one manifest. Returns 0, EXIT_DATA/EXIT_USAGE, or -403 when a signed URL was
+/* The sequential sink's reorder window: chunks that arrive further ahead of the output's
+   front than the window are dropped and fetched again, so it must hold what `jobs` requests
+   in flight can bring: the output bytes of the `jobs` largest ranges (a range's bytes are
+   those of the terms it serves), at least the engine's default 64 MiB, at most 1 GiB (past
+   that a file of huge, far-apart ranges refetches some rather than hold more memory). */
+static size_t get_seq_window(const cas_recon *r, unsigned jobs) {
+    size_t nranges = 0, x, f, t, *base, top_n = 0;
+    uint64_t *out, top[64], sum = 0;
+    unsigned j;
+    for (x = 0; x < r->num_xorbs; x++)
+        for (f = 0; f < r->xorbs[x].num_fetches; f++) nranges += r->xorbs[x].fetches[f].num_ranges;
+    out = (uint64_t *)calloc(nranges ? nranges : 1, sizeof *out);
+    base = (size_t *)calloc(r->num_xorbs + 1, sizeof *base);
+    if (!out || !base) {
+        free(out), free(base);
+        return 64u << 20;
+    }
+    for (x = 0, nranges = 0; x < r->num_xorbs; x++) { /* the first range index of each xorb */
+        base[x] = nranges;
+        for (f = 0; f < r->xorbs[x].num_fetches; f++) nranges += r->xorbs[x].fetches[f].num_ranges;
+    }
+    for (t = 0; t < r->num_terms; t++) {
+        const cas_recon_term *rt = &r->terms[t];
+        size_t k = base[rt->xorb] + rt->range;
+        for (f = 0; f < rt->fetch; f++) k += r->xorbs[rt->xorb].fetches[f].num_ranges;
+        out[k] += rt->unpacked_length;
+    }
+    if (jobs > 64) jobs = 64;
+    for (x = 0; x < nranges; x++) { /* the `jobs` largest, kept sorted descending */
+        size_t at;
+        if (top_n < jobs) at = top_n++;
+        else if (out[x] > top[jobs - 1]) at = jobs - 1;
+        else continue;
+        while (at > 0 && top[at - 1] < out[x]) top[at] = top[at - 1], at--;
+        top[at] = out[x];
+    }
+    for (j = 0; j < top_n; j++) sum += top[j];
+    free(out), free(base);
+    if (sum < (64u << 20)) sum = 64u << 20;
+    if (sum > (1u << 30)) sum = 1u << 30;
+    return (size_t)sum;
+}
+
+/* Runs one manifest with desc's sink, user (a get_sink first), flags and checks, --jobs
+   requests at a time. Returns 0, EXIT_DATA/EXIT_USAGE, or -403 when a signed URL was
    refused (the caller re-queries and resumes). */
-static int get_transfer(get_ctx *g, const cas_recon *r, FILE *out, const cas_hash *file_hash,
-                        const cas_merkle *prefix, uint64_t range_length, unsigned flags, get_window *w) {
-    cas_download_desc desc;
+static int get_transfer(get_ctx *g, const cas_recon *r, cas_download_desc *desc) {
     cas_download *d;
     cas_error err;
     CURLM *m = curl_multi_init();
     get_xfer *xs = (get_xfer *)calloc(g->jobs, sizeof *xs);
     int *tries = NULL;
     size_t ntries = 0;
-    get_out o;
     double pause_until = 0;
     unsigned active = 0, i;
     int rc, ret = 0, stop = 0;
-    o.f = out;
-    o.g = g;
-    o.w = w;
-    o.pos = 0;
-    memset(&desc, 0, sizeof desc);
-    desc.flags = flags;
-    desc.write = get_write;
-    if (w) desc.chunk = get_leaf;
-    desc.user = &o;
-    desc.file_hash = file_hash;
-    desc.prefix = prefix;
-    desc.range_length = range_length;
-    desc.progress = get_progress;
-    rc = cas_download_create(NULL, r, &desc, &d, &err);
+    desc->progress = get_progress;
+    rc = cas_download_create(NULL, r, desc, &d, &err);
     if (rc != CAS_OK || !m || !xs) {
         free(xs);
         if (m) curl_multi_cleanup(m);
@@ -2429,7 +2497,7 @@ static int get_range_verified(get_ctx *g, const char *hex, const cas_hash *fh, u
     cas_file_chunk_hashes fch;
     cas_error err;
     const cas_chunk **wc;
-    size_t *wn, i, k;
+    size_t *wn, i;
     uint64_t last, pos;
     long st;
     int rc = 0;
@@ -2477,7 +2545,9 @@ static int get_range_verified(get_ctx *g, const char *hex, const cas_hash *fh, u
         char range[64];
         get_buf mb;
         cas_recon r;
-        get_window w;
+        get_out o;
+        get_leaves lv;
+        cas_download_desc desc;
         int version = 2, round;
         off_t at = ftello(out);
         for (round = 0; round < 4; round++) {
@@ -2498,21 +2568,26 @@ static int get_range_verified(get_ctx *g, const char *hex, const cas_hash *fh, u
                 rc = EXIT_DATA;
                 break;
             }
-            memset(&w, 0, sizeof w);
-            w.keep_from = (a > cw->start ? a : cw->start) - cw->start;
-            w.keep_to = last + 1 > cw->start ? (last + 1 < cw->end ? last + 1 : cw->end) - cw->start : 0;
-            w.r = &r;
-            w.term_base = (size_t *)malloc((r.num_terms + 1) * sizeof *w.term_base);
-            for (wn[i] = 0, k = 0; w.term_base && k < r.num_terms; k++) {
-                w.term_base[k] = wn[i];
-                wn[i] += r.terms[k].chunk_end - r.terms[k].chunk_start;
-            }
+            memset(&o, 0, sizeof o);
+            o.s.g = g, o.s.lv = &lv, o.f = out, o.keep = 1;
+            o.keep_from = (a > cw->start ? a : cw->start) - cw->start;
+            o.keep_to = last + 1 > cw->start ? (last + 1 < cw->end ? last + 1 : cw->end) - cw->start : 0;
             free((void *)wc[i]);
-            wc[i] = w.leaves = (cas_chunk *)calloc(wn[i] ? wn[i] : 1, sizeof *w.leaves);
-            rc = w.term_base && w.leaves ? get_transfer(g, &r, out, NULL, NULL, cw->end - cw->start,
-                                                        flags | CAS_DOWNLOAD_NO_VERIFY, &w)
-                                         : EXIT_USAGE;
-            free(w.term_base);
+            wc[i] = NULL;
+            if (get_leaves_init(&lv, &r) == 0) {
+                memset(&desc, 0, sizeof desc);
+                desc.flags = flags | CAS_DOWNLOAD_NO_VERIFY;
+                desc.write = get_write;
+                desc.chunk = get_leaf;
+                desc.user = &o;
+                desc.range_length = cw->end - cw->start;
+                desc.window = get_seq_window(&r, g->jobs);
+                rc = get_transfer(g, &r, &desc);
+            } else {
+                rc = EXIT_USAGE;
+            }
+            wc[i] = lv.leaves, wn[i] = lv.n; /* (kept for the check; freed below) */
+            free(lv.term_base);
             cas_recon_free(&r);
             if (rc != -403) break;
             fprintf(stderr, "%s: signed URLs refused; asking for a new reconstruction\n", g_prog);
@@ -2531,86 +2606,444 @@ static int get_range_verified(get_ctx *g, const char *hex, const cas_hash *fh, u
     return rc;
 }
 
-/* Re-chunks an existing OUT.part: its complete chunks become the Merkle prefix; the file is
-   cut back to the last chunk boundary. Returns the bytes kept. */
-static uint64_t get_resume_prefix(FILE *f, cas_merkle *m, uint8_t *buf) {
-    cas_chunker ch;
-    cas_chunk leaf;
-    cas_blake3 h;
-    uint64_t pos = 0, start = 0, kept = 0;
-    size_t n;
-    cas_chunker_init(&ch);
-    cas_merkle_init(m);
-    cas_blake3_init_keyed(&h, cas_key_data());
-    rewind(f);
-    while ((n = fread(buf, 1, READ_SIZE, f)) > 0) {
-        size_t off = 0;
-        while (off < n) {
-            uint64_t cut = 0;
-            size_t used = cas_chunker_scan(&ch, buf + off, n - off, &cut);
-            cas_blake3_update(&h, buf + off, used);
-            off += used;
-            pos += used;
-            if (cut) {
-                cas_blake3_final(&h, leaf.hash.bytes);
-                leaf.size = pos - start;
-                cas_merkle_push(m, &leaf);
-                start = kept = pos;
-                cas_blake3_init_keyed(&h, cas_key_data());
-            }
+/* ---- a whole download into OUT.part: positional writes and a journal of finished terms ----
+
+   Each byte is written where it belongs in OUT.part (pwrite), in whatever order the ranges
+   arrive, so no range is fetched twice whatever --jobs is (the sequential sink's window is
+   only for stdout). OUT.part.journal records the terms that are complete, one line each:
+
+       cas-get-journal 1 <file hash>                        (the first line)
+       <file offset> <chunks> <hash>:<size> ... <check>     (one per finished term)
+
+   <check> is 16 hex digits of the line's chunk hash, so a torn or damaged line is ignored.
+   A line is appended only after OUT.part's bytes are fdatasync'd (in batches: once a second,
+   or sooner once 32 MiB have finished), so it always describes bytes on disk. A later run (after a network failure, a
+   crash, kill -9) re-hashes the journaled terms' chunks from OUT.part, keeps the terms whose
+   chunks still match (a damaged one is fetched again), and asks the engine only for the rest,
+   range by range (CAS_DOWNLOAD_PER_RANGE, so no range that only finished terms need is
+   requested). The file hash is checked by the tool over every term's chunks, re-hashed or
+   fresh, so it covers every byte of the result as the engine's own check would. */
+#define GET_JOURNAL_MAGIC "cas-get-journal 1 "
+#define GET_JOURNAL_MAX (256u << 20) /* ~65 bytes per chunk: files of ~250 GB */
+#define GET_SYNC_BYTES (32u << 20)   /* finished bytes that make a sync due before the second */
+
+typedef struct {
+    get_sink s;                  /* s.lv: the chunks seen through the run's terms */
+    get_leaves *all;             /* the whole file's chunks, per whole term */
+    int fd, jfd;                 /* OUT.part; OUT.part.journal, appended to */
+    const char *part;            /* names, for messages */
+    const cas_recon *whole;      /* the file's manifest */
+    uint64_t *file_start;        /* per whole term: its first byte in the file */
+    unsigned char *done;         /* per whole term: in OUT.part and journaled */
+    const cas_recon *run;        /* the manifest the engine runs: the missing terms */
+    uint64_t *run_start;         /* per run term: its first byte of the engine's output */
+    uint32_t *run_orig;          /* per run term: its whole term */
+    uint64_t *left;              /* per run term: bytes not yet written */
+    uint32_t *pending;           /* whole terms written, not yet journaled */
+    size_t npending;
+    uint64_t pending_bytes;
+    double last_sync;
+} get_part;
+
+static int get_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off) {
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w, n -= (size_t)w, off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* The journal line of whole term t (its chunks are in p->all) into line (>= 100 + 82 per
+   chunk bytes). Returns its length. */
+static size_t get_journal_line(const get_part *p, uint32_t t, char *line) {
+    const cas_chunk *c = p->all->leaves + p->all->term_base[t];
+    uint32_t n = p->whole->terms[t].chunk_end - p->whole->terms[t].chunk_start, i;
+    size_t len = (size_t)sprintf(line, "%llu %u", (unsigned long long)p->file_start[t], n);
+    cas_hash check;
+    for (i = 0; i < n; i++) {
+        line[len++] = ' ';
+        cas_hash_to_hex(&c[i].hash, line + len);
+        len += CAS_HASH_HEX_SIZE;
+        len += (size_t)sprintf(line + len, ":%llu", (unsigned long long)c[i].size);
+    }
+    cas_chunk_hash(line, len, &check);
+    line[len++] = ' ';
+    for (i = 0; i < 8; i++) len += (size_t)sprintf(line + len, "%02x", check.bytes[i]);
+    line[len++] = '\n';
+    return len;
+}
+
+/* Makes the finished terms durable: OUT.part's data first, then their journal lines. */
+static int get_part_sync(get_part *p) {
+    size_t i;
+    p->last_sync = get_now();
+    if (!p->npending) return 0;
+    if (fdatasync(p->fd) != 0) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, p->part, strerror(errno));
+        return -1;
+    }
+    for (i = 0; i < p->npending; i++) {
+        uint32_t t = p->pending[i];
+        char *line = (char *)malloc(100 + 82 * (size_t)(p->whole->terms[t].chunk_end - p->whole->terms[t].chunk_start));
+        size_t len = line ? get_journal_line(p, t, line) : 0;
+        /* (a failed journal write loses only the record: those bytes are fetched again) */
+        if (line && write(p->jfd, line, len) == (ssize_t)len) p->done[t] = 1;
+        free(line);
+    }
+    p->npending = 0;
+    p->pending_bytes = 0;
+    return 0;
+}
+
+static int get_part_write_at(void *user, uint64_t off, const void *data, size_t len) {
+    get_part *p = (get_part *)user;
+    const uint8_t *src = (const uint8_t *)data;
+    while (len) {
+        size_t lo = 0, hi = p->run->num_terms, n;
+        uint64_t in, room;
+        while (hi - lo > 1) { /* the run term holding `off`: the last that starts at or before it */
+            size_t mid = lo + (hi - lo) / 2;
+            if (p->run_start[mid] <= off) lo = mid; else hi = mid;
+        }
+        in = off - p->run_start[lo];
+        room = p->run->terms[lo].unpacked_length - in;
+        n = len < room ? len : (size_t)room;
+        if (get_pwrite_all(p->fd, src, n, p->file_start[p->run_orig[lo]] + in) != 0) {
+            fprintf(stderr, "%s: %s: %s\n", g_prog, p->part, strerror(errno));
+            return 1; /* cancels the download */
+        }
+        p->left[lo] -= n;
+        if (!p->left[lo]) {
+            p->pending[p->npending++] = p->run_orig[lo];
+            p->pending_bytes += p->run->terms[lo].unpacked_length;
+        }
+        src += n, len -= n, off += n;
+    }
+    if (p->npending && (p->pending_bytes >= GET_SYNC_BYTES || get_now() - p->last_sync >= 1.0) && get_part_sync(p) != 0)
+        return 1;
+    return 0;
+}
+
+/* Reads the journal (already open at p->jfd) and marks the terms of p->whole whose every
+   chunk, re-read from OUT.part, still has the hash and size the journal gives; their chunks
+   go into p->all. Lines that are torn, damaged, or describe no term of this manifest (a Hub
+   that re-deduplicated the file) are skipped: their bytes are fetched again. Returns the
+   bytes kept; *fresh = 1 when the journal is not this file's (nothing kept: start over). */
+static uint64_t get_journal_load(get_part *p, const cas_hash *fh, uint8_t *buf, int *fresh) {
+    char *text, *line, *next;
+    char want[CAS_HASH_HEX_SIZE + 1];
+    struct stat sb;
+    uint64_t kept = 0;
+    size_t len = 0;
+    ssize_t got;
+    *fresh = 1;
+    if (fstat(p->jfd, &sb) != 0 || sb.st_size < (off_t)sizeof GET_JOURNAL_MAGIC || (uint64_t)sb.st_size > GET_JOURNAL_MAX)
+        return 0;
+    if ((text = (char *)malloc((size_t)sb.st_size + 1)) == NULL) return 0;
+    while (len < (size_t)sb.st_size && (got = pread(p->jfd, text + len, (size_t)sb.st_size - len, (off_t)len)) > 0)
+        len += (size_t)got;
+    text[len] = 0;
+    cas_hash_to_hex(fh, want);
+    if (len < sizeof GET_JOURNAL_MAGIC + CAS_HASH_HEX_SIZE || memcmp(text, GET_JOURNAL_MAGIC, sizeof GET_JOURNAL_MAGIC - 1) ||
+        memcmp(text + sizeof GET_JOURNAL_MAGIC - 1, want, CAS_HASH_HEX_SIZE) ||
+        text[sizeof GET_JOURNAL_MAGIC - 1 + CAS_HASH_HEX_SIZE] != '\n') {
+        free(text);
+        return 0;
+    }
+    *fresh = 0;
+    for (line = text + sizeof GET_JOURNAL_MAGIC + CAS_HASH_HEX_SIZE; *line; line = next) {
+        char *end = strchr(line, '\n'), *q, *e;
+        unsigned long long at;
+        unsigned long n, i;
+        size_t lo = 0, hi = p->whole->num_terms;
+        cas_hash check;
+        cas_chunk *c;
+        uint32_t t;
+        uint64_t pos;
+        int ok = 1;
+        if (!end) break; /* torn: the last line, cut short */
+        next = end + 1;
+        if (end - line < 17) continue;
+        cas_chunk_hash(line, (size_t)(end - line - 17), &check);
+        for (i = 0; i < 8 && ok; i++) {
+            char hx[3];
+            sprintf(hx, "%02x", check.bytes[i]);
+            ok = !memcmp(end - 16 + 2 * i, hx, 2);
+        }
+        if (!ok || line[end - line - 17] != ' ') continue;
+        at = strtoull(line, &q, 10);
+        n = strtoul(q, &q, 10);
+        while (hi - lo > 1) { /* the term starting at `at` */
+            size_t mid = lo + (hi - lo) / 2;
+            if (p->file_start[mid] <= at) lo = mid; else hi = mid;
+        }
+        if (!p->whole->num_terms || p->file_start[lo] != at || p->done[lo] ||
+            n != p->whole->terms[lo].chunk_end - p->whole->terms[lo].chunk_start)
+            continue;
+        t = (uint32_t)lo;
+        c = p->all->leaves + p->all->term_base[t];
+        for (i = 0, pos = at; i < n && ok; i++) { /* each chunk as journaled, re-read and re-hashed */
+            cas_hash h;
+            unsigned long long size;
+            ok = *q == ' ' && cas_hash_from_hex(q + 1, CAS_HASH_HEX_SIZE, &c[i].hash) == CAS_OK &&
+                 q[1 + CAS_HASH_HEX_SIZE] == ':';
+            if (!ok) break;
+            size = strtoull(q + 2 + CAS_HASH_HEX_SIZE, &e, 10);
+            q = e;
+            ok = size >= 1 && size <= CAS_CHUNK_MAX_SIZE && pread(p->fd, buf, (size_t)size, (off_t)pos) == (ssize_t)size;
+            if (!ok) break;
+            cas_chunk_hash(buf, (size_t)size, &h);
+            ok = cas_hash_equal(&h, &c[i].hash);
+            c[i].size = size;
+            pos += size;
+        }
+        if (ok && pos - at == p->whole->terms[t].unpacked_length) {
+            p->done[t] = 1;
+            kept += pos - at;
         }
     }
+    free(text);
     return kept;
 }
 
-/* The resumable OUT.part of `cas get` as a new_file: an existing one is reused only if lstat
-   shows a regular file (not a symlink) of this user, and the file opened (without following
-   a symlink) is the one lstat saw, so nobody else's file is appended to or truncated; a
-   missing one is created exclusively. 0, or -1 with a message. */
-static int get_open_resumable(new_file *nf, const char *out) {
+/* A whole file into OUT.part (fd), resuming from its journal (jfd): one round of manifest and
+   transfer. 0 (OUT.part holds the file and its file hash checked), -403, or an exit status. */
+static int get_whole(get_ctx *g, const char *hex, const cas_hash *fh, int fd, int jfd, const char *part,
+                     unsigned flags, uint8_t *buf) {
+    get_buf mb;
+    cas_recon r, run;
+    cas_error err;
+    cas_download_desc desc;
+    get_leaves all, seen;
+    get_part p;
+    cas_recon_term *run_terms = NULL;
+    uint64_t total = 0, kept;
+    size_t t, k;
+    int version = 2, rc, fresh;
+    memset(&mb, 0, sizeof mb);
+    if ((rc = get_manifest(g, hex, NULL, &mb, &version)) != 0) {
+        free(mb.p);
+        return rc == 416 ? EXIT_DATA : rc;
+    }
+    rc = cas_recon_parse(NULL, mb.p, mb.len, version, NULL, &r, &err);
+    free(mb.p);
+    if (rc != CAS_OK) return report("reconstruction response", rc, &err);
+    if (r.offset_into_first_range != 0) { /* the check below must see the whole file */
+        fprintf(stderr, "%s: the reconstruction of the whole file starts inside its first term "
+                        "(offset_into_first_range %llu): it does not describe the whole file\n",
+                g_prog, (unsigned long long)r.offset_into_first_range);
+        cas_recon_free(&r);
+        return EXIT_DATA;
+    }
+    memset(&p, 0, sizeof p);
+    memset(&seen, 0, sizeof seen);
+    p.s.g = g, p.s.lv = &seen, p.all = &all, p.fd = fd, p.jfd = jfd, p.part = part, p.whole = &r;
+    p.file_start = (uint64_t *)malloc((r.num_terms + 1) * sizeof *p.file_start);
+    p.done = (unsigned char *)calloc(r.num_terms + 1, 1);
+    p.run_start = (uint64_t *)malloc((r.num_terms + 1) * sizeof *p.run_start);
+    p.run_orig = (uint32_t *)malloc((r.num_terms + 1) * sizeof *p.run_orig);
+    p.left = (uint64_t *)malloc((r.num_terms + 1) * sizeof *p.left);
+    p.pending = (uint32_t *)malloc((r.num_terms + 1) * sizeof *p.pending);
+    run_terms = (cas_recon_term *)malloc((r.num_terms + 1) * sizeof *run_terms);
+    seen.term_base = (size_t *)malloc((r.num_terms + 1) * sizeof *seen.term_base);
+    if (get_leaves_init(&all, &r) != 0 || !p.file_start || !p.done || !p.run_start || !p.run_orig || !p.left ||
+        !p.pending || !run_terms || !seen.term_base) {
+        fprintf(stderr, "%s: out of memory\n", g_prog);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    for (t = 0; t < r.num_terms; t++) p.file_start[t] = total, total += r.terms[t].unpacked_length;
+    kept = get_journal_load(&p, fh, buf, &fresh);
+    if (fresh && (ftruncate(jfd, 0) != 0 || pwrite(jfd, GET_JOURNAL_MAGIC, sizeof GET_JOURNAL_MAGIC - 1, 0) < 0 ||
+                  pwrite(jfd, hex, CAS_HASH_HEX_SIZE, sizeof GET_JOURNAL_MAGIC - 1) < 0 ||
+                  pwrite(jfd, "\n", 1, sizeof GET_JOURNAL_MAGIC - 1 + CAS_HASH_HEX_SIZE) < 0)) {
+        fprintf(stderr, "%s: %s.journal: %s\n", g_prog, part, strerror(errno));
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (lseek(jfd, 0, SEEK_END) < 0 || ftruncate(fd, (off_t)total) != 0) { /* appends; its final size, holes sparse */
+        fprintf(stderr, "%s: %s: %s\n", g_prog, part, strerror(errno));
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (kept) fprintf(stderr, "%s: resuming %s: %llu of %llu bytes already there\n", g_prog, part,
+                      (unsigned long long)kept, (unsigned long long)total);
+    /* the engine runs the missing terms, in file order, as a manifest of their own */
+    run = r;
+    run.terms = run_terms;
+    for (t = 0, k = 0; t < r.num_terms; t++) {
+        if (p.done[t]) continue;
+        run_terms[k] = r.terms[t];
+        p.run_start[k] = k ? p.run_start[k - 1] + run_terms[k - 1].unpacked_length : 0;
+        p.run_orig[k] = (uint32_t)t;
+        p.left[k] = r.terms[t].unpacked_length;
+        seen.term_base[k] = all.term_base[t];
+        k++;
+    }
+    run.num_terms = k;
+    seen.r = &run;
+    p.run = &run;
+    seen.leaves = all.leaves;
+    rc = 0;
+    if (k) {
+        memset(&desc, 0, sizeof desc);
+        desc.flags = flags | CAS_DOWNLOAD_NO_VERIFY | (kept ? CAS_DOWNLOAD_PER_RANGE : 0);
+        desc.write_at = get_part_write_at;
+        desc.chunk = get_leaf;
+        desc.user = &p;
+        p.last_sync = get_now();
+        rc = get_transfer(g, &run, &desc);
+        if (get_part_sync(&p) != 0 && rc == 0) rc = EXIT_USAGE;
+    }
+    if (rc == 0) { /* the file hash over every chunk: re-hashed from OUT.part or fresh */
+        cas_hash h;
+        cas_file_hash(all.leaves, all.n, &h);
+        if (!cas_hash_equal(&h, fh))
+            rc = report("download", CAS_E_HASH, NULL);
+    }
+out:
+    seen.leaves = NULL; /* (all's) */
+    get_leaves_free(&seen);
+    get_leaves_free(&all);
+    free(p.file_start), free(p.done), free(p.run_start), free(p.run_orig), free(p.left), free(p.pending);
+    free(run_terms);
+    cas_recon_free(&r);
+    return rc;
+}
+
+/* Bytes in file order to `out` (stdout, or a range the server cannot verify): one round of
+   manifest and transfer, with `range` ("bytes=A-B") or the whole file (checked against fh).
+   0, -403, or an exit status. */
+static int get_sequential(get_ctx *g, const char *hex, const cas_hash *fh, const char *range, uint64_t range_length,
+                          FILE *out, unsigned flags) {
+    get_buf mb;
+    cas_recon r;
+    cas_error err;
+    cas_download_desc desc;
+    get_out o;
+    int version = 2, rc;
+    memset(&mb, 0, sizeof mb);
+    rc = get_manifest(g, hex, range, &mb, &version);
+    if (rc == 416) fprintf(stderr, "%s: the range starts past the end of the file\n", g_prog), rc = EXIT_DATA;
+    if (rc == 0) {
+        rc = cas_recon_parse(NULL, mb.p, mb.len, version, NULL, &r, &err);
+        rc = rc == CAS_OK ? 0 : report("reconstruction response", rc, &err);
+    }
+    free(mb.p);
+    if (rc) return rc;
+    memset(&o, 0, sizeof o);
+    o.s.g = g;
+    o.f = out;
+    memset(&desc, 0, sizeof desc);
+    desc.flags = range ? flags | CAS_DOWNLOAD_NO_VERIFY : flags;
+    desc.write = get_write;
+    desc.user = &o;
+    desc.file_hash = range ? NULL : fh;
+    desc.range_length = range_length;
+    desc.window = get_seq_window(&r, g->jobs);
+    rc = get_transfer(g, &r, &desc);
+    cas_recon_free(&r);
+    return rc;
+}
+
+/* Opens `path` read-write for resuming: an existing file only if lstat shows a regular file
+   (not a symlink) of this user with one link, and the file opened (without following a
+   symlink) is the one lstat saw, so nobody else's file is written to or truncated; a missing
+   one is created exclusively. The descriptor, or -1 with a message. */
+static int open_own_file(const char *path) {
     struct stat seen, opened;
     int fd;
-    memset(nf, 0, sizeof *nf);
-    nf->target = out;
-    if ((nf->tmp = (char *)malloc(strlen(out) + 6)) == NULL) {
-        fprintf(stderr, "%s: out of memory\n", g_prog);
-        return -1;
-    }
-    sprintf(nf->tmp, "%s.part", out);
-    if (lstat(nf->tmp, &seen) != 0) {
-        fd = errno == ENOENT ? create_exclusive(nf->tmp) : -1;
-        if (fd < 0) fprintf(stderr, "%s: %s: %s\n", g_prog, nf->tmp, strerror(errno));
+    if (lstat(path, &seen) != 0) {
+        fd = errno == ENOENT ? create_exclusive(path) : -1;
+        if (fd < 0) fprintf(stderr, "%s: %s: %s\n", g_prog, path, strerror(errno));
     } else if (!S_ISREG(seen.st_mode) || seen.st_uid != geteuid() || seen.st_nlink != 1) {
         /* (a hard link to another file of yours, planted where links are not protected, would
-           have that file truncated and renamed) */
+           have that file overwritten and renamed) */
         fprintf(stderr, "%s: %s: not a regular file of yours with one link, not resumed (remove it, or use --no-resume)\n",
-                g_prog, nf->tmp);
+                g_prog, path);
         fd = -1;
-    } else if ((fd = open(nf->tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-        fprintf(stderr, "%s: %s: %s\n", g_prog, nf->tmp, strerror(errno));
+    } else if ((fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, path, strerror(errno));
     } else if (fstat(fd, &opened) != 0 || opened.st_dev != seen.st_dev || opened.st_ino != seen.st_ino) {
-        fprintf(stderr, "%s: %s: replaced while being opened, not resumed\n", g_prog, nf->tmp);
+        fprintf(stderr, "%s: %s: replaced while being opened, not resumed\n", g_prog, path);
         close(fd);
         fd = -1;
     }
-    if (fd < 0 || new_file_stream(nf, fd) != 0) { /* an OUT.part that was there stays */
-        free(nf->tmp);
+    return fd;
+}
+
+/* OUT.part (as a new_file, renamed to OUT when complete) and OUT.part.journal: 0, or -1
+   with a message (an OUT.part or journal that was there stays). --no-resume empties them. */
+static int get_open_part(new_file *nf, const char *out, char **journal, int *jfd, int resume) {
+    int fd;
+    memset(nf, 0, sizeof *nf);
+    nf->target = out;
+    nf->tmp = (char *)malloc(strlen(out) + 6);
+    *journal = (char *)malloc(strlen(out) + 14);
+    if (!nf->tmp || !*journal) {
+        fprintf(stderr, "%s: out of memory\n", g_prog);
+        free(nf->tmp), free(*journal);
+        return -1;
+    }
+    sprintf(nf->tmp, "%s.part", out);
+    sprintf(*journal, "%s.part.journal", out);
+    if ((fd = open_own_file(nf->tmp)) < 0 || (*jfd = open_own_file(*journal)) < 0) {
+        if (fd >= 0) close(fd);
+        free(nf->tmp), free(*journal);
+        nf->tmp = NULL;
+        return -1;
+    }
+    if (!resume && (ftruncate(fd, 0) != 0 || ftruncate(*jfd, 0) != 0)) {
+        fprintf(stderr, "%s: %s: %s\n", g_prog, nf->tmp, strerror(errno));
+        close(fd), close(*jfd), free(nf->tmp), free(*journal);
+        nf->tmp = NULL;
+        return -1;
+    }
+    if (new_file_stream(nf, fd) != 0) {
+        close(*jfd), free(nf->tmp), free(*journal);
         nf->tmp = NULL;
         return -1;
     }
     return 0;
 }
 
+/* OUT exists: 0 to go on (-f, or a range: never mistaken for the file), 1 when it already
+   is the file (same Xet hash: nothing to download), or an exit status (refused). */
+static int get_existing_output(const char *out, const cas_hash *fh, int ranged, int force, uint8_t *buf) {
+    struct stat sb;
+    file_digest d;
+    cas_hash h;
+    FILE *f;
+    if (stat(out, &sb) != 0 || force) return 0;
+    if (!ranged && S_ISREG(sb.st_mode) && (f = fopen(out, "rb")) != NULL) {
+        memset(&d, 0, sizeof d);
+        if (digest_file(f, out, &d, buf) == 0) {
+            cas_merkle_file_hash(&d.merkle, &h);
+            if (cas_hash_equal(&h, fh)) {
+                fclose(f);
+                return 1;
+            }
+        }
+        fclose(f);
+    }
+    fprintf(stderr, "%s: %s exists%s; -f replaces it\n", g_prog, out, ranged ? "" : " and is not this file");
+    return EXIT_USAGE;
+}
+
 static int cmd_get(int argc, char **argv, uint8_t *buf) {
     get_ctx g;
     const char *out = NULL, *hex = NULL, *cas_url = NULL, *token = NULL;
     uint64_t a = 0, b = 0;
-    int ranged = 0, resume = 1, i, rc = 0, round, verified = 0, require_verified = 0;
+    int ranged = 0, resume = 1, force = 0, i, rc = 0, round, verified = 0, require_verified = 0, jfd = -1;
     unsigned flags = 0;
     cas_hash fh;
-    char fhex[CAS_HASH_HEX_SIZE + 1];
+    char fhex[CAS_HASH_HEX_SIZE + 1], *journal = NULL;
     new_file o;
+    FILE *dst;
     memset(&g, 0, sizeof g);
+    memset(&o, 0, sizeof o);
     g.endpoint = getenv("HF_ENDPOINT") ? getenv("HF_ENDPOINT") : "https://huggingface.co";
     g.revision = "main";
     g.type = "model";
@@ -2633,6 +3066,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         } else if (!strcmp(argv[i], "--per-range")) flags |= CAS_DOWNLOAD_PER_RANGE;
         else if (!strcmp(argv[i], "--no-resume")) resume = 0;
         else if (!strcmp(argv[i], "--verify-range")) require_verified = 1;
+        else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force")) force = 1;
         else if (argv[i][0] != '-' && !g.repo) g.repo = argv[i];
         else if (argv[i][0] != '-' && !g.path) g.path = argv[i];
         else return usage();
@@ -2673,8 +3107,6 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         memcpy(fhex, hex, sizeof fhex);
         hex = fhex;
         if (!out) out = (slash = strrchr(g.path, '/')) ? slash + 1 : g.path;
-        rc = get_token(&g);
-        if (rc) { curl_global_cleanup(); return rc; }
     }
     if (hex != fhex) { snprintf(fhex, sizeof fhex, "%s", hex); hex = fhex; }
     if (cas_hash_from_hex(hex, strlen(hex), &fh) != CAS_OK) {
@@ -2684,13 +3116,24 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         rc = EXIT_USAGE;
         goto done;
     }
-    resume = resume && !ranged; /* a range is never resumed: no OUT.part, a new temporary */
-    if ((resume ? get_open_resumable(&o, out) : new_file_open(&o, out)) != 0) {
-        rc = EXIT_USAGE;
+    if (strcmp(out, "-") != 0 && (rc = get_existing_output(out, &fh, ranged, force, buf)) != 0) {
+        if (rc == 1) { /* nothing to download */
+            fprintf(stderr, "%s: %s: up to date\n", g_prog, out);
+            printf("%s  %s\n", hex, out);
+            rc = 0;
+        }
         goto done;
     }
+    if (g.hub && (rc = get_token(&g)) != 0) goto done;
+    /* the output: stdout; a new temporary for a range; OUT.part and its journal for a file */
+    if (!strcmp(out, "-")) dst = stdout;
+    else if ((ranged ? new_file_open(&o, out) : get_open_part(&o, out, &journal, &jfd, resume)) != 0) {
+        rc = EXIT_USAGE;
+        goto done;
+    } else dst = o.f;
+    round = 0;
     if (ranged) { /* verified where the server can say what the range's chunks must be */
-        rc = get_range_verified(&g, hex, &fh, a, b, o.f, flags);
+        rc = get_range_verified(&g, hex, &fh, a, b, dst, flags);
         if (rc != GET_NO_FCH) {
             round = 4; /* done, one way or the other */
             verified = rc == 0;
@@ -2703,69 +3146,39 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
             fprintf(stderr, "%s: the server has no /v2/file-chunk-hashes: bytes %llu-%llu are NOT verified "
                             "against the file hash\n", g_prog, (unsigned long long)a, (unsigned long long)b);
             rc = 0;
-            round = 0;
         }
-    } else {
-        round = 0;
     }
     for (; round < 4; round++) {
-        cas_merkle prefix;
-        uint64_t have = 0;
         char range[64];
-        get_buf mb;
-        cas_recon r;
-        cas_error err;
-        int version = 2;
-        memset(&mb, 0, sizeof mb);
-        if (!ranged) { /* resume from what OUT.part holds, cut to its last chunk boundary */
-            fflush(o.f);
-            have = get_resume_prefix(o.f, &prefix, buf);
-            if (ftruncate(fileno(o.f), (off_t)have) != 0 || fseeko(o.f, 0, SEEK_END) != 0) { rc = EXIT_USAGE; break; }
-            if (have && round == 0) fprintf(stderr, "%s: resuming %s at byte %llu\n", g_prog, o.tmp, (unsigned long long)have);
-            snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)have);
-        } else {
-            snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)a, (unsigned long long)b);
-        }
-        rc = get_manifest(&g, hex, ranged || have ? range : NULL, &mb, &version);
-        if (rc == 416 && have) { /* everything is already here: check it */
-            cas_hash h;
-            cas_merkle_file_hash(&prefix, &h);
-            rc = cas_hash_equal(&h, &fh) ? 0 : report("resumed file", CAS_E_HASH, NULL);
-            free(mb.p);
-            break;
-        }
-        if (rc == 416) { fprintf(stderr, "%s: the range starts past the end of the file\n", g_prog); rc = EXIT_DATA; }
-        if (rc) { free(mb.p); break; }
-        rc = cas_recon_parse(NULL, mb.p, mb.len, version, NULL, &r, &err);
-        free(mb.p);
-        if (rc != CAS_OK) { rc = report("reconstruction response", rc, &err); break; }
-        if (have && r.offset_into_first_range != 0) {
-            fprintf(stderr, "%s: the server did not cut the resumed range at a chunk boundary; starting over\n", g_prog);
-            cas_recon_free(&r);
-            if (ftruncate(fileno(o.f), 0) != 0) { rc = EXIT_USAGE; break; }
-            rewind(o.f);
-            continue;
-        }
-        rc = get_transfer(&g, &r, o.f, ranged ? NULL : &fh, have ? &prefix : NULL,
-                          ranged ? b - a + 1 : 0, ranged ? flags | CAS_DOWNLOAD_NO_VERIFY : flags, NULL);
-        cas_recon_free(&r);
+        snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)a, (unsigned long long)b);
+        rc = ranged || dst == stdout ? get_sequential(&g, hex, &fh, ranged ? range : NULL, ranged ? b - a + 1 : 0, dst, flags)
+                                     : get_whole(&g, hex, &fh, fileno(o.f), jfd, o.tmp, flags, buf);
         if (rc != -403) break;
+        if (dst == stdout && !ranged) break; /* bytes already went out: cannot start over */
         fprintf(stderr, "%s: signed URLs refused; asking for a new reconstruction\n", g_prog);
     }
     if (rc == -403) rc = EXIT_DATA;
-    if (rc == 0) {
+    if (dst == stdout) {
+        if (fflush(stdout) != 0 && rc == 0) fprintf(stderr, "%s: stdout: %s\n", g_prog, strerror(errno)), rc = EXIT_USAGE;
+        if (rc && !ranged) fprintf(stderr, "%s: the bytes written to stdout are NOT the file: discard them\n", g_prog);
+    } else if (rc == 0) {
         if (new_file_commit(&o) != 0) rc = EXIT_USAGE;
         else if (!ranged) printf("%s  %s\n", hex, out);
-        else /* no line that looks like the output's hash: it is not one */
-            fprintf(stderr, "%s: %s: bytes %llu-%llu of %s, %s\n", g_prog, out, (unsigned long long)a,
-                    (unsigned long long)b, hex, verified ? "verified against the file hash" : "NOT verified");
-    } else if (resume && g.transport_failure) { /* OUT.part is kept to resume, never bad data */
+        if (journal) unlink(journal);
+    } else if (!ranged && g.transport_failure) { /* kept to resume: never bad data (journaled terms only) */
         fclose(o.f);
+        fprintf(stderr, "%s: %s kept: the same command resumes it\n", g_prog, o.tmp);
         free(o.tmp);
     } else {
         new_file_discard(&o);
+        if (journal) unlink(journal);
     }
+    if (rc == 0 && ranged) /* no line that looks like the output's hash: it is not one */
+        fprintf(stderr, "%s: %s: bytes %llu-%llu of %s, %s\n", g_prog, out, (unsigned long long)a,
+                (unsigned long long)b, hex, verified ? "verified against the file hash" : "NOT verified");
 done:
+    if (jfd >= 0) close(jfd);
+    free(journal);
     free(g.access);
     free(g.cas_url);
     curl_global_cleanup();
