@@ -75,8 +75,35 @@
 #define CAS_VERSION_PATCH 0
 #define CAS_VERSION_STRING "0.1.0"
 
+/* CAS_API: the storage class of every public function (default extern). CAS_API=static (the
+   implementation in the same file) keeps the library private to one translation unit; GCC
+   and clang then also get __attribute__((unused)), so that the functions a program does not
+   call draw no -Wunused-function. The test pastes a token onto CAS_API's first one: a
+   CAS_API of your own must be empty or begin with an identifier (static, extern,
+   __attribute__, __declspec, ...); only exactly `static` gains the attribute. */
 #ifndef CAS_API
 #define CAS_API extern
+#elif defined(__GNUC__) || defined(__clang__)
+#define CAS__API_REST(x) CAS__API_REST2(x)   /* x expanded, then pasted: */
+#define CAS__API_REST2(x) CAS__API_REST_##x
+#define CAS__API_REST_static                  /* "static ..." -> the tokens after static */
+#define CAS__API_EMPTY(x) CAS__API_EMPTY2(x)
+#define CAS__API_EMPTY2(x) CAS__API_EMPTY_##x
+#define CAS__API_EMPTY_ ~, 1, ~               /* nothing after it: 1 in the second slot */
+#define CAS__API_SECOND(a, b, ...) b
+#define CAS__API_PICK(...) CAS__API_SECOND(__VA_ARGS__)
+#if CAS__API_PICK(CAS__API_EMPTY(CAS__API_REST(CAS_API)), 0, ~)
+#undef CAS_API
+#define CAS_API static __attribute__((unused))
+#endif
+#undef CAS__API_REST
+#undef CAS__API_REST2
+#undef CAS__API_REST_static
+#undef CAS__API_EMPTY
+#undef CAS__API_EMPTY2
+#undef CAS__API_EMPTY_
+#undef CAS__API_SECOND
+#undef CAS__API_PICK
 #endif
 
 #ifdef __cplusplus

@@ -95,5 +95,18 @@ if $CC -O2 -I"$top" noheap.c -o noheap -Wl,--wrap=malloc,--wrap=calloc,--wrap=re
 else
   fail=$((fail+1)); echo "FAIL single-tu: chunk + hash touched the heap (or did not build): $(cat out_noheap 2>/dev/null)" >&2
 fi
+# CAS_API=static: the library private to the one file, warning-free under -Wall -Wextra
+# -Werror (the functions user.c does not call are marked unused), with gcc and clang; no
+# public cas_ function is left global. (The vendored BLAKE3's renamed cas__blake3_* stay
+# global: two such files still cannot be linked into one program.)
+for cc in gcc clang; do
+  command -v $cc > /dev/null 2>&1 || continue
+  if $cc -std=c99 -pedantic -Wall -Wextra -Werror -O0 -DCAS_API=static -I"$top" -c user.c -o user_static.o &&
+     ! nm -g --defined-only user_static.o | awk '{print $3}' | grep -q '^cas_[a-z0-9]'; then
+    pass=$((pass+1))
+  else
+    fail=$((fail+1)); echo "FAIL single-tu: $cc -DCAS_API=static -Werror (or a public function left global)" >&2
+  fi
+done
 echo "single-tu: $pass passed, $fail failed"
 [ $fail -eq 0 ]
