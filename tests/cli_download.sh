@@ -127,6 +127,21 @@ else
     }
     get_ok "hub" acme/demo data/b.bin --endpoint "$URL"
     check 'grep -q "^$hb  $T/g\$" "$T/g.out"' "get prints hash and name"
+    # an existing OUT: the same file is "up to date" (nothing fetched); another is kept
+    # unless -f, for a range too (which never looks like the file)
+    ctl reset
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > "$T/g.out" 2> "$T/g.err"
+    check '[ $? -eq 0 ] && grep -q "up to date" "$T/g.err" && grep -q "^$hb  $T/g\$" "$T/g.out" && logq "not any(r[\"path\"].startswith(\"/xorb/\") for r in L)"' "get: an OUT that is the file is up to date, nothing fetched"
+    printf 'mine' > "$T/g"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" > /dev/null 2> "$T/g.err"
+    check '[ $? -eq 2 ] && [ "$(cat "$T/g")" = mine ] && grep -q -- "-f replaces it" "$T/g.err"' "get: another file at OUT is kept without -f"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" --range 0-9 > /dev/null 2> "$T/g.err"
+    check '[ $? -eq 2 ] && [ "$(cat "$T/g")" = mine ]' "get --range: an existing OUT is kept without -f"
+    "$CAS" get acme/demo data/b.bin --endpoint "$URL" -o "$T/g" -f > /dev/null 2> "$T/g.err"
+    check '[ $? -eq 0 ] && cmp -s "$T/g" "$T/b.bin"' "get -f replaces another file"
+    cas_abs=$(cd "$(dirname "$CAS")" && pwd)/$(basename "$CAS")
+    cp "$T/b.bin" "$T/data.bin"; (cd "$T" && "$cas_abs" get acme/demo data/b.bin --endpoint "$URL" --range 0-9 > /dev/null 2>&1)
+    check '[ $? -eq 2 ] && cmp -s "$T/b.bin" "$T/data.bin"' "get --range with no -o, ./b.bin there: refused, b.bin intact"
     get_ok "cas-url" --cas-url "$URL" --token "$(token read)" "$hb"
     get_ok "jobs 1 per-range" acme/demo data/b.bin --endpoint "$URL" --jobs 1 --per-range
     # d.bin needs two ranges of one xorb: one multipart/byteranges request (v2), or two
