@@ -1,44 +1,8 @@
 /* cas - command-line tool over cas.h.
 
-   cas chunk [FILE|-]                 one line per chunk: <chunk-hash> <length>
-   cas hash [--sha256] [FILE...|-]    <xet-file-hash>  <name>, like sha256sum
-   cas version                        library version and the code paths this CPU uses
-   cas xorb pack FILE -o OUT [--compression none|lz4|bg4|auto] [--footer]
-                                      FILE's chunks as one xorb; prints the xorb hash
-   cas xorb ls XORB                   <index> <offset> <compressed> <uncompressed> <scheme> <hash>
-   cas xorb cat XORB [--chunks A-B]   decoded bytes (chunks A through B, inclusive)
-   cas xorb verify XORB [--hash H]    decodes every chunk, checks footer and hash; prints it
-   cas shard dump FILE [--json]       header, footer, every file (terms, verification, SHA-256)
-                                      and every xorb (chunks)
-   cas shard verify FILE [--store DIR]
-                                      structure; with a store, every verification hash against
-                                      the chunks of DIR/xorbs/<hash>[.xorb] or DIR/<hash>[.xorb]
-   cas pack --store DIR [--verify-existing] FILE...
-                                      the upload engine into a directory store: new xorbs to
-                                      DIR/xorbs/<hash>, the session's shards to DIR/shards/<hash>
-                                      (dedup against the shards already there); prints
-                                      <xet-file-hash>  <name> per file, a summary on stderr;
-                                      --verify-existing: store shards and xorbs are checked
-                                      before being trusted, a damaged xorb is replaced
-   cas pack --dry-run [--store DIR] FILE...
-                                      the same session with nothing written: what an upload
-                                      would store (xorbs are still built, in memory)
-   cas store verify DIR               every xorb of DIR/xorbs against its name and every shard
-                                      of DIR/shards against the xorbs; one line per problem
-   cas unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]
-                                      a file of the store: the manifest a server would send,
-                                      built from DIR/shards, run against DIR/xorbs
-   cas reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]
-                                      runs a v1/v2 reconstruction response with the xorb files
-                                      of DIR answering its requests
-   cas get REPO_ID PATH [-o OUT] [--revision R] [--repo-type T] [--range A-B] [--jobs N]
-   cas get --cas-url URL FILEHASH -o OUT [--range A-B]
-                                      downloads from the Hub or a CAS (builds with libcurl)
-   cas put REPO_ID FILE... [--revision R] [--repo-type T] [--jobs N] [--tries N] [--store DIR]
-           [--threads N]
-   cas put --cas-url URL [--token T] FILE...
-                                      uploads to the Hub's CAS or a CAS (builds with libcurl);
-                                      prints <xet-hash>  <sha256>  <size>  <name> per file
+   The commands, their usage and options: g_commands below, printed by `cas --help`,
+   `cas help CMD` and `cas CMD --help` (stdout, exit 0); each command's section here says how
+   it works. Every command takes -q/--quiet (no progress line on a terminal).
 
    A-B is always a byte range, both ends inclusive, as in an HTTP "Range: bytes=A-B".
 
@@ -48,13 +12,15 @@
    refused.
 
    Hashes are printed in the Xet API convention. Exit status: 0 success, 1 data or
-   verification failure, 2 usage or I/O error. */
+   verification failure, 2 usage or I/O error; a usage error is one line naming the
+   argument. */
 #define _XOPEN_SOURCE 700 /* POSIX: pwrite, fseeko, opendir, mkdir, O_NOFOLLOW, O_CLOEXEC */
 #ifndef CAS_LINK_IMPL /* (the Makefile links the implementation object it builds for the tests) */
 #define CAS_IMPLEMENTATION
 #endif
 #include "../cas.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -62,9 +28,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define EXIT_DATA 1
@@ -72,35 +40,202 @@
 #define READ_SIZE (1 << 20)
 
 static const char *g_prog = "cas";
+static const char *g_cmd;  /* the command running ("get", "xorb pack"), for messages */
+static int g_quiet;        /* -q/--quiet: no progress lines */
 
-static int usage(void) {
-    fprintf(stderr,
-            "usage: %s chunk [FILE|-]\n"
-            "       %s hash [--sha256] [FILE...|-]\n"
-            "       %s xorb pack FILE -o OUT [--compression none|lz4|bg4|auto] [--footer]\n"
-            "       %s xorb ls XORB\n"
-            "       %s xorb cat XORB [--chunks A-B]\n"
-            "       %s xorb verify XORB [--hash H]\n"
-            "       %s shard dump FILE [--json]\n"
-            "       %s shard verify FILE [--store DIR]\n"
-            "       %s pack --store DIR [--threads N] [--verify-existing] FILE...\n"
-            "       %s pack --dry-run [--store DIR] [--threads N] FILE...\n"
-            "       %s store verify DIR\n"
-            "       %s unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]\n"
-            "       %s reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]\n"
-            "       %s get REPO_ID PATH [-o OUT] [--revision R] [--repo-type model|dataset|space]\n"
-            "              [--range A-B [--verify-range]] [--token T] [--endpoint URL] [--jobs N] [--no-resume]\n"
-            "       %s get --cas-url URL [--token T] FILEHASH -o OUT [--range A-B [--verify-range]] [--jobs N]\n"
-            "       %s put REPO_ID FILE... [--revision R] [--repo-type model|dataset|space]\n"
-            "              [--token T] [--endpoint URL] [--jobs N] [--tries N] [--store DIR] [--threads N]\n"
-            "       %s put --cas-url URL [--token T] FILE... [--jobs N] [--tries N] [--store DIR] [--threads N]\n"
-            "       %s version\n",
-            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog,
-            g_prog, g_prog, g_prog, g_prog, g_prog, g_prog, g_prog);
+/* The commands: what `cas --help` lists and `cas help CMD` / `cas CMD --help` print (stdout,
+   exit 0). One entry per command: its usage lines, one line of what it does, then details. */
+typedef struct {
+    const char *name;
+    const char *usage;   /* lines after "usage: cas " (continuations indented) */
+    const char *summary; /* one line */
+    const char *details; /* paragraphs, may be "" */
+} cas_command_doc;
+
+static const cas_command_doc g_commands[] = {
+    {"chunk", "chunk [FILE|-]", "the file's content-defined chunks: <chunk-hash> <length> per line", ""},
+    {"hash", "hash [--sha256] [FILE...|-]\n       cas hash -c|--check [LIST|-]",
+     "Xet file hashes (or SHA-256): <hash>  <name> per file, like sha256sum",
+     "  -c, --check   read \"<hash>  <name>\" lines (as hash prints them) and check each file:\n"
+     "                \"<name>: OK\" or \"<name>: FAILED\"; exit 1 if any failed.\n"
+     "  Names with a backslash or a newline are printed as sha256sum does: the line starts\n"
+     "  with '\\' and the name has \\\\ and \\n; --check reads them back.\n"},
+    {"version", "version | -V | --version", "library version and the code paths this CPU uses", ""},
+    {"xorb", "xorb pack FILE -o OUT [--compression none|lz4|bg4|auto] [--footer]\n"
+             "       cas xorb ls XORB\n       cas xorb cat XORB [--chunks A-B]\n       cas xorb verify XORB [--hash H]",
+     "make, list, decode and verify xorbs",
+     "  pack     FILE's chunks as one xorb; prints the xorb hash\n"
+     "  ls       <index> <offset> <compressed> <uncompressed> <scheme> <hash> per chunk\n"
+     "  cat      the decoded bytes (chunks A through B, inclusive)\n"
+     "  verify   decodes every chunk, checks footer and hash; prints it\n"},
+    {"shard", "shard dump FILE [--json]\n       cas shard verify FILE [--store DIR]", "print or verify a shard",
+     "  dump     header, footer, every file (terms, verification, SHA-256) and every xorb\n"
+     "  verify   structure; with a store, every verification hash against the chunks of\n"
+     "           DIR/xorbs/<hash>[.xorb] or DIR/<hash>[.xorb]\n"},
+    {"pack", "pack --store DIR [--threads N] [--verify-existing] FILE...\n"
+             "       cas pack --dry-run [--store DIR] [--threads N] FILE...",
+     "the upload engine into a directory store (deduplicated against it)",
+     "  New xorbs go to DIR/xorbs/<hash>, the session's shards to DIR/shards/<hash>; prints\n"
+     "  <xet-file-hash>  <name> per file and a summary on stderr.\n"
+     "  --verify-existing  store shards and xorbs are checked before being trusted; a damaged\n"
+     "                     xorb is replaced\n"
+     "  --dry-run          the same session with nothing written (xorbs still built in memory)\n"
+     "  --threads N        compression threads (default: the cores)\n"},
+    {"store", "store verify DIR", "check every xorb and shard of a directory store",
+     "  Every xorb of DIR/xorbs against its name and every shard of DIR/shards against the\n"
+     "  xorbs; one line per problem.\n"},
+    {"unpack", "unpack --store DIR FILEHASH -o OUT [--range A-B] [--per-range]",
+     "a file of a directory store, as a server would reconstruct it", ""},
+    {"reconstruct", "reconstruct MANIFEST.json --xorbs DIR -o OUT [--range A-B] [--hash H] [--per-range]",
+     "run a v1/v2 reconstruction response against local xorb files",
+     "  A manifest of a range needs its --range; --hash checks a whole file.\n"},
+    {"get", "get REPO_ID PATH [-o OUT|-] [-f] [--revision R] [--repo-type model|dataset|space]\n"
+            "           [--range A-B [--verify-range]] [--token T] [--endpoint URL] [--jobs N] [--no-resume]\n"
+            "       cas get --cas-url URL [--token T] FILEHASH -o OUT [--range A-B [--verify-range]] [--jobs N]",
+     "download a file from the Hub or a CAS, verified (builds with libcurl)",
+     "  OUT defaults to PATH's last component; an existing OUT is replaced only with -f, or\n"
+     "  left alone when it already is the file (\"up to date\"). A failed download keeps\n"
+     "  OUT.part and its journal; the same command resumes it. --range is checked against\n"
+     "  the file hash through the server's file-chunk-hashes (--verify-range: or refused).\n"
+     "  --jobs N   requests in flight (default 8)\n"},
+    {"put", "put REPO_ID FILE... [--revision R] [--repo-type model|dataset|space] [--token T]\n"
+            "           [--endpoint URL] [--jobs N] [--tries N] [--store DIR] [--threads N]\n"
+            "       cas put --cas-url URL [--token T] FILE... [--jobs N] [--tries N] [--store DIR] [--threads N]",
+     "upload files to the Hub's CAS or a CAS (builds with libcurl)",
+     "  Prints <xet-hash>  <sha256>  <size>  <name> per file.\n"},
+    {"help", "help [COMMAND]", "this text, or a command's", ""},
+};
+#define NUM_COMMANDS (sizeof g_commands / sizeof g_commands[0])
+
+static const cas_command_doc *command_doc(const char *name) {
+    size_t i;
+    for (i = 0; i < NUM_COMMANDS; i++)
+        if (!strcmp(g_commands[i].name, name)) return &g_commands[i];
+    return NULL;
+}
+
+/* cas --help: every command's usage and summary, the environment, the exit statuses. */
+static int help_all(void) {
+    size_t i;
+    printf("cas - the Hugging Face Xet storage protocol (cas.h %s)\n\nusage:\n", cas_version());
+    for (i = 0; i < NUM_COMMANDS; i++) printf("  %s %-12s %s\n", g_prog, g_commands[i].name, g_commands[i].summary);
+    printf("\n'%s help COMMAND' or '%s COMMAND --help' shows a command's options.\n"
+           "Options for every command: -q, --quiet (no progress line), -h, --help.\n"
+           "A-B is a byte range, both ends inclusive, as in an HTTP \"Range: bytes=A-B\".\n\n"
+           "environment:\n"
+           "  HF_TOKEN     the Hub token (get, put; --token overrides it)\n"
+           "  HF_ENDPOINT  the Hub (default https://huggingface.co; --endpoint overrides it)\n\n"
+           "exit status: 0 success, 1 data or verification failure (or the server refused),\n"
+           "2 usage or I/O error.\n", g_prog, g_prog);
+    return 0;
+}
+
+/* cas help CMD, cas CMD --help. */
+static int help_command(const cas_command_doc *c) {
+    printf("usage: %s %s\n\n%s\n", g_prog, c->usage, c->summary);
+    if (c->details[0]) printf("\n%s", c->details);
+    return 0;
+}
+
+/* A usage error: one line naming the problem and where the usage is. Returns EXIT_USAGE. */
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "%s%s%s: ", g_prog, g_cmd ? " " : "", g_cmd ? g_cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see '%s %s%s--help')\n", g_prog, g_cmd ? g_cmd : "", g_cmd ? " " : "");
     return EXIT_USAGE;
 }
 
+static int bad_arg(const char *arg) {
+    return arg[0] == '-' && arg[1] ? usage_error("%s: unknown option, or its value is missing", arg)
+                                   : usage_error("%s: one argument too many", arg);
+}
 
+static int bad_range(const char *arg) {
+    return usage_error("--range %s: not a byte range A-B (A <= B, both inclusive)", arg);
+}
+
+/* ---- progress: one updating line on stderr when it is a terminal (never with -q) ----
+   "cas get: 512.0 / 1024.0 MB  48.2 MB/s  0:10 left", at most 4 updates a second, cleared
+   when the work ends; other messages meanwhile go through meter_clear first so the line
+   never garbles them. */
+typedef struct {
+    int on, shown;
+    double start, last;
+    uint64_t total, done;
+    const char *what;
+} meter;
+static meter g_meter;
+
+static double meter_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void meter_begin(const char *what, uint64_t total) {
+    memset(&g_meter, 0, sizeof g_meter);
+    g_meter.on = !g_quiet && isatty(2);
+    g_meter.what = what;
+    g_meter.total = total;
+    g_meter.start = meter_now();
+}
+
+/* Erases the line, if shown (before any other message). */
+static void meter_clear(void) {
+    if (g_meter.shown) fputs("\r\033[K", stderr);
+    g_meter.shown = 0;
+}
+
+static void meter_update(uint64_t done) {
+    double now, rate, el;
+    if (!g_meter.on) return;
+    now = meter_now();
+    if (now - g_meter.last < 0.25) return;
+    g_meter.last = now;
+    el = now - g_meter.start;
+    rate = el > 0 ? done / el : 0;
+    fprintf(stderr, "\r%s %s: %.1f", g_prog, g_meter.what, done / 1e6);
+    if (g_meter.total) fprintf(stderr, " / %.1f", g_meter.total / 1e6);
+    fprintf(stderr, " MB  %.1f MB/s", rate / 1e6);
+    if (g_meter.total && rate > 0 && done <= g_meter.total) {
+        unsigned long left = (unsigned long)((g_meter.total - done) / rate + 0.5);
+        fprintf(stderr, "  %lu:%02lu left", left / 60, left % 60);
+    }
+    fputs("\033[K", stderr);
+    g_meter.shown = 1;
+}
+
+static void meter_add(uint64_t n) {
+    g_meter.done += n;
+    meter_update(g_meter.done);
+}
+
+static void meter_end(void) {
+    meter_clear();
+    g_meter.on = 0;
+}
+
+/* The bytes of the regular files among names[0..n) (the meter's total for pack and put;
+   stdin and pipes count 0). */
+static uint64_t inputs_size(char **names, int n) {
+    uint64_t sum = 0;
+    struct stat sb;
+    int i;
+    for (i = 0; i < n; i++)
+        if (strcmp(names[i], "-") && stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode)) sum += (uint64_t)sb.st_size;
+    return sum;
+}
+
+/* The download engine's progress (desc.progress) on the meter. */
+static int dl_progress(void *user, const cas_download_progress *p) {
+    (void)user;
+    g_meter.total = p->bytes_total;
+    meter_update(p->bytes_written);
+    return 0;
+}
 
 /* ---- files: inputs, and every file the tool creates ----
 
@@ -271,6 +406,7 @@ static void print_untrusted(FILE *f, const uint8_t *p, size_t n) {
 #endif
 
 static int report(const char *what, int rc, const cas_error *err) {
+    meter_clear();
     if (err && err->code == rc && err->what && err->what[0])
         fprintf(stderr, "%s: %s: %s (%s) at byte %llu\n", g_prog, what, cas_result_message(rc),
                 err->what, (unsigned long long)err->offset);
@@ -366,11 +502,11 @@ static int xorb_pack(int argc, char **argv, uint8_t *buf) {
             else if (!strcmp(c, "lz4")) scheme = CAS_SCHEME_LZ4;
             else if (!strcmp(c, "bg4")) scheme = CAS_SCHEME_BG4_LZ4;
             else if (!strcmp(c, "auto")) scheme = CAS_SCHEME_AUTO;
-            else return usage();
+            else return bad_arg(argv[i]);
         } else if (!in) in = argv[i];
-        else return usage();
+        else return bad_arg(argv[i]);
     }
-    if (!in || !out) return usage();
+    if (!in || !out) return usage_error(!in ? "FILE is missing" : "-o OUT is missing");
     output_note(out);
     fin = open_input(in);
     if (!fin) return EXIT_USAGE;
@@ -478,13 +614,13 @@ static int xorb_read(int argc, char **argv, int mode) {
     v.last = UINT64_MAX;
     for (i = 0; i < argc; i++) {
         if (mode == 1 && !strcmp(argv[i], "--chunks") && i + 1 < argc) {
-            if (!parse_range(argv[++i], &v.first, &v.last)) return usage();
+            if (!parse_range(argv[++i], &v.first, &v.last)) return bad_range(argv[i]);
         } else if (mode == 2 && !strcmp(argv[i], "--hash") && i + 1 < argc) {
             want = argv[++i];
         } else if (!name) name = argv[i];
-        else return usage();
+        else return bad_arg(argv[i]);
     }
-    if (!name) return usage();
+    if (!name) return usage_error("XORB is missing");
     data = read_all(name, XORB_FILE_LIMIT, &len);
     if (!data) return EXIT_USAGE;
     scratch = (uint8_t *)malloc(2 * CAS_CHUNK_MAX_SIZE);
@@ -523,12 +659,12 @@ static int xorb_read(int argc, char **argv, int mode) {
 }
 
 static int cmd_xorb(int argc, char **argv, uint8_t *buf) {
-    if (argc < 1) return usage();
+    if (argc < 1) return usage_error("pack, ls, cat or verify?");
     if (!strcmp(argv[0], "pack")) return xorb_pack(argc - 1, argv + 1, buf);
     if (!strcmp(argv[0], "ls")) return xorb_read(argc - 1, argv + 1, 0);
     if (!strcmp(argv[0], "cat")) return xorb_read(argc - 1, argv + 1, 1);
     if (!strcmp(argv[0], "verify")) return xorb_read(argc - 1, argv + 1, 2);
-    return usage();
+    return usage_error("%s: no such xorb command (pack, ls, cat, verify)", argv[0]);
 }
 
 /* ==== shard dump / verify ==== */
@@ -892,9 +1028,9 @@ static int cmd_shard(int argc, char **argv) {
         for (i = 2; i < argc; i++) {
             if (!strcmp(argv[i], "--json")) json = 1;
             else if (!file) file = argv[i];
-            else return usage();
+            else return bad_arg(argv[i]);
         }
-        if (!file) return usage();
+        if (!file) return usage_error("FILE is missing");
         rc = shard_load(file, &data, &s);
         if (rc) return rc;
         if (json) shard_dump_json(&s);
@@ -909,12 +1045,12 @@ static int cmd_shard(int argc, char **argv) {
         for (i = 2; i < argc; i++) {
             if (!strcmp(argv[i], "--store") && i + 1 < argc) store = argv[++i];
             else if (!file) file = argv[i];
-            else return usage();
+            else return bad_arg(argv[i]);
         }
-        if (!file) return usage();
+        if (!file) return usage_error("FILE is missing");
         return cmd_shard_verify(file, store);
     }
-    return usage();
+    return usage_error(argc < 2 ? "dump or verify?" : argc < 3 ? "FILE is missing" : "%s: no such shard command (dump, verify)", argv[1]);
 }
 
 /* Reads `f` to the end, chunking and hashing. Calls on_chunk per chunk if not NULL; keeps the
@@ -968,7 +1104,7 @@ static int cmd_chunk(int argc, char **argv, uint8_t *buf) {
     file_digest *d;
     FILE *f;
     int rc;
-    if (argc > 1) return usage();
+    if (argc > 1) return bad_arg(argv[1]);
     f = open_input(name);
     if (!f) return EXIT_USAGE;
     d = (file_digest *)calloc(1, sizeof *d);
@@ -984,23 +1120,116 @@ static int cmd_chunk(int argc, char **argv, uint8_t *buf) {
     return rc;
 }
 
+/* A name as sha256sum prints it: with a backslash or a newline in it, the line starts with
+   '\' and the name has \\ and \n (so each line is one file); otherwise as it is. */
+static void print_name_line(const char *hash_hex, const char *name) {
+    const char *c;
+    int escape = strpbrk(name, "\\\n") != NULL;
+    printf("%s%s  ", escape ? "\\" : "", hash_hex);
+    for (c = name; *c; c++) {
+        if (escape && *c == '\\') fputs("\\\\", stdout);
+        else if (escape && *c == '\n') fputs("\\n", stdout);
+        else putchar(*c);
+    }
+    putchar('\n');
+}
+
+/* The hash of one input as hex (Xet file hash, or SHA-256 with d->want_sha). 0, or an exit
+   status with the message said. */
+static int hash_input(const char *name, file_digest *d, uint8_t *buf, char hex[CAS_HASH_HEX_SIZE + 1]) {
+    FILE *f = open_input(name);
+    int rc;
+    if (!f) return EXIT_USAGE;
+    rc = digest_file(f, name, d, buf);
+    close_input(f);
+    if (rc) return rc;
+    if (d->want_sha) {
+        uint8_t out[32];
+        int k;
+        cas_sha256_final(&d->sha, out);
+        for (k = 0; k < 32; k++) sprintf(hex + 2 * k, "%02x", out[k]);
+    } else {
+        cas_hash h;
+        cas_merkle_file_hash(&d->merkle, &h);
+        cas_hash_to_hex(&h, hex);
+    }
+    return 0;
+}
+
+/* cas hash --check LIST: each "<hash>  <name>" line (as cas hash prints them) checked. */
+static int hash_check(const char *list, file_digest *d, uint8_t *buf) {
+    FILE *f = open_input(list);
+    char line[8192], hex[CAS_HASH_HEX_SIZE + 1];
+    unsigned long lineno = 0, bad_lines = 0, failed = 0, unread = 0, checked = 0;
+    if (!f) return EXIT_USAGE;
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strlen(line), i, k;
+        char *h = line, *name;
+        int escaped;
+        lineno++;
+        if (n && line[n - 1] == '\n') line[--n] = 0;
+        escaped = h[0] == '\\';
+        h += escaped;
+        for (i = 0; i < CAS_HASH_HEX_SIZE && isxdigit((unsigned char)h[i]); i++) {}
+        if (i != CAS_HASH_HEX_SIZE || h[i] != ' ' || (h[i + 1] != ' ' && h[i + 1] != '*') || !h[i + 2]) {
+            bad_lines++;
+            continue;
+        }
+        name = h + i + 2;
+        if (escaped) { /* \\ and \n back into the name */
+            for (i = k = 0; name[i]; i++, k++) {
+                if (name[i] == '\\' && name[i + 1] == '\\') name[k] = '\\', i++;
+                else if (name[i] == '\\' && name[i + 1] == 'n') name[k] = '\n', i++;
+                else name[k] = name[i];
+            }
+            name[k] = 0;
+        }
+        checked++;
+        if (hash_input(name, d, buf, hex) != 0) {
+            printf("%s: FAILED open or read\n", name);
+            unread++;
+        } else if (strncasecmp(hex, h, CAS_HASH_HEX_SIZE) != 0) {
+            printf("%s: FAILED\n", name);
+            failed++;
+        } else {
+            printf("%s: OK\n", name);
+        }
+    }
+    close_input(f);
+    if (bad_lines) fprintf(stderr, "%s: WARNING: %lu line%s improperly formatted\n", g_prog, bad_lines, bad_lines == 1 ? " is" : "s are");
+    if (unread) fprintf(stderr, "%s: WARNING: %lu listed file%s could not be read\n", g_prog, unread, unread == 1 ? "" : "s");
+    if (failed) fprintf(stderr, "%s: WARNING: %lu computed hash%s did NOT match\n", g_prog, failed, failed == 1 ? "" : "es");
+    if (!checked) fprintf(stderr, "%s: %s: no properly formatted hash lines found\n", g_prog, list);
+    return failed || unread || !checked ? EXIT_DATA : 0;
+}
+
 static int cmd_hash(int argc, char **argv, uint8_t *buf) {
     file_digest *d = (file_digest *)calloc(1, sizeof *d);
-    int i, rc = 0, nfiles = 0;
+    const char *list = NULL;
+    char hex[CAS_HASH_HEX_SIZE + 1];
+    int i, rc = 0, nfiles = 0, check = 0;
     if (!d) {
         fprintf(stderr, "%s: out of memory\n", g_prog);
         return EXIT_USAGE;
     }
     for (i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--sha256")) d->want_sha = 1;
+        else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--check")) check = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
             free(d);
-            return usage();
-        }
+            return bad_arg(argv[i]);
+        } else if (check && list) {
+            free(d);
+            return bad_arg(argv[i]);
+        } else if (!list) list = argv[i];
+    }
+    if (check) {
+        rc = hash_check(list ? list : "-", d, buf);
+        free(d);
+        return rc;
     }
     for (i = 0; i <= argc; i++) {
         const char *name;
-        FILE *f;
         if (i == argc) {
             if (nfiles) break;
             name = "-";
@@ -1009,27 +1238,8 @@ static int cmd_hash(int argc, char **argv, uint8_t *buf) {
             if (!strcmp(name, "--sha256")) continue;
         }
         nfiles++;
-        f = open_input(name);
-        if (!f) {
-            rc = EXIT_USAGE;
-            continue;
-        }
-        if (digest_file(f, name, d, buf) == 0) {
-            if (d->want_sha) {
-                uint8_t out[32];
-                int k;
-                cas_sha256_final(&d->sha, out);
-                for (k = 0; k < 32; k++) printf("%02x", out[k]);
-            } else {
-                cas_hash h;
-                cas_merkle_file_hash(&d->merkle, &h);
-                print_hash(&h);
-            }
-            printf("  %s\n", name);
-        } else {
-            rc = EXIT_USAGE;
-        }
-        close_input(f);
+        if (hash_input(name, d, buf, hex) == 0) print_name_line(hex, name);
+        else rc = EXIT_USAGE;
     }
     free(d);
     return rc;
@@ -1248,7 +1458,8 @@ static int store_verify_shard(void *user, const char *path, const char *name) {
 static int cmd_store(int argc, char **argv) {
     store_verify v;
     int rc;
-    if (argc != 3 || strcmp(argv[1], "verify")) return usage();
+    if (argc < 2 || strcmp(argv[1], "verify")) return usage_error(argc < 2 ? "verify?" : "%s: no such store command (verify)", argv[1]);
+    if (argc != 3) return argc < 3 ? usage_error("DIR is missing") : bad_arg(argv[3]);
     memset(&v, 0, sizeof v);
     if ((rc = store_xorbs_init(&v.st, argv[2])) == 0 && (rc = store_each(argv[2], "xorbs", store_verify_xorb, &v)) == 0)
         rc = store_each(argv[2], "shards", store_verify_shard, &v);
@@ -1469,6 +1680,7 @@ static int upload_file(cas_upload *u, const char *name, uint8_t *buf, unsigned t
         size_t off = 0;
         if (piped) sha_pipe_wait(&sp, k);
         if ((n = fread(bufs[k], 1, READ_SIZE, f)) == 0) break;
+        meter_add(n);
         if (piped) sha_pipe_post(&sp, k, bufs[k], n);
         else if (host_sha) cas_sha256_update(&sp.h, bufs[k], n);
         while (rc == CAS_OK && off < n) {
@@ -1528,11 +1740,12 @@ static int cmd_pack(int argc, char **argv) {
         else if (!strcmp(argv[i], "--verify-existing")) verify_existing = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = (unsigned)atoi(argv[++i]);
-            if (threads < 1 || threads > 256) return usage();
-        } else if (argv[i][0] == '-' && argv[i][1]) return usage();
+            if (threads < 1 || threads > 256) return usage_error("--threads %s: not 1..256", argv[i]);
+        } else if (argv[i][0] == '-' && argv[i][1]) return bad_arg(argv[i]);
         else nfiles++;
     }
-    if ((!dir && !st.dry_run) || !nfiles || (verify_existing && !dir)) return usage();
+    if ((!dir && !st.dry_run) || !nfiles || (verify_existing && !dir))
+        return usage_error(!nfiles ? "FILE... is missing" : verify_existing ? "--verify-existing needs --store DIR" : "--store DIR or --dry-run is missing");
     memset(&ps, 0, sizeof ps);
     st.dir = dir;
     if (verify_existing) {
@@ -1561,6 +1774,7 @@ static int cmd_pack(int argc, char **argv) {
     st.u = u;
     for (k = 0; k < ps.n && rc == 0; k++)
         if (cas_upload_add_shard(u, &ps.s[k]) != CAS_OK) rc = report("pack", CAS_E_NOMEM, NULL);
+    meter_begin("pack", inputs_size(argv, argc)); /* (options are not files: stat fails or they are small) */
     for (i = 0; i < argc && rc == 0; i++) {
         if (!strcmp(argv[i], "--store") || !strcmp(argv[i], "--threads")) {
             i++;
@@ -1569,12 +1783,14 @@ static int cmd_pack(int argc, char **argv) {
         if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "--verify-existing")) continue;
         cas_upload_file_result r;
         if ((rc = upload_file(u, argv[i], buf, threads, pack_drain, &st, &r)) == 0) {
+            meter_clear();
             print_hash(&r.file_hash);
             printf("  %s\n", argv[i]);
         }
     }
     if (rc == 0 && (rc = cas_upload_finish(u)) != CAS_OK) rc = report("pack", rc, cas_upload_error(u));
     if (rc == 0) rc = pack_drain(&st);
+    meter_end();
     cas_upload_get_stats(u, &s);
     if (rc == 0)
         fprintf(stderr,
@@ -1779,6 +1995,8 @@ static int dl_run_local(const cas_recon *r, const char *dir, const char *out, ui
     desc.range_length = range_length;
     desc.file_hash = file_hash;
     if (check) o.check = check, o.recon = r, desc.chunk = dl_check_chunk;
+    desc.progress = dl_progress;
+    meter_begin(g_cmd ? g_cmd : "unpack", 0);
     rc = cas_download_create(NULL, r, &desc, &d, &err);
     if (rc != CAS_OK) {
         dl_close_output(&o, 0);
@@ -1807,6 +2025,7 @@ static int dl_run_local(const cas_recon *r, const char *dir, const char *out, ui
         return ret;
     }
     cas_download_free(d);
+    meter_end();
     return dl_close_output(&o, 1) == 0 ? 0 : EXIT_USAGE;
 }
 
@@ -1834,17 +2053,17 @@ static int cmd_reconstruct(int argc, char **argv) {
         if (!strcmp(argv[i], "--xorbs") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--range") && i + 1 < argc) {
-            if (!parse_range(argv[++i], &a, &b)) return usage();
+            if (!parse_range(argv[++i], &a, &b)) return bad_range(argv[i]);
             range_length = b - a + 1;
             if (range_length == 0) range_length = (uint64_t)-1; /* 0-(2^64-1) */
         } else if (!strcmp(argv[i], "--hash") && i + 1 < argc) {
-            if (cas_hash_from_hex(argv[i + 1], strlen(argv[i + 1]), &h) != CAS_OK) return usage();
+            if (cas_hash_from_hex(argv[i + 1], strlen(argv[i + 1]), &h) != CAS_OK) return usage_error("--hash %s: not a 64-digit hash", argv[i + 1]);
             hp = &h, i++;
         } else if (!strcmp(argv[i], "--per-range")) flags |= CAS_DOWNLOAD_PER_RANGE;
         else if (!manifest && argv[i][0] != '-') manifest = argv[i];
-        else return usage();
+        else return bad_arg(argv[i]);
     }
-    if (!manifest || !dir || !out) return usage();
+    if (!manifest || !dir || !out) return usage_error(!manifest ? "MANIFEST.json is missing" : !dir ? "--xorbs DIR is missing" : "-o OUT is missing");
     output_note(out);
     text = read_all(manifest, (size_t)CAS_JSON_MAX_BODY + 1, &len);
     if (!text) return EXIT_USAGE;
@@ -1905,13 +2124,13 @@ static int cmd_unpack(int argc, char **argv) {
         if (!strcmp(argv[i], "--store") && i + 1 < argc) store = argv[++i];
         else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--range") && i + 1 < argc) {
-            if (!parse_range(argv[++i], &a, &b)) return usage();
+            if (!parse_range(argv[++i], &a, &b)) return bad_range(argv[i]);
             ranged = 1;
         } else if (!strcmp(argv[i], "--per-range")) flags |= CAS_DOWNLOAD_PER_RANGE;
         else if (!hex && argv[i][0] != '-') hex = argv[i];
-        else return usage();
+        else return bad_arg(argv[i]);
     }
-    if (!store || !out || !hex) return usage();
+    if (!store || !out || !hex) return usage_error(!store ? "--store DIR is missing" : !hex ? "FILEHASH is missing" : "-o OUT is missing");
     if (cas_hash_from_hex(hex, strlen(hex), &h) != CAS_OK) {
         fprintf(stderr, "%s: %s: not a 64-digit hash\n", g_prog, hex);
         return EXIT_USAGE;
@@ -1989,9 +2208,7 @@ typedef struct {
     int64_t exp;
     int hub;                /* 1: tokens come from the Hub */
     unsigned jobs;
-    int verbose_progress;
     int transport_failure;  /* gave up on the network: OUT.part is kept for a resume */
-    double last_progress;
 } get_ctx;
 
 static double get_now(void) {
@@ -2015,6 +2232,21 @@ static double get_backoff(int attempt, long retry_after) {
     if (retry_after >= 0) return retry_after > 30 ? 30.0 : (double)retry_after;
     if (cap > 10) cap = 10;
     return cap * (0.5 + 0.5 * (double)rand() / RAND_MAX);
+}
+
+/* A retry about to happen: what failed and when the next try comes, one line. */
+static void retry_note(const char *what, CURLcode res, long status, double wait, int attempt, int max) {
+    meter_clear();
+    fprintf(stderr, "%s: %s: ", g_prog, what);
+    if (status >= 300 || res == CURLE_OK) fprintf(stderr, "HTTP %ld", status); /* (the body was refused) */
+    else fputs(curl_easy_strerror(res), stderr);
+    fprintf(stderr, "; try %d of %d in %.1f s\n", attempt + 1, max, wait);
+}
+
+/* No server there (refused, or a name that does not resolve): retrying will not mend it
+   soon, so the request fails at once with one line. */
+static int no_server(CURLcode res) {
+    return res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST || res == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
 static size_t get_body_cb(char *ptr, size_t size, size_t n, void *user) {
@@ -2111,12 +2343,22 @@ static long get_simple(const char *url, const char *token, const char *header, i
         curl_slist_free_all(l);
         h->status = status;
         if (res == CURLE_OK && status != 429 && status < 500) return status;
+        if (no_server(res)) {
+            meter_clear();
+            fprintf(stderr, "%s: %s: %s\n", g_prog, url, curl_easy_strerror(res));
+            return 0;
+        }
         if (attempt >= GET_MAX_TRIES) {
+            meter_clear();
             fprintf(stderr, "%s: %s: giving up after %d tries (%s)\n", g_prog, url, attempt,
                     res != CURLE_OK ? curl_easy_strerror(res) : "server error");
             return res == CURLE_OK ? status : 0;
         }
-        get_sleep(get_backoff(attempt, h->retry_after));
+        {
+            double wait = get_backoff(attempt, h->retry_after);
+            retry_note(url, res, status, wait, attempt, GET_MAX_TRIES);
+            get_sleep(wait);
+        }
     }
 }
 
@@ -2150,7 +2392,8 @@ static int get_token_scope(get_ctx *g, const char *scope) {
     get_url_append(url, sizeof url, g->revision, 0);
     st = get_simple(url, g->hf_token, NULL, 0, &b, &h);
     if (st != 200) {
-        fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st,
+        if (st) /* (0: get_simple said why) */
+            fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st,
                 st != 401 && st != 403 ? ""
                 : !strcmp(scope, "write") ? " (a write token needs HF_TOKEN or --token with write access)"
                                           : " (set HF_TOKEN or --token for a private or gated repo)");
@@ -2197,7 +2440,7 @@ static int get_manifest(get_ctx *g, const char *hex, const char *range, get_buf 
             continue;
         }
         if ((st == 404 || st == 501) && v == 2) { v = 1; continue; }
-        fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st, st == 404 ? " (no such file)" : "");
+        if (st) fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st, st == 404 ? " (no such file)" : "");
         return EXIT_DATA;
     }
     return EXIT_DATA;
@@ -2277,17 +2520,6 @@ static int get_leaf(void *user, uint32_t term, uint32_t index, const cas_chunk *
     return 0;
 }
 
-static int get_progress(void *user, const cas_download_progress *p) {
-    get_ctx *g = ((get_sink *)user)->g;
-    double now = get_now();
-    if (!g->verbose_progress) return 0;
-    if (p->phase != CAS_DOWNLOAD_DONE && now - g->last_progress < 0.25) return 0;
-    g->last_progress = now;
-    fprintf(stderr, "\r%s: %.1f / %.1f MB (%u/%u requests)%s", g_prog, p->bytes_written / 1e6,
-            p->bytes_total / 1e6, p->requests_done, p->requests_total,
-            p->phase == CAS_DOWNLOAD_DONE ? "\n" : "");
-    return 0;
-}
 
 /* Sequential output (stdout, or a verified range's window): the engine's bytes in file
    order to f, of which only [keep_from, keep_to) when `keep` (a window is wider than the
@@ -2371,7 +2603,7 @@ static int get_transfer(get_ctx *g, const cas_recon *r, cas_download_desc *desc)
     double pause_until = 0;
     unsigned active = 0, i;
     int rc, ret = 0, stop = 0;
-    desc->progress = get_progress;
+    desc->progress = dl_progress;
     rc = cas_download_create(NULL, r, desc, &d, &err);
     if (rc != CAS_OK || !m || !xs) {
         free(xs);
@@ -2445,15 +2677,23 @@ static int get_transfer(get_ctx *g, const cas_recon *r, cas_download_desc *desc)
                     if (!t) { ret = EXIT_USAGE; stop = 1; }
                     else { memset(t + ntries, 0, (n - ntries) * sizeof *t); tries = t; ntries = n; }
                 }
-                if (!stop && ++tries[x->id] >= GET_MAX_TRIES) {
+                if (!stop && no_server(res)) {
+                    meter_clear();
+                    fprintf(stderr, "%s: xorb range: %s\n", g_prog, curl_easy_strerror(res));
+                    ret = EXIT_DATA;
+                    g->transport_failure = 1;
+                    stop = 1;
+                } else if (!stop && ++tries[x->id] >= GET_MAX_TRIES) {
                     fprintf(stderr, "%s: %s: giving up after %d tries (%s)\n", g_prog, "xorb range",
                             tries[x->id], res != CURLE_OK && x->status < 400 ? curl_easy_strerror(res) : "server error");
                     ret = EXIT_DATA;
                     g->transport_failure = 1;
                     stop = 1;
                 } else if (!stop) {
+                    double wait = get_backoff(tries[x->id], -1);
                     cas_download_abort(d, x->id);
-                    pause_until = get_now() + get_backoff(tries[x->id], -1);
+                    pause_until = get_now() + wait;
+                    retry_note("xorb range", res, x->status, wait, tries[x->id], GET_MAX_TRIES);
                 }
             } else {
                 fprintf(stderr, "%s: xorb range: HTTP %ld\n", g_prog, x->status);
@@ -2514,7 +2754,7 @@ static int get_range_verified(get_ctx *g, const char *hex, const cas_hash *fh, u
         return GET_NO_FCH;
     }
     if (st != 200) {
-        fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st, st == 400 ? " (is the range inside the file?)" : "");
+        if (st) fprintf(stderr, "%s: %s: HTTP %ld%s\n", g_prog, url, st, st == 400 ? " (is the range inside the file?)" : "");
         free(body.p);
         return EXIT_DATA;
     }
@@ -3053,30 +3293,34 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         else if (!strcmp(argv[i], "--revision") && i + 1 < argc) g.revision = argv[++i];
         else if (!strcmp(argv[i], "--repo-type") && i + 1 < argc) {
             g.type = argv[++i];
-            if (strcmp(g.type, "model") && strcmp(g.type, "dataset") && strcmp(g.type, "space")) return usage();
+            if (strcmp(g.type, "model") && strcmp(g.type, "dataset") && strcmp(g.type, "space"))
+                return usage_error("--repo-type %s: not model, dataset or space", g.type);
         } else if (!strcmp(argv[i], "--range") && i + 1 < argc) {
-            if (!parse_range(argv[++i], &a, &b)) return usage();
+            if (!parse_range(argv[++i], &a, &b)) return bad_range(argv[i]);
             ranged = 1;
         } else if (!strcmp(argv[i], "--token") && i + 1 < argc) token = argv[++i];
         else if (!strcmp(argv[i], "--endpoint") && i + 1 < argc) g.endpoint = argv[++i];
         else if (!strcmp(argv[i], "--cas-url") && i + 1 < argc) cas_url = argv[++i];
         else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
             g.jobs = (unsigned)atoi(argv[++i]);
-            if (g.jobs < 1 || g.jobs > 64) return usage();
+            if (g.jobs < 1 || g.jobs > 64) return usage_error("--jobs %s: not 1..64", argv[i]);
         } else if (!strcmp(argv[i], "--per-range")) flags |= CAS_DOWNLOAD_PER_RANGE;
         else if (!strcmp(argv[i], "--no-resume")) resume = 0;
         else if (!strcmp(argv[i], "--verify-range")) require_verified = 1;
         else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force")) force = 1;
         else if (argv[i][0] != '-' && !g.repo) g.repo = argv[i];
         else if (argv[i][0] != '-' && !g.path) g.path = argv[i];
-        else return usage();
+        else return bad_arg(argv[i]);
     }
     if (!token) token = getenv("HF_TOKEN");
-    g.verbose_progress = isatty(2);
+    meter_begin("get", 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (cas_url) { /* cas get --cas-url URL FILEHASH -o OUT */
         hex = g.repo;
-        if (!hex || g.path || !out) { curl_global_cleanup(); return usage(); }
+        if (!hex || g.path || !out) {
+            curl_global_cleanup();
+            return usage_error(!hex ? "FILEHASH is missing" : g.path ? "%s: one argument too many" : "-o OUT is missing (--cas-url has no file name)", g.path);
+        }
         g.cas_url = strdup(cas_url);
         g.access = strdup(token ? token : "");
     } else {
@@ -3085,7 +3329,10 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         get_headers h;
         long st;
         const char *slash;
-        if (!g.repo || !g.path) { curl_global_cleanup(); return usage(); }
+        if (!g.repo || !g.path) {
+            curl_global_cleanup();
+            return usage_error(!g.repo ? "REPO_ID and PATH are missing" : "PATH is missing");
+        }
         g.hub = 1;
         g.hf_token = token;
         snprintf(url, sizeof url, "%s/%s", g.endpoint, !strcmp(g.type, "model") ? "" : !strcmp(g.type, "dataset") ? "datasets/" : "spaces/");
@@ -3098,7 +3345,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         st = get_simple(url, token, NULL, 1, &bb, &h);
         free(bb.p);
         if (!h.xet_hash[0]) {
-            fprintf(stderr, "%s: %s: HTTP %ld, %s\n", g_prog, url, st,
+            if (st) fprintf(stderr, "%s: %s: HTTP %ld, %s\n", g_prog, url, st,
                     st >= 400 ? "not found or not allowed" : "no X-Xet-Hash: not a Xet-stored file");
             curl_global_cleanup();
             return EXIT_DATA;
@@ -3162,6 +3409,7 @@ static int cmd_get(int argc, char **argv, uint8_t *buf) {
         if (fflush(stdout) != 0 && rc == 0) fprintf(stderr, "%s: stdout: %s\n", g_prog, strerror(errno)), rc = EXIT_USAGE;
         if (rc && !ranged) fprintf(stderr, "%s: the bytes written to stdout are NOT the file: discard them\n", g_prog);
     } else if (rc == 0) {
+        meter_end();
         if (new_file_commit(&o) != 0) rc = EXIT_USAGE;
         else if (!ranged) printf("%s  %s\n", hex, out);
         if (journal) unlink(journal);
@@ -3405,10 +3653,13 @@ static int put_done(put_ctx *P, put_req *q, CURLcode res) {
             put_enqueue(P, q);
             return 1;
         }
-    } else if (st == 0 || st == 429 || st >= 500) {
+    } else if ((st == 0 && !no_server(res)) || st == 429 || st >= 500) {
         if (++q->tries < (int)P->max_tries) {
+            double wait = get_backoff(q->tries, q->h.retry_after);
             P->retries++;
-            q->not_before = get_now() + get_backoff(q->tries, q->h.retry_after);
+            q->not_before = get_now() + wait;
+            retry_note(q->kind == PUT_XORB ? "xorb upload" : q->kind == PUT_SHARD ? "shard upload" : "dedup query",
+                       res, st, wait, q->tries, (int)P->max_tries);
             put_enqueue(P, q);
             return 1;
         }
@@ -3537,7 +3788,7 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     cas_error err;
     pack_shards ps;
     char **names;
-    int i, rc = 0, nnames = 0, pool_on = 0;
+    int i, rc = 0, nnames = 0, pool_on = 0, rc_at = -1;
     size_t k;
     unsigned threads = upload_threads_default();
     pack_pool pool;
@@ -3554,27 +3805,28 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
         if (!strcmp(argv[i], "--revision") && i + 1 < argc) P.g.revision = argv[++i];
         else if (!strcmp(argv[i], "--repo-type") && i + 1 < argc) {
             P.g.type = argv[++i];
-            if (strcmp(P.g.type, "model") && strcmp(P.g.type, "dataset") && strcmp(P.g.type, "space")) rc = 1;
+            if (strcmp(P.g.type, "model") && strcmp(P.g.type, "dataset") && strcmp(P.g.type, "space")) rc = 1, rc_at = rc_at < 0 ? i : rc_at;
         } else if (!strcmp(argv[i], "--token") && i + 1 < argc) token = argv[++i];
         else if (!strcmp(argv[i], "--endpoint") && i + 1 < argc) P.g.endpoint = argv[++i];
         else if (!strcmp(argv[i], "--cas-url") && i + 1 < argc) cas_url = argv[++i];
         else if (!strcmp(argv[i], "--store") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
             P.g.jobs = (unsigned)atoi(argv[++i]);
-            if (P.g.jobs < 1 || P.g.jobs > 64) rc = 1;
+            if (P.g.jobs < 1 || P.g.jobs > 64) rc = 1, rc_at = rc_at < 0 ? i : rc_at;
         } else if (!strcmp(argv[i], "--tries") && i + 1 < argc) {
             P.max_tries = (unsigned)atoi(argv[++i]);
-            if (P.max_tries < 1 || P.max_tries > 100) rc = 1;
+            if (P.max_tries < 1 || P.max_tries > 100) rc = 1, rc_at = rc_at < 0 ? i : rc_at;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = (unsigned)atoi(argv[++i]);
-            if (threads < 1 || threads > 256) rc = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) rc = 1;
+            if (threads < 1 || threads > 256) rc = 1, rc_at = rc_at < 0 ? i : rc_at;
+        } else if (argv[i][0] == '-' && argv[i][1]) rc = 1, rc_at = rc_at < 0 ? i : rc_at;
         else names[nnames++] = argv[i];
     }
     if (!cas_url && nnames) P.g.repo = names[0];
     if (rc || nnames < (cas_url ? 1 : 2)) {
         free(names);
-        return usage();
+        return rc ? usage_error("%s: unknown option, a missing value, or a value out of range", argv[rc_at])
+                  : usage_error(cas_url || nnames ? "FILE... is missing" : "REPO_ID and FILE... are missing");
     }
     if (!token) token = getenv("HF_TOKEN");
     P.files = (put_file_res *)calloc((size_t)nnames, sizeof *P.files);
@@ -3608,6 +3860,7 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     if (!rc && (rc = cas_upload_create(NULL, &desc, &P.u, &err)) != CAS_OK) rc = report("put", rc, &err);
     for (k = 0; k < ps.n && !rc; k++)
         if (cas_upload_add_shard(P.u, &ps.s[k]) != CAS_OK) rc = report("put", CAS_E_NOMEM, NULL);
+    meter_begin("put", inputs_size(names + (cas_url ? 0 : 1), nnames - (cas_url ? 0 : 1)));
     for (i = cas_url ? 0 : 1; i < nnames && !rc; i++)
         if ((rc = upload_file(P.u, names[i], buf, threads, put_drain, &P, &P.files[P.nfiles].r)) == 0)
             P.files[P.nfiles++].name = names[i];
@@ -3615,6 +3868,7 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     if (!rc) rc = put_drain(&P);
     if (!rc) put_wait_all(&P);
     if (!rc) rc = P.fail;
+    meter_end();
     if (!rc) {
         for (k = 0; k < P.nfiles; k++) {
             const cas_upload_file_result *r = &P.files[k].r;
@@ -3680,11 +3934,40 @@ static int cmd_version(void) {
     return 0;
 }
 
+/* Options every command takes, taken out of argv before it runs: -q/--quiet; -h/--help
+   (1: print the command's help instead). */
+static int common_options(int *argc, char **argv) {
+    int i, k, help = 0;
+    for (i = k = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) g_quiet = 1;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) help = 1;
+        else argv[k++] = argv[i];
+    }
+    *argc = k;
+    return help;
+}
+
 int main(int argc, char **argv) {
+    const cas_command_doc *doc;
     uint8_t *buf;
-    int rc;
-    if (argc < 2) return usage();
-    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) return cmd_version();
+    int rc, help;
+    if (argc < 2) {
+        help_all();
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) return help_all();
+    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) return cmd_version();
+    if ((doc = command_doc(argv[1])) == NULL) return usage_error("%s: no such command", argv[1]);
+    g_cmd = doc->name;
+    help = common_options(&argc, argv);
+    if (help) return help_command(doc);
+    if (!strcmp(argv[1], "help")) {
+        if (argc < 3) return help_all();
+        g_cmd = NULL;
+        if ((doc = command_doc(argv[2])) == NULL) return usage_error("%s: no such command", argv[2]);
+        return help_command(doc);
+    }
+    if (!strcmp(argv[1], "version")) return cmd_version();
     buf = (uint8_t *)malloc(READ_SIZE);
     if (!buf) {
         fprintf(stderr, "%s: out of memory\n", g_prog);
@@ -3699,9 +3982,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "unpack")) rc = cmd_unpack(argc - 2, argv + 2);
     else if (!strcmp(argv[1], "reconstruct")) rc = cmd_reconstruct(argc - 2, argv + 2);
     else if (!strcmp(argv[1], "get")) rc = cmd_get(argc - 2, argv + 2, buf);
-    else if (!strcmp(argv[1], "put")) rc = cmd_put(argc - 2, argv + 2, buf);
-    else rc = usage();
+    else rc = cmd_put(argc - 2, argv + 2, buf);
     free(buf);
+    meter_end();
     if (fflush(stdout) != 0) {
         fprintf(stderr, "%s: write error: %s\n", g_prog, strerror(errno));
         return EXIT_USAGE;
