@@ -66,7 +66,7 @@ UNIT_STEPS = "main|$(BUILD)/test" "lz4|$(BUILD)/test_lz4 $(LZ4_ARGS)" "shard|$(B
 CLI_STEPS = "cli|sh tests/cli.sh $(BUILD)/cas" "cli_put|sh tests/cli_put.sh $(BUILD)/cas" \
   "cli_shard|sh tests/cli_shard.sh $(BUILD)/cas" "cli_pack|sh tests/cli_pack.sh $(BUILD)/cas" \
   "cli_safety|sh tests/cli_safety.sh $(BUILD)/cas" "cli_download|sh tests/cli_download.sh $(BUILD)/cas" \
-  "cli_fetch|sh tests/cli_fetch.sh $(BUILD)/cas"
+  "cli_fetch|sh tests/cli_fetch.sh $(BUILD)/cas" "cli_manners|sh tests/cli_manners.sh $(BUILD)/cas"
 FUZZ_REPLAY_STEPS = $(foreach n,$(FUZZ_NAMES),"replay_$(n)|$(BUILD)/fuzz-replay/$(n) fuzz/corpus/$(n)")
 
 # make test: every suite, the CLI against the test server, the one-TU build, every fuzz
