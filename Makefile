@@ -55,6 +55,29 @@ $(BUILD)/test_%: tests/test_%.c tests/testlib.h $(BUILD)/impl/cas.o
 	$(CC) $(WARN) $(CFLAGS) $(LINK_IMPL) $< $(BUILD)/impl/cas.o -o $@
 TEST_PROGS = $(BUILD)/test $(addprefix $(BUILD)/test_,$(filter-out main,$(SUITES)))
 
+# The short programs of examples/ (one task each; tests/examples.sh runs each against real
+# data, a step of make test). They link the implementation object as the tests do, except
+# firmware: its own configuration (CAS_NO_STDIO, CAS_NO_SIMD, CAS_NO_ZSTD), -Os with unused
+# sections dropped, and tests/noheap.c, whose malloc/calloc/realloc/free abort (ld --wrap).
+# download_curl needs libcurl. `make codesize` measures what cas.h adds to firmware.
+EXAMPLES = hash download_local upload_dry_run $(if $(CURL_FLAGS),download_curl)
+EXAMPLE_PROGS = $(addprefix $(BUILD)/examples/,$(EXAMPLES) firmware)
+FIRMWARE_FLAGS = -Os -ffunction-sections -fdata-sections -Wl,--gc-sections
+$(BUILD)/examples/download_curl: examples/download_curl.c $(BUILD)/impl/cas.o
+	@mkdir -p $(BUILD)/examples
+	$(CC) $(WARN) $(CFLAGS) $(LINK_IMPL) $< $(BUILD)/impl/cas.o -o $@ -lcurl
+$(BUILD)/examples/firmware: examples/firmware.c tests/noheap.c $(HEADERS)
+	@mkdir -p $(BUILD)/examples
+	$(CC) $(WARN) $(FIRMWARE_FLAGS) examples/firmware.c tests/noheap.c -o $@ \
+	  -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+$(BUILD)/examples/%: examples/%.c $(BUILD)/impl/cas.o
+	@mkdir -p $(BUILD)/examples
+	$(CC) $(WARN) $(CFLAGS) $(LINK_IMPL) $< $(BUILD)/impl/cas.o -o $@
+test test-suites: $(EXAMPLE_PROGS)
+.PHONY: codesize
+codesize:
+	@sh tests/codesize.sh $(BUILD)
+
 # How each step runs ("name|command"), in order; tests/run.sh runs them, prints each one's
 # output, a table of wall times and one closing "N passed, M failed" over all of them.
 LZ4_ARGS ?=
@@ -67,6 +90,12 @@ CLI_STEPS = "cli|sh tests/cli.sh $(BUILD)/cas" "cli_put|sh tests/cli_put.sh $(BU
   "cli_shard|sh tests/cli_shard.sh $(BUILD)/cas" "cli_pack|sh tests/cli_pack.sh $(BUILD)/cas" \
   "cli_safety|sh tests/cli_safety.sh $(BUILD)/cas" "cli_download|sh tests/cli_download.sh $(BUILD)/cas" \
   "cli_fetch|sh tests/cli_fetch.sh $(BUILD)/cas" "cli_manners|sh tests/cli_manners.sh $(BUILD)/cas"
+EX = sh tests/examples.sh
+UNIT_STEPS += "example_hash|$(EX) hash $(BUILD)/examples/hash"
+CLI_STEPS += "example_local|$(EX) local $(BUILD)/examples/download_local $(BUILD)/cas" \
+  "example_upload|$(EX) upload $(BUILD)/examples/upload_dry_run $(BUILD)/cas" \
+  "example_firmware|$(EX) firmware $(BUILD)/examples/firmware $(BUILD)/cas" \
+  $(if $(CURL_FLAGS),"example_curl|$(EX) curl $(BUILD)/examples/download_curl $(BUILD)/cas")
 FUZZ_REPLAY_STEPS = $(foreach n,$(FUZZ_NAMES),"replay_$(n)|$(BUILD)/fuzz-replay/$(n) fuzz/corpus/$(n)")
 
 # make test: every suite, the CLI against the test server, the one-TU build, every fuzz
