@@ -129,6 +129,38 @@ static int p_xorb_size_walk(int past, cas_error *e, uint64_t *off) {
     *off = (uint64_t)(CAS_XORB_MAX_CHUNKS - 1) * REC;
     return walk(x, len, e);
 }
+/* The streaming reader over the same records, pushed whole (it returns at each chunk): it
+   refuses the record that passes a limit at its header, before collecting its payload. */
+static int stream(uint8_t *x, size_t len, int past, cas_error *e) {
+    cas_xorb_stream st;
+    cas_xorb_stream_chunk out;
+    size_t pos = 0, used;
+    int rc = CAS_OK;
+    if (cas_xorb_stream_init(&st, NULL) != CAS_OK) abort();
+    while (pos < len && rc >= 0) {
+        rc = cas_xorb_stream_push(&st, x + pos, len - pos, &used, &out);
+        pos += used;
+    }
+    if (rc >= 0) rc = cas_xorb_stream_finish(&st);
+    *e = st.error;
+    if (past) CHECK(rc == CAS_E_XORB_LIMIT && strstr(st.error.what, "more than 8192 chunks or 64 MiB"));
+    cas_xorb_stream_free(&st);
+    free(x);
+    return rc;
+}
+static int p_xorb_chunks_stream(int past, cas_error *e, uint64_t *off) {
+    size_t len;
+    uint8_t *x = xorb_records(CAS_XORB_MAX_CHUNKS + past, 1, 1, &len);
+    *off = (uint64_t)CAS_XORB_MAX_CHUNKS * (CAS_CHUNK_HEADER_SIZE + 1);
+    return stream(x, len, past, e);
+}
+static int p_xorb_size_stream(int past, cas_error *e, uint64_t *off) {
+    size_t len;
+    uint8_t *x = xorb_records(CAS_XORB_MAX_CHUNKS, REC - CAS_CHUNK_HEADER_SIZE,
+                              REC - CAS_CHUNK_HEADER_SIZE + (size_t)past, &len);
+    *off = (uint64_t)(CAS_XORB_MAX_CHUNKS - 1) * REC;
+    return stream(x, len, past, e);
+}
 /* The writer, with uncompressed records and given hashes (nothing to compress or hash): n
    chunks of `size` bytes then one of last_size; returns the last add's result. A chunk that
    does not fit is no sticky error (the host starts a new xorb), so w.error has no detail. */
@@ -729,7 +761,9 @@ static const t_limit limits[] = {
     {"LZ4 payload", "output never over the header's size", p_lz4_output, CAS_OK, CAS_E_SIZE, 1},
     {"xorb", "8192 chunks (cas_xorb_walk)", p_xorb_chunks_walk, CAS_OK, CAS_E_XORB_LIMIT, 1},
     {"xorb", "8192 chunks (cas_xorb_writer)", p_xorb_chunks_writer, CAS_OK, CAS_E_XORB_LIMIT, 0},
+    {"xorb", "8192 chunks (cas_xorb_stream)", p_xorb_chunks_stream, CAS_OK, CAS_E_XORB_LIMIT, 1},
     {"xorb", "64 MiB serialized (cas_xorb_walk)", p_xorb_size_walk, CAS_OK, CAS_E_XORB_LIMIT, 1},
+    {"xorb", "64 MiB serialized (cas_xorb_stream)", p_xorb_size_stream, CAS_OK, CAS_E_XORB_LIMIT, 1},
     {"xorb", "64 MiB serialized (cas_xorb_writer)", p_xorb_size_writer, CAS_OK, CAS_E_XORB_LIMIT, 0},
     {"zstd", "window 8 MiB", p_zstd_window, CAS_OK, CAS_E_ZSTD, 0},
     {"zstd", "output <= the caller's capacity", p_zstd_cap, CAS_OK, CAS_E_LIMIT, 0},

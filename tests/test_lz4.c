@@ -1117,6 +1117,9 @@ static void test_chunk_compress(void) {
     gen(K_RANDOM, buf, 1000);
     CHECK(cas_chunk_compress(cc, buf, 1000, CAS_SCHEME_LZ4, dst, 999, &len, &sch) == CAS_E_LIMIT);
     CHECK(cas_chunk_decompress(buf, 10, CAS_SCHEME_AUTO, out, 10, NULL, &e) == CAS_E_ARGUMENT);
+    /* a size no chunk header can declare, before the scheme is looked at */
+    CHECK(cas_chunk_decompress(buf, 131073, CAS_SCHEME_NONE, dst, 131073, NULL, &e) == CAS_E_ARGUMENT &&
+          e.code == CAS_E_ARGUMENT && strstr(e.what, "over 128 KiB"));
     CHECK(cas_chunk_decompress(buf, 10, CAS_SCHEME_BG4_LZ4, out, 10, NULL, &e) == CAS_E_ARGUMENT);
     CHECK(cas_chunk_decompress(buf, 10, CAS_SCHEME_NONE, out, 11, NULL, &e) == CAS_E_SIZE);
     free(cc);

@@ -533,6 +533,10 @@ static void test_internal_node(void) {
         snprintf(buf, sizeof buf, "%s : 18446744073709551615\n%s : 64000\n", hex, hex);
         cas_blake3_keyed(cas_key_internal_node(), buf, strlen(buf), want.bytes);
         CHECK(cas_internal_node_hash(nodes, 2, &h, NULL) == CAS_OK && cas_hash_equal(&h, &want));
+        /* and a chunk hash is BLAKE3 keyed with DATA_KEY, the key cas_key_data() exports */
+        cas_blake3_keyed(cas_key_data(), buf, strlen(buf), want.bytes);
+        cas_chunk_hash(buf, strlen(buf), &h);
+        CHECK(cas_hash_equal(&h, &want) && memcmp(cas_key_data(), cas_key_internal_node(), 32) != 0);
     }
 }
 
@@ -842,6 +846,17 @@ static void test_xorb_records(void) {
     uint32_t i;
     int rc = CAS_OK;
     g_test = "xorb-records";
+    /* init refuses a missing sink and a scheme that is not NONE, LZ4, BG4_LZ4 or AUTO */
+    memset(&null_sink, 0, sizeof null_sink);
+    null_sink.write = refusing_write;
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, NULL) == CAS_E_ARGUMENT &&
+          w.error.code == CAS_E_ARGUMENT && strstr(w.error.what, "no sink"));
+    cas_xorb_writer_free(&w);
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_BG4_LZ4 + 1, &null_sink) == CAS_E_ARGUMENT &&
+          strstr(w.error.what, "unknown compression scheme"));
+    cas_xorb_writer_free(&w);
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_AUTO, &null_sink) == CAS_OK);
+    cas_xorb_writer_free(&w);
     /* one record of a 5-byte stored chunk, from the writer itself */
     memset(&sink, 0, sizeof sink);
     sink.buf = rec, sink.cap = sizeof rec;
@@ -994,6 +1009,55 @@ static void test_xorb_footers(void) {
         /* a footer listing one chunk hash wrong is refused */
         buf[xlen + (v == 0 ? 44 + 4 * src.n : 56) + 3] ^= 1;
         CHECK(cas_xorb_walk(buf, xlen + flen, scratch, NULL, NULL, &info, &err) == CAS_E_HASH);
+        {   /* a well-formed footer that lists one chunk fewer, or one more, than the records:
+               refused at the first record it lacks, or at the end of the records */
+            footer_src fewer = src, more = src;
+            fewer.n--;
+            more.ends[src.n] = src.ends[src.n - 1] + 9;
+            more.unpacked[src.n] = src.unpacked[src.n - 1] + 1;
+            more.hashes[src.n] = src.hashes[0];
+            more.n++;
+            memcpy(buf, x, xlen);
+            flen = make_footer(buf + xlen, &fewer, &xh, v);
+            CHECK_MSG(cas_xorb_walk(buf, xlen + flen, scratch, NULL, NULL, &info, &err) == CAS_E_XORB_FOOTER &&
+                      err.offset == src.ends[src.n - 2] && strstr(err.what, "more records than the xorb footer lists"),
+                      "v%d, one fewer: %s at %llu", v, err.what, (unsigned long long)err.offset);
+            flen = make_footer(buf + xlen, &more, &xh, v);
+            CHECK_MSG(cas_xorb_walk(buf, xlen + flen, scratch, NULL, NULL, &info, &err) == CAS_E_XORB_FOOTER &&
+                      err.offset == xlen && strstr(err.what, "fewer records than the xorb footer lists"),
+                      "v%d, one more: %s at %llu", v, err.what, (unsigned long long)err.offset);
+        }
+    }
+    {   /* v0 has no section sizes: its chunk count must give exactly the footer's length */
+        cas_xorb_footer f;
+        memcpy(buf, x, xlen);
+        flen = make_footer(buf + xlen, &src, &xh, 0);
+        t_store_le32(buf + xlen + 40, src.n + 1);
+        CHECK(cas_xorb_footer_find(buf, xlen + flen, &f, &err) == CAS_E_XORB_FOOTER && err.offset == xlen + 40 &&
+              strstr(err.what, "v0 chunk count"));
+        t_store_le32(buf + xlen + 40, CAS_XORB_MAX_CHUNKS + 1);
+        CHECK(cas_xorb_footer_find(buf, xlen + flen, &f, &err) == CAS_E_XORB_FOOTER && strstr(err.what, "v0 chunk count"));
+    }
+    {   /* the stream reader: a footer whose length word (its last 4 or 8 bytes) is not the
+           length of what precedes it */
+        cas_xorb_stream st;
+        cas_xorb_stream_chunk out;
+        size_t pos, used;
+        int rc, damaged;
+        for (damaged = 0; damaged <= 1; damaged++) {
+            memcpy(buf, xf, fwriter);
+            if (damaged) t_store_le32(buf + fwriter - 4, t_load_le32(buf + fwriter - 4) + 1);
+            CHECK(cas_xorb_stream_init(&st, NULL) == CAS_OK);
+            for (pos = 0, rc = CAS_OK; pos < fwriter && rc >= 0; pos += used)
+                rc = cas_xorb_stream_push(&st, buf + pos, fwriter - pos, &used, &out);
+            CHECK(rc == CAS_NEED_INPUT && pos == fwriter);
+            if (damaged)
+                CHECK(cas_xorb_stream_finish(&st) == CAS_E_XORB_FOOTER && st.error.code == CAS_E_XORB_FOOTER &&
+                      strstr(st.error.what, "xorb footer length word"));
+            else
+                CHECK(cas_xorb_stream_finish(&st) == CAS_OK);
+            cas_xorb_stream_free(&st);
+        }
     }
     free(buf);
     free(x);
