@@ -112,6 +112,12 @@ static void ext_chunk(const cas_hash *xorb, uint32_t i, cas_chunk *c) {
     c->size = 1 + t_load_le32(c->hash.bytes + 4) % 131072;
 }
 static int ext_calls;
+/* A chunk source that fails with an error of its own (a store that cannot be read). */
+#define SOURCE_ERROR (-77)
+static int failing_source(void *user, const cas_hash *xorb_hash, uint32_t start, uint32_t end, cas_chunk *out) {
+    (void)user, (void)xorb_hash, (void)start, (void)end, (void)out;
+    return SOURCE_ERROR;
+}
 static int ext_source(void *user, const cas_hash *xorb_hash, uint32_t start, uint32_t end, cas_chunk *out) {
     uint32_t i;
     (void)user;
@@ -686,6 +692,62 @@ static void test_layout(void) {
     x.bytes_in_xorb++;
     CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 424);
     x.bytes_in_xorb--;
+    /* The entry checks, each at its field, with its reason (a term starts at 96 + 48 j, the
+       xorb entry at 384 and its chunks at 432 + 48 j; xorbs alone: the xorb entry at 96). */
+    f.terms = NULL;
+    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 48 &&
+          strstr(e.what, "a file with terms but a NULL terms array"));
+    f.terms = t;
+    t[0].unpacked_bytes = 0;
+    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 132 &&
+          strstr(e.what, "a term's unpacked size is 0 or over 128 KiB per chunk"));
+    t[0].unpacked_bytes = 2 * 131072 + 1; /* two chunks */
+    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 132 &&
+          strstr(e.what, "a term's unpacked size is 0 or over 128 KiB per chunk"));
+    t[0].unpacked_bytes = 71234;
+    o.chunks = failing_source; /* term 1's xorb is not in `xorbs`: the source is asked, fails */
+    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == SOURCE_ERROR && e.code == SOURCE_ERROR &&
+          e.offset == 144 && strstr(e.what, "the chunk source failed"));
+    o.chunks = ext_source;
+    ch[1].unpacked_bytes = 0;
+    CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 96 + 36 &&
+          strstr(e.what, "a chunk's unpacked size is 0 or over 128 KiB"));
+    ch[1].unpacked_bytes = 131073;
+    CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 96 + 36 &&
+          strstr(e.what, "a chunk's unpacked size is 0 or over 128 KiB"));
+    ch[1].unpacked_bytes = 1234;
+    {
+        const cas_hash xh = x.xorb_hash;
+        memset(&x.xorb_hash, 0xFF, 32);
+        CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 &&
+              strstr(e.what, "a xorb hash of all 0xFF bytes (the bookend)"));
+        x.xorb_hash = xh;
+    }
+    x.num_chunks = 0;
+    CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
+          strstr(e.what, "a xorb with 0 or over 8192 chunks"));
+    {   /* (8193 entries pass a 1 KiB buffer: through the callback sink, nothing written) */
+        t_sink big;
+        memset(&big, 0, sizeof big);
+        big.fail_at = -1;
+        x.num_chunks = 8193;
+        CHECK(wcb(NULL, 0, &x, 1, &o, &big, NULL, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
+              strstr(e.what, "a xorb with 0 or over 8192 chunks") && big.len == 0);
+        free(big.p);
+    }
+    x.num_chunks = 2;
+    x.chunks = NULL;
+    CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
+          strstr(e.what, "a xorb with 0 or over 8192 chunks"));
+    x.chunks = ch;
+    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_OK); /* all restored */
+    {   /* no sink, or a buffer sink with a capacity but no buffer */
+        cas_sink nobuf;
+        memset(&nobuf, 0, sizeof nobuf);
+        nobuf.cap = sizeof out;
+        CHECK(cas_shard_write(&f, 1, &x, 1, &o, NULL, NULL, &e) == CAS_E_ARGUMENT && strstr(e.what, "no sink"));
+        CHECK(cas_shard_write(&f, 1, &x, 1, &o, &nobuf, NULL, &e) == CAS_E_ARGUMENT && strstr(e.what, "no sink"));
+    }
     memset(&f.file_hash, 0xFF, 32);
     CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 48);
     /* Over 64 MiB: refused before anything is written; the size tells the caller. */
@@ -1087,6 +1149,10 @@ static void test_damage(void) {
     DAMAGE(b[F + 40] ^= 4, CAS_E_SHARD_FOOTER, F + 40);
     DAMAGE(b[F + 64] = 9, CAS_E_SHARD_LOOKUP, F + 64);
     DAMAGE(b[F + 192] ^= 1, CAS_E_SHARD_FOOTER, F + 192);
+    /* chunk_lookup_num_entry 0 (allowed) while the table is there: the footer is not where
+       the tables end */
+    DAMAGE(memset(b + F + 64, 0, 8), CAS_E_SHARD_FOOTER, F + 192);
+    CHECK(strstr(e.what, "the footer does not start right after the chunk lookup table") != NULL);
     {
         const uint64_t L = t_load_le64(base + F + 24), C = t_load_le64(base + F + 56);
         DAMAGE(b[L] ^= 1, CAS_E_SHARD_LOOKUP, L);
