@@ -169,5 +169,37 @@ coverage:
 	  --txt $(BUILD)/cov/coverage.txt $(BUILD)/cov
 	@echo "per-line report: $(BUILD)/cov/coverage.txt"
 
+# ---- install, dist ----
+# make install [PREFIX=/usr/local] [DESTDIR=...]: cas.h with vendor/ beside it in INCLUDEDIR,
+# the cas tool, its man page and cas.pc (pkg-config: Cflags only, header-only). CMake
+# projects use CMakeLists.txt (target cas::cas) instead. make dist: dist/cas.h, the header
+# with the vendored sources inlined (vendor/amalgamate.py), which compiles alone.
+PREFIX     ?= /usr/local
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+PCDIR      ?= $(PREFIX)/share/pkgconfig
+VERSION    := $(shell sed -n 's/^.define CAS_VERSION_STRING "\(.*\)"/\1/p' cas.h)
+VENDOR_FILES = $(wildcard vendor/*.inc vendor/blake3/*.c vendor/blake3/*.h vendor/zstd/*.c) \
+  vendor/blake3/LICENSE vendor/zstd/LICENSE
+.PHONY: install uninstall dist
+install: $(BUILD)/cas
+	install -d $(DESTDIR)$(INCLUDEDIR)/vendor/blake3 $(DESTDIR)$(INCLUDEDIR)/vendor/zstd \
+	  $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PCDIR)
+	install -m 644 cas.h $(DESTDIR)$(INCLUDEDIR)/cas.h
+	for f in $(VENDOR_FILES); do install -m 644 $$f $(DESTDIR)$(INCLUDEDIR)/$$f || exit 1; done
+	install -m 755 $(BUILD)/cas $(DESTDIR)$(BINDIR)/cas
+	install -m 644 cas.1 $(DESTDIR)$(MANDIR)/man1/cas.1
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	  cas.pc.in > $(DESTDIR)$(PCDIR)/cas.pc
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/cas.h $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(VENDOR_FILES)) \
+	  $(DESTDIR)$(BINDIR)/cas $(DESTDIR)$(MANDIR)/man1/cas.1 $(DESTDIR)$(PCDIR)/cas.pc
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/vendor/blake3 $(DESTDIR)$(INCLUDEDIR)/vendor/zstd $(DESTDIR)$(INCLUDEDIR)/vendor
+dist: dist/cas.h
+dist/cas.h: cas.h $(HEADERS) vendor/amalgamate.py
+	@mkdir -p dist
+	python3 vendor/amalgamate.py cas.h > $@.tmp && mv $@.tmp $@
+
 clean:
 	rm -rf $(BUILD)
