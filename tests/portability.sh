@@ -1,6 +1,7 @@
 #!/bin/sh
 # The portability matrix of `make check` (sourced by tests/check.sh; `sh tests/portability.sh`
 # runs it alone): the tests built -m32, on a big-endian CPU (s390x, static, under qemu-user),
+# on 64-bit ARM (aarch64, static, under qemu-user, NEON on),
 # as wasm32-wasi in Node's WASI sandbox, as C++, under clang -fsanitize=integer, and a
 # CAS_NO_STDIO object checked for stdio/file calls. A missing toolchain is a SKIP with the
 # Debian packages to install, except under CI=true (.ci/run installs them all), where it fails.
@@ -58,6 +59,7 @@ lib_pkgs() {
   case $1 in
     m32) echo "dpkg --add-architecture i386; apt-get update; apt-get install liblz4-dev:i386" ;;
     s390x) echo "dpkg --add-architecture s390x; apt-get update; apt-get install liblz4-dev:s390x" ;;
+    aarch64) echo "dpkg --add-architecture arm64; apt-get update; apt-get install liblz4-dev:arm64" ;;
     *) echo "apt-get install liblz4-dev" ;;
   esac
 }
@@ -100,6 +102,24 @@ if [ -n "$becc" ] && [ -n "$qemu" ] && probe $becc -static; then
   fi
 else
   skip "big-endian: no s390x cross compiler or qemu-user (apt-get install gcc-12-s390x-linux-gnu libc6-dev-s390x-cross qemu-user)"
+fi
+
+step "aarch64: the tests and the CLI on 64-bit ARM (static, under qemu-user), NEON BLAKE3 on"
+armcc= armq=
+for c in aarch64-linux-gnu-gcc aarch64-linux-gnu-gcc-12; do command -v $c >/dev/null 2>&1 && { armcc=$c; break; }; done
+for q in qemu-aarch64 qemu-aarch64-static; do command -v $q >/dev/null 2>&1 && { armq=$q; break; }; done
+if [ -n "$armcc" ] && [ -n "$armq" ] && probe $armcc -static; then
+  port_tests aarch64 "$armq" $armcc $WARN -O2 -static
+  if run $armcc $WARN -O2 -static examples/cas.c -o "$B/cas-aarch64"; then
+    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$armq" "$(cd "$B" && pwd)/cas-aarch64" > "$B/cas-aarch64.sh"
+    chmod +x "$B/cas-aarch64.sh"
+    # the code paths it runs: NEON BLAKE3 (qemu's default CPU has NEON)
+    run sh -c "'$B/cas-aarch64.sh' version | grep -q '^blake3: neon\$'"
+    for s in cli cli_shard cli_pack; do run sh tests/$s.sh "$B/cas-aarch64.sh"; done
+    run same_xorbs "$B/cas-aarch64.sh"
+  fi
+else
+  skip "aarch64: no aarch64 cross compiler or qemu-user (apt-get install gcc-12-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)"
 fi
 
 step "wasm32-wasi: the tests in Node's WASI sandbox"
