@@ -111,6 +111,9 @@ rm -rf "$B/tsan.bin" "$B/tsan-store"
 step "the loopback Hub/CAS test double checks itself"
 run python3 tests/hubserver_selftest.py
 
+step "packaging: consumers through make install + pkg-config, CMake add_subdirectory and FetchContent, dist/cas.h alone; one version everywhere"
+run sh tests/consumers.sh
+
 step "interop with Hugging Face's TypeScript reader (oracle)"
 run sh tests/oracle/interop.sh "${BUILD:-build}/cas"
 

@@ -44,6 +44,8 @@ size_of() {
 }
 size_of gcc gcc "gcc -Os x86-64"
 size_of gcc gcc32 "gcc -Os -m32" -m32
+a64=$(command -v aarch64-linux-gnu-gcc || command -v aarch64-linux-gnu-gcc-12 || echo aarch64-linux-gnu-gcc)
+size_of "$a64" a64 "gcc -Os aarch64" -static
 size_of clang clang "clang -Os x86-64"
 size_of clang clangz "clang -Oz x86-64" -Oz
 exit $status
