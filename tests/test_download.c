@@ -924,6 +924,353 @@ static void test_callback_cancel(t_fixture *fx) {
     cas_recon_free(&r);
 }
 
+/* A request aborted after its whole body was pushed (its chunks are all written): it is
+   queued again, but not made again, since it serves no incomplete term; the download ends
+   with the other requests, every byte written once. */
+static void test_abort_delivered(t_fixture *fx) {
+    cas_recon r;
+    cas_download_desc desc;
+    cas_download *d;
+    cas_download_request q;
+    t_sink k;
+    t_buf body = {NULL, 0, 0};
+    uint32_t first, made = 0;
+    int rc;
+    CHECK(manifest(fx, 1, 0, (uint64_t)-1, &r) == CAS_OK); /* A C: ranges of one xorb */
+    memset(&desc, 0, sizeof desc);
+    memset(&k, 0, sizeof k);
+    k.out = (uint8_t *)t_xmalloc(fx->len[1]), k.cap = fx->len[1], k.cancel_after = -1;
+    k.seen = (uint8_t *)calloc(fx->len[1] + 1, 1);
+    desc.write_at = write_at, desc.user = &k, desc.file_hash = &fx->hash[1];
+    desc.flags = CAS_DOWNLOAD_PER_RANGE; /* a request per range */
+    CHECK(cas_download_create(NULL, &r, &desc, &d, NULL) == CAS_OK);
+    rc = cas_download_next(d, &q);
+    first = q.id;
+    for (; rc == CAS_READY; rc = cas_download_next(d, &q)) {
+        const char *ct = q.num_ranges > 1 ? "multipart/byteranges; boundary=" BOUNDARY : NULL;
+        made++;
+        CHECK_MSG(made == 1 || q.id != first, "request %u made again", (unsigned)first);
+        make_body(&fx->s, &r, &q, 0, &body);
+        rc = cas_download_begin(d, q.id, ct, ct ? strlen(ct) : 0);
+        if (rc == CAS_OK) rc = cas_download_push(d, q.id, body.p, body.n);
+        if (rc == CAS_OK) rc = made == 1 ? cas_download_abort(d, q.id) : cas_download_end(d, q.id);
+        if (rc != CAS_OK) break;
+    }
+    CHECK(!k.overlap && k.len == fx->len[1] && memcmp(k.out, fx->data[1], fx->len[1]) == 0);
+    {   /* as many requests as a run without the abort makes */
+        t_run o;
+        t_result res;
+        uint8_t *out = (uint8_t *)t_xmalloc(fx->len[1]);
+        memset(&o, 0, sizeof o);
+        o.cancel_after = -1, o.flags = CAS_DOWNLOAD_PER_RANGE, o.file_hash = &fx->hash[1];
+        res = run(&fx->s, &r, &o, out, fx->len[1]);
+        CHECK_MSG(rc == CAS_END && res.rc == CAS_OK && made == res.requests && made > 1, "%s after %u requests (%u without the abort)",
+                  cas_result_name(rc), (unsigned)made, (unsigned)res.requests);
+        free(out);
+    }
+    cas_download_free(d);
+    tb_free(&body);
+    free(k.out), free(k.seen);
+    cas_recon_free(&r);
+}
+
+/* ---- hand-built manifests: what no parsed manifest holds (indices out of their arrays,
+   ranges whose chunk counts disagree with their bytes, fetch entries no term uses) and
+   multipart answers that are not the ranges asked for ---- */
+
+#define HAND_CHUNKS 4
+#define HAND_CHUNK 3000
+typedef struct {
+    t_store s; /* xorbs[0]: HAND_CHUNKS stored chunks; [1], [2]: the same bytes, other hashes */
+    cas_recon_range ranges[3][2];
+    cas_recon_fetch fetches[3];
+    cas_recon_xorb xorbs[3];
+    cas_recon_term terms[HAND_CHUNKS];
+    cas_recon r;
+} t_hand;
+static t_hand g_hand;
+
+static void hand_init(t_hand *h) {
+    cas_xorb_writer w;
+    cas_sink sink;
+    uint8_t chunk[HAND_CHUNK];
+    t_rng rng;
+    size_t i;
+    memset(h, 0, sizeof *h);
+    memset(&sink, 0, sizeof sink);
+    sink.write = sink_grow, sink.user = &h->s.xorbs[0];
+    rng.state = 77;
+    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    for (i = 0; i < HAND_CHUNKS; i++) {
+        t_fill_random(&rng, chunk, sizeof chunk);
+        CHECK(cas_xorb_writer_add(&w, chunk, sizeof chunk, NULL) == CAS_OK);
+    }
+    CHECK(cas_xorb_writer_finish(&w, 0, &h->s.xorbs[0].hash) == CAS_OK);
+    memcpy(h->s.xorbs[0].chunks, cas_xorb_writer_chunks(&w, &h->s.xorbs[0].n), HAND_CHUNKS * sizeof(cas_xorb_chunk));
+    cas_xorb_writer_free(&w);
+    for (i = 1; i < 3; i++) {
+        h->s.xorbs[i] = h->s.xorbs[0];
+        h->s.xorbs[i].hash.bytes[0] ^= (uint8_t)i;
+        h->s.xorbs[i].data = (uint8_t *)t_xmalloc(h->s.xorbs[0].len);
+        memcpy(h->s.xorbs[i].data, h->s.xorbs[0].data, h->s.xorbs[0].len);
+    }
+    h->s.nxorbs = 3;
+}
+/* nx xorbs of one fetch entry each, one range each (set below), no terms yet. */
+static void hand_reset(t_hand *h, size_t nx) {
+    size_t i;
+    memset(h->ranges, 0, sizeof h->ranges);
+    memset(h->terms, 0, sizeof h->terms);
+    for (i = 0; i < 3; i++) {
+        h->xorbs[i].hash = h->s.xorbs[i].hash;
+        h->xorbs[i].fetches = &h->fetches[i];
+        h->xorbs[i].num_fetches = 1;
+        h->fetches[i].url = "http://hand.invalid/xorb";
+        h->fetches[i].url_len = strlen(h->fetches[i].url);
+        h->fetches[i].ranges = h->ranges[i];
+        h->fetches[i].num_ranges = 1;
+    }
+    memset(&h->r, 0, sizeof h->r);
+    h->r.version = 2;
+    h->r.xorbs = h->xorbs, h->r.num_xorbs = nx;
+    h->r.terms = h->terms;
+}
+/* Chunks [a, b) of the xorb and their records' bytes. */
+static void hand_range(const t_hand *h, cas_recon_range *g, uint32_t a, uint32_t b) {
+    const cas_xorb_chunk *c = h->s.xorbs[0].chunks;
+    g->chunk_start = a, g->chunk_end = b;
+    g->byte_start = c[a].offset;
+    g->byte_end = c[b - 1].offset + c[b - 1].record_size - 1;
+}
+/* Term t: chunks [a, b) from xorbs[0].fetches[0].ranges[range]. */
+static void hand_term(t_hand *h, uint32_t t, uint32_t range, uint32_t a, uint32_t b) {
+    cas_recon_term *T = &h->terms[t];
+    T->hash = h->xorbs[0].hash;
+    T->chunk_start = a, T->chunk_end = b;
+    T->unpacked_length = (uint64_t)(b - a) * HAND_CHUNK;
+    T->xorb = 0, T->fetch = 0, T->range = range;
+    if (h->r.num_terms <= t) h->r.num_terms = t + 1;
+}
+/* The first request of h->r answered with body[0..n) under Content-Type ct (NULL: none),
+   then ended; returns the first failure, with the engine's error (its text copied out). */
+static int hand_one(const t_hand *h, const void *body, size_t n, const char *ct, cas_error *e) {
+    static uint8_t out[HAND_CHUNKS * HAND_CHUNK], seen[sizeof out + 1];
+    static char what[256];
+    cas_download_desc desc;
+    cas_download *d;
+    cas_download_request q;
+    t_sink k;
+    int rc;
+    memset(&k, 0, sizeof k);
+    memset(seen, 0, sizeof seen);
+    k.out = out, k.cap = sizeof out, k.seen = seen, k.cancel_after = -1;
+    memset(&desc, 0, sizeof desc);
+    desc.write_at = write_at, desc.user = &k;
+    rc = cas_download_create(NULL, &h->r, &desc, &d, e);
+    if (rc != CAS_OK) return rc;
+    rc = cas_download_next(d, &q);
+    if (rc == CAS_READY) rc = cas_download_begin(d, q.id, ct, ct ? strlen(ct) : 0);
+    if (rc == CAS_OK) rc = cas_download_push(d, q.id, body, n);
+    if (rc == CAS_OK) rc = cas_download_end(d, q.id);
+    *e = *cas_download_error(d);
+    snprintf(what, sizeof what, "%s", e->what ? e->what : "");
+    e->what = what;
+    cas_download_free(d);
+    return rc;
+}
+/* A part of xorb 0's bytes [first, last], in multipart form, appended to b. */
+static void hand_part(const t_hand *h, t_buf *b, uint64_t first, uint64_t last) {
+    char hdr[256];
+    snprintf(hdr, sizeof hdr, "--" BOUNDARY "\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+             (unsigned long long)first, (unsigned long long)last, (unsigned long long)h->s.xorbs[0].len);
+    tb_str(b, hdr);
+    tb_put(b, h->s.xorbs[0].data + first, (size_t)(last - first + 1));
+    tb_str(b, "\r\n");
+}
+
+static void test_hand_manifests(void) {
+    t_hand *h = &g_hand;
+    const t_xorb *x;
+    cas_download_desc desc;
+    cas_download *d;
+    cas_error e;
+    t_run o;
+    t_result res;
+    uint8_t out[HAND_CHUNKS * HAND_CHUNK];
+    cas_recon_term saved;
+    int i, rc;
+    hand_init(h);
+    x = &h->s.xorbs[0];
+    memset(&o, 0, sizeof o);
+    o.cancel_after = -1;
+    /* the honest manifest: one range, one term, the xorb's bytes */
+    hand_reset(h, 1);
+    hand_range(h, &h->ranges[0][0], 0, HAND_CHUNKS);
+    hand_term(h, 0, 0, 0, HAND_CHUNKS);
+    res = run(&h->s, &h->r, &o, out, sizeof out);
+    CHECK(res.rc == CAS_OK && res.requests == 1 && res.len == sizeof out);
+    /* a term's xorb, fetch or range index outside its array */
+    memset(&desc, 0, sizeof desc);
+    desc.write_at = write_at;
+    saved = h->terms[0];
+    for (i = 0; i < 3; i++) {
+        h->terms[0] = saved;
+        if (i == 0) h->terms[0].range = 1;
+        if (i == 1) h->terms[0].fetch = 1;
+        if (i == 2) h->terms[0].xorb = 1;
+        CHECK_MSG(cas_download_create(NULL, &h->r, &desc, &d, &e) == CAS_E_ARGUMENT && d == NULL &&
+                  e.code == CAS_E_ARGUMENT && strstr(e.what, "recon is not from cas_recon_parse"), "index %d: %s", i, e.what);
+    }
+    h->terms[0] = saved;
+    /* fetch entries of two more xorbs that no term uses: never requested (their plan entries
+       sort last, by xorb, and are dropped), per fetch entry and per range */
+    hand_reset(h, 3);
+    hand_range(h, &h->ranges[0][0], 0, HAND_CHUNKS);
+    hand_range(h, &h->ranges[1][0], 0, 2);
+    hand_range(h, &h->ranges[2][0], 1, 3);
+    hand_term(h, 0, 0, 0, HAND_CHUNKS);
+    for (i = 0; i < 2; i++) {
+        o.flags = i ? CAS_DOWNLOAD_PER_RANGE : 0;
+        res = run(&h->s, &h->r, &o, out, sizeof out);
+        CHECK_MSG(res.rc == CAS_OK && res.requests == 1 && res.len == sizeof out &&
+                  memcmp(out, x->data + 8, HAND_CHUNK) == 0, "unused fetch entries, mode %d: rc %d, %u requests", i,
+                  res.rc, (unsigned)res.requests);
+    }
+    o.flags = 0;
+
+    /* ranges whose chunk counts disagree with their bytes (CAS_E_SIZE, at the record) */
+    hand_reset(h, 1);
+    hand_range(h, &h->ranges[0][0], 0, 3);
+    h->ranges[0][0].chunk_end = 2; /* three records in the bytes, two chunks said */
+    hand_term(h, 0, 0, 0, 2);
+    rc = hand_one(h, x->data + h->ranges[0][0].byte_start,
+                  (size_t)(h->ranges[0][0].byte_end - h->ranges[0][0].byte_start + 1), NULL, &e);
+    CHECK_MSG(rc == CAS_E_SIZE && e.offset == x->chunks[2].offset &&
+              strstr(e.what, "a range holds more chunk records than its chunks say"), "more records: %s", e.what);
+    for (i = 0; i < 2; i++) { /* two records and three chunks; or the third record cut short */
+        hand_range(h, &h->ranges[0][0], 0, 3);
+        h->ranges[0][0].byte_end = i ? h->ranges[0][0].byte_end - 100 : x->chunks[2].offset - 1;
+        hand_term(h, 0, 0, 0, 3);
+        rc = hand_one(h, x->data, (size_t)h->ranges[0][0].byte_end + 1, NULL, &e);
+        CHECK_MSG(rc == CAS_E_SIZE && e.offset == h->ranges[0][0].byte_end &&
+                  strstr(e.what, "a range's bytes do not end with its last chunk record"), "fewer records %d: %s", i, e.what);
+    }
+
+    /* one fetch entry, two ranges (chunks 0 and 2, not adjacent): a multipart answer */
+    hand_reset(h, 1);
+    h->fetches[0].num_ranges = 2;
+    hand_range(h, &h->ranges[0][0], 0, 1);
+    hand_range(h, &h->ranges[0][1], 2, 3);
+    hand_term(h, 0, 0, 0, 1);
+    hand_term(h, 1, 1, 2, 3);
+    {
+        const char *ct = "multipart/byteranges; boundary=" BOUNDARY;
+        const cas_recon_range *g = h->ranges[0];
+        t_buf b = {NULL, 0, 0};
+        cas_multipart m;
+        cas_error me;
+        /* the honest answer, parts in either order */
+        for (i = 0; i < 2; i++) {
+            b.n = 0;
+            hand_part(h, &b, g[i].byte_start, g[i].byte_end);
+            hand_part(h, &b, g[1 - i].byte_start, g[1 - i].byte_end);
+            tb_str(&b, "--" BOUNDARY "--\r\n");
+            CHECK_MSG(hand_one(h, b.p, b.n, ct, &e) == CAS_OK, "multipart, order %d: %s", i, e.what);
+        }
+        /* errors of the multipart reader, their text copied from it: a bad Content-Type (at
+           begin), a header line without ':' (at push), nothing at all (at end) */
+        CHECK(cas_multipart_init(&m, "text/plain", 10, 2, &me) == CAS_E_MULTIPART);
+        CHECK(hand_one(h, "", 0, "text/plain", &e) == CAS_E_MULTIPART && !strcmp(e.what, me.what) && e.offset == me.offset);
+        b.n = 0;
+        tb_str(&b, "--" BOUNDARY "\r\nContent-Range\r\n\r\n");
+        {
+            size_t used, at = 0;
+            cas_multipart_event ev;
+            CHECK(cas_multipart_init(&m, ct, strlen(ct), 2, &me) == CAS_OK);
+            while (at < b.n && (rc = cas_multipart_push(&m, b.p + at, b.n - at, &used, &ev)) >= 0) at += used;
+            CHECK(rc == CAS_E_MULTIPART && strstr(m.error.what, "a header line has no ':'"));
+        }
+        CHECK_MSG(hand_one(h, b.p, b.n, ct, &e) == CAS_E_MULTIPART && !strcmp(e.what, m.error.what) &&
+                  e.offset == m.error.offset, "header line: %s", e.what);
+        CHECK(hand_one(h, "", 0, ct, &e) == CAS_E_TRUNCATED && strstr(e.what, "the body ends before the first delimiter"));
+        /* parts that are not the ranges asked for */
+        b.n = 0;
+        hand_part(h, &b, g[0].byte_start + 1, g[0].byte_end); /* begins inside a range */
+        CHECK_MSG(hand_one(h, b.p, b.n, ct, &e) == CAS_E_MULTIPART && e.offset == g[0].byte_start + 1 &&
+                  strstr(e.what, "a multipart part is not a requested range (or came twice)"), "inside: %s", e.what);
+        b.n = 0;
+        hand_part(h, &b, g[0].byte_start, g[0].byte_end);
+        hand_part(h, &b, g[0].byte_start, g[0].byte_end); /* twice */
+        CHECK_MSG(hand_one(h, b.p, b.n, ct, &e) == CAS_E_MULTIPART && e.offset == g[0].byte_start &&
+                  strstr(e.what, "a multipart part is not a requested range (or came twice)"), "twice: %s", e.what);
+        for (i = 0; i < 3; i++) { /* past the last range; past a range into the gap; short of its end */
+            uint64_t first = i == 0 ? g[1].byte_start : g[0].byte_start;
+            uint64_t last = i == 0 ? g[1].byte_end + 1 : i == 1 ? g[0].byte_end + 1 : g[0].byte_end - 1;
+            b.n = 0;
+            hand_part(h, &b, first, last);
+            CHECK_MSG(hand_one(h, b.p, b.n, ct, &e) == CAS_E_MULTIPART && e.offset == first &&
+                      strstr(e.what, "a multipart part does not end where a requested range ends"), "end %d: %s", i, e.what);
+        }
+        tb_free(&b);
+    }
+    store_free(&h->s);
+}
+
+/* cas_recon_from_shards refuses what it cannot describe: bad arguments, a xorb in none of
+   the shards, a term whose unpacked_bytes are more than its xorb's chunks hold. */
+static void test_recon_from_shards_refusals(t_fixture *fx) {
+    const cas_shard_file *f = cas_shard_find_file(&fx->s.shard, &fx->hash[2]);
+    const cas_shard_xorb *x = f ? cas_shard_find_xorb(&fx->s.shard, &f->terms[0].xorb_hash) : NULL;
+    cas_shard_file f2;
+    cas_shard_term t2;
+    cas_shard only_file, lying, two[2];
+    cas_recon r;
+    cas_error e;
+    cas_sink sink;
+    uint8_t buf[4096];
+    int i;
+    CHECK(f && x && f->num_terms == 1 && f->size == 1000);
+    if (!f || !x) return;
+    for (i = 0; i < 7; i++) {
+        const cas_hash *fh = i == 1 ? NULL : &fx->hash[2];
+        const char *url = i == 2 ? NULL : "http://x/";
+        cas_record_ends_fn ends = i == 3 ? NULL : record_ends;
+        const cas_shard *shards = i == 4 ? NULL : &fx->s.shard;
+        uint64_t first = i == 5 ? 10 : 0, last = i == 5 ? 9 : (uint64_t)-1;
+        int rc = cas_recon_from_shards(NULL, shards, 1, fh, first, last, url, ends, &fx->s, i == 0 ? NULL : &r, &e);
+        if (i == 6) { /* the same call, all arguments right */
+            CHECK(rc == CAS_OK);
+            if (rc == CAS_OK) cas_recon_free(&r);
+        } else {
+            CHECK_MSG(rc == CAS_E_ARGUMENT && e.code == CAS_E_ARGUMENT && !strcmp(e.what, "cas_recon_from_shards arguments"),
+                      "argument case %d: %s", i, e.what);
+        }
+    }
+    /* file 2 (one term, one chunk) in a shard of its own, without its xorb */
+    memset(&sink, 0, sizeof sink);
+    sink.buf = buf, sink.cap = sizeof buf;
+    CHECK(cas_shard_write(f, 1, NULL, 0, NULL, &sink, NULL, &e) == CAS_OK);
+    CHECK(cas_shard_parse(buf, sink.len, NULL, &only_file, &e) == CAS_OK);
+    CHECK(cas_recon_from_shards(NULL, &only_file, 1, &fx->hash[2], 0, (uint64_t)-1, "http://x/", record_ends,
+                                &fx->s, &r, &e) == CAS_E_SHARD_NO_CHUNKS &&
+          !strcmp(e.what, "a xorb of the file (or its chunk range) is in none of the shards"));
+    two[0] = only_file, two[1] = fx->s.shard; /* found in the next shard */
+    CHECK(cas_recon_from_shards(NULL, two, 2, &fx->hash[2], 0, (uint64_t)-1, "http://x/", record_ends, &fx->s, &r, &e) == CAS_OK &&
+          r.num_terms == 1);
+    if (e.code == CAS_OK) cas_recon_free(&r);
+    cas_shard_free(&only_file);
+    /* its term claiming 1000 bytes more than its chunk: a range in those bytes has no chunk */
+    f2 = *f, t2 = f->terms[0];
+    t2.unpacked_bytes += 1000;
+    f2.terms = &t2;
+    sink.len = 0;
+    CHECK(cas_shard_write(&f2, 1, x, 1, NULL, &sink, NULL, &e) == CAS_OK);
+    CHECK(cas_shard_parse(buf, sink.len, NULL, &lying, &e) == CAS_OK && lying.files[0].size == 2000);
+    CHECK(cas_recon_from_shards(NULL, &lying, 1, &fx->hash[2], 1500, 1600, "http://x/", record_ends, &fx->s, &r, &e) ==
+              CAS_E_SHARD_ENTRY && !strcmp(e.what, "a term's unpacked_bytes do not match its xorb's chunks"));
+    cas_shard_free(&lying);
+}
+
 /* A fixed arena of cas_download_memory() bytes always suffices; a smaller one fails with
    CAS_E_NOMEM and nothing else. */
 static void test_arena(t_fixture *fx) {
@@ -987,6 +1334,9 @@ int main(void) {
     test_faults(&fx);
     test_api_misuse(&fx);
     test_callback_cancel(&fx);
+    test_abort_delivered(&fx);
+    test_hand_manifests();
+    test_recon_from_shards_refusals(&fx);
     test_alloc_failures(&fx);
     test_arena(&fx);
     fixture_free(&fx);
