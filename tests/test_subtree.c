@@ -209,6 +209,16 @@ static void test_random_splits(void) {
             p.nodes = &big[0], p.num_nodes = 1, p.levels = lv, p.num_levels = 1, p.at_start = 1;
             q.nodes = &big[1], q.num_nodes = 1, q.levels = lv, q.num_levels = 1, q.at_end = 1;
             CHECK(cas_subtree_merge(NULL, &p, &q, &m) == CAS_E_HASH);
+            /* within one operand: chunks, or a subtree's own nodes, that add up past 2^64 */
+            CHECK(cas_subtree_from_chunks(NULL, 1, big, 2, 1, &m) == CAS_E_HASH && m.num_nodes == 0);
+            {
+                uint32_t two[2] = {2, 0};
+                p.levels = two, p.num_nodes = 2; /* big[0], big[1]; q: big[1] */
+                CHECK(cas_subtree_merge(NULL, &p, &q, &m) == CAS_E_HASH && m.num_nodes == 0);
+            }
+            big[0].size = UINT64_MAX - 10; /* 2^64 - 1 in all: fits */
+            CHECK(cas_subtree_from_chunks(NULL, 1, big, 2, 1, &m) == CAS_OK && cas_subtree_size(&m) == UINT64_MAX);
+            cas_subtree_free(&m);
         }
         {   /* verify's arguments */
             cas_file_chunk_hashes r0;
@@ -392,6 +402,20 @@ static void test_parse_errors(void) {
         int rc = cas_file_chunk_hashes_parse(NULL, cases[i].json, strlen(cases[i].json), NULL, &r, &e);
         CHECK_MSG(rc == cases[i].rc, "case %zu: rc %d (%s), want %d", i, rc, e.what, cases[i].rc);
         if (rc == CAS_OK) cas_file_chunk_hashes_free(&r);
+    }
+    {   /* totalChunks and fileSize are u64s: anything else is refused, named, at the value */
+        static const struct { const char *json; int rc; const char *field; size_t at; } bad[] = {
+            {"{\"totalChunks\":-1,\"fileSize\":5}", CAS_E_JSON_NUMBER, "totalChunks", 15},
+            {"{\"totalChunks\":1,\"fileSize\":\"5\"}", CAS_E_JSON_SCHEMA, "fileSize", 28},
+            {"{\"totalChunks\":1,\"fileSize\":18446744073709551616}", CAS_E_JSON_NUMBER, "fileSize", 28},
+        };
+        for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            cas_file_chunk_hashes r;
+            cas_error e;
+            int rc = cas_file_chunk_hashes_parse(NULL, bad[i].json, strlen(bad[i].json), NULL, &r, &e);
+            CHECK_MSG(rc == bad[i].rc && e.code == rc && strstr(e.what, bad[i].field) && e.offset == bad[i].at,
+                      "u64 case %zu: rc %d (%s) at %llu", i, rc, e.what, (unsigned long long)e.offset);
+        }
     }
     {   /* too many levels, too many nodes */
         t_buf b = {NULL, 0, 0};
