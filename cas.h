@@ -205,7 +205,7 @@ enum {
     CAS_CPU_AVX = 1 << 3,
     CAS_CPU_AVX2 = 1 << 4,
     CAS_CPU_AVX512 = 1 << 5, /* AVX-512 F + VL, with OS support for the zmm state */
-    CAS_CPU_SHA = 1 << 6,    /* x86 SHA extensions (SHA-NI) */
+    CAS_CPU_SHA = 1 << 6,    /* SHA-256 instructions: x86 SHA-NI, ARMv8 SHA2 */
     CAS_CPU_NEON = 1 << 7
 };
 /* The tiers the CPU has, masked by cas_cpu_limit(). 0 under CAS_NO_SIMD. */
@@ -1918,6 +1918,18 @@ CAS_API int cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_f
 #if !defined(CAS_NO_SIMD) && (defined(__aarch64__) || defined(_M_ARM64))
 #define CAS__ARM64 1
 #endif
+/* ARMv8 SHA-256 instructions on aarch64: GCC enables them per function (the build needs no
+   -march); clang's <arm_neon.h> declares them only for a build that targets them
+   (__ARM_FEATURE_SHA2/CRYPTO: -march=armv8-a+crypto, Apple Silicon's default). Used when the
+   CPU has them: Linux says so in HWCAP_SHA2 (getauxval); otherwise the build's target does. */
+#if CAS__ARM64 && !defined(_M_ARM64) && \
+    ((defined(__GNUC__) && !defined(__clang__)) || defined(__ARM_FEATURE_SHA2) || defined(__ARM_FEATURE_CRYPTO))
+#include <arm_neon.h>
+#define CAS__ARM64_SHA2 1
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#endif
 
 /* CAS_TEST_EXPORTS (tests/cas_impl.c only): the few internals the tests call directly get
    external linkage, so the implementation is compiled once per configuration and linked into
@@ -2230,7 +2242,15 @@ static unsigned cas__cpu_detect(void) {
     return f;
 }
 #elif CAS__ARM64
-static unsigned cas__cpu_detect(void) { return CAS_CPU_NEON; }
+static unsigned cas__cpu_detect(void) {
+    unsigned f = CAS_CPU_NEON;
+#if CAS__ARM64_SHA2 && defined(__linux__)
+    if (getauxval(AT_HWCAP) & (1ul << 6)) f |= CAS_CPU_SHA; /* HWCAP_SHA2 */
+#elif CAS__ARM64_SHA2 && (defined(__APPLE__) || defined(__ARM_FEATURE_SHA2))
+    f |= CAS_CPU_SHA;
+#endif
+    return f;
+}
 #else
 static unsigned cas__cpu_detect(void) { return 0; }
 #endif
@@ -2566,10 +2586,44 @@ static void cas__sha256_blocks_shani(uint32_t st[8], const uint8_t *p, size_t nb
 #undef CAS__SHA_SCHEDULE
 #endif
 
+#if CAS__ARM64_SHA2
+/* ARMv8: SHA256H/SHA256H2 take ABCD and EFGH as they lie in the state; each step of 4 rounds
+   adds K to 4 message words, and SHA256SU0/SU1 make the words 16 ahead. */
+#if defined(__clang__)
+CAS__TARGET("crypto")
+#else
+CAS__TARGET("+crypto")
+#endif
+static void cas__sha256_blocks_armv8(uint32_t st[8], const uint8_t *p, size_t nblocks) {
+    uint32x4_t s0 = vld1q_u32(&st[0]), s1 = vld1q_u32(&st[4]);
+    for (; nblocks; nblocks--, p += 64) {
+        uint32x4_t abcd = s0, efgh = s1, w[4];
+        int i;
+        for (i = 0; i < 4; i++) w[i] = vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(p + 16 * i)));
+        for (i = 0; i < 16; i++) {
+            uint32x4_t m = vaddq_u32(w[i & 3], vld1q_u32(&cas__sha256_k[4 * i])), prev = s0;
+            s0 = vsha256hq_u32(s0, s1, m);
+            s1 = vsha256h2q_u32(s1, prev, m);
+            if (i < 12)
+                w[i & 3] = vsha256su1q_u32(vsha256su0q_u32(w[i & 3], w[(i + 1) & 3]), w[(i + 2) & 3], w[(i + 3) & 3]);
+        }
+        s0 = vaddq_u32(s0, abcd);
+        s1 = vaddq_u32(s1, efgh);
+    }
+    vst1q_u32(&st[0], s0);
+    vst1q_u32(&st[4], s1);
+}
+#endif
+
 static void cas__sha256_blocks(uint32_t st[8], const uint8_t *p, size_t nblocks) {
 #if CAS__X86_GNU
     if (cas_cpu_features() & CAS_CPU_SHA) {
         cas__sha256_blocks_shani(st, p, nblocks);
+        return;
+    }
+#elif CAS__ARM64_SHA2
+    if (cas_cpu_features() & CAS_CPU_SHA) {
+        cas__sha256_blocks_armv8(st, p, nblocks);
         return;
     }
 #endif
@@ -2577,7 +2631,11 @@ static void cas__sha256_blocks(uint32_t st[8], const uint8_t *p, size_t nblocks)
 }
 
 const char *cas_sha256_path(void) {
+#if CAS__ARM64_SHA2
+    return (cas_cpu_features() & CAS_CPU_SHA) ? "armv8-sha2" : "portable";
+#else
     return (cas_cpu_features() & CAS_CPU_SHA) ? "sha-ni" : "portable";
+#endif
 }
 
 void cas_sha256_init(cas_sha256 *s) {
@@ -10641,6 +10699,7 @@ done:
 #undef CAS__X86
 #undef CAS__X86_GNU
 #undef CAS__ARM64
+#undef CAS__ARM64_SHA2
 #undef CAS__UNUSED
 #undef CAS__PREFETCH
 #undef CAS__TARGET

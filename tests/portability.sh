@@ -104,7 +104,7 @@ else
   skip "big-endian: no s390x cross compiler or qemu-user (apt-get install gcc-12-s390x-linux-gnu libc6-dev-s390x-cross qemu-user)"
 fi
 
-step "aarch64: the tests and the CLI on 64-bit ARM (static, under qemu-user), NEON BLAKE3 on"
+step "aarch64: the tests and the CLI on 64-bit ARM (static, under qemu-user), NEON BLAKE3 and ARMv8 SHA-256 on"
 armcc= armq=
 for c in aarch64-linux-gnu-gcc aarch64-linux-gnu-gcc-12; do command -v $c >/dev/null 2>&1 && { armcc=$c; break; }; done
 for q in qemu-aarch64 qemu-aarch64-static; do command -v $q >/dev/null 2>&1 && { armq=$q; break; }; done
@@ -113,8 +113,10 @@ if [ -n "$armcc" ] && [ -n "$armq" ] && probe $armcc -static; then
   if run $armcc $WARN -O2 -static examples/cas.c -o "$B/cas-aarch64"; then
     printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$armq" "$(cd "$B" && pwd)/cas-aarch64" > "$B/cas-aarch64.sh"
     chmod +x "$B/cas-aarch64.sh"
-    # the code paths it runs: NEON BLAKE3 (qemu's default CPU has NEON)
+    # the code paths it runs: NEON BLAKE3 and the ARMv8 SHA-256 instructions (qemu's default
+    # CPU has both; test_main checks SHA-256 on them and portable, cas_cpu_limit)
     run sh -c "'$B/cas-aarch64.sh' version | grep -q '^blake3: neon\$'"
+    run sh -c "'$B/cas-aarch64.sh' version | grep -q '^sha256: armv8-sha2\$'"
     for s in cli cli_shard cli_pack; do run sh tests/$s.sh "$B/cas-aarch64.sh"; done
     run same_xorbs "$B/cas-aarch64.sh"
   fi
