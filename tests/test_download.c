@@ -1122,19 +1122,29 @@ static void test_hand_manifests(void) {
                   e.code == CAS_E_ARGUMENT && strstr(e.what, "recon is not from cas_recon_parse"), "index %d: %s", i, e.what);
     }
     h->terms[0] = saved;
-    /* fetch entries of two more xorbs that no term uses: never requested (their plan entries
-       sort last, by xorb, and are dropped), per fetch entry and per range */
+    /* fetch entries no term uses, of two more xorbs, one of them with two entries, one of
+       those with two ranges: never requested, per fetch entry or per range (the plan sorts
+       them last, by xorb, fetch entry and range, and drops them) */
     hand_reset(h, 3);
     hand_range(h, &h->ranges[0][0], 0, HAND_CHUNKS);
-    hand_range(h, &h->ranges[1][0], 0, 2);
-    hand_range(h, &h->ranges[2][0], 1, 3);
     hand_term(h, 0, 0, 0, HAND_CHUNKS);
-    for (i = 0; i < 2; i++) {
-        o.flags = i ? CAS_DOWNLOAD_PER_RANGE : 0;
-        res = run(&h->s, &h->r, &o, out, sizeof out);
-        CHECK_MSG(res.rc == CAS_OK && res.requests == 1 && res.len == sizeof out &&
-                  memcmp(out, x->data + 8, HAND_CHUNK) == 0, "unused fetch entries, mode %d: rc %d, %u requests", i,
-                  res.rc, (unsigned)res.requests);
+    {
+        cas_recon_fetch unused[2];
+        cas_recon_range ur[3];
+        hand_range(h, &ur[0], 0, 1);
+        hand_range(h, &ur[1], 2, 3);
+        hand_range(h, &ur[2], 1, 2);
+        unused[0] = h->fetches[1], unused[0].ranges = ur, unused[0].num_ranges = 2;
+        unused[1] = h->fetches[1], unused[1].ranges = ur + 2, unused[1].num_ranges = 1;
+        h->xorbs[1].fetches = unused, h->xorbs[1].num_fetches = 2;
+        hand_range(h, &h->ranges[2][0], 1, 3);
+        for (i = 0; i < 2; i++) {
+            o.flags = i ? CAS_DOWNLOAD_PER_RANGE : 0;
+            res = run(&h->s, &h->r, &o, out, sizeof out);
+            CHECK_MSG(res.rc == CAS_OK && res.requests == 1 && res.len == sizeof out &&
+                      memcmp(out, x->data + 8, HAND_CHUNK) == 0, "unused fetch entries, mode %d: rc %d, %u requests", i,
+                      res.rc, (unsigned)res.requests);
+        }
     }
     o.flags = 0;
 
