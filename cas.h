@@ -366,6 +366,38 @@ CAS_API size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size
 /* End of input: 1 and the last chunk in *out if there was one, else 0. Resets. */
 CAS_API int cas_chunk_stream_finish(cas_chunk_stream *s, cas_chunk *out);
 
+/* Parallel chunking: the chunks of data[0..len) exactly as cas_chunk_stream gives them (a
+   chunk boundary at data[0]: a file's start, or where the last call's chunks ended), found
+   by segments chunked at once on the host's threads, then stitched. Each segment is chunked
+   as if a boundary stood at its start; after a boundary the chunker keeps no state, so once
+   the true boundaries, continued from the segment before, meet one of the segment's own,
+   every later one is the same: only the seam is re-chunked (usually a chunk or two). Data
+   whose boundaries never meet (a long run of zeros, cut at the 128 KiB maximum from
+   different starts) is re-chunked serially: slower, still the same chunks.
+   desc->parallel(parallel_user, job, ctx, n) must call job(ctx, i) once for every i < n, on
+   any threads, and return when all are done (as cas_upload_desc.parallel); desc NULL or no
+   parallel: the segments one after another on the caller's thread. `last`: the file ends at
+   len (the bytes after the last boundary are its last chunk); otherwise those bytes are not
+   chunked and out->used says where the next call must start. Allocates through alloc (NULL:
+   malloc) ~40 bytes per 8 KiB of data twice over (the segments' chunks, then the result's).
+   CAS_OK; CAS_E_NOMEM; CAS_E_ARGUMENT (out NULL, or data NULL with len > 0). On error *out
+   holds nothing. */
+typedef struct cas_chunk_buffer_desc {
+    void (*parallel)(void *parallel_user, void (*job)(void *ctx, size_t i), void *ctx, size_t n);
+    void *parallel_user;
+    size_t segment; /* bytes per segment; 0: 16 MiB; at least 1 MiB */
+} cas_chunk_buffer_desc;
+typedef struct cas_chunk_list {
+    cas_chunk *chunks; /* in file order */
+    size_t n;
+    size_t used;       /* bytes the chunks cover, from data[0] */
+    cas_allocator priv_alloc;
+    size_t priv_cap;
+} cas_chunk_list;
+CAS_API int cas_chunk_buffer(const cas_allocator *alloc, const void *data, size_t len, int last,
+                             const cas_chunk_buffer_desc *desc, cas_chunk_list *out);
+CAS_API void cas_chunk_list_free(cas_chunk_list *l);
+
 /* ==== >>primitives: zstd ================================================================ */
 
 /* zstd's frame magic, little-endian (28 B5 2F FD); cas_zstd_is_frame tests the first bytes. */
@@ -4350,6 +4382,100 @@ static void cas__store_le24(uint8_t *p, uint32_t v) {
 static void *cas__alloc(const cas_allocator *a, size_t size) { return a->alloc(a->user, size, 16); }
 static void cas__free(const cas_allocator *a, void *p, size_t size) {
     if (p) a->free(a->user, p, size);
+}
+
+/* ==== >>primitives: parallel chunking ===================================================== */
+
+typedef struct {
+    const uint8_t *data;
+    size_t len, seg, nseg;
+    int last;
+    cas_chunk *chunks; /* segment k's at chunks + k * cap */
+    size_t cap, *count;
+} cas__pchunk;
+
+/* Segment i chunked from its own start; the bytes after its last boundary are dropped,
+   except at the end of the last segment of a `last` buffer. */
+static void cas__pchunk_job(void *ctx, size_t i) {
+    cas__pchunk *pc = (cas__pchunk *)ctx;
+    size_t at = i * pc->seg, end = i + 1 == pc->nseg ? pc->len : at + pc->seg, k = 0;
+    cas_chunk *out = pc->chunks + i * pc->cap;
+    cas_chunk_stream cs;
+    cas_chunk c;
+    cas_chunk_stream_init(&cs);
+    while (at < end) {
+        at += cas_chunk_stream_push(&cs, pc->data + at, end - at, &c);
+        if (c.size) out[k++] = c;
+    }
+    if (i + 1 == pc->nseg && pc->last && cas_chunk_stream_finish(&cs, &c)) out[k++] = c;
+    pc->count[i] = k;
+}
+
+int cas_chunk_buffer(const cas_allocator *alloc, const void *data, size_t len, int last,
+                     const cas_chunk_buffer_desc *desc, cas_chunk_list *out) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas__pchunk pc;
+    cas_chunk *res;
+    size_t k, m = 0, pos = 0, cap, seg = desc && desc->segment ? desc->segment : (16u << 20);
+    int tail = 0;
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || (!data && len)) return CAS_E_ARGUMENT;
+    if (seg < (1u << 20)) seg = 1u << 20;
+    memset(&pc, 0, sizeof pc);
+    pc.data = (const uint8_t *)data, pc.len = len, pc.seg = seg, pc.last = last;
+    pc.nseg = len ? (len - 1) / seg + 1 : 1;
+    pc.cap = (len < seg ? len : seg) / CAS_CHUNK_MIN_SIZE + 2;
+    cap = len / CAS_CHUNK_MIN_SIZE + 2; /* every true chunk but the last has >= 8 KiB */
+    if (pc.nseg > (size_t)-1 / sizeof(cas_chunk) / pc.cap || cap > (size_t)-1 / sizeof(cas_chunk)) return CAS_E_NOMEM;
+    pc.chunks = (cas_chunk *)cas__alloc(&a, pc.nseg * pc.cap * sizeof(cas_chunk));
+    pc.count = (size_t *)cas__alloc(&a, pc.nseg * sizeof(size_t));
+    res = (cas_chunk *)cas__alloc(&a, cap * sizeof(cas_chunk));
+    if (!pc.chunks || !pc.count || !res) {
+        cas__free(&a, pc.chunks, pc.nseg * pc.cap * sizeof(cas_chunk));
+        cas__free(&a, pc.count, pc.nseg * sizeof(size_t));
+        cas__free(&a, res, cap * sizeof(cas_chunk));
+        return CAS_E_NOMEM;
+    }
+    if (desc && desc->parallel && pc.nseg > 1) desc->parallel(desc->parallel_user, cas__pchunk_job, &pc, pc.nseg);
+    else
+        for (k = 0; k < pc.nseg; k++) cas__pchunk_job(&pc, k);
+    /* Stitch: res[0..m) are the true chunks, ending at pos (a true boundary). Segment k's own
+       boundaries are k * seg and the ends of its chunks; the first one equal to pos makes the
+       rest of them true. Until then the true chunks are made from pos on, one at a time. */
+    for (k = 0; k < pc.nseg && !tail; k++) {
+        const cas_chunk *own = pc.chunks + k * pc.cap;
+        size_t nown = pc.count[k], j = 0, b = k * seg; /* b: the own boundary before own[j] */
+        for (;;) {
+            cas_chunk_stream cs;
+            cas_chunk c;
+            size_t q = pos;
+            while (j < nown && b < pos) b += (size_t)own[j++].size;
+            if (b == pos) { /* met (or segment 0, or a true boundary at the segment's start) */
+                for (; j < nown; j++) res[m++] = own[j], pos += (size_t)own[j].size;
+                break;
+            }
+            if (b < pos) break; /* its boundaries are spent: the seam goes on into the next */
+            cas_chunk_stream_init(&cs); /* the next true chunk, from pos */
+            c.size = 0;
+            while (q < len && !c.size) q += cas_chunk_stream_push(&cs, pc.data + q, len - q, &c);
+            if (!c.size && !(last && cas_chunk_stream_finish(&cs, &c))) {
+                tail = 1; /* the buffer ends inside it: the next call's */
+                break;
+            }
+            res[m++] = c;
+            pos += (size_t)c.size;
+        }
+    }
+    cas__free(&a, pc.chunks, pc.nseg * pc.cap * sizeof(cas_chunk));
+    cas__free(&a, pc.count, pc.nseg * sizeof(size_t));
+    out->chunks = res, out->n = m, out->used = pos, out->priv_alloc = a, out->priv_cap = cap;
+    return CAS_OK;
+}
+
+void cas_chunk_list_free(cas_chunk_list *l) {
+    if (!l) return;
+    cas__free(&l->priv_alloc, l->chunks, l->priv_cap * sizeof(cas_chunk));
+    memset(l, 0, sizeof *l);
 }
 
 /* ==== >>formats: xorb ===================================================================== */
