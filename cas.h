@@ -8846,6 +8846,7 @@ static int cas__up_shard(cas_upload *u) {
     cas_shard_file *sf = NULL;
     cas_shard_xorb *sx = NULL;
     cas_sink sink;
+    cas_shard_write_options wo;
     cas_error e;
     int rc;
     if (f0 == u->nfiles && x0 == u->nxorbs) {
@@ -8904,7 +8905,9 @@ static int cas__up_shard(cas_upload *u) {
     memset(&sink, 0, sizeof sink);
     sink.buf = u->sbuf;
     sink.cap = (size_t)size;
-    rc = cas_shard_write(sf, nf, sx, nx, NULL, &sink, &written, &e);
+    memset(&wo, 0, sizeof wo);
+    wo.alloc = &u->alloc; /* the writer's scratch from the session's allocator too */
+    rc = cas_shard_write(sf, nf, sx, nx, &wo, &sink, &written, &e);
     if (rc != CAS_OK) {
         rc = cas__fail(&u->error, rc, e.offset, e.what);
         goto done;
