@@ -1,27 +1,59 @@
 #!/usr/bin/env python3
 """hubserver.py -- TEST DOUBLE of the Hugging Face Hub + Xet CAS HTTP API, for cas.h tests.
 
-NOT product code: loopback only, no persistence beyond the store directory, toy auth,
-deliberate fault injection. Python 3.11 standard library only.
+NOT product code: loopback only, no persistence beyond the store directory (Hub repos and
+commits live in memory), toy auth, deliberate fault injection. Python 3.11 standard library, plus
+Node and the oracle beside the repo (../shared/oracle) to verify uploads fast (see Uploads).
 
 Serves, from a store directory (STORE/xorbs/<hash>[.xorb], STORE/shards/*):
-  GET|HEAD /{repo}/resolve/{rev}/{path}            (also /datasets/..., /spaces/...) -> 302 + X-Xet-Hash
-  GET      /api/{models|datasets|spaces}/{repo}/xet-{read|write}-token/{rev}
+ Hub (repos: models/acme/demo, the --repo and --file ones; private unless :public)
+  GET|HEAD /{repo}/resolve/{rev}/{path}   (also /datasets/..., /spaces/...; rev: a branch, refs/pr/N
+           or a commit oid). A Xet (LFS) file: 302 to its bytes (an expiring signed /_bytes URL that
+           honours Range) with X-Xet-Hash, X-Linked-Size, X-Linked-ETag/ETag (the SHA-256),
+           X-Xet-Refresh-Route and Link rel="xet-auth" (the read-token URL of the resolved commit) +
+           rel="xet-reconstruction-info"; with Accept: application/vnd.xet-fileinfo+json instead 200
+           and {hash, refreshUrl, reconstructionUrl, etag, size} (what @huggingface/hub's
+           fileDownloadInfo reads). A regular file: its bytes, Range honoured (206 + Content-Range).
+           Every answer past the repo check carries X-Repo-Commit; 404s carry X-Error-Code
+           (RepoNotFound, RevisionNotFound, EntryNotFound).
+  GET      /api/{models|datasets|spaces}/{repo}/xet-{read|write}-token/{rev}  (JSON + X-Xet-* headers)
+  GET      /api/{type}s/{repo}/revision/{rev}   {id, sha, private, siblings}
+  POST     /api/{type}s/{repo}/preupload/{rev}  {files: [{path, size, sample}]} -> upload modes
+  POST     /[datasets/|spaces/]{repo}.git/info/lfs/objects/batch  (Git LFS batch, transfer xet)
+  POST     /api/{type}s/{repo}/commit/{rev}[?create_pr=1]  NDJSON: header, file, lfsFile (its SHA-256
+           linked to a Xet file by an uploaded shard's metadata), deletedFile, deletedFolder
+  Hub tokens: --hf-token T may read and write every repo; --user TOKEN=GRANTS only what GRANTS say
+  (read:TYPE/REPO, write:TYPE/REPO); a public repo may be read by anyone. A token nobody has: 401;
+  a repo that is missing or not visible: 401 anonymously, 404 otherwise (no CAS token issued); may
+  read but not write: 403. Neither --hf-token nor --user: every request may do anything.
+ CAS
   GET      /v2/reconstructions/{file}   GET /v1/reconstructions/{file}   POST /v1/reconstructions
   HEAD     /v1/files/{file}             HEAD /v1/xorbs/default/{xorb}
   GET      /xorb/default/{xorb}?X-Xet-Signed-Range=..&Expires=..&Signature=..   (signed transfer URL)
-  GET      /_bytes/{file}               (the Location of a resolve: the whole file, decoded here)
+  GET      /_bytes/{file}?Expires=..&Signature=..  (the Location of a resolve: the file decoded here)
   POST     /v1/xorbs/default/{xorb}     POST /v1/shards     GET /v1/chunks/default-merkledb/{chunk}
   GET      /v2/file-chunk-hashes/{file} with X-Range-Dirty: bytes=A-B[,...] (api.md section 9:
            chunk-aligned windows over the dirty ranges and a MerkleHashSubtree per gap; config
            "fch_extend" extends each window to two stable-size chunks, as the Hub's server does)
   POST     /_control/fault {"name":..,"count":N}   POST /_control/reset   GET /_control/log
-           GET /_control/faults   POST /_control/config {"url_ttl"|"token_ttl"|"max_ranges_per_url"|
-           "no_v2"|"hf_token": value}   POST /_control/rescan (re-read the store directory)
+           GET /_control/faults   GET /_control/info (which verifier)   POST /_control/config
+           {"url_ttl"|"token_ttl"|"max_ranges_per_url"|"no_v2"|"hf_token": value}
+           POST /_control/rescan (re-read the store directory)
+Uploads are checked as the CAS API requires. A xorb: every chunk decoded (LZ4, BG4) and hashed,
+the Merkle hash of the chunks must be its name, <= 64 MiB, <= 8192 chunks. A shard (400 with the
+reason otherwise): <= 64 MiB, every xorb it lists or cites uploaded, its CAS info the xorbs' real
+chunks, every term inside its xorb with the right size, every verification hash recomputed
+(required), the file hash = the Merkle file hash of the file's chunks, a SHA-256 metadata
+extension = the SHA-256 of the file's bytes. The hashing runs in persistent Node children
+(tests/hubverify.mjs: xet-core's WebAssembly, @huggingface/blake3-jit and HF's lz4js from the
+oracle, npm-installed into $CAS_ORACLE_WORK or /tmp/cas-oracle on first use; ~190 MB/s a child)
+or, without Node or the oracle, in this file's pure Python (~1 MB/s); under CI=true their absence
+is an error. --verifier node|python forces one.
 Hash strings follow api.md "Converting Hashes to Strings" (each 8-byte LE word byte-reversed).
 
 Repo files: --file TYPE/REPO[@REV]/PATH=FILEHASH (TYPE models|datasets|spaces; without @REV the
-repo is two segments and REV is main; a REV with '/' is %2F-encoded), or --files F.json
+repo is two segments and REV is main; a REV with '/' is %2F-encoded; a new REV is a branch made
+from main), or --files F.json
 {"TYPE/REPO[@REV]/PATH": "FILEHASH" | {"hash": FILEHASH}}.
 
 Reconstructions: terms from the store's shards, trimmed to whole chunks for a Range; per xorb the
@@ -68,6 +100,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import socketserver
@@ -453,7 +486,7 @@ BOOKEND = b"\xff" * 32
 
 def parse_shard(buf):
     """Returns (files, xorbs, footer). files: {file: {"terms": [(xorb, s, e, unpacked)],
-    "sha256": str|None}}; xorbs: {xorb: {"chunks": [(chunk_hash_raw, byte_start, ulen)],
+    "sha256": str|None, "verif": [raw verification hash per term]|None, "flags"}}; xorbs: {xorb: {"chunks": [(chunk_hash_raw, byte_start, ulen)],
     "bytes_in_cas", "bytes_on_disk"}}; footer: dict or None."""
     if len(buf) < 48 or buf[:32] != SHARD_TAG:
         raise FormatError("shard: bad header tag")
@@ -497,15 +530,17 @@ def parse_shard(buf):
                 raise FormatError("shard: empty chunk range")
             terms.append((xh, s, e, unpacked))
             pos += 48
+        verif = None
         if flags & 0x80000000:
             need(48 * nent)
+            verif = [bytes(buf[pos + 48 * k:pos + 48 * k + 32]) for k in range(nent)]
             pos += 48 * nent
         sha = None
         if flags & 0x40000000:
             need(48)
             sha = hash_to_str(bytes(buf[pos:pos + 32]))
             pos += 48
-        files.setdefault(hash_to_str(h), {"terms": terms, "sha256": sha})
+        files.setdefault(hash_to_str(h), {"terms": terms, "sha256": sha, "verif": verif, "flags": flags})
     xorbs = {}
     while True:
         need(48)
@@ -553,6 +588,208 @@ def build_dedup_shard(xorb_list, hmac_key, expiry, now):
 
 
 # --------------------------------------------------------------------------------------------
+# upload verification: Hugging Face's own code in persistent Node children (tests/hubverify.mjs:
+# xet-core's WebAssembly, @huggingface/blake3-jit, HF's lz4js), or this file's pure Python
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def oracle_source():
+    """The oracle beside the repo (CAS_ORACLE overrides): ../shared/oracle, as tests/oracle/interop.sh."""
+    return os.environ.get("CAS_ORACLE") or os.path.normpath(os.path.join(HERE, "..", "..", "shared", "oracle"))
+
+
+def oracle_work():
+    """Where the oracle is npm-installed (CAS_ORACLE_WORK overrides; the interop test's default)."""
+    return os.environ.get("CAS_ORACLE_WORK") or "/tmp/cas-oracle"
+
+
+def oracle_ready(d):
+    return (os.path.isfile(os.path.join(d, "lib", "wasm.mjs")) and
+            os.path.isdir(os.path.join(d, "node_modules", "@huggingface", "hub")) and
+            os.path.isdir(os.path.join(d, "node_modules", "@huggingface", "blake3-jit")))
+
+
+def ensure_oracle():
+    """The installed oracle directory (copied from oracle_source() and `npm ci`-ed on first use,
+    under a lock file; its HF bundle built), or raises RuntimeError saying what is missing."""
+    import fcntl
+    import subprocess
+    work = oracle_work()
+    if shutil.which("node") is None:
+        raise RuntimeError("node is not installed")
+    os.makedirs(os.path.dirname(work) or ".", exist_ok=True)
+    with open(work.rstrip("/") + ".lock", "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        if not oracle_ready(work):
+            src = oracle_source()
+            if not os.path.isfile(os.path.join(src, "lib", "wasm.mjs")):
+                raise RuntimeError("no oracle at %s (and none installed at %s)" % (src, work))
+            if shutil.which("npm") is None:
+                raise RuntimeError("npm is not installed (needed once to install %s into %s)" % (src, work))
+            shutil.copytree(src, work, dirs_exist_ok=True, ignore=shutil.ignore_patterns("node_modules", "build"))
+            r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=work, capture_output=True, text=True)
+            if r.returncode != 0 or not oracle_ready(work):
+                raise RuntimeError("npm ci in %s failed: %s" % (work, (r.stderr or r.stdout)[-300:]))
+        if not os.path.isfile(os.path.join(work, "build", "hub-internals.mjs")):
+            r = subprocess.run(["node", "-e", "import(process.argv[1]).then(m => m.buildInternals({quiet: true}))",
+                                "file://" + os.path.join(work, "build-internals.mjs")], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError("building %s/build failed: %s" % (work, r.stderr[-300:]))
+    return work
+
+
+class Verifier:
+    """Recomputes what uploads claim. kind "node": a pool of tests/hubverify.mjs children (one
+    request at a time each, as many as cores up to 2); "python": this file's BLAKE3/LZ4 (slow,
+    ~1 MB/s). "auto" takes node when node and the oracle are there, python otherwise; under
+    CI=true their absence is an error (uploads answer 500 saying why)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.kind = None
+        self.error = None
+        self.ready = threading.Event()
+        self.pool = []
+        self.free = None
+
+    def start(self):
+        threading.Thread(target=self._init, daemon=True).start()
+
+    def _init(self):
+        import queue
+        try:
+            if self.mode == "python":
+                self.kind = "python"
+                return
+            try:
+                work = ensure_oracle()
+                self.free = queue.Queue()
+                for _ in range(max(1, min(2, os.cpu_count() or 1))):
+                    w = self._spawn(work)
+                    self.pool.append(w)
+                    self.free.put(w)
+                self.kind = "node"
+                log("verifier: node, %d children, oracle %s" % (len(self.pool), work))
+            except (RuntimeError, OSError, ValueError) as e:
+                if self.mode == "node" or os.environ.get("CI") == "true":
+                    self.error = "%s (CI=true or --verifier node: no pure-Python fallback)" % e
+                    sys.stderr.write("hubserver: upload verifier unavailable: %s\n" % self.error)
+                else:
+                    self.kind = "python"
+                    log("verifier: pure Python (%s)" % e)
+        finally:
+            self.ready.set()
+
+    def _spawn(self, work):
+        import subprocess
+        p = subprocess.Popen(["node", os.path.join(HERE, "hubverify.mjs"), work], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, bufsize=1)
+        p.work = work
+        p.stdin.write('{"op":"ping"}\n')
+        p.stdin.flush()
+        a = json.loads(p.stdout.readline() or "{}")
+        if not a.get("ok"):
+            p.kill()
+            raise RuntimeError("tests/hubverify.mjs did not start: %r" % a)
+        return p
+
+    def wait(self):
+        self.ready.wait()
+        if self.error:
+            raise HTTPError(500, "upload verifier unavailable: " + self.error)
+        return self.kind
+
+    def stop(self):
+        for p in self.pool:
+            try:
+                p.stdin.close()
+                p.wait(5)
+            except Exception:  # best effort at exit
+                p.kill()
+
+    def _call(self, req):
+        w = self.free.get()
+        try:
+            w.stdin.write(json.dumps(req, separators=(",", ":")) + "\n")
+            w.stdin.flush()
+            line = w.stdout.readline()
+            if not line:
+                raise OSError("hubverify.mjs exited")
+        except OSError as e:  # a dead child: replaced, this request fails with 500
+            log("verifier child died (%s); restarting it" % e)
+            try:
+                w.kill()
+            except OSError:
+                pass
+            self.pool.remove(w)
+            w = self._spawn(w.work)
+            self.pool.append(w)
+            raise HTTPError(500, "upload verifier failed: %s" % e)
+        finally:
+            self.free.put(w)
+        a = json.loads(line)
+        if "error" in a:
+            raise FormatError(a["error"])
+        return a
+
+    # ---- the operations (hashes raw here; FormatError for a refused input)
+    def xorb(self, path, data):
+        """A serialized xorb's (hash, [(chunk hash, unpacked size)], end of its chunk records), every
+        chunk decoded and hashed."""
+        if self.wait() == "node":
+            a = self._call({"op": "xorb", "path": path})
+            return str_to_hash(a["hash"]), [(str_to_hash(h), n) for h, n in a["chunks"]], a["records_end"]
+        offs, hdrs = xorb_records(data)
+        if not hdrs:
+            raise FormatError("no chunks")
+        if len(hdrs) > 8192:
+            raise FormatError("more than 8192 chunks")
+        nodes = []
+        for i, (sch, clen, ulen) in enumerate(hdrs):
+            if not 1 <= ulen <= 131072 or (sch == 0 and clen != ulen):
+                raise FormatError("chunk %d: sizes %d/%d" % (i, clen, ulen))
+            try:
+                d = decode_chunk(sch, data[offs[i] + 8:offs[i] + 8 + clen], ulen)
+            except (IndexError, struct.error) as e:
+                raise FormatError("chunk %d: %r" % (i, e))
+            nodes.append((chunk_hash(d), ulen))
+        return merkle_root(nodes), nodes, offs[-1]
+
+    def merkle(self, nodes, file=False):
+        """Xorb hash (or, file=True, file hash) of [(raw hash, size)]; zeros for none."""
+        if not nodes:
+            return bytes(32)
+        if self.wait() == "node":
+            a = self._call({"op": "merkle", "file": file, "nodes": [[hash_to_str(h), n] for h, n in nodes]})
+            return str_to_hash(a["hash"])
+        root = merkle_root(nodes)
+        return blake3(root, bytes(32)) if file else root
+
+    def verification(self, terms):
+        """Term verification hashes: keyed BLAKE3 of each term's concatenated raw chunk hashes."""
+        if not terms:
+            return []
+        if self.wait() == "node":
+            a = self._call({"op": "verification", "terms": [[hash_to_str(h) for h in t] for t in terms]})
+            return [str_to_hash(h) for h in a["hashes"]]
+        return [blake3(b"".join(t), VERIFICATION_KEY) for t in terms]
+
+    def sha256(self, store, segments):
+        """SHA-256 (hex) of the decoded chunks [(xorb, first, end)] in order."""
+        if self.wait() == "node":
+            return self._call({"op": "sha256", "segments": [[store.xorb_path(x), s, e] for x, s, e in segments]})["sha256"]
+        h = hashlib.sha256()
+        for x, s, e in segments:
+            data = store.read_xorb(x)
+            offs, hdrs, _ = store.layout(x)
+            for i in range(s, e):
+                sch, clen, ulen = hdrs[i]
+                h.update(decode_chunk(sch, data[offs[i] + 8:offs[i] + 8 + clen], ulen))
+        return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
 # store
 
 class Store:
@@ -564,6 +801,8 @@ class Store:
         self.cas = {}         # xorb hash -> CAS info from shards
         self.chunk_index = {}  # raw chunk hash -> xorb hash
         self.layouts = {}     # path -> (mtime, size, offsets, headers)
+        self.verified = {}    # xorb hash -> [(raw chunk hash, size)]: recomputed when it was uploaded
+        self.sha_index = {}   # SHA-256 hex (a shard's metadata extension) -> file hash
         os.makedirs(os.path.join(root, "xorbs"), exist_ok=True)
         os.makedirs(os.path.join(root, "shards"), exist_ok=True)
         self.rescan()
@@ -597,6 +836,25 @@ class Store:
             for xh, info in cas.items():
                 for ch, _, _ in info["chunks"]:
                     self.chunk_index.setdefault(ch, xh)
+            self.sha_index = {f["sha256"]: fh for fh, f in files.items() if f.get("sha256")}
+
+    def chunks_of(self, xh, verifier):
+        """The chunks [(raw hash, size)] of a stored xorb: as recomputed at its upload, else from the
+        store's shards (a store directory is trusted), else recomputed now; None if not stored."""
+        p = self.xorb_path(xh)
+        if p is None:
+            return None
+        with self.lock:
+            c = self.verified.get(xh)
+            if c is None and xh in self.cas:
+                c = [(h, n) for h, _, n in self.cas[xh]["chunks"]]
+        if c is None:
+            with open(p, "rb") as f:
+                data = f.read()
+            _, c, _ = verifier.xorb(p, data)
+            with self.lock:
+                self.verified[xh] = c
+        return c
 
     def xorb_path(self, h):
         with self.lock:
@@ -636,6 +894,115 @@ class Store:
 
 
 # --------------------------------------------------------------------------------------------
+# the Hub: repos, revisions, commits, users
+
+REPO_TYPES = {"models": "models", "model": "models", "datasets": "datasets", "dataset": "datasets",
+              "spaces": "spaces", "space": "spaces"}
+
+# What a new Hub repo's first commit holds (the LFS patterns of huggingface.co's default
+# .gitattributes).
+DEFAULT_GITATTRIBUTES = "".join("%s filter=lfs diff=lfs merge=lfs -text\n" % p for p in (
+    "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib", "*.lfs.*",
+    "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb",
+    "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors", "saved_model/**/*", "*.tar.*",
+    "*.tar", "*.tflite", "*.tgz", "*.wasm", "*.xz", "*.zip", "*.zst", "*tfevents*")).encode()
+REGULAR_MAX = 10 * 1024 * 1024  # files this big go to LFS (Xet); a regular file may not be
+DANGLING_LFS = ("Your push was rejected because an LFS pointer pointed to a file that does not exist. "
+                "For instance, this can happen if you used git push --no-verify to push your changes. "
+                "Offending file: - %s")
+
+
+def git_blob_sha1(data):
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def regular_entry(content):
+    return {"lfs": False, "content": content, "oid": git_blob_sha1(content)}
+
+
+def lfs_patterns(text):
+    out = []
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 2 and not f[0].startswith("#") and "filter=lfs" in f[1:]:
+            out.append(f[0])
+    return out
+
+
+def lfs_tracked(path, patterns):
+    import fnmatch
+    base = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(path if "/" in p else base, p) for p in patterns)
+
+
+def looks_binary(sample):
+    if b"\0" in sample:
+        return True
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as e:  # a sample may end inside a character
+        return e.start < len(sample) - 3
+    return False
+
+
+def valid_repo_path(p):
+    return (isinstance(p, str) and p and not p.startswith("/") and "\\" not in p and "\0" not in p
+            and all(s not in ("", ".", "..") for s in p.split("/")) and not p.startswith(".git/"))
+
+
+class Repo:
+    """A repo: commits (oid -> tree {path: entry}, parent, title), branches (name -> oid; PRs are
+    refs/pr/N branches). Entries: {"lfs": False, "content", "oid": git blob SHA-1} or
+    {"lfs": True, "xet": file hash, "sha256", "size"} (sha256/size None: taken from the store)."""
+
+    def __init__(self, rtype, name, private):
+        self.type, self.name, self.private = rtype, name, private
+        self.commits, self.branches, self.prs = {}, {}, 0
+        self.branches["main"] = self.add_commit({".gitattributes": regular_entry(DEFAULT_GITATTRIBUTES)}, None,
+                                                "initial commit")
+
+    def add_commit(self, tree, parent, title):
+        oid = hashlib.sha1(("%s/%s\n%s\n%s\n%r\n%s" % (self.type, self.name, parent, title, time.time(),
+                                                       secrets.token_hex(8))).encode()).hexdigest()
+        self.commits[oid] = {"tree": tree, "parent": parent, "title": title, "time": time.time()}
+        return oid
+
+    def resolve_rev(self, rev):
+        """A branch, PR ref or commit oid -> commit oid, or None."""
+        if rev in self.branches:
+            return self.branches[rev]
+        return rev if rev in self.commits else None
+
+    def prefix(self):
+        return "" if self.type == "models" else self.type + "/"
+
+
+class User:
+    def __init__(self, name, grants=None, admin=False, anonymous=False):
+        self.name, self.grants, self.admin, self.anonymous = name, grants or {}, admin, anonymous
+
+
+ANONYMOUS = User("anonymous", anonymous=True)
+ADMIN = User("hf-token", admin=True)
+
+
+def parse_user_spec(spec):
+    """TOKEN=GRANTS, GRANTS = comma-separated read:TYPE/REPO or write:TYPE/REPO (may be empty:
+    a valid token with access to nothing). -> (token, User)"""
+    tok, eq, grants = spec.partition("=")
+    if not tok or not eq:
+        raise ValueError("--user wants TOKEN=[read|write:TYPE/REPO,...]: %r" % spec)
+    g = {}
+    for item in filter(None, grants.split(",")):
+        scope, _, repo = item.partition(":")
+        t, _, name = repo.partition("/")
+        if scope not in ("read", "write") or t not in REPO_TYPES or not name:
+            raise ValueError("bad grant %r in --user %r (want read:TYPE/REPO or write:TYPE/REPO)" % (item, spec))
+        g[(REPO_TYPES[t], name)] = scope
+    return tok, User(tok[:12], g)
+
+
+# --------------------------------------------------------------------------------------------
 # server state
 
 VERBOSE = False
@@ -665,8 +1032,56 @@ class State:
         self.tokens = {}  # access token -> {"exp", "scope", "repo"}
         self.secret = secrets.token_bytes(32)
         self.port = 0
-        self.repo_files = {}  # (type, repo, rev, path) -> file hash
         self.dedup_key = secrets.token_bytes(32)
+        self.hub_lock = threading.Lock()
+        self.repos = {}  # (type, name) -> Repo
+        self.users = {}  # Hub token -> User (--user); args.hf_token is the admin
+        self.verifier = Verifier(getattr(args, "verifier", "auto"))
+
+    # ---- Hub users and repos
+    def open_mode(self):
+        """No Hub token configured (no --hf-token, no --user): every request may read and write."""
+        return self.args.hf_token is None and not self.users
+
+    def user_for(self, tok):
+        """The User of a Hub token (ANONYMOUS for none), or None for a token nobody has."""
+        if tok is None:
+            return ANONYMOUS
+        if self.args.hf_token is not None and tok == self.args.hf_token:
+            return ADMIN
+        return self.users.get(tok)
+
+    def access(self, user, repo):
+        """None, "read" or "write": what user may do to repo."""
+        if self.open_mode() or user.admin:
+            return "write"
+        g = user.grants.get((repo.type, repo.name))
+        if g:
+            return g
+        return None if repo.private else "read"
+
+    def add_repo(self, rtype, name, private=True):
+        with self.hub_lock:
+            r = self.repos.get((rtype, name))
+            if r is None:
+                r = self.repos[(rtype, name)] = Repo(rtype, name, private)
+            return r
+
+    def add_file(self, key, fh):
+        """--file: the repo (created if new), branch REV (made from main if new) holds PATH -> FILEHASH."""
+        rtype, name, rev, path = key
+        r = self.add_repo(rtype, name)
+        with self.hub_lock:
+            if rev not in r.branches:
+                base = r.branches["main"]
+                r.branches[rev] = r.add_commit(dict(r.commits[base]["tree"]), base, "branch %s" % rev)
+            r.commits[r.branches[rev]]["tree"][path] = {"lfs": True, "xet": fh, "sha256": None, "size": None}
+
+    def signed_bytes_url(self, fh):
+        """The Location of a resolve: the file's bytes, an expiring signed URL (as the Hub's CDN)."""
+        exp = int(time.time()) + self.args.url_ttl
+        path = "/_bytes/" + fh
+        return "%s%s?%s" % (self.base(), path, urllib.parse.urlencode({"Expires": exp, "Signature": self.sign(path, "", exp)}))
 
     def set_fault(self, name, count):
         if name not in FAULTS:
@@ -968,8 +1383,6 @@ def parse_byte_ranges(h):
 # --------------------------------------------------------------------------------------------
 # HTTP handler
 
-REPO_TYPES = {"models": "models", "model": "models", "datasets": "datasets", "dataset": "datasets",
-              "spaces": "spaces", "space": "spaces"}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -992,14 +1405,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.log.append(entry)
 
-    def send(self, status, body=b"", ctype="application/json", headers=None, fault=None):
+    def send(self, status, body=b"", ctype="application/json", headers=None, fault=None, length=None):
+        """The answer; a HEAD gets the headers only (Content-Length: length if given, else the body's)."""
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
         elif isinstance(body, str):
             body = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
@@ -1063,6 +1477,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             mm = re.fullmatch(r"/api/(models|datasets|spaces)/(.+)/xet-(read|write)-token/(.+)", path)
             if mm and m == "GET":
                 return self.token(*mm.groups())
+            mm = re.fullmatch(r"/api/(models|datasets|spaces)/(.+)/(preupload|commit)/(.+)", path)
+            if mm and m == "POST":
+                t, name, what, rev = mm.groups()
+                return self.preupload(t, name, rev) if what == "preupload" else self.commit(t, name, rev, q)
+            mm = re.fullmatch(r"/api/(models|datasets|spaces)/(.+)/revision/(.+)", path)
+            if mm and m == "GET":
+                return self.revision(*mm.groups())
+            mm = re.fullmatch(r"/(?:(datasets|spaces)/)?(.+)\.git/info/lfs/objects/batch", path)
+            if mm and m == "POST":
+                return self.lfs_batch(mm.group(1) or "models", mm.group(2))
             mm = re.fullmatch(r"/v([12])/reconstructions/([^/]+)", path)
             if mm and m == "GET":
                 return self.reconstruction(int(mm.group(1)), mm.group(2))
@@ -1076,7 +1500,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.xorb_get(mm.group(1), q)
             mm = re.fullmatch(r"/_bytes/([^/]+)", path)
             if mm and m in ("GET", "HEAD"):
-                return self.bytes_get(mm.group(1))
+                return self.bytes_get(mm.group(1), q)
             mm = re.fullmatch(r"/v1/files/([^/]+)", path)
             if mm and m == "HEAD":
                 self.check_cas_auth()
@@ -1142,6 +1566,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 entries = list(st.log)
             return self.send(200, entries)
+        if path == "/_control/info" and m == "GET":
+            st.verifier.ready.wait(120)
+            return self.send(200, {"verifier": st.verifier.kind, "verifier_error": st.verifier.error,
+                                   "oracle": oracle_work() if st.verifier.kind == "node" else None})
         if path == "/_control/faults" and m == "GET":
             with st.lock:
                 f = dict(st.faults)
@@ -1179,7 +1607,64 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise HTTPError(404, "unknown control endpoint")
 
     # ---- hub
+    def hub_token(self):
+        """The Hub token of the request: Authorization: Bearer T, or Basic with T as the password
+        (git's way)."""
+        a = self.headers.get("Authorization", "")
+        if a[:6].lower() == "basic ":
+            import base64
+            try:
+                return base64.b64decode(a[6:].strip()).decode().partition(":")[2] or None
+            except (ValueError, UnicodeDecodeError):
+                return None
+        return self.bearer()
+
+    def hub_repo(self, rtype, name, want="read"):
+        """The repo and the User, if the request's Hub token may `want` it. A token nobody has: 401;
+        a repo that does not exist or that the user may not see: 401 anonymous, 404 otherwise
+        (RepoNotFound either way, as the Hub: a private repo's existence is not disclosed); may see
+        but not write: 403."""
+        st = self.state
+        user = st.user_for(self.hub_token())
+        if user is None:
+            msg = "Invalid credentials in Authorization header"
+            raise HTTPError(401, msg, {"X-Error-Message": msg,
+                                       "WWW-Authenticate": 'Bearer realm="Authentication required", charset="UTF-8"'})
+        with st.hub_lock:
+            repo = st.repos.get((rtype, name))
+        acc = st.access(user, repo) if repo else None
+        if acc is None:
+            raise HTTPError(401 if user.anonymous else 404, "Repository not found",
+                            {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})
+        if want == "write" and acc != "write":
+            msg = "You don't have the rights to write to %s/%s" % (rtype, name)
+            raise HTTPError(403, msg, {"X-Error-Message": msg})
+        return repo, user
+
+    @staticmethod
+    def rev_missing(rev, oid=None):
+        h = {"X-Error-Code": "RevisionNotFound", "X-Error-Message": "Invalid rev id: %s" % rev}
+        if oid:
+            h["X-Repo-Commit"] = oid
+        return HTTPError(404, "Invalid rev id: %s" % rev, h)
+
+    def lfs_info(self, e):
+        """(file hash, size, sha256 or None) of an LFS entry (sizes and SHA-256 from the store if
+        the entry does not carry them)."""
+        fh = e["xet"]
+        f = self.state.store.file(fh)
+        size = e["size"] if e["size"] is not None else self.state.store.file_size(fh)
+        sha = e["sha256"] or (f or {}).get("sha256")
+        return fh, size if size is not None else 0, sha
+
     def resolve(self, raw_path):
+        """GET|HEAD /[datasets/|spaces/]{repo}/resolve/{rev}/{path}. A regular (git) file: its bytes
+        (Range honoured: 206 + Content-Range). An LFS (Xet) file: with Accept: application/vnd.xet-
+        fileinfo+json, 200 and the JSON {hash, refreshUrl, reconstructionUrl, etag, size}; otherwise
+        302 to its bytes (an expiring signed URL that honours Range). Both carry X-Xet-Hash,
+        X-Linked-Size, X-Linked-ETag and ETag (the SHA-256), X-Xet-Refresh-Route and Link
+        (rel="xet-auth": the read-token URL of the resolved commit; rel="xet-reconstruction-info").
+        Every answer past the repo check carries X-Repo-Commit."""
         parts = raw_path.strip("/").split("/")
         if "resolve" not in parts:
             raise HTTPError(404, "not a resolve URL")
@@ -1190,34 +1675,294 @@ class Handler(http.server.BaseHTTPRequestHandler):
             rtype, repo_parts = repo_parts[0], repo_parts[1:]
         if not repo_parts or len(parts) < i + 3:
             raise HTTPError(404, "bad resolve URL")
-        repo = urllib.parse.unquote("/".join(repo_parts))
+        name = urllib.parse.unquote("/".join(repo_parts))
         rev = urllib.parse.unquote(parts[i + 1])
         fpath = urllib.parse.unquote("/".join(parts[i + 2:]))
-        fh = self.state.repo_files.get((rtype, repo, rev, fpath))
-        if fh is None:
-            raise HTTPError(404, "Entry not found", {"X-Error-Code": "EntryNotFound"})
-        f = self.state.store.file(fh)
-        size = self.state.store.file_size(fh)
-        base = self.state.base()
-        etag = f["sha256"] if f and f.get("sha256") else fh
+        repo, _ = self.hub_repo(rtype, name)
+        st = self.state
+        with st.hub_lock:
+            oid = repo.resolve_rev(rev)
+            e = repo.commits[oid]["tree"].get(fpath) if oid else None
+        if oid is None:
+            raise self.rev_missing(rev)
+        if e is None:
+            raise HTTPError(404, "Entry not found", {"X-Error-Code": "EntryNotFound", "X-Error-Message": "Entry not found",
+                                                     "X-Repo-Commit": oid})
+        if not e["lfs"]:
+            return self.send_ranged(e["content"], "text/plain; charset=utf-8",
+                                    {"X-Repo-Commit": oid, "ETag": '"%s"' % e["oid"]})
+        fh, size, sha = self.lfs_info(e)
+        base = st.base()
+        etag = sha or fh
+        route = "/api/%s/%s/xet-read-token/%s" % (rtype, name, oid)
+        recon = "%s/v1/reconstructions/%s" % (base, fh)
         hdrs = {
-            "Location": base + "/_bytes/" + fh,
-            "X-Xet-Hash": fh,
-            "X-Linked-Size": str(size if size is not None else 0),
-            "X-Linked-ETag": '"%s"' % etag,
+            "X-Repo-Commit": oid,
             "ETag": '"%s"' % etag,
-            "X-Repo-Commit": hashlib.sha1(("%s@%s" % (repo, rev)).encode()).hexdigest(),
-            "Link": '<%s/api/%s/%s/xet-read-token/%s>; rel="xet-auth", <%s/v1/reconstructions/%s>; '
-                    'rel="xet-reconstruction-info"' % (base, rtype, repo, urllib.parse.quote(rev, safe=""), base, fh),
+            "X-Linked-ETag": '"%s"' % etag,
+            "X-Linked-Size": str(size),
+            "X-Xet-Hash": fh,
+            "X-Xet-Refresh-Route": route,
+            "Link": '<%s%s>; rel="xet-auth", <%s>; rel="xet-reconstruction-info"' % (base, route, recon),
+            "Accept-Ranges": "bytes",
+            "Vary": "Accept",
         }
-        self.send(302, b"", ctype="text/plain", headers=hdrs)
+        if "application/vnd.xet-fileinfo+json" in self.headers.get("Accept", ""):
+            return self.send(200, {"hash": fh, "refreshUrl": base + route, "reconstructionUrl": recon, "etag": etag,
+                                   "size": size}, ctype="application/vnd.xet-fileinfo+json", headers=hdrs)
+        loc = st.signed_bytes_url(fh)
+        hdrs["Location"] = loc
+        self.send(302, "Found. Redirecting to %s" % loc, ctype="text/plain; charset=utf-8", headers=hdrs)
+
+    def send_ranged(self, data_or_fn, ctype, headers, size=None):
+        """200 with the bytes, or 206 + Content-Range for a satisfiable Range: bytes=A-B | A- | -N
+        (416 + Content-Range: bytes */SIZE if not; a malformed or multi-range header is ignored:
+        200). data_or_fn: bytes, or fn(a, b) -> bytes [a, b] (then size is given)."""
+        n = len(data_or_fn) if size is None else size
+        get = (lambda a, b: data_or_fn[a:b + 1]) if size is None else data_or_fn
+        headers = dict(headers, **{"Accept-Ranges": "bytes"})
+        rng = self.headers.get("Range")
+        m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", rng or "")
+        if m and (m.group(1) or m.group(2)) and not (m.group(1) and m.group(2) and int(m.group(2)) < int(m.group(1))):
+            if m.group(1):
+                a, b = int(m.group(1)), min(int(m.group(2)) if m.group(2) else n - 1, n - 1)
+            else:
+                a, b = max(0, n - int(m.group(2))), n - 1
+            if a >= n or (not m.group(1) and int(m.group(2)) == 0):
+                raise HTTPError(416, "Range Not Satisfiable", dict(headers, **{"Content-Range": "bytes */%d" % n}))
+            headers["Content-Range"] = "bytes %d-%d/%d" % (a, b, n)
+            return self.send(206, get(a, b) if self.command != "HEAD" else b"", ctype=ctype, headers=headers,
+                             length=b - a + 1)
+        return self.send(200, get(0, n - 1) if self.command != "HEAD" and n else b"", ctype=ctype, headers=headers,
+                         length=n)
 
     def token(self, rtype, repo, kind, rev):
-        want = self.state.args.hf_token
-        if want is not None and self.bearer() != want:
-            raise HTTPError(401, "Invalid credentials in Authorization header")
+        """GET /api/{type}s/{repo}/xet-{read|write}-token/{rev}: a CAS token for the repo (read:
+        the Hub token may read it; write: may write), {accessToken, exp, casUrl} and the same in
+        X-Xet-Access-Token, X-Xet-Token-Expiration, X-Xet-Cas-Url (what huggingface_hub reads)."""
+        r, _ = self.hub_repo(rtype, repo, "write" if kind == "write" else "read")
+        with self.state.hub_lock:
+            known = r.resolve_rev(rev)
+        if known is None:
+            raise self.rev_missing(rev)
         tok, exp = self.state.issue_token(kind, (rtype, repo, rev))
-        self.send(200, {"accessToken": tok, "exp": exp, "casUrl": self.state.base()})
+        cas = self.state.base()
+        self.send(200, {"accessToken": tok, "exp": exp, "casUrl": cas},
+                  headers={"X-Xet-Access-Token": tok, "X-Xet-Token-Expiration": str(exp), "X-Xet-Cas-Url": cas})
+
+    def revision(self, rtype, name, rev):
+        """GET /api/{type}s/{repo}/revision/{rev}: {id, sha, private, siblings: [{rfilename}]}."""
+        repo, _ = self.hub_repo(rtype, name)
+        with self.state.hub_lock:
+            oid = repo.resolve_rev(rev)
+            tree = dict(repo.commits[oid]["tree"]) if oid else None
+        if oid is None:
+            raise self.rev_missing(rev)
+        sib = []
+        for p in sorted(tree):
+            e = tree[p]
+            if e["lfs"]:
+                fh, size, sha = self.lfs_info(e)
+                sib.append({"rfilename": p, "size": size, "lfs": {"sha256": sha, "size": size}, "xetHash": fh})
+            else:
+                sib.append({"rfilename": p, "size": len(e["content"]), "blobId": e["oid"]})
+        self.send(200, {"id": name, "sha": oid, "private": repo.private, "siblings": sib})
+
+    def json_body(self, what):
+        try:
+            v = json.loads(self.body() or b"null")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise HTTPError(400, "invalid %s: %s" % (what, e))
+        if not isinstance(v, dict):
+            raise HTTPError(400, "invalid %s: a JSON object is expected" % what)
+        return v
+
+    def preupload(self, rtype, name, rev):
+        """POST /api/{type}s/{repo}/preupload/{rev} {files: [{path, size, sample}], gitAttributes?}
+        -> {files: [{path, uploadMode: lfs|regular, shouldIgnore, oid?}], commitOid}. lfs: tracked by
+        .gitattributes (the request's, else the revision's), REGULAR_MAX bytes or more, or a binary
+        sample (a NUL byte, or not UTF-8); oid: the current file's (SHA-256 or git blob SHA-1)."""
+        repo, _ = self.hub_repo(rtype, name, "write")
+        req = self.json_body("preupload payload")
+        files = req.get("files")
+        if not isinstance(files, list):
+            raise HTTPError(400, "invalid preupload payload: files must be a list")
+        with self.state.hub_lock:
+            oid = repo.resolve_rev(rev)
+            tree = repo.commits[oid]["tree"] if oid else None
+        if oid is None:
+            raise self.rev_missing(rev)
+        ga = req.get("gitAttributes")
+        if not isinstance(ga, str):
+            cur = tree.get(".gitattributes")
+            ga = cur["content"].decode("utf-8", "replace") if cur and not cur["lfs"] else ""
+        pats = lfs_patterns(ga)
+        out = []
+        import base64
+        for f in files:
+            if not isinstance(f, dict) or not valid_repo_path(f.get("path")) or not isinstance(f.get("size"), int):
+                raise HTTPError(400, "invalid preupload payload: each file needs a path and a size")
+            try:
+                sample = base64.b64decode(f.get("sample") or "", validate=True)
+            except ValueError:
+                raise HTTPError(400, "invalid preupload payload: sample of %s is not base64" % f["path"])
+            lfs = f["size"] > 0 and (lfs_tracked(f["path"], pats) or f["size"] >= REGULAR_MAX or looks_binary(sample))
+            e = {"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False}
+            cur = tree.get(f["path"])
+            if cur:
+                e["oid"] = self.lfs_info(cur)[2] if cur["lfs"] else cur["oid"]
+            out.append(e)
+        self.send(200, {"files": out, "commitOid": oid})
+
+    def lfs_batch(self, rtype, name):
+        """POST /{repo}.git/info/lfs/objects/batch (Git LFS batch API). upload with "xet" in
+        transfers: {transfer: xet, objects, hash_algo: sha256}; an object the CAS already has (a
+        registered file with that SHA-256 and size) has no actions (nothing to upload); the others an
+        upload action whose href is the xet-write-token URL and whose header holds X-Xet-Cas-Url,
+        X-Xet-Access-Token, X-Xet-Token-Expiration, X-Xet-Session-Id (what HF's clients read).
+        Without "xet" every object not there gets a 422 error (this double stores Xet only).
+        download: basic, a signed URL per known object, a 404 error per unknown one."""
+        req = self.json_body("LFS batch request")
+        op, objs = req.get("operation"), req.get("objects")
+        if op not in ("upload", "download") or not isinstance(objs, list):
+            raise HTTPError(422, "operation must be upload or download, objects a list")
+        repo, _ = self.hub_repo(rtype, name, "write" if op == "upload" else "read")
+        st = self.state
+        ref = ((req.get("ref") or {}).get("name") or "main")
+        ref = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else ref
+        with st.hub_lock:
+            if ref not in repo.branches:
+                ref = "main"
+        transfers = req.get("transfers") or ["basic"]
+        xet = op == "upload" and "xet" in transfers
+        out, action = [], None
+        for o in objs:
+            if not isinstance(o, dict) or not isinstance(o.get("oid"), str) or not re.fullmatch(r"[0-9a-f]{64}", o["oid"]) \
+                    or not isinstance(o.get("size"), int) or o["size"] < 0:
+                raise HTTPError(422, "each object needs a SHA-256 oid (64 lower-case hex digits) and a size")
+            obj = {"oid": o["oid"], "size": o["size"]}
+            with st.store.lock:
+                fh = st.store.sha_index.get(o["oid"])
+            have = fh is not None and st.store.file_size(fh) == o["size"]
+            if op == "download":
+                if have:
+                    obj.update(authenticated=True, actions={"download": {"href": st.signed_bytes_url(fh),
+                                                                         "expires_in": st.args.url_ttl}})
+                else:
+                    obj["error"] = {"code": 404, "message": "Object does not exist"}
+            elif not have and not xet:
+                obj["error"] = {"code": 422, "message": "this test double stores Xet only: send transfers [\"xet\"]"}
+            elif not have:
+                if action is None:
+                    tok, exp = st.issue_token("write", (rtype, name, ref))
+                    action = {"href": "%s/api/%s/%s/xet-write-token/%s" % (st.base(), rtype, name,
+                                                                          urllib.parse.quote(ref, safe="")),
+                              "header": {"X-Xet-Cas-Url": st.base(), "X-Xet-Access-Token": tok,
+                                         "X-Xet-Token-Expiration": str(exp), "X-Xet-Session-Id": secrets.token_hex(16)},
+                              "expires_in": st.args.token_ttl}
+                obj.update(authenticated=True, actions={"upload": action})
+            out.append(obj)
+        self.send(200, {"transfer": "xet" if xet else "basic", "objects": out, "hash_algo": "sha256"},
+                  ctype="application/vnd.git-lfs+json")
+
+    def commit(self, rtype, name, rev, q):
+        """POST /api/{type}s/{repo}/commit/{branch}[?create_pr=1], NDJSON: a header line {"key":
+        "header", "value": {summary, description?, parentCommit?}} then operations: file {path,
+        content, encoding: base64|utf-8} (a regular file: under REGULAR_MAX bytes, not binary),
+        lfsFile {path, algo: sha256, oid, size} (the CAS must hold a file with that SHA-256 and size:
+        the SHA-256 metadata of an uploaded shard links it to its Xet file; else 400, the Hub's
+        "LFS pointer pointed to a file that does not exist"), deletedFile {path}, deletedFolder
+        {path}. parentCommit other than the branch head: 412. -> {success, commitOid, commitUrl,
+        hookOutput[, pullRequestUrl]}; the files resolve at once."""
+        import base64
+        repo, _ = self.hub_repo(rtype, name, "write")
+        st = self.state
+        create_pr = (q.get("create_pr") or ["0"])[0] in ("1", "true", "True")
+        try:
+            lines = [json.loads(x) for x in (self.body() or b"").decode("utf-8").splitlines() if x.strip()]
+        except (ValueError, UnicodeDecodeError) as e:
+            raise HTTPError(400, "invalid commit payload (NDJSON expected): %s" % e)
+        if not lines or not isinstance(lines[0], dict) or lines[0].get("key") != "header" \
+                or not isinstance(lines[0].get("value"), dict):
+            raise HTTPError(400, "invalid commit payload: the first line must be the header")
+        header = lines[0]["value"]
+        summary = header.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            raise HTTPError(400, "invalid commit payload: the header needs a summary")
+        ops = []
+        for k, ln in enumerate(lines[1:], 2):
+            v = ln.get("value") if isinstance(ln, dict) else None
+            if not isinstance(v, dict) or ln.get("key") not in ("file", "lfsFile", "deletedFile", "deletedFolder"):
+                raise HTTPError(400, "invalid commit payload: line %d: unsupported operation %r" % (
+                    k, ln.get("key") if isinstance(ln, dict) else ln))
+            if not valid_repo_path(v.get("path")) and not (ln["key"] == "deletedFolder" and isinstance(v.get("path"), str)):
+                raise HTTPError(400, "Invalid path %r" % v.get("path"))
+            key = ln["key"]
+            if key == "file":
+                enc = v.get("encoding", "utf-8")
+                c = v.get("content")
+                if not isinstance(c, str) or enc not in ("utf-8", "base64"):
+                    raise HTTPError(400, "invalid commit payload: line %d: file needs content (utf-8 or base64)" % k)
+                try:
+                    data = base64.b64decode(c, validate=True) if enc == "base64" else c.encode("utf-8")
+                except ValueError:
+                    raise HTTPError(400, "invalid commit payload: line %d: content is not base64" % k)
+                if len(data) >= REGULAR_MAX:
+                    raise HTTPError(400, "Your push was rejected because it contains files larger than 10 MiB. Please use "
+                                         "https://git-lfs.github.com/ to store large files. Offending file: - %s" % v["path"])
+                if b"\0" in data:
+                    raise HTTPError(400, "Your push was rejected because it contains binary files. Please use "
+                                         "https://huggingface.co/docs/hub/xet to store binary files. Offending file: - %s"
+                                    % v["path"])
+                ops.append(("file", v["path"], regular_entry(data)))
+            elif key == "lfsFile":
+                if v.get("oldPath") is not None:
+                    raise HTTPError(400, "invalid commit payload: line %d: lfsFile oldPath (rename) is not supported "
+                                         "by this double" % k)
+                oid, size = v.get("oid"), v.get("size")
+                if v.get("algo") != "sha256" or not isinstance(oid, str) or not re.fullmatch(r"[0-9a-f]{64}", oid) \
+                        or not isinstance(size, int):
+                    raise HTTPError(400, "invalid commit payload: line %d: lfsFile needs algo sha256, a SHA-256 oid "
+                                         "and a size" % k)
+                with st.store.lock:
+                    fh = st.store.sha_index.get(oid)
+                if fh is None or st.store.file_size(fh) != size:
+                    msg = DANGLING_LFS % v["path"]
+                    raise HTTPError(400, msg, {"X-Error-Message": msg})
+                ops.append(("lfs", v["path"], {"lfs": True, "xet": fh, "sha256": oid, "size": size}))
+            else:
+                ops.append((key, v["path"].strip("/"), None))
+        with st.hub_lock:
+            if rev not in repo.branches:
+                raise self.rev_missing(rev)
+            head = repo.branches[rev]
+            parent = header.get("parentCommit")
+            if parent is not None and parent not in repo.commits:
+                raise HTTPError(400, "parentCommit %r is not a commit of %s" % (parent, name))
+            if parent is not None and not create_pr and parent != head:
+                raise HTTPError(412, "A commit has happened since. Please refresh and try again.")
+            base = parent if create_pr and parent else head
+            tree = dict(repo.commits[base]["tree"])
+            for kind, path, e in ops:
+                if kind == "deletedFile":
+                    if path not in tree:
+                        raise HTTPError(404, "Entry not found: %s" % path, {"X-Error-Code": "EntryNotFound"})
+                    del tree[path]
+                elif kind == "deletedFolder":
+                    for p in [p for p in tree if p.startswith(path + "/") or not path]:
+                        del tree[p]
+                else:
+                    tree[path] = e
+            oid = repo.add_commit(tree, base, summary)
+            out = {"success": True, "commitOid": oid, "hookOutput": "",
+                   "commitUrl": "%s/%s%s/commit/%s" % (st.base(), repo.prefix(), name, oid)}
+            if create_pr:
+                repo.prs += 1
+                repo.branches["refs/pr/%d" % repo.prs] = oid
+                out["pullRequestUrl"] = "%s/%s%s/discussions/%d" % (st.base(), repo.prefix(), name, repo.prs)
+            else:
+                repo.branches[rev] = oid
+        self.send(200, out)
 
     # ---- CAS
     def reconstruction(self, ver, fh):
@@ -1359,30 +2104,53 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def bytes_get(self, fh):
-        """The whole file, reassembled here (the Location of a resolve). Not the CAS protocol."""
+    def bytes_get(self, fh, q):
+        """The whole file or a Range of it, reassembled here: the Location of a resolve (an expiring
+        signed URL, as the Hub's CDN). Not the CAS protocol."""
         st = self.state
-        f = st.store.file(self.hexarg(fh))
+        fh = self.hexarg(fh)
+        try:
+            exp, sig = int(q["Expires"][0]), q["Signature"][0]
+        except (KeyError, ValueError, IndexError):
+            raise HTTPError(403, "missing or malformed signature parameters")
+        if not hmac.compare_digest(sig, st.sign("/_bytes/" + fh, "", exp)):
+            raise HTTPError(403, "bad signature")
+        if exp < time.time():
+            raise HTTPError(403, "URL expired")
+        f = st.store.file(fh)
         if f is None:
             raise HTTPError(404, "no such file")
-        if self.command == "HEAD":
-            return self.send_head_len(sum(t[3] for t in f["terms"]))
-        out = bytearray()
-        cache = {}
-        for xh, s, e, _ in f["terms"]:
-            if xh not in cache:
-                cache[xh] = st.store.read_xorb(xh)
-                if cache[xh] is None:
-                    raise HTTPError(500, "xorb missing")
-            data = cache[xh]
-            offs, hdrs, _ = st.store.layout(xh)
-            for i in range(s, e):
-                sch, clen, ulen = hdrs[i]
-                out += decode_chunk(sch, data[offs[i] + 8:offs[i] + 8 + clen], ulen)
-        self.send(200, bytes(out), ctype="application/octet-stream")
+        size = sum(t[3] for t in f["terms"])
+
+        def get(a, b):  # bytes [a, b] of the file: only the chunks that hold them decoded
+            out, pos, cache = bytearray(), 0, {}
+            for xh, s, e, n in f["terms"]:
+                if pos > b:
+                    break
+                if pos + n <= a:
+                    pos += n
+                    continue
+                if xh not in cache:
+                    cache.clear()
+                    cache[xh] = st.store.read_xorb(xh)
+                    if cache[xh] is None:
+                        raise HTTPError(500, "xorb missing")
+                data = cache[xh]
+                offs, hdrs, _ = st.store.layout(xh)
+                for i in range(s, e):
+                    sch, clen, ulen = hdrs[i]
+                    if pos + ulen > a and pos <= b:
+                        d = decode_chunk(sch, data[offs[i] + 8:offs[i] + 8 + clen], ulen)
+                        out += d[max(0, a - pos):b + 1 - pos]
+                    pos += ulen
+            return bytes(out)
+        self.send_ranged(get, "application/octet-stream", {"ETag": '"%s"' % (f.get("sha256") or fh)}, size=size)
 
     # ---- uploads (phase 2)
     def xorb_upload(self, prefix, xh):
+        """POST /v1/xorbs/default/{hash}: every chunk decoded and hashed again, the Merkle hash of
+        the chunks must be the name; then stored (written to a temporary file first, which the Node
+        verifier reads)."""
         raw = self.body()
         self.check_cas_auth("write")
         if prefix != "default":
@@ -1395,31 +2163,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.state.take("upload-ansi"):  # raw terminal controls in an error body
             return self.send(400, b"bad xorb \x1b]0;owned\x07\x1b[2J\x1b[1Ahidden\r\xc2\x9b31m", ctype="text/plain",
                              fault="upload-ansi")
-        try:
-            offs, hdrs = xorb_records(raw)
-            nodes = []
-            for i, (sch, clen, ulen) in enumerate(hdrs):
-                d = decode_chunk(sch, raw[offs[i] + 8:offs[i] + 8 + clen], ulen)
-                nodes.append((chunk_hash(d), ulen))
-        except (FormatError, IndexError, struct.error) as e:
-            raise HTTPError(400, "bad xorb: %s" % e)
-        if not nodes:
-            raise HTTPError(400, "empty xorb")
-        if offs[-1] > 64 * 1024 * 1024:
+        if len(raw) > 65 * 1024 * 1024:
             raise HTTPError(400, "xorb larger than 64 MiB")
-        got = hash_to_str(merkle_root(nodes))
-        if got != xh:
-            raise HTTPError(400, "xorb hash mismatch: body hashes to %s" % got)
         st = self.state
-        inserted = st.store.xorb_path(xh) is None
-        if inserted:
-            p = os.path.join(st.store.root, "xorbs", xh + ".xorb")
-            tmp = p + ".tmp%d" % threading.get_ident()
-            with open(tmp, "wb") as f:
-                f.write(raw)
-            os.replace(tmp, p)
-            with st.store.lock:
-                st.store.xorb_paths[xh] = p
+        xd = os.path.join(st.store.root, "xorbs")
+        tmp = os.path.join(xd, ".upload-%s-%s" % (xh, secrets.token_hex(6)))
+        with open(tmp, "wb") as f:
+            f.write(raw)
+        try:
+            try:
+                got, chunks, end = st.verifier.xorb(tmp, raw)
+            except FormatError as e:
+                raise HTTPError(400, "bad xorb: %s" % e)
+            if end > 64 * 1024 * 1024:
+                raise HTTPError(400, "xorb larger than 64 MiB")
+            if hash_to_str(got) != xh:
+                raise HTTPError(400, "xorb hash mismatch: body hashes to %s" % hash_to_str(got))
+            inserted = st.store.xorb_path(xh) is None
+            if inserted:
+                p = os.path.join(xd, xh + ".xorb")
+                os.replace(tmp, p)
+                tmp = None
+                with st.store.lock:
+                    st.store.xorb_paths[xh] = p
+                    st.store.verified[xh] = chunks
+        finally:
+            if tmp:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
         self.send(200, {"was_inserted": inserted})
 
     def shard_upload(self):
@@ -1449,36 +2222,91 @@ class Handler(http.server.BaseHTTPRequestHandler):
                   fault=None if status == "ok" else status)
 
     def shard_register(self, raw):
-        """Validates and registers an upload shard; returns 0 (existed) or 1, or raises HTTPError(400)."""
+        """Validates and registers an upload shard; returns 0 (existed) or 1, or raises HTTPError(400).
+        Checked as the CAS API requires: at most 64 MiB; every xorb it lists or cites uploaded; its
+        CAS info = the xorbs' real chunks (hashes, sizes, starts, byte totals); per file each term
+        inside its xorb with the right unpacked size, every verification hash (flag 0x80000000,
+        required) recomputed, the file hash = the Merkle file hash of its chunks, and a SHA-256
+        metadata extension (0x40000000) = the SHA-256 of the file's bytes (its xorbs decoded)."""
+        st = self.state
+        store, ver = st.store, st.verifier
+        if len(raw) > 64 * 1024 * 1024:
+            raise HTTPError(400, "shard larger than 64 MiB")
         try:
             files, xorbs, _ = parse_shard(raw)
         except (FormatError, struct.error) as e:
             raise HTTPError(400, "bad shard: %s" % e)
-        st = self.state
-        for xh in xorbs:
-            if st.store.xorb_path(xh) is None:
-                raise HTTPError(400, "shard lists xorb %s which was not uploaded" % xh)
-        for fh, f in files.items():
-            for xh, s, e, unpacked in f["terms"]:
-                lay = st.store.layout(xh)
-                if lay is None:
-                    raise HTTPError(400, "file %s cites unknown xorb %s" % (fh, xh))
-                if e > len(lay[1]) or sum(h[2] for h in lay[1][s:e]) != unpacked:
-                    raise HTTPError(400, "file %s: term %s[%d,%d) does not match the xorb" % (fh, xh, s, e))
+
+        def bad(msg):
+            raise HTTPError(400, "shard refused: " + msg)
+
+        try:
+            for xh, info in xorbs.items():
+                known = store.chunks_of(xh, ver)
+                if known is None:
+                    bad("its CAS info lists xorb %s, which was not uploaded" % xh)
+                ents = info["chunks"]
+                if len(ents) != len(known):
+                    bad("xorb %s: %d chunks listed, the xorb has %d" % (xh, len(ents), len(known)))
+                pos = 0
+                for i, ((h, b, n), (kh, kn)) in enumerate(zip(ents, known)):
+                    if h != kh or n != kn or b != pos:
+                        bad("xorb %s chunk %d: listed as %s, %d bytes at %d; the xorb has %s, %d bytes at %d"
+                            % (xh, i, hash_to_str(h), n, b, hash_to_str(kh), kn, pos))
+                    pos += n
+                if info["bytes_in_cas"] != pos:
+                    bad("xorb %s: num_bytes_in_cas %d, its chunks add up to %d" % (xh, info["bytes_in_cas"], pos))
+                offs, _, disk = store.layout(xh)
+                if info["bytes_on_disk"] not in (offs[-1], disk):
+                    bad("xorb %s: num_bytes_on_disk %d, the xorb is %d bytes" % (xh, info["bytes_on_disk"], disk))
+            for fh, f in files.items():
+                terms = f["terms"]
+                if f["verif"] is None and terms:
+                    bad("file %s has no verification entries (flag 0x80000000)" % fh)
+                groups, allc, segs = [], [], []
+                for k, (xh, s, e, n) in enumerate(terms):
+                    known = store.chunks_of(xh, ver)
+                    if known is None:
+                        bad("file %s term %d cites xorb %s, which was not uploaded" % (fh, k, xh))
+                    if e > len(known):
+                        bad("file %s term %d: chunks [%d, %d) past the end of xorb %s (%d chunks)"
+                            % (fh, k, s, e, xh, len(known)))
+                    seg = known[s:e]
+                    if sum(c[1] for c in seg) != n:
+                        bad("file %s term %d: %d unpacked bytes, chunks [%d, %d) of xorb %s hold %d"
+                            % (fh, k, n, s, e, xh, sum(c[1] for c in seg)))
+                    groups.append([c[0] for c in seg])
+                    allc += seg
+                    segs.append((xh, s, e))
+                for k, (g, v) in enumerate(zip(ver.verification(groups), f["verif"] or [])):
+                    if g != v:
+                        bad("file %s term %d: verification hash %s, recomputed %s" % (fh, k, hash_to_str(v), hash_to_str(g)))
+                got = hash_to_str(ver.merkle(allc, file=True))
+                if got != fh:
+                    bad("file hash %s, the Merkle file hash of its chunks is %s" % (fh, got))
+                if f["sha256"] is not None:
+                    sha = ver.sha256(store, segs) if segs else hashlib.sha256(b"").hexdigest()
+                    if sha != f["sha256"]:
+                        bad("file %s: SHA-256 metadata %s, its bytes hash to %s" % (fh, f["sha256"], sha))
+        except FormatError as e:  # a stored xorb the verifier could not read
+            raise HTTPError(500, "stored xorb unreadable: %s" % e)
         name = hashlib.sha256(raw).hexdigest()
-        p = os.path.join(st.store.root, "shards", name + ".shard")
+        p = os.path.join(store.root, "shards", name + ".shard")
         existed = os.path.exists(p)
         if not existed:
-            with open(p + ".tmp", "wb") as f:
+            tmp = p + ".tmp%d" % threading.get_ident()
+            with open(tmp, "wb") as f:
                 f.write(raw)
-            os.replace(p + ".tmp", p)
-        with st.store.lock:
+            os.replace(tmp, p)
+        with store.lock:
             for k, v in files.items():
-                st.store.files.setdefault(k, v)
+                store.files.setdefault(k, v)
+                if v.get("sha256"):
+                    store.sha_index[v["sha256"]] = k
             for k, v in xorbs.items():
-                st.store.cas.setdefault(k, v)
+                store.cas.setdefault(k, v)
                 for ch, _, _ in v["chunks"]:
-                    st.store.chunk_index.setdefault(ch, k)
+                    store.chunk_index.setdefault(ch, k)
         return 0 if existed else 1
 
     def dedup(self, prefix, ch):
@@ -1546,7 +2374,14 @@ def main(argv=None):
     ap.add_argument("--files", help="JSON file: {\"TYPE/REPO[@REV]/PATH\": \"FILEHASH\", ...}")
     ap.add_argument("--fault", action="append", default=[], metavar="NAME[:COUNT]",
                     help="COUNT default 1; -1 = unlimited. Names: " + ", ".join(FAULTS))
-    ap.add_argument("--hf-token", help="require Authorization: Bearer T on the token endpoint")
+    ap.add_argument("--hf-token", help="the admin Hub token: may read and write every repo (without it and "
+                                       "without --user, every request may)")
+    ap.add_argument("--user", action="append", default=[], metavar="TOKEN=[read|write:TYPE/REPO,...]",
+                    help="a Hub token with these grants only (empty: a valid token with access to nothing)")
+    ap.add_argument("--repo", action="append", default=[], metavar="TYPE/REPO[:public]",
+                    help="a repo (private unless :public); models/acme/demo and the --file repos always exist")
+    ap.add_argument("--verifier", choices=("auto", "node", "python"), default="auto",
+                    help="upload verification: HF's code under Node (tests/hubverify.mjs), or pure Python")
     ap.add_argument("--token-ttl", type=int, default=3600)
     ap.add_argument("--url-ttl", type=int, default=3600, help="lifetime of signed xorb URLs (s)")
     ap.add_argument("--max-ranges-per-url", type=int, default=0)
@@ -1566,14 +2401,28 @@ def main(argv=None):
                 m = json.load(f)
             for k, v in m.items():
                 specs.append("%s=%s" % (k, v["hash"] if isinstance(v, dict) else v))
+        for u in args.user:
+            tok, user = parse_user_spec(u)
+            st.users[tok] = user
+        st.add_repo("models", "acme/demo")  # the repo the CLI tests use
+        for r in args.repo:
+            spec, _, vis = r.partition(":")
+            t, _, name = spec.partition("/")
+            if t not in REPO_TYPES or not name or vis not in ("", "public", "private"):
+                raise ValueError("--repo wants TYPE/REPO[:public]: %r" % r)
+            st.add_repo(REPO_TYPES[t], name).private = vis != "public"
         for s in specs:
             key, fh = parse_file_spec(s)
-            st.repo_files[key] = fh
+            st.add_file(key, fh)
         for fs in args.fault:
             name, _, cnt = fs.partition(":")
             st.set_fault(name, int(cnt) if cnt else 1)
     except ValueError as e:
         ap.error(str(e))
+    if args.verifier == "auto" and os.environ.get("CI") == "true" and not oracle_ready(oracle_work()) and (
+            shutil.which("node") is None or not os.path.isfile(os.path.join(oracle_source(), "lib", "wasm.mjs"))):
+        ap.error("CI=true: uploads are verified with Node and the oracle (%s), which are missing" % oracle_source())
+    st.verifier.start()
     Handler.state = st
     httpd = Server(("127.0.0.1", args.port), Handler)
     st.port = httpd.server_address[1]
@@ -1583,7 +2432,7 @@ def main(argv=None):
             f.write("%d\n" % st.port)
         os.replace(tmp, args.port_file)
     print("listening on http://127.0.0.1:%d" % st.port, flush=True)
-    log("%d files, %d xorbs, %d repo files" % (len(store.files), len(store.xorb_paths), len(st.repo_files)))
+    log("%d files, %d xorbs, %d repos" % (len(store.files), len(store.xorb_paths), len(st.repos)))
 
     def stop(*_):
         threading.Thread(target=httpd.shutdown, daemon=True).start()
@@ -1594,6 +2443,7 @@ def main(argv=None):
         httpd.serve_forever(poll_interval=0.2)
     finally:
         httpd.server_close()
+        st.verifier.stop()
     return 0
 
 

@@ -6,7 +6,10 @@
 Part 1 (always): builds a synthetic store in a temp dir (uncompressed chunks, hashes computed
 with hubserver's BLAKE3, one shard with footer, one without, one xorb with a XETBLOB tail),
 starts the server and exercises every endpoint and every fault with http.client, comparing
-reconstructed bytes with the known data.
+reconstructed bytes with the known data: Hub tokens and repo scopes, resolve (302, the
+xet-fileinfo JSON, Range), every upload refusal (a shard with a wrong verification hash, file
+hash, SHA-256, CAS info, ...), preupload, the LFS batch and the NDJSON commit; the upload checks
+run again with --verifier python when the server verifies with Node.
 Part 2 (--oracle DIR, needs node and an `npm ci`-ed copy of /work/shared/oracle): builds a store
 with Hugging Face's own upload code (mkfixture.py), then downloads through the server with HF's
 XetBlob (oracle_live.mjs, real HTTP, multipart) and reconstructs the server's v2 and v1 (converted)
@@ -67,14 +70,15 @@ def xorb_hash(chunks):
 
 
 def shard_bytes(files, xorbs, footer):
-    """files: [(fh_raw, [(xorb_raw, s, e, n, verif)], sha_raw|None)]; xorbs: [(xh_raw, chunks, disk)]"""
+    """files: [(fh_raw, [(xorb_raw, s, e, n, verif|None)], sha_raw|None)]; xorbs: [(xh_raw, chunks, disk)]"""
     out = bytearray(H.SHARD_TAG + struct.pack("<QQ", 2, 200 if footer else 0))
     for fh, terms, sha in files:
-        flags = 0x80000000 | (0x40000000 if sha else 0)
+        verif = all(t[4] is not None for t in terms)  # a term verification None: no verification section
+        flags = (0x80000000 if verif else 0) | (0x40000000 if sha else 0)
         out += fh + struct.pack("<IIQ", flags, len(terms), 0)
         for xh, s, e, n, _ in terms:
             out += xh + struct.pack("<IIII", 0, n, s, e)
-        for t in terms:
+        for t in terms if verif else ():
             out += t[4] + bytes(16)
         if sha:
             out += sha + bytes(16)
@@ -292,7 +296,8 @@ def part1():
     files_json = os.path.join(tmp, "files.json")
     with open(files_json, "w") as f:
         json.dump({"datasets/org/ds@v1.0/data/f2.bin": f2h, "spaces/org/sp/app/f3.bin": {"hash": f3h}}, f)
-    srv = Srv(store, ["--hf-token", "hf_secret", "--file", "models/org/model/weights/f1.bin=" + f1h,
+    srv = Srv(store, ["--hf-token", "hf_secret", "--user", "hf_ro=read:models/org/model", "--user", "hf_nobody=",
+                      "--repo", "models/org/public:public", "--file", "models/org/model/weights/f1.bin=" + f1h,
                       "--file", "models/org/model@refs%2Fpr%2F1/f1.bin=" + f1h,
                       "--file", "models/org/model/empty.txt=" + eh,
                       "--files", files_json, "--fault", "token-expired:1"])
@@ -311,30 +316,71 @@ def run_part1(srv, data, xorbs, all_chunks, store):
     eh, _ = data["empty"]
     hub = {"Authorization": "Bearer hf_secret"}
 
-    # ---- hub resolve
+    # ---- hub resolve (private repos: the admin Hub token, --hf-token hf_secret)
     for method in ("HEAD", "GET"):
-        s, r, b = srv.req(method, "/org/model/resolve/main/weights/f1.bin")
+        s, r, b = srv.req(method, "/org/model/resolve/main/weights/f1.bin", hub)
+        oid = r.getheader("X-Repo-Commit") or ""
         check(s == 302 and r.getheader("X-Xet-Hash") == f1h and r.getheader("X-Linked-Size") == str(len(f1)),
               "%s resolve model -> 302 X-Xet-Hash X-Linked-Size" % method)
-        check(r.getheader("Link", "").startswith("<%s/api/models/org/model/xet-read-token/main>; rel=\"xet-auth\""
-                                                % srv.base), "resolve Link xet-auth")
-        check(r.getheader("ETag") == '"%s"' % hashlib.sha256(f1).hexdigest(), "resolve ETag = sha256")
+        check(re.fullmatch("[0-9a-f]{40}", oid) and r.getheader("Link", "").startswith(
+            "<%s/api/models/org/model/xet-read-token/%s>; rel=\"xet-auth\", <%s/v1/reconstructions/%s>; "
+            "rel=\"xet-reconstruction-info\"" % (srv.base, oid, srv.base, f1h))
+            and r.getheader("X-Xet-Refresh-Route") == "/api/models/org/model/xet-read-token/" + oid,
+            "resolve Link xet-auth (the resolved commit) + xet-reconstruction-info, X-Xet-Refresh-Route")
+        check(r.getheader("ETag") == r.getheader("X-Linked-ETag") == '"%s"' % hashlib.sha256(f1).hexdigest(),
+              "resolve ETag = X-Linked-ETag = sha256")
         loc = r.getheader("Location")
     s, r, b = srv.req("GET", loc)
     check(s == 200 and b == f1, "Location serves the file bytes")
-    s, r, b = srv.req("HEAD", "/datasets/org/ds/resolve/v1.0/data/f2.bin")
+    n1 = len(f1)
+    for rg, (a, z) in (("bytes=0-0", (0, 0)), ("bytes=70000-200000", (70000, 200000)), ("bytes=-5", (n1 - 5, n1 - 1)),
+                       ("bytes=%d-" % (n1 - 100), (n1 - 100, n1 - 1)), ("bytes=5-%d" % (n1 + 99), (5, n1 - 1))):
+        s, r, b = srv.req("GET", loc, {"Range": rg})
+        check(s == 206 and b == f1[a:z + 1] and r.getheader("Content-Range") == "bytes %d-%d/%d" % (a, z, n1),
+              "Location honours Range %s: 206 + Content-Range" % rg)
+    s, r, b = srv.req("GET", loc, {"Range": "bytes=%d-" % n1})
+    check(s == 416 and r.getheader("Content-Range") == "bytes */%d" % n1, "Location: a Range past the end -> 416")
+    check(srv.req("GET", loc.split("?")[0])[0] == 403 and srv.req("GET", loc.replace("Signature=", "Signature=0"))[0] == 403,
+          "Location without or with a bad signature -> 403")
+    s, r, b = srv.req("GET", "/org/model/resolve/main/weights/f1.bin",
+                      dict(hub, Accept="application/vnd.xet-fileinfo+json, */*", Range="bytes=0-0"))
+    try:
+        j = json.loads(b)
+    except ValueError:
+        j = {}
+    check(s == 200 and r.getheader("Content-Type") == "application/vnd.xet-fileinfo+json" and j == {
+        "hash": f1h, "size": n1, "etag": hashlib.sha256(f1).hexdigest(), "refreshUrl": "%s/api/models/org/model/"
+        "xet-read-token/%s" % (srv.base, oid), "reconstructionUrl": "%s/v1/reconstructions/%s" % (srv.base, f1h)}
+        and r.getheader("X-Xet-Hash") == f1h and r.getheader("X-Linked-Size") == str(n1),
+        "Accept: application/vnd.xet-fileinfo+json -> 200 {hash, size, etag, refreshUrl, reconstructionUrl} + headers")
+    s, r, b = srv.req("GET", "/org/model/resolve/main/.gitattributes", dict(hub, Range="bytes=0-0"))
+    check(s == 206 and b == b"*" and r.getheader("Content-Range", "").startswith("bytes 0-0/")
+          and r.getheader("X-Xet-Hash") is None and r.getheader("X-Repo-Commit") == oid,
+          "a regular file (the first commit's .gitattributes): its bytes, Range honoured, no X-Xet-Hash")
+    s, r, b = srv.req("HEAD", "/datasets/org/ds/resolve/v1.0/data/f2.bin", hub)
     check(s == 302 and r.getheader("X-Xet-Hash") == f2h, "resolve dataset @rev (--files)")
-    check("/api/datasets/org/ds/xet-read-token/v1.0>" in r.getheader("Link"), "dataset Link uses rev")
-    s, r, b = srv.req("HEAD", "/spaces/org/sp/resolve/main/app/f3.bin")
+    check("/api/datasets/org/ds/xet-read-token/%s>" % r.getheader("X-Repo-Commit") in r.getheader("Link"),
+          "dataset Link: the read token of v1.0's commit")
+    s, r, b = srv.req("HEAD", "/spaces/org/sp/resolve/main/app/f3.bin", hub)
     check(s == 302 and r.getheader("X-Xet-Hash") == f3h, "resolve space")
-    s, r, b = srv.req("HEAD", "/org/model/resolve/refs%2Fpr%2F1/f1.bin")
+    s, r, b = srv.req("HEAD", "/org/model/resolve/refs%2Fpr%2F1/f1.bin", hub)
     check(s == 302 and r.getheader("X-Xet-Hash") == f1h, "resolve with encoded rev refs/pr/1")
-    s, r, b = srv.req("HEAD", "/org/model/resolve/main/empty.txt")
+    s, r, b = srv.req("HEAD", "/org/model/resolve/%s/weights/f1.bin" % oid, hub)
+    check(s == 302 and r.getheader("X-Xet-Hash") == f1h, "resolve at a commit oid")
+    s, r, b = srv.req("HEAD", "/org/model/resolve/main/empty.txt", hub)
     check(s == 302 and r.getheader("X-Linked-Size") == "0", "resolve empty file")
-    s, r, b = srv.req("GET", "/org/model/resolve/main/nope.bin")
-    check(s == 404, "resolve unknown file -> 404")
-    s, r, b = srv.req("GET", "/org/model/resolve/dev/weights/f1.bin")
-    check(s == 404, "resolve unknown rev -> 404")
+    s, r, b = srv.req("GET", "/org/model/resolve/main/nope.bin", hub)
+    check(s == 404 and r.getheader("X-Error-Code") == "EntryNotFound" and r.getheader("X-Repo-Commit") == oid,
+          "resolve unknown file -> 404 EntryNotFound + X-Repo-Commit")
+    s, r, b = srv.req("GET", "/org/model/resolve/dev/weights/f1.bin", hub)
+    check(s == 404 and r.getheader("X-Error-Code") == "RevisionNotFound", "resolve unknown rev -> 404 RevisionNotFound")
+    s, r, b = srv.req("HEAD", "/org/model/resolve/main/weights/f1.bin")
+    check(s == 401 and r.getheader("X-Error-Code") == "RepoNotFound", "resolve a private repo anonymously -> 401 RepoNotFound")
+    for who, want in (("hf_ro", 302), ("hf_nobody", 404)):
+        s, r, b = srv.req("HEAD", "/org/model/resolve/main/weights/f1.bin", {"Authorization": "Bearer " + who})
+        check(s == want, "resolve with %s -> %d" % (who, want))
+    s, r, b = srv.req("HEAD", "/org/nothing/resolve/main/x.bin", hub)
+    check(s == 404 and r.getheader("X-Error-Code") == "RepoNotFound", "resolve an unknown repo -> 404 RepoNotFound")
 
     # ---- tokens
     s, b = srv.json("GET", "/api/models/org/model/xet-read-token/main")
@@ -351,9 +397,29 @@ def run_part1(srv, data, xorbs, all_chunks, store):
           and b["exp"] > time.time() + 60, "token JSON {accessToken, exp, casUrl}")
     tok = b["accessToken"]
     auth = {"Authorization": "Bearer " + tok}
+    s, r, b = srv.req("GET", "/api/models/org/model/xet-read-token/main", hub)
+    j = json.loads(b)
+    check(r.getheader("X-Xet-Access-Token") == j["accessToken"] and r.getheader("X-Xet-Cas-Url") == srv.base
+          and r.getheader("X-Xet-Token-Expiration") == str(j["exp"]), "token headers X-Xet-Access-Token, -Cas-Url, -Token-Expiration")
     s, b = srv.json("GET", "/api/datasets/org/ds/xet-write-token/v1.0", hub)
     check(s == 200, "write token")
     wtok = b["accessToken"]
+    # scoped Hub tokens: hf_ro may read org/model only, hf_nobody nothing; unknown repos and revisions
+    ro, nobody = {"Authorization": "Bearer hf_ro"}, {"Authorization": "Bearer hf_nobody"}
+    for hdr, url, want, what in (
+            (ro, "/api/models/org/model/xet-read-token/main", 200, "hf_ro: read token of org/model"),
+            (ro, "/api/models/org/model/xet-write-token/main", 403, "hf_ro: no write token (403)"),
+            (ro, "/api/datasets/org/ds/xet-read-token/v1.0", 404, "hf_ro: another private repo is not found (404)"),
+            (nobody, "/api/models/org/model/xet-read-token/main", 404, "hf_nobody: org/model not found (404)"),
+            (nobody, "/api/models/acme/demo/xet-read-token/main", 404, "hf_nobody: acme/demo not found (404)"),
+            ({}, "/api/models/acme/demo/xet-read-token/main", 401, "anonymous: acme/demo -> 401"),
+            (hub, "/api/models/org/nothing/xet-read-token/main", 404, "an unknown repo -> 404, no token"),
+            (hub, "/api/models/org/model/xet-read-token/nope", 404, "an unknown revision -> 404, no token"),
+            (hub, "/api/models/org/public/xet-read-token/main", 200, "admin: a public repo"),
+            ({}, "/api/models/org/public/xet-read-token/main", 200, "anonymous: read token of a public repo"),
+            ({}, "/api/models/org/public/xet-write-token/main", 403, "anonymous: no write token of a public repo")):
+        s, b = srv.json("GET", url, hdr)
+        check(s == want, "%s (got %d)" % (what, s))
 
     # ---- reconstructions
     for v in (1, 2):
@@ -579,43 +645,105 @@ def run_part1(srv, data, xorbs, all_chunks, store):
           and bad["hashRanges"][0]["nodes"][1:] == good["hashRanges"][0]["nodes"][1:], "fch-lie: one gap node changed")
     srv.control("reset")
 
-    # ---- phase 2: uploads and global dedup
-    wauth = {"Authorization": "Bearer " + wtok}
+    # ---- phase 2: uploads (checked as the CAS API requires), global dedup, the Hub's commit flow
+    content, fh = uploads(srv, tok, wtok, all_chunks)
+    check(srv.json("GET", "/_control/info")[1].get("verifier") in ("node", "python"), "/_control/info names the verifier")
+    global_dedup(srv, auth, all_chunks)
+    hub_commits(srv, hub, content, fh)
+    # persistence: a new server on the same store sees the upload (no Hub token: open mode)
+    s2 = Srv(store)
+    s_, b_ = s2.json("GET", "/api/models/acme/demo/xet-read-token/main")
+    got, _ = download(s2, b_["accessToken"], H.hash_to_str(fh))
+    check(got == content and s2.stop() == 0, "uploaded xorb + shard persisted in the store")
+    # the same upload checks with the pure-Python verifier (what runs without Node and the oracle)
+    if srv.json("GET", "/_control/info")[1].get("verifier") == "node":
+        tmp = tempfile.mkdtemp(prefix="hubpy-")
+        s3 = Srv(tmp, ["--verifier", "python"])
+        try:
+            s_, r_ = s3.json("GET", "/api/models/acme/demo/xet-read-token/main")
+            s_, w_ = s3.json("GET", "/api/models/acme/demo/xet-write-token/main")
+            check(s3.json("GET", "/_control/info")[1].get("verifier") == "python", "--verifier python")
+            uploads(s3, r_["accessToken"], w_["accessToken"], all_chunks, " (python verifier)")
+        finally:
+            check(s3.stop() == 0, "python-verifier server clean exit")
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sha_raw(data):
+    d = hashlib.sha256(data).digest()
+    return b"".join(d[i:i + 8][::-1] for i in range(0, 32, 8))
+
+
+def uploads(srv, tok, wtok, all_chunks, tag=""):
+    """Xorb and shard uploads into srv: what the CAS refuses, then a good upload. Returns the
+    uploaded file (content, raw file hash)."""
+    auth, wauth = {"Authorization": "Bearer " + tok}, {"Authorization": "Bearer " + wtok}
     rnd = random.Random(99)
     new = [rnd.randbytes(rnd.randint(9000, 40000)) for _ in range(4)] + [all_chunks[3]]
     nx = xorb_hash(new)
     nxs = H.hash_to_str(nx)
     body = serialize_xorb(new)
-    s, b = srv.json("POST", "/v1/xorbs/default/" + nxs, auth, body)
-    check(s == 403, "xorb upload with read token -> 403")
-    s, b = srv.json("POST", "/v1/xorbs/default/" + "00" * 32, wauth, body)
-    check(s == 400, "xorb upload with wrong hash -> 400")
-    s, b = srv.json("POST", "/v1/xorbs/default/" + nxs, wauth, body[:-3])
-    check(s == 400, "truncated xorb -> 400")
+    for what, url, hdr, data, want in (
+            ("with a read token -> 403", nxs, auth, body, 403),
+            ("with a wrong hash -> 400", "00" * 32, wauth, body, 400),
+            ("truncated -> 400", nxs, wauth, body[:-3], 400),
+            ("a chunk's byte flipped -> 400", nxs, wauth, body[:100] + bytes([body[100] ^ 1]) + body[101:], 400),
+            ("a chunk header's sizes changed -> 400", nxs, wauth, body[:5] + bytes([body[5] ^ 1]) + body[6:], 400),
+            ("empty -> 400", nxs, wauth, b"", 400)):
+        s, b = srv.json("POST", "/v1/xorbs/default/" + url, hdr, data)
+        check(s == want, "xorb upload %s%s (got %d)" % (what, tag, s))
     s, b = srv.json("POST", "/v1/xorbs/default/" + nxs, wauth, body)
-    check(s == 200 and b == {"was_inserted": True}, "xorb upload -> was_inserted true")
+    check(s == 200 and b == {"was_inserted": True}, "xorb upload -> was_inserted true" + tag)
     s, b = srv.json("POST", "/v1/xorbs/default/" + nxs, wauth, body)
-    check(s == 200 and b == {"was_inserted": False}, "same xorb again -> was_inserted false")
+    check(s == 200 and b == {"was_inserted": False}, "same xorb again -> was_inserted false" + tag)
     content = b"".join(new[1:4]) + b"".join(new)
     cs = new[1:4] + new
     fh = H.blake3(H.merkle_root([(H.chunk_hash(c), len(c)) for c in cs]), bytes(32))
-    terms = [(nx, 1, 4, sum(map(len, new[1:4])), bytes(32)), (nx, 0, 5, len(b"".join(new)), bytes(32))]
+    vh = lambda cc: H.blake3(b"".join(H.chunk_hash(c) for c in cc), H.VERIFICATION_KEY)
+    terms = [(nx, 1, 4, sum(map(len, new[1:4])), vh(new[1:4])), (nx, 0, 5, len(b"".join(new)), vh(new))]
     ghost = H.str_to_hash("ee" * 32)
-    bad_shard = shard_bytes([(fh, [(ghost, 0, 1, 10, bytes(32))], None)], [], False)
-    s, b = srv.json("POST", "/v1/shards", wauth, bad_shard)
-    check(s == 400, "shard citing an unknown xorb -> 400")
-    s, b = srv.json("POST", "/v1/shards", wauth, b"garbage")
-    check(s == 400, "malformed shard -> 400")
-    good_shard = shard_bytes([(fh, terms, None)], [(nx, new, len(body))], False)
+    cas = [(nx, new, len(body))]
+    flip = lambda h: h[:3] + bytes([h[3] ^ 1]) + h[4:]
+    for what, sh in (
+            ("citing an unknown xorb", shard_bytes([(fh, [(ghost, 0, 1, 10, bytes(32))], None)], [], False)),
+            ("malformed", b"garbage"),
+            ("listing a xorb not uploaded", shard_bytes([], [(ghost, new, len(body))], False)),
+            ("without verification entries", shard_bytes([(fh, [t[:4] + (None,) for t in terms], None)], cas, False)),
+            ("with a wrong verification hash", shard_bytes([(fh, [terms[0], terms[1][:4] + (flip(terms[1][4]),)], None)],
+                                                           cas, False)),
+            ("with a wrong file hash", shard_bytes([(flip(fh), terms, None)], cas, False)),
+            ("with a wrong SHA-256", shard_bytes([(fh, terms, sha_raw(content + b"x"))], cas, False)),
+            ("with a wrong unpacked size", shard_bytes([(fh, [terms[0][:3] + (terms[0][3] + 1, terms[0][4]), terms[1]],
+                                                         None)], cas, False)),
+            ("with a chunk range past the xorb", shard_bytes([(fh, [(nx, 1, 6, terms[0][3], terms[0][4])], None)], cas,
+                                                             False)),
+            ("whose CAS info lies about a chunk", shard_bytes([(fh, terms, None)],
+                                                              [(nx, new[:4] + [bytes(len(new[4]))], len(body))], False)),
+            ("whose CAS info lies about the xorb's size", shard_bytes([(fh, terms, None)], [(nx, new, len(body) + 1)],
+                                                                      False))):
+        s, b = srv.json("POST", "/v1/shards", wauth, sh)
+        check(s == 400, "shard %s -> 400%s (got %d %s)" % (what, tag, s, str(b)[:120]))
+    good_shard = shard_bytes([(fh, terms, sha_raw(content))], cas, False)
     s, b = srv.json("POST", "/v1/shards", auth, good_shard)
-    check(s == 403, "shard upload with read token -> 403")
+    check(s == 403, "shard upload with read token -> 403" + tag)
     s, b = srv.json("POST", "/v1/shards", wauth, good_shard)
-    check(s == 200 and b == {"result": 1}, "shard upload -> result 1")
+    check(s == 200 and b == {"result": 1}, "shard upload -> result 1" + tag)
     s, b = srv.json("POST", "/v1/shards", wauth, good_shard)
-    check(s == 200 and b == {"result": 0}, "same shard again -> result 0")
+    check(s == 200 and b == {"result": 0}, "same shard again -> result 0" + tag)
+    s, b = srv.json("POST", "/v1/shards", wauth, shard_bytes([(fh, terms, None)], [], True))
+    check(s == 200, "a shard citing uploaded xorbs only (dedup), with a footer -> 200" + tag)
+    empty = shard_bytes([(bytes(32), [], sha_raw(b""))], [], False)
+    s, b = srv.json("POST", "/v1/shards", wauth, empty)
+    check(s == 200, "an empty file's shard (no terms, all-zero hash) -> 200" + tag)
     got, _ = download(srv, tok, H.hash_to_str(fh))
-    check(got == content, "uploaded file downloads")
-    # global dedup
+    check(got == content, "uploaded file downloads" + tag)
+    return content, fh
+
+
+def global_dedup(srv, auth, all_chunks):
+    rnd = random.Random(99)
+    new = [rnd.randbytes(rnd.randint(9000, 40000)) for _ in range(4)] + [all_chunks[3]]
+    nxs = H.hash_to_str(xorb_hash(new))
     ch = H.chunk_hash(new[2])
     s, r, b = srv.req("GET", "/v1/chunks/default-merkledb/" + H.hash_to_str(ch), auth)
     ok = s == 200
@@ -630,11 +758,101 @@ def run_part1(srv, data, xorbs, all_chunks, store):
     check(s == 404, "global dedup unknown chunk -> 404")
     s, r, b = srv.req("GET", "/v1/chunks/default-merkledb/" + H.hash_to_str(H.chunk_hash(all_chunks[0])), auth)
     check(s == 200, "global dedup finds a chunk of a store shard")
-    # persistence: a new server on the same store sees the upload
-    s2 = Srv(store)
-    s_, b_ = s2.json("GET", "/api/models/a/b/xet-read-token/main")
-    got, _ = download(s2, b_["accessToken"], H.hash_to_str(fh))
-    check(got == content and s2.stop() == 0, "uploaded xorb + shard persisted in the store")
+
+
+def ndjson(*lines):
+    return "\n".join(json.dumps({"key": k, "value": v}) for k, v in lines).encode()
+
+
+def hub_commits(srv, hub, content, fh):
+    """The Hub's upload flow after the CAS upload: preupload, the LFS batch (transfer xet), the
+    NDJSON commit; the committed files resolve at once."""
+    import base64
+    sha = hashlib.sha256(content).hexdigest()
+    jh = dict(hub, **{"Content-Type": "application/json"})
+    nd = dict(hub, **{"Content-Type": "application/x-ndjson"})
+    samples = [("a.txt", b"hello\n", 6, "regular"), ("w.bin", b"tiny text", 9, "lfs"),  # *.bin: .gitattributes
+               ("blob", b"\0\1\2", 3, "lfs"), ("big.txt", b"text", 10 << 20, "lfs"), ("e.txt", b"", 0, "regular"),
+               ("d/u.txt", "é".encode() * 200, 400, "regular")]
+    s, b = srv.json("POST", "/api/models/org/model/preupload/main", jh, json.dumps(
+        {"files": [{"path": p, "size": n, "sample": base64.b64encode(d).decode()} for p, d, n, _ in samples]}).encode())
+    check(s == 200 and [f["uploadMode"] for f in b["files"]] == [m for *_, m in samples]
+          and re.fullmatch("[0-9a-f]{40}", b.get("commitOid", "")), "preupload: upload modes %s"
+          % ([f["uploadMode"] for f in b.get("files", [])] if s == 200 else b))
+    head0 = b.get("commitOid")
+    s, b = srv.json("POST", "/api/models/org/model/preupload/main", {"Authorization": "Bearer hf_ro"}, b'{"files": []}')
+    check(s == 403, "preupload with a read-only Hub token -> 403")
+    lfs = dict(hub, **{"Content-Type": "application/vnd.git-lfs+json", "Accept": "application/vnd.git-lfs+json"})
+    other = hashlib.sha256(b"never uploaded").hexdigest()
+    s, r, b = srv.req("POST", "/org/model.git/info/lfs/objects/batch", lfs, json.dumps({
+        "operation": "upload", "transfers": ["basic", "multipart", "xet"], "hash_algo": "sha_256", "ref": {"name": "main"},
+        "objects": [{"oid": sha, "size": len(content)}, {"oid": other, "size": 14}]}).encode())
+    j = json.loads(b) if s == 200 else {}
+    o = j.get("objects", [{}, {}])
+    up = (o[1].get("actions") or {}).get("upload") or {}
+    check(s == 200 and r.getheader("Content-Type") == "application/vnd.git-lfs+json" and j.get("transfer") == "xet"
+          and o[0] == {"oid": sha, "size": len(content)} and up.get("href", "").endswith("/api/models/org/model/xet-write-token/main")
+          and set(up.get("header", {})) == {"X-Xet-Cas-Url", "X-Xet-Access-Token", "X-Xet-Token-Expiration", "X-Xet-Session-Id"},
+          "LFS batch (xet): the uploaded object has no actions, the other an upload action with the X-Xet headers")
+    s, b = srv.json("GET", "/v2/reconstructions/" + H.hash_to_str(fh),
+                    {"Authorization": "Bearer " + up.get("header", {}).get("X-Xet-Access-Token", "")})
+    check(s == 200, "the batch's X-Xet-Access-Token reads the CAS")
+    s, r, b = srv.req("POST", "/org/model.git/info/lfs/objects/batch", lfs, json.dumps({
+        "operation": "upload", "transfers": ["basic"], "objects": [{"oid": other, "size": 14}]}).encode())
+    j = json.loads(b) if s == 200 else {}
+    check(s == 200 and j.get("transfer") == "basic" and j["objects"][0].get("error", {}).get("code") == 422,
+          "LFS batch without xet: a per-object 422 error")
+    s, r, b = srv.req("POST", "/org/model.git/info/lfs/objects/batch", dict(lfs, Authorization="Bearer hf_nobody"),
+                      b'{"operation": "upload", "objects": []}')
+    check(s == 404, "LFS batch with a token for nothing -> 404")
+    # commits
+    url = "/api/models/org/model/commit/main"
+    s, b = srv.json("POST", url, nd, ndjson(("header", {"summary": "up"}),
+                                            ("lfsFile", {"path": "x/nope.bin", "algo": "sha256", "oid": other, "size": 14})))
+    check(s == 400 and "LFS pointer pointed to a file that does not exist" in str(b) and "x/nope.bin" in str(b),
+          "commit an lfsFile nobody uploaded -> 400 (the Hub's dangling-pointer message)")
+    s, b = srv.json("POST", url, nd, ndjson(("header", {"summary": "up"}),
+                                            ("lfsFile", {"path": "x/f.bin", "algo": "sha256", "oid": sha, "size": len(content) + 1})))
+    check(s == 400, "commit an lfsFile with the wrong size -> 400")
+    for what, body_ in (("no header", ndjson(("file", {"path": "a", "content": "x"}))),
+                        ("a binary regular file", ndjson(("header", {"summary": "s"}), ("file", {
+                            "path": "b.dat", "content": base64.b64encode(b"\0x").decode(), "encoding": "base64"}))),
+                        ("an unsafe path", ndjson(("header", {"summary": "s"}), ("file", {"path": "../a", "content": "x"}))),
+                        ("an unknown operation", ndjson(("header", {"summary": "s"}), ("rename", {"path": "a"}))),
+                        ("not NDJSON", b"{")):
+        s, b = srv.json("POST", url, nd, body_)
+        check(s == 400, "commit with %s -> 400 (got %d)" % (what, s))
+    s, b = srv.json("POST", url, dict(nd, Authorization="Bearer hf_ro"), ndjson(("header", {"summary": "s"})))
+    check(s == 403, "commit with a read-only Hub token -> 403")
+    s, b = srv.json("POST", "/api/models/org/model/commit/nobranch", nd, ndjson(("header", {"summary": "s"})))
+    check(s == 404, "commit to a branch that does not exist -> 404")
+    s, b = srv.json("POST", url, nd, ndjson(
+        ("header", {"summary": "add x/f.bin", "parentCommit": head0}),
+        ("lfsFile", {"path": "x/f.bin", "algo": "sha256", "oid": sha, "size": len(content)}),
+        ("file", {"path": "x/r.txt", "content": base64.b64encode(b"regular\n").decode(), "encoding": "base64"}),
+        ("file", {"path": "x/u.txt", "content": "utf-8 é"})))
+    oid = b.get("commitOid", "") if s == 200 else ""
+    check(s == 200 and b.get("success") is True and re.fullmatch("[0-9a-f]{40}", oid)
+          and b.get("commitUrl") == "%s/org/model/commit/%s" % (srv.base, oid) and b.get("hookOutput") == "",
+          "commit -> {success, commitOid, commitUrl, hookOutput} (%s)" % b)
+    s, r, _ = srv.req("HEAD", "/org/model/resolve/main/x/f.bin", hub)
+    check(s == 302 and r.getheader("X-Xet-Hash") == H.hash_to_str(fh) and r.getheader("X-Repo-Commit") == oid
+          and r.getheader("ETag") == '"%s"' % sha and r.getheader("X-Linked-Size") == str(len(content)),
+          "the committed lfsFile resolves at once to its Xet file (linked by the shard's SHA-256)")
+    check(srv.req("GET", "/org/model/resolve/main/x/r.txt", hub)[2] == b"regular\n"
+          and srv.req("GET", "/org/model/resolve/%s/x/u.txt" % oid, hub)[2] == "utf-8 é".encode(),
+          "committed regular files (base64, utf-8) resolve, at the branch and at the commit")
+    check(srv.req("HEAD", "/org/model/resolve/%s/x/f.bin" % head0, hub)[0] == 404, "the parent commit does not have it")
+    s, b = srv.json("POST", url, nd, ndjson(("header", {"summary": "late", "parentCommit": head0})))
+    check(s == 412, "commit whose parentCommit is not the head -> 412")
+    s, b = srv.json("POST", url + "?create_pr=1", nd, ndjson(("header", {"summary": "pr"}), ("deletedFile", {"path": "x/r.txt"})))
+    check(s == 200 and b.get("pullRequestUrl") == "%s/org/model/discussions/1" % srv.base, "create_pr=1 -> pullRequestUrl")
+    check(srv.req("HEAD", "/org/model/resolve/refs%2Fpr%2F1/x/r.txt", hub)[0] == 404
+          and srv.req("HEAD", "/org/model/resolve/main/x/r.txt", hub)[0] == 200, "the PR deletes, main keeps")
+    s, b = srv.json("GET", "/api/models/org/model/revision/main", hub)
+    sib = {x["rfilename"]: x for x in b.get("siblings", [])}
+    check(s == 200 and b.get("sha") == oid and sib.get("x/f.bin", {}).get("xetHash") == H.hash_to_str(fh)
+          and sib["x/f.bin"].get("lfs", {}).get("sha256") == sha, "revision: sha and siblings (lfs, xetHash)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -721,7 +939,7 @@ def part2(oracle):
         # uploads of HF-written xorbs (LZ4 / BG4) and shards (with HF's footer) into an empty store
         empty = os.path.join(tmp, "empty-store")
         srv = Srv(empty)
-        s, b = srv.json("GET", "/api/models/o/r/xet-write-token/main")
+        s, b = srv.json("GET", "/api/models/acme/demo/xet-write-token/main")
         wauth = {"Authorization": "Bearer " + b["accessToken"]}
         shards = sorted(os.listdir(os.path.join(fx, "store", "shards")))
         first = open(os.path.join(fx, "store", "shards", shards[-1]), "rb").read()
@@ -733,7 +951,7 @@ def part2(oracle):
         for fn in shards:
             s, b = srv.json("POST", "/v1/shards", wauth, open(os.path.join(fx, "store", "shards", fn), "rb").read())
             check(s == 200 and b == {"result": 1}, "upload shard %s" % fn)
-        s, b = srv.json("GET", "/api/models/o/r/xet-read-token/main")
+        s, b = srv.json("GET", "/api/models/acme/demo/xet-read-token/main")
         for name, e in expect.items():
             if e["size"]:
                 got, _ = download(srv, b["accessToken"], e["hash"])
