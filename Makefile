@@ -89,7 +89,7 @@ UNIT_STEPS = "main|$(BUILD)/test" "lz4|$(BUILD)/test_lz4 $(LZ4_ARGS)" "shard|$(B
 CLI_STEPS = "cli|sh tests/cli.sh $(BUILD)/cas" "cli_put|sh tests/cli_put.sh $(BUILD)/cas" \
   "cli_shard|sh tests/cli_shard.sh $(BUILD)/cas" "cli_pack|sh tests/cli_pack.sh $(BUILD)/cas" \
   "cli_safety|sh tests/cli_safety.sh $(BUILD)/cas" "cli_download|sh tests/cli_download.sh $(BUILD)/cas" \
-  "cli_fetch|sh tests/cli_fetch.sh $(BUILD)/cas" "cli_manners|sh tests/cli_manners.sh $(BUILD)/cas"
+  "cli_fetch|sh tests/cli_fetch.sh $(BUILD)/cas" "cli_manners|sh tests/cli_manners.sh $(BUILD)/cas" "hf_client|sh tests/hf_client.sh $(BUILD)/cas"
 EX = sh tests/examples.sh
 UNIT_STEPS += "example_hash|$(EX) hash $(BUILD)/examples/hash"
 CLI_STEPS += "example_local|$(EX) local $(BUILD)/examples/download_local $(BUILD)/cas" \
