@@ -53,9 +53,12 @@ typedef struct {
 } cas_command_doc;
 
 static const cas_command_doc g_commands[] = {
-    {"chunk", "chunk [FILE|-]", "the file's content-defined chunks: <chunk-hash> <length> per line", ""},
-    {"hash", "hash [--sha256] [FILE...|-]\n       cas hash -c|--check [LIST|-]",
+    {"chunk", "chunk [--threads N] [FILE|-]", "the file's content-defined chunks: <chunk-hash> <length> per line",
+     "  --threads N   chunk a large regular file in segments on N threads (default: the\n"
+     "                cores); the same chunks as one thread\n"},
+    {"hash", "hash [--sha256] [--threads N] [FILE...|-]\n       cas hash -c|--check [LIST|-]",
      "Xet file hashes (or SHA-256): <hash>  <name> per file, like sha256sum",
+     "  --threads N   chunk each large regular file on N threads (default: the cores)\n"
      "  -c, --check   read \"<hash>  <name>\" lines (as hash prints them) and check each file:\n"
      "                \"<name>: OK\" or \"<name>: FAILED\"; exit 1 if any failed.\n"
      "  Names with a backslash or a newline are printed as sha256sum does: the line starts\n"
@@ -1059,13 +1062,18 @@ typedef struct {
     cas_merkle merkle;
     cas_sha256 sha;
     int want_sha;
+    unsigned threads; /* > 1: a large regular file is chunked on that many threads */
     void (*on_chunk)(const cas_chunk *c);
 } file_digest;
+
+static int digest_threaded(FILE *f, const char *name, file_digest *d, unsigned threads);
 
 static int digest_file(FILE *f, const char *name, file_digest *d, uint8_t *buf) {
     cas_chunk_stream cs;
     cas_chunk c;
     size_t n;
+    int rc = digest_threaded(f, name, d, d->threads);
+    if (rc != 1) return rc;
     cas_chunk_stream_init(&cs);
     cas_merkle_init(&d->merkle);
     if (d->want_sha) cas_sha256_init(&d->sha);
@@ -1099,12 +1107,22 @@ static void print_chunk(const cas_chunk *c) {
     printf(" %llu\n", (unsigned long long)c->size);
 }
 
+static unsigned upload_threads_default(void);
+static unsigned parse_threads(const char *v);
+
 static int cmd_chunk(int argc, char **argv, uint8_t *buf) {
-    const char *name = argc > 0 ? argv[0] : "-";
+    const char *name = NULL;
+    unsigned threads = upload_threads_default();
     file_digest *d;
     FILE *f;
-    int rc;
-    if (argc > 1) return bad_arg(argv[1]);
+    int rc, i;
+    for (i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            if ((threads = parse_threads(argv[++i])) == 0) return EXIT_USAGE;
+        } else if ((argv[i][0] == '-' && argv[i][1]) || name) return bad_arg(argv[i]);
+        else name = argv[i];
+    }
+    if (!name) name = "-";
     f = open_input(name);
     if (!f) return EXIT_USAGE;
     d = (file_digest *)calloc(1, sizeof *d);
@@ -1114,6 +1132,7 @@ static int cmd_chunk(int argc, char **argv, uint8_t *buf) {
         return EXIT_USAGE;
     }
     d->on_chunk = print_chunk;
+    d->threads = threads;
     rc = digest_file(f, name, d, buf);
     close_input(f);
     free(d);
@@ -1203,45 +1222,44 @@ static int hash_check(const char *list, file_digest *d, uint8_t *buf) {
     return failed || unread || !checked ? EXIT_DATA : 0;
 }
 
+static unsigned upload_threads_default(void);
+
+/* --threads N: 1..256. 0 with the usage error said otherwise. */
+static unsigned parse_threads(const char *v) {
+    int n = atoi(v);
+    if (n >= 1 && n <= 256) return (unsigned)n;
+    usage_error("--threads %s: not 1..256", v);
+    return 0;
+}
+
 static int cmd_hash(int argc, char **argv, uint8_t *buf) {
     file_digest *d = (file_digest *)calloc(1, sizeof *d);
-    const char *list = NULL;
+    const char **names = (const char **)calloc((size_t)argc + 1, sizeof *names);
     char hex[CAS_HASH_HEX_SIZE + 1];
-    int i, rc = 0, nfiles = 0, check = 0;
-    if (!d) {
+    int i, rc = 0, nnames = 0, check = 0;
+    if (!d || !names) {
+        free(d), free(names);
         fprintf(stderr, "%s: out of memory\n", g_prog);
         return EXIT_USAGE;
     }
-    for (i = 0; i < argc; i++) {
+    d->threads = upload_threads_default();
+    for (i = 0; i < argc && rc == 0; i++) {
         if (!strcmp(argv[i], "--sha256")) d->want_sha = 1;
         else if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--check")) check = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            free(d);
-            return bad_arg(argv[i]);
-        } else if (check && list) {
-            free(d);
-            return bad_arg(argv[i]);
-        } else if (!list) list = argv[i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) rc = (d->threads = parse_threads(argv[++i])) ? 0 : EXIT_USAGE;
+        else if (argv[i][0] == '-' && argv[i][1]) rc = bad_arg(argv[i]);
+        else if (check && nnames) rc = bad_arg(argv[i]);
+        else names[nnames++] = argv[i];
     }
-    if (check) {
-        rc = hash_check(list ? list : "-", d, buf);
-        free(d);
-        return rc;
-    }
-    for (i = 0; i <= argc; i++) {
-        const char *name;
-        if (i == argc) {
-            if (nfiles) break;
-            name = "-";
-        } else {
-            name = argv[i];
-            if (!strcmp(name, "--sha256")) continue;
+    if (rc == 0 && check) rc = hash_check(nnames ? names[0] : "-", d, buf);
+    else if (rc == 0) {
+        if (!nnames) names[nnames++] = "-";
+        for (i = 0; i < nnames; i++) {
+            if (hash_input(names[i], d, buf, hex) == 0) print_name_line(hex, names[i]);
+            else rc = EXIT_USAGE;
         }
-        nfiles++;
-        if (hash_input(name, d, buf, hex) == 0) print_name_line(hex, name);
-        else rc = EXIT_USAGE;
     }
-    free(d);
+    free(d), free(names);
     return rc;
 }
 
@@ -1574,6 +1592,89 @@ static unsigned upload_threads_default(void) {
     return cores > 1 ? (unsigned)(cores < 64 ? cores : 64) : 1;
 }
 
+static void pack_pool_stop(pack_pool *p);
+
+/* ---- cas hash / cas chunk --threads N: parallel chunking (cas_chunk_buffer) ----
+   A regular file is read a window at a time (256 MiB, pread in 16 MiB pieces on the pool's
+   threads), chunked in segments on the same threads and stitched by the library; the bytes
+   after the window's last boundary begin the next window. Same chunks as one thread. */
+#define DIGEST_WINDOW (256u << 20)
+#define DIGEST_PIECE (16u << 20)
+
+typedef struct {
+    int fd;
+    uint8_t *dst;
+    off_t at;       /* file offset of dst[0] */
+    size_t len;     /* bytes to read */
+    int failed;     /* errno of a failed piece, or -1 for a short read */
+} digest_read;
+
+static void digest_read_job(void *ctx, size_t i) {
+    digest_read *r = (digest_read *)ctx;
+    size_t from = i * DIGEST_PIECE, n = r->len - from < DIGEST_PIECE ? r->len - from : DIGEST_PIECE;
+    while (n) {
+        ssize_t got = pread(r->fd, r->dst + from, n, r->at + (off_t)from);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) { r->failed = got < 0 ? errno : -1; return; }
+        from += (size_t)got, n -= (size_t)got;
+    }
+}
+
+/* 1: not for this input (one thread, SHA-256, not a regular file, under 32 MiB): the caller
+   reads it; else 0 or an exit status, with d->merkle holding the file's chunks. */
+static int digest_threaded(FILE *f, const char *name, file_digest *d, unsigned threads) {
+    struct stat sb;
+    pack_pool pool;
+    cas_chunk_buffer_desc desc;
+    digest_read rd;
+    uint8_t *buf;
+    size_t keep = 0, k;
+    off_t off = 0;
+    int rc = 0;
+    if (threads < 2 || d->want_sha || fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < (32 << 20))
+        return 1;
+    if ((buf = (uint8_t *)malloc(DIGEST_WINDOW + CAS_CHUNK_MAX_SIZE)) == NULL) return 1;
+    if (pack_pool_start(&pool, threads) != 0) {
+        free(buf);
+        return 1;
+    }
+    memset(&desc, 0, sizeof desc);
+    desc.parallel = pack_pool_run;
+    desc.parallel_user = &pool;
+    cas_merkle_init(&d->merkle);
+    while (rc == 0) {
+        cas_chunk_list l;
+        int last;
+        memset(&rd, 0, sizeof rd);
+        rd.fd = fileno(f), rd.dst = buf + keep, rd.at = off;
+        rd.len = sb.st_size - off < (off_t)DIGEST_WINDOW ? (size_t)(sb.st_size - off) : DIGEST_WINDOW;
+        if (rd.len) pack_pool_run(&pool, digest_read_job, &rd, (rd.len - 1) / DIGEST_PIECE + 1);
+        if (rd.failed) {
+            fprintf(stderr, "%s: %s: read error: %s\n", g_prog, name, rd.failed > 0 ? strerror(rd.failed) : "the file shrank");
+            rc = EXIT_USAGE;
+            break;
+        }
+        off += (off_t)rd.len;
+        meter_add(rd.len);
+        last = off == sb.st_size;
+        if (cas_chunk_buffer(NULL, buf, keep + rd.len, last, &desc, &l) != CAS_OK) {
+            rc = report(name, CAS_E_NOMEM, NULL);
+            break;
+        }
+        for (k = 0; k < l.n; k++) {
+            cas_merkle_push(&d->merkle, &l.chunks[k]);
+            if (d->on_chunk) d->on_chunk(&l.chunks[k]);
+        }
+        keep = keep + rd.len - l.used; /* (< 128 KiB: after the last boundary) */
+        memmove(buf, buf + l.used, keep);
+        cas_chunk_list_free(&l);
+        if (last) break;
+    }
+    pack_pool_stop(&pool);
+    free(buf);
+    return rc;
+}
+
 static void pack_pool_stop(pack_pool *p) {
     unsigned i;
     pthread_mutex_lock(&p->mu);
@@ -1739,8 +1840,7 @@ static int cmd_pack(int argc, char **argv) {
         else if (!strcmp(argv[i], "--dry-run")) st.dry_run = 1;
         else if (!strcmp(argv[i], "--verify-existing")) verify_existing = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            threads = (unsigned)atoi(argv[++i]);
-            if (threads < 1 || threads > 256) return usage_error("--threads %s: not 1..256", argv[i]);
+            if ((threads = parse_threads(argv[++i])) == 0) return EXIT_USAGE;
         } else if (argv[i][0] == '-' && argv[i][1]) return bad_arg(argv[i]);
         else nfiles++;
     }
@@ -2317,17 +2417,26 @@ static struct curl_slist *get_auth_header(struct curl_slist *l, const char *toke
 
 /* One request with retries on 429, 5xx and transport errors. Returns the final HTTP status
    (0 when every try failed in transport) and the body in *b (caller frees b->p). */
-static long get_simple(const char *url, const char *token, const char *header, int head,
-                       get_buf *b, get_headers *h) {
+static long http_call(const char *url, const char *token, const char *header, int head,
+                      const char *post_type, const void *post, size_t post_len, get_buf *b, get_headers *h) {
     int attempt;
     for (attempt = 1;; attempt++) {
         struct curl_slist *l = get_auth_header(NULL, token);
         CURL *c;
         CURLcode res;
         long status = 0;
+        char ctype[128];
         if (header) l = curl_slist_append(l, header);
+        if (post_type) {
+            snprintf(ctype, sizeof ctype, "Content-Type: %s", post_type);
+            l = curl_slist_append(l, ctype);
+        }
         c = get_easy(url, l);
         if (!c) return 0;
+        if (post_type) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len);
+        }
         memset(h, 0, sizeof *h);
         h->retry_after = -1;
         b->len = 0;
@@ -2343,6 +2452,7 @@ static long get_simple(const char *url, const char *token, const char *header, i
         curl_slist_free_all(l);
         h->status = status;
         if (res == CURLE_OK && status != 429 && status < 500) return status;
+        if (res == CURLE_OK && post_type && status >= 500) return status; /* (a POST may have taken effect) */
         if (no_server(res)) {
             meter_clear();
             fprintf(stderr, "%s: %s: %s\n", g_prog, url, curl_easy_strerror(res));
@@ -2360,6 +2470,11 @@ static long get_simple(const char *url, const char *token, const char *header, i
             get_sleep(wait);
         }
     }
+}
+
+static long get_simple(const char *url, const char *token, const char *header, int head,
+                       get_buf *b, get_headers *h) {
+    return http_call(url, token, header, head, NULL, NULL, 0, b, h);
 }
 
 /* Appends s to a URL, percent-encoding all but unreserved characters (and '/' if keep). */
@@ -3780,9 +3895,291 @@ static int put_drain(void *host) {
     return P->fail;
 }
 
+/* ---- put: the commit, as `hf upload` makes it ----
+   POST /api/{type}s/{repo}/preupload/{rev} says which files go through Xet ("lfs": the
+   upload session above) and which are stored as regular files (sent inline, base64, in the
+   commit); after the session, the Git LFS batch API (transfer "xet") must know every Xet
+   file by its SHA-256 (the shard's metadata made it so); then POST .../commit/{rev} with
+   NDJSON: the header line, then one "lfsFile" (path, algo sha256, oid, size) or "file"
+   (path, content, encoding base64) line per file. The answer's commitUrl is printed. */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int failed; /* out of memory */
+} strbuf;
+
+static void sb_put(strbuf *b, const char *s, size_t n) {
+    if (b->failed) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *p = (char *)realloc(b->p, cap);
+        if (!p) { b->failed = 1; return; }
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_str(strbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* s as a JSON string, quotes included (control characters as \u00XX; bytes >= 0x80 as they
+   are: names are UTF-8). */
+static void sb_json(strbuf *b, const char *s) {
+    sb_put(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        if (c == '"' || c == '\\') esc[0] = '\\', esc[1] = (char)c, sb_put(b, esc, 2);
+        else if (c < 0x20) sprintf(esc, "\\u%04x", c), sb_put(b, esc, 6);
+        else sb_put(b, (const char *)&c, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+static void sb_base64(strbuf *b, const uint8_t *d, size_t n) {
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+    for (i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) | (i + 2 < n ? d[i + 2] : 0);
+        char q[4];
+        q[0] = A[v >> 18 & 63], q[1] = A[v >> 12 & 63];
+        q[2] = i + 1 < n ? A[v >> 6 & 63] : '=';
+        q[3] = i + 2 < n ? A[v & 63] : '=';
+        sb_put(b, q, 4);
+    }
+}
+
+/* The next string value of "key" in a JSON text from *pos on (a server's answer: keys are
+   unique within its objects, so a scan is enough), decoded into out (\uXXXX below 0x80
+   only; others make it fail). 1 and *pos past it, or 0. */
+static int json_next_string(const char *t, size_t len, size_t *pos, const char *key, char *out, size_t cap) {
+    size_t kl = strlen(key), i = *pos;
+    for (; i + kl + 2 < len; i++) {
+        size_t j, k = 0;
+        if (t[i] != '"' || memcmp(t + i + 1, key, kl) != 0 || t[i + 1 + kl] != '"') continue;
+        for (j = i + kl + 2; j < len && (t[j] == ' ' || t[j] == '\n' || t[j] == '\r' || t[j] == '\t'); j++) {}
+        if (j >= len || t[j] != ':') continue;
+        for (j++; j < len && (t[j] == ' ' || t[j] == '\n' || t[j] == '\r' || t[j] == '\t'); j++) {}
+        if (j >= len || t[j] != '"') continue;
+        for (j++; j < len && t[j] != '"'; j++) {
+            char c = t[j];
+            if (c == '\\') {
+                if (++j >= len) return 0;
+                c = t[j] == 'n' ? '\n' : t[j] == 't' ? '\t' : t[j] == 'r' ? '\r' : t[j] == 'b' ? '\b' : t[j] == 'f' ? '\f' : t[j];
+                if (t[j] == 'u') {
+                    unsigned v;
+                    if (j + 4 >= len || sscanf(t + j + 1, "%4x", &v) != 1 || v >= 0x80) return 0;
+                    c = (char)v, j += 4;
+                }
+            }
+            if (k + 1 >= cap) return 0;
+            out[k++] = c;
+        }
+        if (j >= len) return 0;
+        out[k] = 0;
+        *pos = j + 1;
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *local;  /* the file given */
+    char *path;         /* in the repo (malloc'd) */
+    uint64_t size;
+    int lfs;            /* 1: through Xet; 0: a regular file, inline */
+    const cas_upload_file_result *r; /* the upload's result (lfs files) */
+} put_commit_file;
+
+/* The Hub API URL {endpoint}/api/{type}s/{repo}/{what}/{revision}. */
+static void put_api_url(const get_ctx *g, const char *what, char *url, size_t cap) {
+    snprintf(url, cap, "%s/api/%ss/", g->endpoint, g->type);
+    get_url_append(url, cap, g->repo, 1);
+    snprintf(url + strlen(url), cap - strlen(url), "/%s/", what);
+    get_url_append(url, cap, g->revision, 0);
+}
+
+/* A Hub answer that is not 200: its status and what it said, one line each. */
+static int put_refused(const char *what, long st, const get_buf *b) {
+    if (!st) return EXIT_DATA; /* (http_call said why) */
+    meter_clear();
+    fprintf(stderr, "%s: %s: HTTP %ld", g_prog, what, st);
+    if (b->len) {
+        fputs(": ", stderr);
+        print_untrusted(stderr, b->p, b->len < 500 ? b->len : 500);
+    }
+    fputc('\n', stderr);
+    return EXIT_DATA;
+}
+
+/* Preupload: which of files[] go through Xet. 0 or an exit status. */
+static int put_preupload(const get_ctx *g, put_commit_file *files, size_t n) {
+    char url[8192], path[4096], mode[16];
+    strbuf q;
+    get_buf b;
+    get_headers h;
+    size_t i, pos = 0;
+    long st;
+    memset(&q, 0, sizeof q);
+    memset(&b, 0, sizeof b);
+    sb_str(&q, "{\"files\":[");
+    for (i = 0; i < n; i++) {
+        uint8_t sample[512];
+        size_t got = 0;
+        FILE *f = fopen(files[i].local, "rb");
+        if (f) got = fread(sample, 1, sizeof sample, f), fclose(f);
+        else {
+            fprintf(stderr, "%s: %s: %s\n", g_prog, files[i].local, strerror(errno));
+            free(q.p);
+            return EXIT_USAGE;
+        }
+        sb_str(&q, i ? ",{\"path\":" : "{\"path\":");
+        sb_json(&q, files[i].path);
+        snprintf(url, sizeof url, ",\"size\":%llu,\"sample\":\"", (unsigned long long)files[i].size);
+        sb_str(&q, url);
+        sb_base64(&q, sample, got);
+        sb_str(&q, "\"}");
+    }
+    sb_str(&q, "]}");
+    if (q.failed) { free(q.p); return EXIT_USAGE; }
+    put_api_url(g, "preupload", url, sizeof url);
+    st = http_call(url, g->hf_token, NULL, 0, "application/json", q.p, q.len, &b, &h);
+    free(q.p);
+    if (st != 200) {
+        int rc = put_refused("preupload", st, &b);
+        free(b.p);
+        return rc;
+    }
+    for (i = 0; i < n; i++) { /* the answer lists the files in the order asked */
+        if (!json_next_string((const char *)b.p, b.len, &pos, "path", path, sizeof path) ||
+            strcmp(path, files[i].path) || !json_next_string((const char *)b.p, b.len, &pos, "uploadMode", mode, sizeof mode) ||
+            (strcmp(mode, "lfs") && strcmp(mode, "regular"))) {
+            fprintf(stderr, "%s: preupload: the answer does not give an uploadMode for %s\n", g_prog, files[i].path);
+            free(b.p);
+            return EXIT_DATA;
+        }
+        files[i].lfs = !strcmp(mode, "lfs");
+    }
+    free(b.p);
+    return 0;
+}
+
+/* The LFS batch call (transfer "xet"): every Xet file must be known by its SHA-256. */
+static int put_lfs_batch(const get_ctx *g, const put_commit_file *files, size_t n) {
+    char url[8192], word[64];
+    strbuf q;
+    get_buf b;
+    get_headers h;
+    size_t i, k, pos = 0;
+    long st;
+    int any = 0;
+    memset(&q, 0, sizeof q);
+    memset(&b, 0, sizeof b);
+    sb_str(&q, "{\"operation\":\"upload\",\"transfers\":[\"basic\",\"multipart\",\"xet\"],\"hash_algo\":\"sha_256\",\"ref\":{\"name\":");
+    sb_json(&q, g->revision);
+    sb_str(&q, "},\"objects\":[");
+    for (i = 0; i < n; i++) {
+        char oid[65];
+        if (!files[i].lfs) continue;
+        for (k = 0; k < 32; k++) sprintf(oid + 2 * k, "%02x", files[i].r->sha256[k]);
+        snprintf(url, sizeof url, "%s{\"oid\":\"%s\",\"size\":%llu}", any ? "," : "", oid, (unsigned long long)files[i].size);
+        sb_str(&q, url);
+        any = 1;
+    }
+    sb_str(&q, "]}");
+    if (!any) { free(q.p); return 0; }
+    if (q.failed) { free(q.p); return EXIT_USAGE; }
+    snprintf(url, sizeof url, "%s/%s", g->endpoint, !strcmp(g->type, "model") ? "" : !strcmp(g->type, "dataset") ? "datasets/" : "spaces/");
+    get_url_append(url, sizeof url, g->repo, 1);
+    strcat(url, ".git/info/lfs/objects/batch");
+    st = http_call(url, g->hf_token, "Accept: application/vnd.git-lfs+json", 0, "application/vnd.git-lfs+json", q.p, q.len,
+                   &b, &h);
+    free(q.p);
+    if (st != 200) {
+        int rc = put_refused("LFS batch", st, &b);
+        free(b.p);
+        return rc;
+    }
+    if (!json_next_string((const char *)b.p, b.len, &pos, "transfer", word, sizeof word) || strcmp(word, "xet")) {
+        fprintf(stderr, "%s: LFS batch: the Hub did not choose the xet transfer for this repo\n", g_prog);
+        free(b.p);
+        return EXIT_DATA;
+    }
+    for (i = 0; i + 8 < b.len; i++) /* an object the Hub refused, or would have us upload again */
+        if (!memcmp(b.p + i, "\"error\"", 7) || !memcmp(b.p + i, "\"actions\"", 9)) {
+            fprintf(stderr, "%s: LFS batch: the Hub does not have every uploaded file: ", g_prog);
+            print_untrusted(stderr, b.p, b.len < 500 ? b.len : 500);
+            fputc('\n', stderr);
+            free(b.p);
+            return EXIT_DATA;
+        }
+    free(b.p);
+    return 0;
+}
+
+/* The commit; prints its URL. */
+static int put_commit(const get_ctx *g, const put_commit_file *files, size_t n, const char *message) {
+    char url[8192], line[512];
+    strbuf q;
+    get_buf b;
+    get_headers h;
+    size_t i, k, pos = 0;
+    long st;
+    memset(&q, 0, sizeof q);
+    memset(&b, 0, sizeof b);
+    if (message) snprintf(line, sizeof line, "%s", message);
+    else if (n == 1) snprintf(line, sizeof line, "Upload %s with cas", files[0].path);
+    else snprintf(line, sizeof line, "Upload %zu files with cas", n);
+    sb_str(&q, "{\"key\":\"header\",\"value\":{\"summary\":");
+    sb_json(&q, line);
+    sb_str(&q, ",\"description\":\"\"}}\n");
+    for (i = 0; i < n; i++) {
+        if (files[i].lfs) {
+            char oid[65];
+            for (k = 0; k < 32; k++) sprintf(oid + 2 * k, "%02x", files[i].r->sha256[k]);
+            sb_str(&q, "{\"key\":\"lfsFile\",\"value\":{\"path\":");
+            sb_json(&q, files[i].path);
+            snprintf(line, sizeof line, ",\"algo\":\"sha256\",\"oid\":\"%s\",\"size\":%llu}}\n", oid,
+                     (unsigned long long)files[i].size);
+            sb_str(&q, line);
+        } else { /* a regular file: small (the Hub said so), inline */
+            size_t len;
+            uint8_t *data = read_all(files[i].local, 64u << 20, &len);
+            if (!data) { free(q.p); return EXIT_USAGE; }
+            sb_str(&q, "{\"key\":\"file\",\"value\":{\"path\":");
+            sb_json(&q, files[i].path);
+            sb_str(&q, ",\"encoding\":\"base64\",\"content\":\"");
+            sb_base64(&q, data, len);
+            sb_str(&q, "\"}}\n");
+            free(data);
+        }
+    }
+    if (q.failed) { free(q.p); return EXIT_USAGE; }
+    put_api_url(g, "commit", url, sizeof url);
+    st = http_call(url, g->hf_token, NULL, 0, "application/x-ndjson", q.p, q.len, &b, &h);
+    free(q.p);
+    if (st != 200) {
+        int rc = put_refused("commit", st, &b);
+        free(b.p);
+        return rc;
+    }
+    if (!json_next_string((const char *)b.p, b.len, &pos, "commitUrl", url, sizeof url)) {
+        fprintf(stderr, "%s: commit: the answer has no commitUrl\n", g_prog);
+        free(b.p);
+        return EXIT_DATA;
+    }
+    printf("%s\n", url);
+    free(b.p);
+    return 0;
+}
+
 static int cmd_put(int argc, char **argv, uint8_t *buf) {
     put_ctx P;
-    const char *cas_url = NULL, *token = NULL, *dir = NULL;
+    const char *cas_url = NULL, *token = NULL, *dir = NULL, *path_in_repo = NULL, *message = NULL;
+    put_commit_file *cf = NULL;
+    int commit = 1;
     cas_upload_desc desc;
     cas_upload_stats s;
     cas_error err;
@@ -3819,10 +4216,34 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = (unsigned)atoi(argv[++i]);
             if (threads < 1 || threads > 256) rc = 1, rc_at = rc_at < 0 ? i : rc_at;
-        } else if (argv[i][0] == '-' && argv[i][1]) rc = 1, rc_at = rc_at < 0 ? i : rc_at;
+        } else if (!strcmp(argv[i], "--path-in-repo") && i + 1 < argc) path_in_repo = argv[++i];
+        else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--message")) && i + 1 < argc) message = argv[++i];
+        else if (!strcmp(argv[i], "--no-commit")) commit = 0;
+        else if (argv[i][0] == '-' && argv[i][1]) rc = 1, rc_at = rc_at < 0 ? i : rc_at;
         else names[nnames++] = argv[i];
     }
     if (!cas_url && nnames) P.g.repo = names[0];
+    commit = commit && !cas_url; /* (a bare CAS has no repositories) */
+    if (!rc && commit) { /* the repo paths: --path-in-repo for one file, a folder for several */
+        for (i = 1; i < nnames; i++)
+            if (!strcmp(names[i], "-")) {
+                free(names);
+                return usage_error("-: a commit needs files (or --no-commit)");
+            }
+        cf = (put_commit_file *)calloc((size_t)nnames, sizeof *cf);
+        for (i = 1; cf && i < nnames; i++) {
+            const char *base = strrchr(names[i], '/') ? strrchr(names[i], '/') + 1 : names[i];
+            size_t plen = path_in_repo ? strlen(path_in_repo) : 0;
+            struct stat sb;
+            cf[i - 1].local = names[i];
+            cf[i - 1].path = (char *)malloc(plen + strlen(base) + 2);
+            if (!cf[i - 1].path) continue;
+            if (path_in_repo && nnames == 2) strcpy(cf[i - 1].path, path_in_repo);
+            else if (path_in_repo) sprintf(cf[i - 1].path, "%s%s%s", path_in_repo, plen && path_in_repo[plen - 1] == '/' ? "" : "/", base);
+            else strcpy(cf[i - 1].path, base);
+            if (stat(names[i], &sb) == 0) cf[i - 1].size = (uint64_t)sb.st_size;
+        }
+    }
     if (rc || nnames < (cas_url ? 1 : 2)) {
         free(names);
         return rc ? usage_error("%s: unknown option, a missing value, or a value out of range", argv[rc_at])
@@ -3849,7 +4270,9 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     } else {
         P.g.hub = 1;
         P.g.hf_token = token;
-        rc = put_token(&P.g);
+        if (commit && !cf) rc = EXIT_USAGE;
+        if (commit && !rc) rc = put_preupload(&P.g, cf, (size_t)nnames - 1);
+        if (!rc) rc = put_token(&P.g);
     }
     P.m = curl_multi_init();
     memset(&desc, 0, sizeof desc);
@@ -3861,9 +4284,13 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     for (k = 0; k < ps.n && !rc; k++)
         if (cas_upload_add_shard(P.u, &ps.s[k]) != CAS_OK) rc = report("put", CAS_E_NOMEM, NULL);
     meter_begin("put", inputs_size(names + (cas_url ? 0 : 1), nnames - (cas_url ? 0 : 1)));
-    for (i = cas_url ? 0 : 1; i < nnames && !rc; i++)
-        if ((rc = upload_file(P.u, names[i], buf, threads, put_drain, &P, &P.files[P.nfiles].r)) == 0)
+    for (i = cas_url ? 0 : 1; i < nnames && !rc; i++) {
+        if (commit && !cf[i - 1].lfs) continue; /* a regular file: inline in the commit */
+        if ((rc = upload_file(P.u, names[i], buf, threads, put_drain, &P, &P.files[P.nfiles].r)) == 0) {
+            if (commit) cf[i - 1].r = &P.files[P.nfiles].r;
             P.files[P.nfiles++].name = names[i];
+        }
+    }
     if (!rc && (rc = cas_upload_finish(P.u)) != CAS_OK) rc = report("put", rc, cas_upload_error(P.u));
     if (!rc) rc = put_drain(&P);
     if (!rc) put_wait_all(&P);
@@ -3887,6 +4314,8 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
                 (unsigned long long)s.new_bytes, (unsigned long long)s.new_chunks, P.xorbs_sent,
                 P.xorb_bytes, P.xorbs_inserted, (unsigned long long)s.dedup_bytes,
                 (unsigned long long)s.global_dedup_bytes, P.found, P.queries, P.shards_sent, P.retries);
+        if (commit && (rc = put_lfs_batch(&P.g, cf, (size_t)nnames - 1)) == 0)
+            rc = put_commit(&P.g, cf, (size_t)nnames - 1, message);
     }
     while (P.run) { /* a failed session: drop what is still in flight */
         put_req *q = P.run;
@@ -3908,6 +4337,8 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     free(P.g.cas_url);
     curl_global_cleanup();
 out:
+    for (i = 0; cf && i + 1 < nnames; i++) free(cf[i].path);
+    free(cf);
     free(names);
     free(P.files);
     pack_shards_free(&ps);

@@ -5,7 +5,8 @@
 # text (LZ4-heavy) and 200 MB of random bytes (stored uncompressed); best of 3 runs each. The
 # stores that 1 and N threads write must be identical. Then the edited-copy workload: the
 # random file packed into a store, and a copy with 8 edits (inserts, deletes, overwrites of
-# 1..4 KiB) dry-run against it: dedup ratio and new bytes per edit.
+# 1..4 KiB) dry-run against it: dedup ratio and new bytes per edit. And `cas hash` of 512 MiB
+# at 1 and N threads against b3sum at 1 and N threads.
 # Usage: tests/bench_pack.sh [path/to/cas] [N]
 set -u
 CAS=${1:-./build/cas}
@@ -54,6 +55,36 @@ for f in text random; do
     printf 'upload pipeline %-6s  1 thread %5s MB/s   %2s threads %5s MB/s   ratio %s   (%s stores)\n' \
         "$f" "$one" "$N" "$many" "$(python3 -c "print(round($many / $one, 2))")" "$same"
 done
+# cas hash of a 512 MiB file (page cache) at 1 and N threads (parallel chunking,
+# cas_chunk_buffer), against b3sum at 1 and N threads on the same file (BLAKE3 alone: the
+# floor for a Xet hash, which also chunks); best of 3 wall times, whole processes
+head -c 536870912 /dev/urandom > "$T/h512"
+best_s() { # command...: best wall seconds of 3 runs
+    best=
+    for _ in 1 2 3; do
+        a=$(now); "$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }; b=$(now)
+        best=$(python3 -c "print(min(x for x in ($b - $a, ${best:-1e9})))")
+    done
+    echo "$best"
+}
+h1=$(best_s "$CAS" hash --threads 1 "$T/h512") && hn=$(best_s "$CAS" hash --threads "$N" "$T/h512") || status=1
+if command -v b3sum > /dev/null 2>&1; then
+    b1=$(best_s b3sum --num-threads 1 "$T/h512"); bn=$(best_s b3sum --num-threads "$N" "$T/h512")
+else
+    b1= bn=
+fi
+python3 - "$h1" "$hn" "${b1:-0}" "${bn:-0}" "$N" <<'PY'
+import sys
+h1, hn, b1, bn, n = map(float, sys.argv[1:])
+mb = 536870912 / 1e6
+print("cas hash 512 MiB   1 thread %6.0f MB/s   %d threads %6.0f MB/s   ratio %.2f" % (mb / h1, n, mb / hn, h1 / hn))
+if b1 and bn:
+    print("b3sum    512 MiB   1 thread %6.0f MB/s   %d threads %6.0f MB/s   cas hash / b3sum time: %.2f (1 thread), %.2f (%d threads)"
+          % (mb / b1, n, mb / bn, h1 / b1, hn / bn, n))
+else:
+    print("b3sum not installed (apt-get install b3sum): no BLAKE3-alone peer")
+PY
+rm -f "$T/h512"
 "$CAS" pack --store "$T/store" "$T/random" > /dev/null 2>&1 || status=1
 "$CAS" pack --dry-run --store "$T/store" "$T/edited" 2>&1 >/dev/null | python3 -c "
 import re, sys

@@ -43,7 +43,7 @@ check '[ -n "$WTOK" ] && [ -n "$RTOK" ]' "tokens from the test server"
 # ---- Hub mode: the write token comes from xet-write-token with HF_TOKEN ----
 ctl reset
 HF_TOKEN=hf_test "$CAS" put acme/demo "$T/a.bin" "$T/b.bin" "$T/c.bin" "$T/e.bin" --endpoint "$URL" --jobs 3 \
-    > "$T/out" 2> "$T/err"
+    --no-commit > "$T/out" 2> "$T/err"
 check '[ $? -eq 0 ]' "put (Hub mode): status ($(cat "$T/err"))"
 check '[ $(wc -l < "$T/out") -eq 4 ]' "put: one line per file"
 for f in a b c e; do
@@ -58,6 +58,33 @@ check 'logq "len($XORBS) >= 1 and all(e[\"status\"]==200 for e in $XORBS)"' "xor
 check 'logq "[e[\"status\"] for e in $SHARDS] == [404, 200] and $SHARDS[0][\"path\"] == \"/v2/shards\" and $SHARDS[1][\"path\"] == \"/v1/shards\""' \
     "shard: /v2/shards 404, then /v1/shards"
 check 'logq "max(L.index(e) for e in $XORBS) < L.index($SHARDS[0])"' "every xorb POST before the shard POST"
+check 'logq "not any(\"/commit/\" in e[\"path\"] for e in L)"' "put --no-commit: no commit"
+HF_TOKEN=hf_test "$CAS" get acme/demo a.bin --endpoint "$URL" -o "$T/nc.bin" > /dev/null 2>&1
+check '[ $? -ne 0 ] && [ ! -e "$T/nc.bin" ]' "put --no-commit: nothing to get"
+
+# ---- Hub mode commits, as hf upload: preupload, the session, LFS batch (xet), the commit ----
+printf '# readme\nsmall text, stored as a regular file\n' > "$T/README.md"
+ctl reset
+HF_TOKEN=hf_test "$CAS" put acme/demo "$T/a.bin" "$T/c.bin" "$T/e.bin" "$T/README.md" --endpoint "$URL" \
+    --path-in-repo up -m "cas put test" > "$T/cout" 2> "$T/err"
+check '[ $? -eq 0 ] && tail -n 1 "$T/cout" | grep -q "^http://127.0.0.1:[0-9]*/acme/demo/commit/[0-9a-f]\{40\}$"' "put commits and prints the commit URL ($(tail -c 300 "$T/err"))"
+check 'logq "[e[\"path\"].split(\"/\")[-2] if \"/api/\" in e[\"path\"] else e[\"path\"] for e in L if e[\"method\"]==\"POST\" and (\"preupload\" in e[\"path\"] or \"commit\" in e[\"path\"] or e[\"path\"].endswith(\"/objects/batch\"))] == [\"preupload\", \"/acme/demo.git/info/lfs/objects/batch\", \"commit\"]"' "preupload, then LFS batch, then commit"
+check 'logq "max(L.index(e) for e in $SHARDS) < min(L.index(e) for e in L if \"/commit/\" in e[\"path\"])"' "the shard before the commit"
+for f in a c; do
+    rm -f "$T/back"
+    HF_TOKEN=hf_test "$CAS" get acme/demo up/$f.bin --endpoint "$URL" -o "$T/back" > /dev/null 2> "$T/err"
+    check '[ $? -eq 0 ] && cmp -s "$T/back" "$T/$f.bin"' "put then get up/$f.bin: the same bytes ($(tail -c 200 "$T/err"))"
+done
+for f in e.bin README.md; do # regular files (empty; small text): inline in the commit, not Xet
+    python3 -c "import sys, urllib.request as u; r = u.urlopen(u.Request('$URL/acme/demo/resolve/main/up/$f', headers={'Authorization': 'Bearer hf_test'})); sys.exit(r.read() != open('$T/$f', 'rb').read())"
+    check '[ $? -eq 0 ]' "put committed $f as a regular file"
+done
+# one file with --path-in-repo: that exact path; a repo the token cannot write: refused
+HF_TOKEN=hf_test "$CAS" put acme/demo "$T/c.bin" --endpoint "$URL" --path-in-repo deep/dir/named.bin > /dev/null 2> "$T/err"
+HF_TOKEN=hf_test "$CAS" get acme/demo deep/dir/named.bin --endpoint "$URL" -o "$T/back2" > /dev/null 2>&1
+check '[ $? -eq 0 ] && cmp -s "$T/back2" "$T/c.bin"' "put --path-in-repo P (one file): committed at P"
+HF_TOKEN=hf_test "$CAS" put nobody/nothing "$T/c.bin" --endpoint "$URL" > "$T/cout" 2> "$T/err"
+check '[ $? -eq 1 ] && [ ! -s "$T/cout" ] && [ $(wc -l < "$T/err") -eq 1 ] && grep -q "preupload: HTTP 404" "$T/err"' "put to an unknown repo: one line, nothing printed ($(cat "$T/err"))"
 check 'logq "all(e[\"method\"] != \"GET\" or not e[\"path\"].startswith(\"/v1/chunks/\") or e[\"status\"] in (200, 404) for e in L)"' "dedup queries answered"
 
 # ---- round trip: every file back through cas get ----
