@@ -1,5 +1,10 @@
 /* cas.h - the Hugging Face Xet storage protocol in one C header.
-   https://github.com/  (see README.md)               MIT or public domain, see end of file.
+   README.md beside it: quick start, limits, memory bounds, benchmarks, the cas tool.
+   MIT or public domain, see end of file.
+
+   What it is: the client side of Xet (chunking, keyed BLAKE3 hashes, xorbs, shards, the
+   CAS API's JSON, download and upload engines), byte-identical with xet-core, in C99 with no
+   dependency beyond libc. The host does all I/O; the library never opens a file or socket.
 
    QUICK START
    -----------
@@ -35,7 +40,25 @@
            return 0;
        }
 
-   BUILD OPTIONS (define before including cas.h in the implementation file)
+   CONTENTS BY TASK (each section begins with a banner: grep ">>formats: shard", ...)
+   ----------------
+     hash a file, chunk it      >>primitives: chunker   cas_chunk_stream, cas_chunk_buffer (threads)
+                                >>primitives: hashes    cas_merkle (the file hash), cas_chunk_hash
+     download a file            >>formats: JSON         cas_recon_parse (the CAS's manifest)
+                                >>engines: download     cas_download_create/next/begin/push/end
+     verify a range             >>engines: verified ranges   cas_file_chunk_hashes_parse/verify
+     upload files               >>engines: upload       cas_upload_create/push/next/answer
+     read or write a xorb       >>formats: xorb         cas_xorb_walk, cas_xorb_stream_*, cas_xorb_writer_*
+     parse or write a shard     >>formats: shard        cas_shard_parse, cas_shard_reader_*, cas_shard_write
+     a local store as a server  >>engines: download     cas_recon_from_shards
+     bound memory               >>base: memory          cas_allocator, cas_arena;
+                                cas_download_memory() gives the download engine's need up front
+     fuzz it                    fuzz/ in the repository: one libFuzzer target per parser
+   Declarations come in layers (base, primitives, formats, engines); the implementation below
+   them repeats each banner.
+
+   BUILD OPTIONS (define before including cas.h in the implementation file; `make check` and
+   tests/single_tu.sh build every one)
    -------------
      CAS_IMPLEMENTATION   compile the implementation into this translation unit
      CAS_NO_SIMD          portable code only: no SSE/AVX/SHA-NI/NEON paths, no CPU detection
@@ -46,23 +69,41 @@
                           default allocator, plus BLAKE3's assert() unless NDEBUG
      CAS_BLAKE3_EXTERNAL  do not compile vendor/blake3; use the BLAKE3 C API from your own
                           "blake3.h" (blake3_hasher_init_keyed/update/finalize) and link it
-     CAS_VENDOR_DIR       directory prefix of vendor/ (default: "vendor/", relative to cas.h)
-     CAS_API              storage class of the public functions (default: extern)
+     CAS_API              storage class of the public functions (default: extern; static:
+                          private to one translation unit, warning-free)
+     CAS_ZSTD_MAX_WINDOW_LOG, CAS_MULTIPART_MAX_HEADER, CAS_MULTIPART_MAX_PREAMBLE
+                          limits a host may lower (README.md, "Limits"; test_limits_override)
+   vendor/ must lie beside cas.h (it is included as "vendor/..."); `make dist` writes a
+   dist/cas.h with it inlined, one file with no other.
 
    RULES
    -----
-   Memory:    nothing in this part of the library allocates. Hashers, the chunker and the
-              Merkle aggregator are plain structs the caller places anywhere (stack, static,
-              heap); their fields are private.
-   I/O:       none. You push bytes in; results come back in your structs.
-   Errors:    functions that can fail return a cas_result: 0 = ok, < 0 = error; see
-              cas_result_name() / cas_result_message().
+   Memory:    the primitives (hashers, chunker stream, Merkle aggregator, LZ4/BG4 codecs on
+              your buffers) never allocate: they are plain structs you place anywhere (their
+              priv_ fields are private). Parsers, writers and engines allocate through the
+              cas_allocator you pass (NULL: malloc/free) and say how much (each "Memory"
+              paragraph); nothing allocates what an input merely claims, every size is checked
+              against the limits first. Results that own memory have a _free function.
+   I/O:       none. Parsers take bytes; writers give bytes to your cas_sink; the download
+              engine gives you requests (URL + Range) and takes the response bytes you push;
+              the upload engine gives you events (a xorb or shard to send, a dedup query).
+   Results:   a function that can fail returns an int holding a cas_result: CAS_OK (0), or an
+              error (< 0; cas_result_name/message), with detail (what, byte offset) in the
+              cas_error you pass or the object's own (cas_download_error, cas_upload_error).
+              Push-style calls of streams and engines also return suspensions (> 0):
+              CAS_READY (an item or request is ready), CAS_NEED_INPUT (push more), CAS_END.
+              An engine's error is sticky.
    Threading: no mutable global state except a write-once cache of the CPU's features (the
-              vendored BLAKE3 keeps one too). One object, one thread at a time.
+              vendored BLAKE3 keeps one too). One object, one thread at a time; the library
+              starts no threads, but the upload engine and cas_chunk_buffer take a `parallel`
+              callback that runs their jobs on yours.
    Hashes:    cas_hash holds the 32 raw bytes. Text is always the Xet API convention: four
               little-endian u64 words, each printed as 16 hex digits (cas_hash_to_hex).
-   SIMD:      cas_cpu_limit() may lower the instruction sets used at run time (tests and
-              benchmarks force each path with it); it is not thread-safe.
+   SIMD:      BLAKE3 SSE2/SSE4.1/AVX2/AVX-512/NEON, SHA-NI and ARMv8 SHA-256, the 8-lane
+              chunker scan (fused with hashing on AVX-512), chosen at run time;
+              cas_cpu_limit() lowers the tiers used (tests and benchmarks force each path with
+              it); it is not thread-safe.
+   Limits:    README.md's "Limits" table lists every bound enforced and its error code.
 */
 #ifndef CAS_H
 #define CAS_H
