@@ -382,6 +382,14 @@ static int new_file_commit(new_file *nf) {
     return ok ? 0 : -1;
 }
 
+/* p[0..n) as 2n lower-case hex digits and a NUL: a SHA-256 as sha256sum and Git LFS print
+   it (n = 32), a short check (n = 8). */
+static void hex_lower(const uint8_t *p, size_t n, char *out) {
+    size_t k;
+    for (k = 0; k < n; k++) sprintf(out + 2 * k, "%02x", p[k]);
+}
+#define sha256_hex(sha, out) hex_lower((sha), 32, (out))
+
 static void print_hash(const cas_hash *h) {
     char hex[CAS_HASH_HEX_SIZE + 1];
     cas_hash_to_hex(h, hex);
@@ -704,8 +712,9 @@ static int shard_load(const char *name, uint8_t **data, cas_shard *s) {
 
 /* A SHA-256 digest in plain hex (what sha256sum prints). */
 static void shard_print_sha(const uint8_t d[32]) {
-    int i;
-    for (i = 0; i < 32; i++) printf("%02x", d[i]);
+    char hex[65];
+    sha256_hex(d, hex);
+    fputs(hex, stdout);
 }
 
 static void shard_dump_text(const cas_shard *s) {
@@ -1164,9 +1173,8 @@ static int hash_input(const char *name, file_digest *d, uint8_t *buf, char hex[C
     if (rc) return rc;
     if (d->want_sha) {
         uint8_t out[32];
-        int k;
         cas_sha256_final(&d->sha, out);
-        for (k = 0; k < 32; k++) sprintf(hex + 2 * k, "%02x", out[k]);
+        sha256_hex(out, hex);
     } else {
         cas_hash h;
         cas_merkle_file_hash(&d->merkle, &h);
@@ -3025,7 +3033,8 @@ static size_t get_journal_line(const get_part *p, uint32_t t, char *line) {
     }
     cas_chunk_hash(line, len, &check);
     line[len++] = ' ';
-    for (i = 0; i < 8; i++) len += (size_t)sprintf(line + len, "%02x", check.bytes[i]);
+    hex_lower(check.bytes, 8, line + len);
+    len += 16;
     line[len++] = '\n';
     return len;
 }
@@ -3118,16 +3127,13 @@ static uint64_t get_journal_load(get_part *p, const cas_hash *fh, uint8_t *buf, 
         uint32_t t;
         uint64_t pos;
         int ok = 1;
+        char hx[17];
         if (!end) break; /* torn: the last line, cut short */
         next = end + 1;
         if (end - line < 17) continue;
         cas_chunk_hash(line, (size_t)(end - line - 17), &check);
-        for (i = 0; i < 8 && ok; i++) {
-            char hx[3];
-            sprintf(hx, "%02x", check.bytes[i]);
-            ok = !memcmp(end - 16 + 2 * i, hx, 2);
-        }
-        if (!ok || line[end - line - 17] != ' ') continue;
+        hex_lower(check.bytes, 8, hx);
+        if (memcmp(end - 16, hx, 16) || line[end - line - 17] != ' ') continue;
         at = strtoull(line, &q, 10);
         n = strtoul(q, &q, 10);
         while (hi - lo > 1) { /* the term starting at `at` */
@@ -4014,14 +4020,34 @@ static int put_refused(const char *what, long st, const get_buf *b) {
     return EXIT_DATA;
 }
 
+/* POSTs the request body q (freed) to a Hub API url: 0 with the 200 answer in *b (the
+   caller frees b->p), or an exit status said (what: the step, for the message). */
+static int put_hub_post(const get_ctx *g, const char *what, const char *url, const char *header, const char *ctype,
+                        strbuf *q, get_buf *b) {
+    get_headers h;
+    long st;
+    memset(b, 0, sizeof *b);
+    if (q->failed) {
+        free(q->p);
+        fprintf(stderr, "%s: out of memory\n", g_prog);
+        return EXIT_USAGE;
+    }
+    st = http_call(url, g->hf_token, header, 0, ctype, q->p, q->len, b, &h);
+    free(q->p);
+    if (st == 200) return 0;
+    st = put_refused(what, st, b);
+    free(b->p);
+    b->p = NULL;
+    return (int)st;
+}
+
 /* Preupload: which of files[] go through Xet. 0 or an exit status. */
 static int put_preupload(const get_ctx *g, put_commit_file *files, size_t n) {
     char url[8192], path[4096], mode[16];
     strbuf q;
     get_buf b;
-    get_headers h;
     size_t i, pos = 0;
-    long st;
+    int rc;
     memset(&q, 0, sizeof q);
     memset(&b, 0, sizeof b);
     sb_str(&q, "{\"files\":[");
@@ -4043,15 +4069,8 @@ static int put_preupload(const get_ctx *g, put_commit_file *files, size_t n) {
         sb_str(&q, "\"}");
     }
     sb_str(&q, "]}");
-    if (q.failed) { free(q.p); return EXIT_USAGE; }
     put_api_url(g, "preupload", url, sizeof url);
-    st = http_call(url, g->hf_token, NULL, 0, "application/json", q.p, q.len, &b, &h);
-    free(q.p);
-    if (st != 200) {
-        int rc = put_refused("preupload", st, &b);
-        free(b.p);
-        return rc;
-    }
+    if ((rc = put_hub_post(g, "preupload", url, NULL, "application/json", &q, &b)) != 0) return rc;
     for (i = 0; i < n; i++) { /* the answer lists the files in the order asked */
         if (!json_next_string((const char *)b.p, b.len, &pos, "path", path, sizeof path) ||
             strcmp(path, files[i].path) || !json_next_string((const char *)b.p, b.len, &pos, "uploadMode", mode, sizeof mode) ||
@@ -4071,9 +4090,8 @@ static int put_lfs_batch(const get_ctx *g, const put_commit_file *files, size_t 
     char url[8192], word[64];
     strbuf q;
     get_buf b;
-    get_headers h;
-    size_t i, k, pos = 0;
-    long st;
+    size_t i, pos = 0;
+    int rc;
     int any = 0;
     memset(&q, 0, sizeof q);
     memset(&b, 0, sizeof b);
@@ -4083,25 +4101,19 @@ static int put_lfs_batch(const get_ctx *g, const put_commit_file *files, size_t 
     for (i = 0; i < n; i++) {
         char oid[65];
         if (!files[i].lfs) continue;
-        for (k = 0; k < 32; k++) sprintf(oid + 2 * k, "%02x", files[i].r->sha256[k]);
+        sha256_hex(files[i].r->sha256, oid);
         snprintf(url, sizeof url, "%s{\"oid\":\"%s\",\"size\":%llu}", any ? "," : "", oid, (unsigned long long)files[i].size);
         sb_str(&q, url);
         any = 1;
     }
     sb_str(&q, "]}");
     if (!any) { free(q.p); return 0; }
-    if (q.failed) { free(q.p); return EXIT_USAGE; }
     snprintf(url, sizeof url, "%s/%s", g->endpoint, !strcmp(g->type, "model") ? "" : !strcmp(g->type, "dataset") ? "datasets/" : "spaces/");
     get_url_append(url, sizeof url, g->repo, 1);
     strcat(url, ".git/info/lfs/objects/batch");
-    st = http_call(url, g->hf_token, "Accept: application/vnd.git-lfs+json", 0, "application/vnd.git-lfs+json", q.p, q.len,
-                   &b, &h);
-    free(q.p);
-    if (st != 200) {
-        int rc = put_refused("LFS batch", st, &b);
-        free(b.p);
+    if ((rc = put_hub_post(g, "LFS batch", url, "Accept: application/vnd.git-lfs+json", "application/vnd.git-lfs+json", &q,
+                           &b)) != 0)
         return rc;
-    }
     if (!json_next_string((const char *)b.p, b.len, &pos, "transfer", word, sizeof word) || strcmp(word, "xet")) {
         fprintf(stderr, "%s: LFS batch: the Hub did not choose the xet transfer for this repo\n", g_prog);
         free(b.p);
@@ -4124,9 +4136,8 @@ static int put_commit(const get_ctx *g, const put_commit_file *files, size_t n, 
     char url[8192], line[512];
     strbuf q;
     get_buf b;
-    get_headers h;
-    size_t i, k, pos = 0;
-    long st;
+    size_t i, pos = 0;
+    int rc;
     memset(&q, 0, sizeof q);
     memset(&b, 0, sizeof b);
     if (message) snprintf(line, sizeof line, "%s", message);
@@ -4138,7 +4149,7 @@ static int put_commit(const get_ctx *g, const put_commit_file *files, size_t n, 
     for (i = 0; i < n; i++) {
         if (files[i].lfs) {
             char oid[65];
-            for (k = 0; k < 32; k++) sprintf(oid + 2 * k, "%02x", files[i].r->sha256[k]);
+            sha256_hex(files[i].r->sha256, oid);
             sb_str(&q, "{\"key\":\"lfsFile\",\"value\":{\"path\":");
             sb_json(&q, files[i].path);
             snprintf(line, sizeof line, ",\"algo\":\"sha256\",\"oid\":\"%s\",\"size\":%llu}}\n", oid,
@@ -4156,15 +4167,8 @@ static int put_commit(const get_ctx *g, const put_commit_file *files, size_t n, 
             free(data);
         }
     }
-    if (q.failed) { free(q.p); return EXIT_USAGE; }
     put_api_url(g, "commit", url, sizeof url);
-    st = http_call(url, g->hf_token, NULL, 0, "application/x-ndjson", q.p, q.len, &b, &h);
-    free(q.p);
-    if (st != 200) {
-        int rc = put_refused("commit", st, &b);
-        free(b.p);
-        return rc;
-    }
+    if ((rc = put_hub_post(g, "commit", url, NULL, "application/x-ndjson", &q, &b)) != 0) return rc;
     if (!json_next_string((const char *)b.p, b.len, &pos, "commitUrl", url, sizeof url)) {
         fprintf(stderr, "%s: commit: the answer has no commitUrl\n", g_prog);
         free(b.p);
@@ -4299,11 +4303,10 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
     if (!rc) {
         for (k = 0; k < P.nfiles; k++) {
             const cas_upload_file_result *r = &P.files[k].r;
-            int j;
+            char sha[65];
+            sha256_hex(r->sha256, sha);
             print_hash(&r->file_hash);
-            fputs("  ", stdout);
-            for (j = 0; j < 32; j++) printf("%02x", r->sha256[j]);
-            printf("  %llu  %s\n", (unsigned long long)r->size, P.files[k].name);
+            printf("  %s  %llu  %s\n", sha, (unsigned long long)r->size, P.files[k].name);
         }
         cas_upload_get_stats(P.u, &s);
         fprintf(stderr,

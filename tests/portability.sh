@@ -88,41 +88,38 @@ else
   skip "-m32: gcc cannot build 32-bit programs (apt-get install lib32gcc-12-dev libc6-dev-i386)"
 fi
 
-step "big-endian: the tests and the CLI on s390x (static, under qemu-user)"
-becc= qemu=
-for c in s390x-linux-gnu-gcc s390x-linux-gnu-gcc-12; do command -v $c >/dev/null 2>&1 && { becc=$c; break; }; done
-for q in qemu-s390x qemu-s390x-static; do command -v $q >/dev/null 2>&1 && { qemu=$q; break; }; done
-if [ -n "$becc" ] && [ -n "$qemu" ] && probe $becc -static; then
-  port_tests s390x "$qemu" $becc $WARN -O2 -static
-  if run $becc $WARN -O2 -static examples/cas.c -o "$B/cas-s390x"; then
-    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$qemu" "$(cd "$B" && pwd)/cas-s390x" > "$B/cas-s390x.sh"
-    chmod +x "$B/cas-s390x.sh"
-    for s in cli cli_shard cli_pack; do run sh tests/$s.sh "$B/cas-s390x.sh"; done
-    run same_xorbs "$B/cas-s390x.sh"
+# A cell of another CPU: the conformance tests and the CLI tests built static with a cross
+# compiler and run under qemu-user, and the same xorbs as the native tool.
+# cross_cell TAG "COMPILERS" "QEMUS" "DEBIAN PACKAGES" [LINE...]: each LINE must be one of
+# `cas version`'s (the code paths it runs there).
+cross_cell() {
+  tag=$1 ccs=$2 qemus=$3 pkgs=$4
+  shift 4
+  xcc= xq=
+  for c in $ccs; do command -v $c >/dev/null 2>&1 && { xcc=$c; break; }; done
+  for q in $qemus; do command -v $q >/dev/null 2>&1 && { xq=$q; break; }; done
+  if [ -z "$xcc" ] || [ -z "$xq" ] || ! probe $xcc -static; then
+    skip "$tag: no cross compiler or qemu-user (apt-get install $pkgs)"
+    return
   fi
-else
-  skip "big-endian: no s390x cross compiler or qemu-user (apt-get install gcc-12-s390x-linux-gnu libc6-dev-s390x-cross qemu-user)"
-fi
+  port_tests $tag "$xq" $xcc $WARN -O2 -static
+  run $xcc $WARN -O2 -static examples/cas.c -o "$B/cas-$tag" || return
+  printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$xq" "$(cd "$B" && pwd)/cas-$tag" > "$B/cas-$tag.sh"
+  chmod +x "$B/cas-$tag.sh"
+  for line in "$@"; do run sh -c "'$B/cas-$tag.sh' version | grep -qx '$line'"; done
+  for s in cli cli_shard cli_pack; do run sh tests/$s.sh "$B/cas-$tag.sh"; done
+  run same_xorbs "$B/cas-$tag.sh"
+}
 
+step "big-endian: the tests and the CLI on s390x (static, under qemu-user)"
+cross_cell s390x "s390x-linux-gnu-gcc s390x-linux-gnu-gcc-12" "qemu-s390x qemu-s390x-static" \
+  "gcc-12-s390x-linux-gnu libc6-dev-s390x-cross qemu-user"
+
+# (qemu's default aarch64 CPU has NEON and the SHA-256 instructions; test_main checks SHA-256
+# on them and on the portable path, through cas_cpu_limit)
 step "aarch64: the tests and the CLI on 64-bit ARM (static, under qemu-user), NEON BLAKE3 and ARMv8 SHA-256 on"
-armcc= armq=
-for c in aarch64-linux-gnu-gcc aarch64-linux-gnu-gcc-12; do command -v $c >/dev/null 2>&1 && { armcc=$c; break; }; done
-for q in qemu-aarch64 qemu-aarch64-static; do command -v $q >/dev/null 2>&1 && { armq=$q; break; }; done
-if [ -n "$armcc" ] && [ -n "$armq" ] && probe $armcc -static; then
-  port_tests aarch64 "$armq" $armcc $WARN -O2 -static
-  if run $armcc $WARN -O2 -static examples/cas.c -o "$B/cas-aarch64"; then
-    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$armq" "$(cd "$B" && pwd)/cas-aarch64" > "$B/cas-aarch64.sh"
-    chmod +x "$B/cas-aarch64.sh"
-    # the code paths it runs: NEON BLAKE3 and the ARMv8 SHA-256 instructions (qemu's default
-    # CPU has both; test_main checks SHA-256 on them and portable, cas_cpu_limit)
-    run sh -c "'$B/cas-aarch64.sh' version | grep -q '^blake3: neon\$'"
-    run sh -c "'$B/cas-aarch64.sh' version | grep -q '^sha256: armv8-sha2\$'"
-    for s in cli cli_shard cli_pack; do run sh tests/$s.sh "$B/cas-aarch64.sh"; done
-    run same_xorbs "$B/cas-aarch64.sh"
-  fi
-else
-  skip "aarch64: no aarch64 cross compiler or qemu-user (apt-get install gcc-12-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)"
-fi
+cross_cell aarch64 "aarch64-linux-gnu-gcc aarch64-linux-gnu-gcc-12" "qemu-aarch64 qemu-aarch64-static" \
+  "gcc-12-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" "blake3: neon" "sha256: armv8-sha2"
 
 step "wasm32-wasi: the tests in Node's WASI sandbox"
 # 1 MiB of stack: wasm-ld's default is 64 KiB, less than the test programs' own frames.
