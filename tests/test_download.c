@@ -1213,9 +1213,10 @@ static void test_hand_manifests(void) {
         hand_part(h, &b, g[0].byte_start, g[0].byte_end); /* twice */
         CHECK_MSG(hand_one(h, b.p, b.n, ct, &e) == CAS_E_MULTIPART && e.offset == g[0].byte_start &&
                   strstr(e.what, "a multipart part is not a requested range (or came twice)"), "twice: %s", e.what);
-        for (i = 0; i < 3; i++) { /* past the last range; past a range into the gap; short of its end */
+        for (i = 0; i < 4; i++) { /* past the last range; past a range into the gap; short of its
+                                     end; both ranges and the gap (its bytes would go to range 1) */
             uint64_t first = i == 0 ? g[1].byte_start : g[0].byte_start;
-            uint64_t last = i == 0 ? g[1].byte_end + 1 : i == 1 ? g[0].byte_end + 1 : g[0].byte_end - 1;
+            uint64_t last = i == 0 ? g[1].byte_end + 1 : i == 1 ? g[0].byte_end + 1 : i == 2 ? g[0].byte_end - 1 : g[1].byte_end;
             b.n = 0;
             hand_part(h, &b, first, last);
             CHECK_MSG(hand_one(h, b.p, b.n, ct, &e) == CAS_E_MULTIPART && e.offset == first &&
