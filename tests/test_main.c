@@ -905,7 +905,8 @@ static void test_xorb_limits(void) {
     sink.len = 0;
     CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
     for (i = 0; i < 511 && rc == CAS_OK; i++) rc = cas_xorb_writer_add(&w, chunk, CAS_CHUNK_MAX_SIZE, NULL);
-    CHECK(rc == CAS_OK && cas_xorb_writer_size(&w) == 511u * (8 + CAS_CHUNK_MAX_SIZE));
+    CHECK(rc == CAS_OK && cas_xorb_writer_size(&w) == 511u * (8 + CAS_CHUNK_MAX_SIZE) &&
+          cas_xorb_writer_unpacked_size(&w) == 511u * CAS_CHUNK_MAX_SIZE);
     CHECK(cas_xorb_writer_fits(&w, 126976) && !cas_xorb_writer_fits(&w, 126977));
     CHECK(cas_xorb_writer_add(&w, chunk, 126977, NULL) == CAS_E_XORB_LIMIT);
     CHECK(cas_xorb_writer_add(&w, chunk, 126976, NULL) == CAS_OK && cas_xorb_writer_size(&w) == CAS_XORB_MAX_SIZE);

@@ -645,6 +645,9 @@ static void test_layout(void) {
         size_t checked = 0, unchecked = 0;
         CHECK(cas_shard_check_terms(&s, NULL, NULL, &checked, &unchecked, &e) == CAS_OK && checked == 1 && unchecked == 1);
         CHECK(cas_shard_check_terms(&s, ext_source, NULL, &checked, &unchecked, &e) == CAS_OK && checked == 2 && unchecked == 0);
+        /* the caller's source is asked first, from the first term on: its error stops the check */
+        CHECK(cas_shard_check_terms(&s, failing_source, NULL, NULL, NULL, &e) == SOURCE_ERROR && e.code == SOURCE_ERROR &&
+              e.offset == 96 && strstr(e.what, "the chunk source failed"));
         CHECK(cas_shard_expired(&s, 1800000000) == 0 && cas_shard_expired(&s, 1800000001) == 1);
         /* A bad verification hash is found, at the verification entry. */
         s.files[0].terms[1].verification.bytes[5] ^= 1;
