@@ -760,12 +760,10 @@ static void test_answer_nomem(void) {
     CHECK(c.live == 0);
 }
 
-#ifdef CAS_TEST_PENDING_FIXES
-/* KNOWN BUG (reported with issue #14; run with -DCAS_TEST_PENDING_FIXES, fails until fixed):
-   the shard the engine writes takes cas_shard_write's scratch (sort room, tables) from
-   malloc, not from the session's allocator as the engine's Memory contract says, because
-   cas__up_shard passes no options (opt->alloc NULL: malloc). With the fix, running out of
-   memory there is seen through the session's allocator and named by the writer. */
+/* The shard the engine writes takes cas_shard_write's scratch (sort room, tables) from the
+   session's allocator, as the engine's Memory contract says (it once came from malloc:
+   found by issue #14's coverage work). Running out of memory there is then seen through the
+   session's allocator, and named by the writer. */
 static void test_shard_writer_alloc(void) {
     long budget;
     int writer_seen = 0, done = 0;
@@ -793,7 +791,6 @@ static void test_shard_writer_alloc(void) {
     }
     CHECK_MSG(done && writer_seen, "the shard writer's allocations go through the session's allocator");
 }
-#endif
 
 static void test_split(void) {
     enum { NF = 40 };
@@ -1180,9 +1177,7 @@ int main(int argc, char **argv) {
     test_split();
     test_open_queries();
     test_answer_nomem();
-#ifdef CAS_TEST_PENDING_FIXES
     test_shard_writer_alloc();
-#endif
     test_host_sha();
     test_nomem();
     test_roundtrip_edits();
