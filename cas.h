@@ -10054,8 +10054,10 @@ static int cas__dl_index(cas_download *d) {
         const cas_recon_term *rt = &r->terms[t];
         cas__dl_term *T = &d->terms[t];
         if (rt->xorb >= r->num_xorbs || rt->fetch >= r->xorbs[rt->xorb].num_fetches ||
-            rt->range >= r->xorbs[rt->xorb].fetches[rt->fetch].num_ranges)
+            rt->range >= r->xorbs[rt->xorb].fetches[rt->fetch].num_ranges) {
+            cas__dl_array_free(d, keys, r->num_terms, sizeof *keys); /* (a manifest not from the parser) */
             return CAS_E_ARGUMENT;
+        }
         T->start = pos;
         pos += rt->unpacked_length;
         T->count = rt->chunk_end - rt->chunk_start;
