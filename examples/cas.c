@@ -4249,6 +4249,8 @@ static int cmd_put(int argc, char **argv, uint8_t *buf) {
         }
     }
     if (rc || nnames < (cas_url ? 1 : 2)) {
+        for (i = 0; cf && i + 1 < nnames; i++) free(cf[i].path);
+        free(cf);
         free(names);
         return rc ? usage_error("%s: unknown option, a missing value, or a value out of range", argv[rc_at])
                   : usage_error(cas_url || nnames ? "FILE... is missing" : "REPO_ID and FILE... are missing");
