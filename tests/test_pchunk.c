@@ -54,7 +54,6 @@ static size_t buffered_chunks(const uint8_t *d, size_t len, const size_t *cuts, 
         memcpy(out + n, l.chunks, l.n * sizeof *out);
         n += l.n;
         start += l.used;
-        if (k == ncuts && l.used != end - start + l.used) { cas_chunk_list_free(&l); return (size_t)-1; }
         cas_chunk_list_free(&l);
     }
     return start == len ? n : (size_t)-1;
