@@ -101,7 +101,7 @@ FUZZ_REPLAY_STEPS = $(foreach n,$(FUZZ_NAMES),"replay_$(n)|$(BUILD)/fuzz-replay/
 # make test: every suite, the CLI against the test server, the one-TU build, every fuzz
 # corpus replayed (make -j2 test builds in parallel; the steps run one after the other).
 test: $(TEST_PROGS) $(BUILD)/cas $(addprefix $(BUILD)/fuzz-replay/,$(FUZZ_NAMES))
-	@sh tests/run.sh "make test" $(UNIT_STEPS) $(CLI_STEPS) "single_tu|sh tests/single_tu.sh" $(FUZZ_REPLAY_STEPS)
+	@sh tests/run.sh "make test" "api_check|sh tests/api_check.sh cas.h" $(UNIT_STEPS) $(CLI_STEPS) "single_tu|sh tests/single_tu.sh" $(FUZZ_REPLAY_STEPS)
 # The suites and the CLI tests alone, in any configuration (tests/check.sh runs them under
 # the sanitizers: make test-suites BUILD=... CC=... CFLAGS=...).
 test-suites: $(TEST_PROGS) $(BUILD)/cas

@@ -50,12 +50,16 @@
      upload files               >>engines: upload       cas_upload_create/push/next/answer
      read or write a xorb       >>formats: xorb         cas_xorb_walk, cas_xorb_stream_*, cas_xorb_writer_*
      parse or write a shard     >>formats: shard        cas_shard_parse, cas_shard_reader_*, cas_shard_write
-     a local store as a server  >>engines: download     cas_recon_from_shards
+     a local store as a server  >>host helpers: local store   cas_recon_from_shards
      bound memory               >>base: memory          cas_allocator, cas_arena;
                                 cas_download_memory() gives the download engine's need up front
+     handle errors              >>base: results         cas_result, suspensions, cas_result_name
+                                >>base: error detail    cas_error (code, byte offset, what)
      fuzz it                    fuzz/ in the repository: one libFuzzer target per parser
-   Declarations come in layers (base, primitives, formats, engines); the implementation below
-   them repeats each banner.
+   Declarations come in layers, each using only those before it: base (results, errors,
+   memory, CPU) -> primitives (hashes, chunker, codecs) -> formats (sinks, xorb, shard, JSON,
+   multipart) -> engines (upload, download, verified ranges) -> host helpers. The
+   implementation below them repeats each banner in the same order (tests/api_check.sh).
 
    BUILD OPTIONS (define before including cas.h in the implementation file; `make check` and
    tests/single_tu.sh build every one)
@@ -80,19 +84,26 @@
    -----
    Memory:    the primitives (hashers, chunker stream, Merkle aggregator, LZ4/BG4 codecs on
               your buffers) never allocate: they are plain structs you place anywhere (their
-              priv_ fields are private). Parsers, writers and engines allocate through the
+              priv_ fields are private); the two exceptions, cas_zstd_decompress and
+              cas_chunk_buffer, take an allocator like everything else that does. Parsers, writers and engines allocate through the
               cas_allocator you pass (NULL: malloc/free) and say how much (each "Memory"
               paragraph); nothing allocates what an input merely claims, every size is checked
               against the limits first. Results that own memory have a _free function.
    I/O:       none. Parsers take bytes; writers give bytes to your cas_sink; the download
               engine gives you requests (URL + Range) and takes the response bytes you push;
               the upload engine gives you events (a xorb or shard to send, a dedup query).
-   Results:   a function that can fail returns an int holding a cas_result: CAS_OK (0), or an
-              error (< 0; cas_result_name/message), with detail (what, byte offset) in the
-              cas_error you pass or the object's own (cas_download_error, cas_upload_error).
-              Push-style calls of streams and engines also return suspensions (> 0):
-              CAS_READY (an item or request is ready), CAS_NEED_INPUT (push more), CAS_END.
-              An engine's error is sticky.
+   Results:   one convention (tests/api_check.sh checks it): a function that can fail returns
+              cas_result: CAS_OK (0), an error (< 0; cas_result_name/message), or for the
+              push-style calls that say so a suspension (> 0: CAS_READY, CAS_NEED_INPUT,
+              CAS_END), which is not an error. Yes/no questions return int 1/0. The detail
+              of an error (code, byte offset, what) is one struct, cas_error: the last
+              parameter `cas_error *err` (NULL allowed), or an object's own (its `error`
+              field, cas_upload_error, cas_download_error); it holds its text, so it
+              outlives the object. An engine's error is sticky.
+   Arguments: the allocator, where a function takes one, comes first (NULL: malloc/free);
+              configuration is a `_desc` struct whose zero fields mean the defaults (a NULL
+              desc: all defaults); compression is asked for with CAS_COMPRESS_* (0: LZ4) and
+              reported with the stored CAS_SCHEME_* values.
    Threading: no mutable global state except a write-once cache of the CPU's features (the
               vendored BLAKE3 keeps one too). One object, one thread at a time; the library
               starts no threads, but the upload engine and cas_chunk_buffer take a `parallel`
@@ -153,9 +164,24 @@ extern "C" {
 
 /* ==== >>base: results ==================================================================== */
 
-/* 0 is success, positive values are suspensions of push-style engines, negative are errors. */
+/* What every function that can fail returns. Three sets, told apart by sign:
+     CAS_OK (0)        done.
+     suspensions (> 0) not errors: a push-style call (the streams' and engines' _push/_next)
+                       stopped to hand something over or to ask for more; only the calls
+                       whose documentation names one return it, and the object is fine.
+     errors (< 0)      the call failed; cas_error says what and where (see >>base: error
+                       detail). An engine's error is sticky: every later call returns it.
+   Functions that answer yes/no (cas_hash_equal, cas_zstd_is_frame, ...) return int 1/0 and
+   cannot fail; callbacks a host supplies return int (0 or a negative cas_result). */
 typedef enum cas_result {
     CAS_OK = 0,
+
+    /* ---- suspensions ---- */
+    CAS_END = 1,        /* no more items: the stream or engine is done */
+    CAS_READY = 2,      /* an output item (event, request, record) is ready in the out-parameter */
+    CAS_NEED_INPUT = 3, /* all input consumed, nothing ready: push more */
+
+    /* ---- errors ---- */
     CAS_E_ARGUMENT = -1,     /* a parameter is out of its documented range */
     CAS_E_NOMEM = -2,        /* the allocator returned NULL */
     CAS_E_HEX = -3,          /* a hash string is not exactly 64 hex digits */
@@ -176,10 +202,6 @@ typedef enum cas_result {
     CAS_E_XORB_LIMIT = -18,      /* over 8192 chunks or 64 MiB in one xorb */
     CAS_E_XORB_FOOTER = -19,     /* a xorb storage footer is inconsistent */
     CAS_E_HASH = -20,            /* a computed hash differs from the expected one */
-    /* suspensions and ends of push/iterate calls */
-    CAS_END = 1,                 /* no more items */
-    CAS_READY = 2,               /* an output item is ready */
-    CAS_NEED_INPUT = 3,           /* all input consumed; push more */
     CAS_E_SHARD_HEADER = -21,/* bad shard header: tag, version or footer_size */
     CAS_E_SHARD_FOOTER = -22,/* bad shard footer: version or offsets */
     CAS_E_SHARD_SECTION = -23,/* a shard section does not end with its exact bookend */
@@ -200,12 +222,31 @@ typedef enum cas_result {
     CAS_E_MULTIPART = -38    /* malformed multipart/byteranges body or Content-Type */
 } cas_result;
 
-/* "CAS_E_HEX" etc. Never NULL. */
-CAS_API const char *cas_result_name(int result);
+/* "CAS_E_HEX", "CAS_READY" etc. Never NULL. */
+CAS_API const char *cas_result_name(cas_result result);
 /* One sentence on what the result means. Never NULL. */
-CAS_API const char *cas_result_message(int result);
+CAS_API const char *cas_result_message(cas_result result);
 
-/* ==== >>base: memory ==================================================================== */
+/* ==== >>base: error detail =============================================================== */
+
+/* Where and why a call failed: the one error-detail struct of every parser, writer and
+   engine. A function that can fail takes a `cas_error *err` as its last parameter (NULL
+   allowed) and fills it on every return: code = the returned cas_result, offset = the byte
+   offset in the input where the problem was detected (0 on success or where no input is
+   involved), what = a one-line detail ("match offset 0", "part 2: Content-Range 0-9/20 has 12
+   bytes", ...; "" on success). An object that keeps its own sticky error (cas_xorb_writer,
+   cas_xorb_stream, cas_json_reader, cas_multipart) has a cas_error field; an opaque engine
+   hands out its own (cas_upload_error, cas_download_error). The text lives inside the struct
+   itself, so a cas_error may be copied, kept and printed after the object that filled it is
+   gone; a longer detail is cut at CAS_ERROR_WHAT_SIZE - 1 bytes. */
+#define CAS_ERROR_WHAT_SIZE 160
+typedef struct cas_error {
+    cas_result code;
+    uint64_t offset;
+    char what[CAS_ERROR_WHAT_SIZE]; /* NUL-terminated */
+} cas_error;
+
+/* ==== >>base: memory ===================================================================== */
 
 /* Every allocation goes through one of these, passed per object. A NULL allocator pointer, or
    one whose alloc is NULL, means malloc/free. alloc returns memory aligned to `align` (a power
@@ -281,7 +322,7 @@ CAS_API void cas_hash_to_hex(const cas_hash *h, char out[CAS_HASH_HEX_SIZE + 1])
 /* Parses exactly `len` characters (must be 64; upper or lower case hex) of the Xet string
    form into `h`. Returns CAS_OK or CAS_E_HEX (wrong length or a non-hex character); `h` is
    untouched on error. */
-CAS_API int cas_hash_from_hex(const char *hex, size_t len, cas_hash *h);
+CAS_API cas_result cas_hash_from_hex(const char *hex, size_t len, cas_hash *h);
 /* 1 if equal. */
 CAS_API int cas_hash_equal(const cas_hash *a, const cas_hash *b);
 /* The hash's last 8 bytes as a little-endian u64: what xet-core's `hash % n` reads. */
@@ -311,8 +352,8 @@ CAS_API void cas_chunk_hash(const void *data, size_t len, cas_hash *out);
    "<hex> : <size>\n", one per node. n may be 1..CAS_MERKLE_MAX_GROUP. Returns the summed
    size in *size_out if not NULL. CAS_E_ARGUMENT if n is out of range. */
 #define CAS_MERKLE_MAX_GROUP 9
-CAS_API int cas_internal_node_hash(const cas_chunk *nodes, size_t n, cas_hash *out,
-                                   uint64_t *size_out);
+CAS_API cas_result cas_internal_node_hash(const cas_chunk *nodes, size_t n, cas_hash *out,
+                                          uint64_t *size_out);
 /* Xorb hash: the Merkle root of the chunks (xet-core aggregated_hashes.rs). 0 chunks give
    all zeros; one chunk gives its own hash. Streams internally: no allocation. */
 CAS_API void cas_xorb_hash(const cas_chunk *chunks, size_t n, cas_hash *out);
@@ -401,7 +442,13 @@ typedef struct cas_chunk_stream {
 CAS_API void cas_chunk_stream_init(cas_chunk_stream *s);
 /* Consumes bytes of data[0..len) up to the end of the current chunk and returns how many.
    If a chunk ended, *out holds its hash and size; else out->size == 0. Call again with the
-   rest of the data. */
+   rest of the data.
+   What to push: the stream keeps no bytes, so its speed depends on the pieces you give it.
+   Push 64 KiB or more at a time where you can (a read() buffer of 256 KiB..1 MiB is ideal):
+   the wide paths (the 16-lane fused scan + hash, BLAKE3's many-chunk SIMD) need long runs.
+   Measured on x86-64 with AVX-512, 64 MiB in memory: 1 MiB pieces 1.7 GB/s, 64 KiB 1.5,
+   16 KiB 1.2, 4 KiB 0.76. A host that receives small pieces (a socket) should gather them
+   into a buffer first. The boundaries and hashes never depend on the piece sizes. */
 CAS_API size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len,
                                      cas_chunk *out);
 /* End of input: 1 and the last chunk in *out if there was one, else 0. Resets. */
@@ -435,11 +482,11 @@ typedef struct cas_chunk_list {
     cas_allocator priv_alloc;
     size_t priv_cap;
 } cas_chunk_list;
-CAS_API int cas_chunk_buffer(const cas_allocator *alloc, const void *data, size_t len, int last,
-                             const cas_chunk_buffer_desc *desc, cas_chunk_list *out);
+CAS_API cas_result cas_chunk_buffer(const cas_allocator *alloc, const void *data, size_t len, int last,
+                                    const cas_chunk_buffer_desc *desc, cas_chunk_list *out);
 CAS_API void cas_chunk_list_free(cas_chunk_list *l);
 
-/* ==== >>primitives: zstd ================================================================ */
+/* ==== >>primitives: zstd ================================================================= */
 
 /* zstd's frame magic, little-endian (28 B5 2F FD); cas_zstd_is_frame tests the first bytes. */
 #define CAS_ZSTD_MAGIC 0xFD2FB528u
@@ -458,24 +505,8 @@ CAS_API int cas_zstd_is_frame(const void *src, size_t len);
    or needs a window over 2^CAS_ZSTD_MAX_WINDOW_LOG; CAS_E_NOMEM; CAS_E_UNSUPPORTED under
    CAS_NO_ZSTD. Allocates the decoder state (~100 KiB + window) through `alloc`, freed before
    it returns. */
-CAS_API int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
-                                size_t cap, size_t *out_len);
-
-/* ==== >>base: error detail =============================================================== */
-
-/* Where and why a decoder refused its input. Decoders take a `cas_error *` (NULL allowed) and
-   fill it on every return: code = the returned cas_result, offset = the byte offset in the
-   input where the problem was detected (0 on success), what = a one-line detail ("match
-   offset 0", ...; "" on success). Its lifetime: a static string (valid for the program's
-   life) from every function that fills a caller's cas_error, except the multipart reader
-   and the download engine, whose detail may be formatted into the object itself
-   (cas_multipart's error, cas_download_error()): valid until that object is freed or
-   reused, so copy the text before cas_download_free if it is needed after. */
-typedef struct cas_error {
-    int code;
-    uint64_t offset;
-    const char *what;
-} cas_error;
+CAS_API cas_result cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
+                                       size_t cap, size_t *out_len);
 
 /* ==== >>primitives: XXH32 ================================================================ */
 
@@ -519,8 +550,8 @@ CAS_API size_t cas_lz4_block_bound(size_t n);
    smaller than n?"), CAS_E_ARGUMENT if n > CAS_LZ4_MAX_INPUT. dst[0..cap) past *out_len may be
    written. */
 #define CAS_LZ4_MAX_INPUT 0x7E000000u
-CAS_API int cas_lz4_block_compress(const void *src, size_t n, void *dst, size_t cap,
-                                   size_t *out_len, int acceleration, cas_lz4_table *table);
+CAS_API cas_result cas_lz4_block_compress(const void *src, size_t n, void *dst, size_t cap,
+                                          size_t *out_len, int acceleration, cas_lz4_table *table);
 /* Decodes the LZ4 block src[0..n) into dst[prefix..cap). dst[0..prefix) is earlier output
    (previous blocks of a linked frame) that matches may copy from; use prefix 0 for an
    independent block. *out_len = bytes decoded (prefix not included).
@@ -535,8 +566,8 @@ CAS_API int cas_lz4_block_compress(const void *src, size_t n, void *dst, size_t 
    output would pass cap), CAS_E_ARGUMENT (prefix > cap). src and dst must not overlap.
    dst[prefix..cap) past *out_len holds unspecified bytes (fast copies overshoot inside cap),
    and so does all of it on error. */
-CAS_API int cas_lz4_block_decompress(const void *src, size_t n, void *dst, size_t prefix,
-                                     size_t cap, size_t *out_len, cas_error *err);
+CAS_API cas_result cas_lz4_block_decompress(const void *src, size_t n, void *dst, size_t prefix,
+                                            size_t cap, size_t *out_len, cas_error *err);
 
 /* LZ4 frame (magic 04 22 4D 18), as xet-core writes it (lz4_flex FrameEncoder defaults):
    FLG 0x60 (version 01, independent blocks, no checksums, no content size), BD 0x40 for
@@ -549,8 +580,8 @@ CAS_API size_t cas_lz4_frame_bound(size_t n);
 /* Writes the frame of src[0..n) into dst[0..cap); *out_len = its size. CAS_E_LIMIT if it does
    not fit (cap >= cas_lz4_frame_bound(n) always fits), CAS_E_ARGUMENT if n is over
    CAS_LZ4_MAX_INPUT. Uses 16 KiB of stack (the hash table). */
-CAS_API int cas_lz4_frame_compress(const void *src, size_t n, void *dst, size_t cap,
-                                   size_t *out_len, int acceleration);
+CAS_API cas_result cas_lz4_frame_compress(const void *src, size_t n, void *dst, size_t cap,
+                                          size_t *out_len, int acceleration);
 /* Decodes exactly one LZ4 frame that must fill src[0..n) into dst[0..cap); *out_len = bytes
    decoded (0 on error). Reads every valid frame: block max 64 KiB..4 MiB, linked or independent
    blocks, compressed or stored blocks, block checksums, content checksum, content size.
@@ -568,8 +599,8 @@ CAS_API int cas_lz4_frame_compress(const void *src, size_t n, void *dst, size_t 
      CAS_E_TRAILING      bytes after the frame (another frame, a skippable frame, anything)
    Under CAS_FUZZING or FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION checksums are not verified.
    dst[0..cap) holds unspecified bytes on error. */
-CAS_API int cas_lz4_frame_decompress(const void *src, size_t n, void *dst, size_t cap,
-                                     size_t *out_len, cas_error *err);
+CAS_API cas_result cas_lz4_frame_decompress(const void *src, size_t n, void *dst, size_t cap,
+                                            size_t *out_len, cas_error *err);
 
 /* ==== >>primitives: BG4 byte grouping ==================================================== */
 
@@ -599,12 +630,26 @@ CAS_API int cas_bg4_predict(const void *data, size_t n);
 
 /* ==== >>primitives: chunk compression ==================================================== */
 
-/* Xorb chunk compression schemes (xorb.md); CAS_SCHEME_AUTO is a request, never stored. */
+/* Xorb chunk compression schemes: the values a chunk header stores (xorb.md), and what
+   cas_chunk_decompress and cas_chunk_header report. */
 enum {
     CAS_SCHEME_NONE = 0,
     CAS_SCHEME_LZ4 = 1,
-    CAS_SCHEME_BG4_LZ4 = 2,
-    CAS_SCHEME_AUTO = 99
+    CAS_SCHEME_BG4_LZ4 = 2
+};
+/* Compression requests: what a writer is asked to do (cas_chunk_compress,
+   cas_chunk_record_encode, cas_xorb_writer_init, cas_upload_desc.compression). 0 is the
+   default, LZ4 (xet-core's default), as in every _desc. AUTO is xet-core's choice per chunk
+   (the BG4 predictor). A request is never stored: the scheme a chunk ends up with may be NONE
+   whatever was asked (compression that does not make it smaller). The values differ from
+   the stored schemes on purpose, so that a scheme passed as a request (1, 2) is refused with
+   CAS_E_ARGUMENT instead of being misread. */
+enum {
+    CAS_COMPRESS_DEFAULT = 0,
+    CAS_COMPRESS_NONE = 0x10,
+    CAS_COMPRESS_LZ4 = 0x11,
+    CAS_COMPRESS_BG4_LZ4 = 0x12,
+    CAS_COMPRESS_AUTO = 0x13
 };
 
 /* Scratch of cas_chunk_compress: the LZ4 hash table and room for a byte-grouped chunk, about
@@ -614,25 +659,24 @@ typedef struct cas_chunk_compressor {
     uint8_t priv_grouped[CAS_CHUNK_MAX_SIZE];
 } cas_chunk_compressor;
 
-/* Compresses one chunk as xet-core's serialize_chunk does: `scheme` NONE, LZ4, BG4_LZ4 or AUTO
-   (AUTO asks the BG4 predictor: BG4_LZ4 if it recommends, else LZ4); the payload is an LZ4
+/* Compresses one chunk as xet-core's serialize_chunk does, as `compression` (a CAS_COMPRESS_*
+   request; AUTO asks the BG4 predictor: BG4_LZ4 if it recommends, else LZ4); the payload is an LZ4
    frame (cas_lz4_frame_compress, of the byte groups for BG4_LZ4), unless that frame is not
    smaller than the chunk: then the chunk itself is stored with scheme NONE. Writes the payload
    to dst[0..cap), *out_len its size, *scheme_out the scheme to put in the chunk header.
    cap >= n always suffices. CAS_E_ARGUMENT: n > 131072 (CAS_CHUNK_MAX_SIZE) or an unknown
-   scheme; CAS_E_LIMIT: cap < n and the payload does not fit. */
-CAS_API int cas_chunk_compress(cas_chunk_compressor *cc, const void *chunk, size_t n, int scheme,
-                               void *dst, size_t cap, size_t *out_len, int *scheme_out);
+   request; CAS_E_LIMIT: cap < n and the payload does not fit. */
+CAS_API cas_result cas_chunk_compress(cas_chunk_compressor *cc, const void *chunk, size_t n, int compression,
+                                      void *dst, size_t cap, size_t *out_len, int *scheme_out);
 /* Decodes a chunk payload src[0..n) stored with `scheme` into exactly `size` bytes at dst
    (size = the chunk header's uncompressed size, <= 131072). BG4_LZ4 needs `scratch` of size
    bytes (may be NULL for the other schemes). Errors as cas_lz4_frame_decompress, plus
    CAS_E_SIZE when the decoded size differs from `size` (NONE: when n != size) and
-   CAS_E_ARGUMENT for an unknown scheme (AUTO included) or size > 131072. */
-CAS_API int cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_t size,
-                                 void *scratch, cas_error *err);
+   CAS_E_ARGUMENT for an unknown scheme or size > 131072. */
+CAS_API cas_result cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_t size,
+                                        void *scratch, cas_error *err);
 
-
-/* ==== >>formats: output sinks ============================================================= */
+/* ==== >>formats: output sinks ============================================================ */
 
 /* Where a writer's bytes go: a callback, or (write == NULL) a caller buffer buf[0..cap) that
    fills from len (a full buffer is CAS_E_LIMIT, with nothing partially written). The callback
@@ -645,7 +689,7 @@ typedef struct cas_sink {
     size_t len;
 } cas_sink;
 
-/* ==== >>formats: xorb ===================================================================== */
+/* ==== >>formats: xorb ==================================================================== */
 
 /* A xorb (xorb.md) is a sequence of chunk records: an 8-byte header (version 0, compressed
    size u24 LE, scheme, uncompressed size u24 LE) and the payload. Limits enforced here: */
@@ -664,18 +708,18 @@ typedef struct cas_chunk_header {
    1..CAS_CHUNK_MAX_SIZE, compressed size 1..CAS_CHUNK_MAX_COMPRESSED, and for scheme NONE
    compressed == uncompressed. Errors: CAS_E_CHUNK_VERSION, CAS_E_CHUNK_SCHEME,
    CAS_E_CHUNK_SIZE (err->offset = `offset` + the field's position). */
-CAS_API int cas_chunk_header_parse(const uint8_t p[CAS_CHUNK_HEADER_SIZE], uint64_t offset,
-                                   cas_chunk_header *h, cas_error *err);
+CAS_API cas_result cas_chunk_header_parse(const uint8_t p[CAS_CHUNK_HEADER_SIZE], uint64_t offset,
+                                          cas_chunk_header *h, cas_error *err);
 CAS_API void cas_chunk_header_write(uint8_t p[CAS_CHUNK_HEADER_SIZE], const cas_chunk_header *h);
 
-/* Encodes one chunk record (header + payload) into dst[0..cap), compressing with `scheme`
-   (CAS_SCHEME_NONE/LZ4/BG4_LZ4/AUTO; stored as NONE when compression does not make it
+/* Encodes one chunk record (header + payload) into dst[0..cap), compressing as `compression`
+   asks (a CAS_COMPRESS_* request; stored as NONE when compression does not make it
    smaller). cap >= CAS_CHUNK_HEADER_SIZE + n always suffices. Re-entrant: a host may encode
    records on several threads (one compressor each) and add them with
    cas_xorb_writer_add_record. *scheme_out (may be NULL) = the scheme stored. */
-CAS_API int cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, size_t n,
-                                    int scheme, void *dst, size_t cap, size_t *out_len,
-                                    int *scheme_out);
+CAS_API cas_result cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, size_t n,
+                                           int compression, void *dst, size_t cap, size_t *out_len,
+                                           int *scheme_out);
 
 /* What a shard's CAS-info entry needs of each chunk of a xorb. */
 typedef struct cas_xorb_chunk {
@@ -697,32 +741,32 @@ typedef struct cas_xorb_writer {
     uint32_t priv_count, priv_cap;
     uint64_t priv_size;     /* record bytes written */
     uint64_t priv_unpacked; /* uncompressed bytes added */
-    int priv_scheme;
+    int priv_compression;
     int priv_finished;
     uint32_t priv_schemes[3]; /* chunks stored per scheme */
     cas_error error;          /* sticky: the first error, with its detail */
 } cas_xorb_writer;
-/* scheme: CAS_SCHEME_NONE, _LZ4, _BG4_LZ4 or _AUTO (xet-core's choice per chunk). Allocates
+/* compression: a CAS_COMPRESS_* request (0: LZ4; AUTO: xet-core's choice per chunk). Allocates
    the compressor scratch and the chunk table (grown as chunks are added; at most
    CAS_XORB_MAX_CHUNKS entries of 48 bytes) through `alloc` (NULL = malloc). The writer
    writes through `sink`, which must outlive it (a buffer sink's len grows as it writes). */
-CAS_API int cas_xorb_writer_init(cas_xorb_writer *w, const cas_allocator *alloc, int scheme,
-                                 cas_sink *sink);
+CAS_API cas_result cas_xorb_writer_init(const cas_allocator *alloc, cas_xorb_writer *w, int compression,
+                                        cas_sink *sink);
 /* 1 if a chunk of n bytes is certain to fit: one more chunk under CAS_XORB_MAX_CHUNKS and its
    record, at worst stored uncompressed (8 + n bytes), under CAS_XORB_MAX_SIZE. */
 CAS_API int cas_xorb_writer_fits(const cas_xorb_writer *w, size_t n);
 /* Compresses and writes one chunk. `hash` may be NULL (it is then computed). CAS_E_XORB_LIMIT
    when the chunk does not fit (nothing is written: start a new xorb), CAS_E_CHUNK_SIZE for
    n == 0 or n > CAS_CHUNK_MAX_SIZE, or the sink's error. */
-CAS_API int cas_xorb_writer_add(cas_xorb_writer *w, const void *chunk, size_t n,
-                                const cas_hash *hash);
-/* Adds a record made by cas_chunk_record_encode, with the chunk's hash. */
-CAS_API int cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, size_t len,
+CAS_API cas_result cas_xorb_writer_add(cas_xorb_writer *w, const void *chunk, size_t n,
                                        const cas_hash *hash);
+/* Adds a record made by cas_chunk_record_encode, with the chunk's hash. */
+CAS_API cas_result cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, size_t len,
+                                              const cas_hash *hash);
 /* Ends the xorb: *xorb_hash = the Merkle hash of its chunks. With `footer`, also writes
    xet-core's storage footer (XETBLOB v1: hashes, record boundaries, unpacked offsets; not
    part of what the CAS upload endpoint takes). xorb_hash may be NULL. */
-CAS_API int cas_xorb_writer_finish(cas_xorb_writer *w, int footer, cas_hash *xorb_hash);
+CAS_API cas_result cas_xorb_writer_finish(cas_xorb_writer *w, int footer, cas_hash *xorb_hash);
 CAS_API const cas_xorb_chunk *cas_xorb_writer_chunks(const cas_xorb_writer *w, size_t *count);
 /* Record bytes written so far (the xorb's serialized size without footer). */
 CAS_API uint64_t cas_xorb_writer_size(const cas_xorb_writer *w);
@@ -749,8 +793,8 @@ typedef struct cas_xorb_footer {
 /* CAS_OK and *f if data[0..len) ends with a valid footer; CAS_END if it has none (its last
    bytes do not describe one, so the data is taken as records only); CAS_E_XORB_FOOTER if
    the footer's own fields are inconsistent (err->offset says where). */
-CAS_API int cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer *f,
-                                 cas_error *err);
+CAS_API cas_result cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer *f,
+                                        cas_error *err);
 /* One record's offset (of the footer table), for i < num_chunks. */
 CAS_API uint64_t cas_xorb_footer_record_end(const cas_xorb_footer *f, uint32_t i);
 
@@ -758,8 +802,8 @@ CAS_API uint64_t cas_xorb_footer_record_end(const cas_xorb_footer *f, uint32_t i
    *payload (h->compressed_size bytes) describe the record at the old *pos, and *pos moved
    past it. CAS_END: *pos == len, or the 7 bytes at *pos are "XETBLOB" (a footer begins).
    Errors: the header's (cas_chunk_header_parse), CAS_E_TRUNCATED if the record passes len. */
-CAS_API int cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk_header *h,
-                          const uint8_t **payload, cas_error *err);
+CAS_API cas_result cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk_header *h,
+                                 const uint8_t **payload, cas_error *err);
 
 /* Walks a whole xorb or segment: every record is parsed and decoded into `scratch` (2 x
    CAS_CHUNK_MAX_SIZE bytes, caller-provided), its hash computed, and on_chunk (may be NULL)
@@ -780,9 +824,9 @@ typedef struct cas_xorb_info {
 typedef int (*cas_xorb_chunk_fn)(void *user, uint32_t index, uint64_t offset,
                                  const cas_chunk_header *h, const uint8_t *data,
                                  const cas_hash *hash);
-CAS_API int cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch,
-                          cas_xorb_chunk_fn on_chunk, void *user, cas_xorb_info *info,
-                          cas_error *err);
+CAS_API cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch,
+                                 cas_xorb_chunk_fn on_chunk, void *user, cas_xorb_info *info,
+                                 cas_error *err);
 
 /* Streaming reader: push a xorb body or segment in any piece sizes; decoded chunks come out
    one at a time. Memory: one record (<= 8 + 262144 bytes) + one decoded chunk + BG4 scratch,
@@ -807,14 +851,14 @@ typedef struct cas_xorb_stream_chunk {
     cas_chunk_header header;
     const uint8_t *data; /* header.uncompressed_size decoded bytes */
 } cas_xorb_stream_chunk;
-CAS_API int cas_xorb_stream_init(cas_xorb_stream *s, const cas_allocator *alloc);
+CAS_API cas_result cas_xorb_stream_init(const cas_allocator *alloc, cas_xorb_stream *s);
 /* Consumes bytes of data[0..len) (*consumed says how many). CAS_READY: a chunk was decoded
    into *out (call again with the rest); CAS_NEED_INPUT: all bytes consumed, no chunk
    completed; or an error (sticky). */
-CAS_API int cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len,
-                                 size_t *consumed, cas_xorb_stream_chunk *out);
+CAS_API cas_result cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len,
+                                        size_t *consumed, cas_xorb_stream_chunk *out);
 /* End of input: CAS_OK at a record boundary, CAS_E_TRUNCATED inside a record. */
-CAS_API int cas_xorb_stream_finish(cas_xorb_stream *s);
+CAS_API cas_result cas_xorb_stream_finish(cas_xorb_stream *s);
 CAS_API void cas_xorb_stream_free(cas_xorb_stream *s);
 
 /* ==== >>formats: shard =================================================================== */
@@ -936,8 +980,8 @@ typedef struct cas_shard {
    CAS_E_SHARD_HEADER, CAS_E_SHARD_FOOTER, CAS_E_SHARD_SECTION, CAS_E_SHARD_ENTRY,
    CAS_E_SHARD_LOOKUP, CAS_E_SHARD_TOO_LARGE (over CAS_SHARD_MAX_SIZE), CAS_E_NOMEM.
    On error *out is empty (nothing to free). */
-CAS_API int cas_shard_parse(const void *data, size_t len, const cas_allocator *alloc,
-                            cas_shard *out, cas_error *err);
+CAS_API cas_result cas_shard_parse(const cas_allocator *alloc, const void *data, size_t len,
+                                   cas_shard *out, cas_error *err);
 /* Releases what the shard owns and empties it. Safe on an empty or zeroed shard. */
 CAS_API void cas_shard_free(cas_shard *s);
 
@@ -960,13 +1004,13 @@ typedef struct cas_shard_reader {
     uint8_t *priv_tail;
     size_t priv_tail_len, priv_tail_cap;
 } cas_shard_reader;
-CAS_API void cas_shard_reader_init(cas_shard_reader *r, const cas_allocator *alloc);
+CAS_API void cas_shard_reader_init(const cas_allocator *alloc, cas_shard_reader *r);
 /* CAS_OK, or the error (also on every later call). */
-CAS_API int cas_shard_reader_push(cas_shard_reader *r, const void *data, size_t len,
-                                  cas_error *err);
+CAS_API cas_result cas_shard_reader_push(cas_shard_reader *r, const void *data, size_t len,
+                                         cas_error *err);
 /* End of input: moves the parsed shard into *out (which the caller frees) and resets r.
    On error *out is empty; call cas_shard_reader_free in either case to release r. */
-CAS_API int cas_shard_reader_finish(cas_shard_reader *r, cas_shard *out, cas_error *err);
+CAS_API cas_result cas_shard_reader_finish(cas_shard_reader *r, cas_shard *out, cas_error *err);
 CAS_API void cas_shard_reader_free(cas_shard_reader *r);
 
 /* ---- lookups ---- */
@@ -1010,8 +1054,8 @@ typedef int (*cas_shard_chunks_fn)(void *user, const cas_hash *xorb_hash, uint32
    checked and those whose chunks nobody knew. Errors: CAS_E_SHARD_VERIFICATION (offset = the
    verification entry), CAS_E_SHARD_ENTRY (the range passes the xorb's end or the sizes differ;
    offset = the term), or the callback's error. */
-CAS_API int cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks, void *user,
-                                  size_t *checked, size_t *unchecked, cas_error *err);
+CAS_API cas_result cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks, void *user,
+                                         size_t *checked, size_t *unchecked, cas_error *err);
 
 /* ---- writer ---- */
 
@@ -1031,31 +1075,30 @@ enum {
     CAS_SHARD_MARK_FILE_STARTS = 8
 };
 
-typedef struct cas_shard_write_options {
+typedef struct cas_shard_write_desc {
     unsigned flags;          /* CAS_SHARD_* above */
     uint64_t creation_time;  /* footer only; seconds since the epoch */
     uint64_t key_expiry;     /* footer only; 0 or UINT64_MAX for none (see cas_shard_expired) */
     cas_hash hmac_key;       /* footer only; zeros: not keyed */
     cas_shard_chunks_fn chunks; /* chunk hashes of xorbs not described in this shard */
     void *chunks_user;
-    const cas_allocator *alloc; /* scratch for sorting and lookup tables; NULL: malloc */
-} cas_shard_write_options;
+} cas_shard_write_desc;
 
 /* Fills x from what a cas_xorb_writer reports (cas_xorb_writer_chunks): each chunk's hash and
    size, byte_start = its unpacked_offset; bytes_in_xorb = their sum, bytes_on_disk =
    `serialized_size` (cas_xorb_writer_size). x->chunks = storage[0..n), which the caller
    provides. CAS_E_ARGUMENT if n is 0 or over CAS_XORB_MAX_CHUNKS, a size is 0 or over 128 KiB,
    the offsets are not the running sums, or serialized_size does not fit in 32 bits. */
-CAS_API int cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_hash,
-                                       const cas_xorb_chunk *chunks, size_t n,
-                                       uint64_t serialized_size, cas_shard_chunk *storage);
+CAS_API cas_result cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_hash,
+                                              const cas_xorb_chunk *chunks, size_t n,
+                                              uint64_t serialized_size, cas_shard_chunk *storage);
 
-/* Serializes files[0..num_files) and xorbs[0..num_xorbs) to `sink` (a NULL opt means upload
+/* Serializes files[0..num_files) and xorbs[0..num_xorbs) to `sink` (a NULL desc means upload
    form, given order, no callback). Every file gets a verification entry per term: a file whose
    flags have CAS_SHARD_FILE_VERIFICATION keeps its terms' `verification` as given (a parsed
    file round-trips byte for byte); otherwise the hash is computed from the chunks of the
    term's range, taken from `xorbs` when it lists that xorb (and its hashes are raw: no key, or
-   CAS_SHARD_KEY_CHUNKS) or else from opt->chunks; the sizes must then add up to the term's
+   CAS_SHARD_KEY_CHUNKS) or else from desc->chunks; the sizes must then add up to the term's
    unpacked_bytes. A file with has_sha256 gets the FileMetadataExt and its flag, and only
    then. Each chunk's byte_start is written as given, and must equal the sum of the unpacked
    sizes before it. Input fields `size` and `offset` are ignored. Everything is checked, and
@@ -1066,18 +1109,18 @@ CAS_API int cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_h
    (the shard would pass CAS_SHARD_MAX_SIZE: split the files; nothing was written), CAS_E_LIMIT
    (a buffer sink is too small; nothing was written), CAS_E_NOMEM, or the sink callback's
    value. err->offset = the output offset of the offending entry. */
-CAS_API int cas_shard_write(const cas_shard_file *files, size_t num_files,
-                            const cas_shard_xorb *xorbs, size_t num_xorbs,
-                            const cas_shard_write_options *opt, cas_sink *sink,
-                            uint64_t *written, cas_error *err);
+CAS_API cas_result cas_shard_write(const cas_allocator *alloc, const cas_shard_file *files,
+                                   size_t num_files, const cas_shard_xorb *xorbs,
+                                   size_t num_xorbs, const cas_shard_write_desc *desc,
+                                   cas_sink *sink, uint64_t *written, cas_error *err);
 /* The exact size cas_shard_write would produce (it depends on the counts, the SHA-256s and
    CAS_SHARD_WITH_FOOTER only), so a caller can split before writing. CAS_OK, or
    CAS_E_SHARD_TOO_LARGE with *size = the first size found over the limit. */
-CAS_API int cas_shard_write_size(const cas_shard_file *files, size_t num_files,
-                                 const cas_shard_xorb *xorbs, size_t num_xorbs, unsigned flags,
-                                 uint64_t *size);
+CAS_API cas_result cas_shard_write_size(const cas_shard_file *files, size_t num_files,
+                                        const cas_shard_xorb *xorbs, size_t num_xorbs, unsigned flags,
+                                        uint64_t *size);
 
-/* ==== >>formats: JSON ===================================================================== */
+/* ==== >>formats: JSON ==================================================================== */
 
 /* A strict RFC 8259 reader (ours: no dependency) and, on top of it, the protocol's JSON
    responses as plain C structs. Untrusted input throughout, hence:
@@ -1114,7 +1157,7 @@ CAS_API int cas_shard_write_size(const cas_shard_file *files, size_t num_files,
      - a byte order mark is refused (RFC 8259 lets parsers ignore it; serde refuses it too);
      - the reconstruction's cross-field rules (below) are checked; xet-core checks few. */
 
-/* Defaults of cas_json_options (a zero field means its default). */
+/* Defaults of cas_json_desc (a zero field means its default). */
 #define CAS_JSON_MAX_BODY ((uint64_t)64 << 20) /* JSON text, after zstd decompression */
 #define CAS_JSON_MAX_DEPTH 32                  /* open containers; the schemas need 7 */
 #define CAS_JSON_MAX_STRING 16384              /* decoded bytes of any string (URLs: v2 splits
@@ -1126,13 +1169,13 @@ CAS_API int cas_shard_write_size(const cas_shard_file *files, size_t num_files,
 #define CAS_JSON_LAST_WINS 1u    /* a map key seen twice: keep the last (serde's HashMap) */
 #define CAS_JSON_HEX_ANY_CASE 2u /* accept upper-case hex digits in hashes (xet-core does) */
 
-typedef struct cas_json_options {
+typedef struct cas_json_desc {
     uint64_t max_body;
     uint32_t max_depth;  /* 1 .. CAS_JSON_DEPTH_CAP */
     uint32_t max_string;
     uint32_t max_token;  /* cas_xet_token_parse only; raises max_string there if larger */
     unsigned flags;
-} cas_json_options;
+} cas_json_desc;
 
 /* ---- the pull reader ---- */
 
@@ -1172,23 +1215,23 @@ typedef struct cas_json_reader {
     cas_error error;                              /* sticky: the first error */
 } cas_json_reader;
 
-/* `opt` may be NULL. CAS_E_ARGUMENT if opt->max_depth > CAS_JSON_DEPTH_CAP; CAS_E_JSON_LIMIT
+/* `desc` may be NULL. CAS_E_ARGUMENT if desc->max_depth > CAS_JSON_DEPTH_CAP; CAS_E_JSON_LIMIT
    if len > max_body. The text must outlive the reader and the tokens. */
-CAS_API int cas_json_reader_init(cas_json_reader *r, const void *json, size_t len,
-                                 const cas_json_options *opt);
+CAS_API cas_result cas_json_reader_init(cas_json_reader *r, const void *json, size_t len,
+                                        const cas_json_desc *desc);
 /* The next token: CAS_OK; CAS_END (t->type == CAS_JSON_END) once the top-level value is
    complete and nothing but whitespace follows; or an error (sticky, in r->error). */
-CAS_API int cas_json_next(cas_json_reader *r, cas_json_token *t);
+CAS_API cas_result cas_json_next(cas_json_reader *r, cas_json_token *t);
 /* After cas_json_next returned a value token t: skips the rest of that value (for '{' or
    '[', up to its matching end; nothing for a scalar). Iterative; depth-limited as usual. */
-CAS_API int cas_json_skip(cas_json_reader *r, const cas_json_token *t);
+CAS_API cas_result cas_json_skip(cas_json_reader *r, const cas_json_token *t);
 /* Decodes a string or key token into dst[0..cap) with a NUL after it; cap >= t->len + 1.
    CAS_E_LIMIT if cap is smaller, CAS_E_ARGUMENT if t is not a string or key. */
-CAS_API int cas_json_string(const cas_json_token *t, char *dst, size_t cap);
+CAS_API cas_result cas_json_string(const cas_json_token *t, char *dst, size_t cap);
 /* A number token that is a plain integer (digits only: no sign, fraction or exponent; the
    reader already refused leading zeros) and <= max, into *v. CAS_E_JSON_NUMBER otherwise
    (CAS_E_ARGUMENT if t is not a number). */
-CAS_API int cas_json_uint(const cas_json_token *t, uint64_t max, uint64_t *v);
+CAS_API cas_result cas_json_uint(const cas_json_token *t, uint64_t max, uint64_t *v);
 /* 1 if the string or key token decodes to exactly the NUL-terminated `s`. */
 CAS_API int cas_json_equals(const cas_json_token *t, const char *s);
 
@@ -1253,12 +1296,12 @@ typedef struct cas_recon {
    max_body; the decompression buffer grows from 64 KiB as output actually appears).
    Allocates through `alloc` (NULL: malloc): one block for the result (strings are copied:
    the body may be freed at once), plus transient buffers. On error *out is zeroed and nothing
-   stays allocated. `opt` and `err` may be NULL. Both passes of ~200 MB/s on one core: a
+   stays allocated. `desc` and `err` may be NULL. Both passes of ~200 MB/s on one core: a
    60 MB manifest (400k terms) parses and checks in 0.3 s.
    Errors: the list above, CAS_E_ZSTD, CAS_E_NOMEM, CAS_E_UNSUPPORTED (a gzip body, or zstd
    under CAS_NO_ZSTD), CAS_E_ARGUMENT (version not 1 or 2). */
-CAS_API int cas_recon_parse(const cas_allocator *alloc, const void *body, size_t len, int version,
-                            const cas_json_options *opt, cas_recon *out, cas_error *err);
+CAS_API cas_result cas_recon_parse(const cas_allocator *alloc, const void *body, size_t len, int version,
+                                   const cas_json_desc *desc, cas_recon *out, cas_error *err);
 CAS_API void cas_recon_free(cas_recon *r);
 /* The xorb with that hash, or NULL (binary search). */
 CAS_API const cas_recon_xorb *cas_recon_find_xorb(const cas_recon_xorb *xorbs, size_t n,
@@ -1283,9 +1326,9 @@ typedef struct cas_recon_batch {
     size_t priv_size;
 } cas_recon_batch;
 
-CAS_API int cas_recon_batch_parse(const cas_allocator *alloc, const void *body, size_t len,
-                                  const cas_json_options *opt, cas_recon_batch *out,
-                                  cas_error *err);
+CAS_API cas_result cas_recon_batch_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                         const cas_json_desc *desc, cas_recon_batch *out,
+                                         cas_error *err);
 CAS_API void cas_recon_batch_free(cas_recon_batch *b);
 CAS_API const cas_recon_file *cas_recon_batch_find_file(const cas_recon_batch *b,
                                                         const cas_hash *hash);
@@ -1306,24 +1349,24 @@ typedef struct cas_xet_token {
 
 /* {"accessToken", "exp", "casUrl"} (all required; others skipped). Strings up to max_token
    bytes (default 64000). Same conventions as cas_recon_parse. */
-CAS_API int cas_xet_token_parse(const cas_allocator *alloc, const void *body, size_t len,
-                                const cas_json_options *opt, cas_xet_token *out, cas_error *err);
+CAS_API cas_result cas_xet_token_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                       const cas_json_desc *desc, cas_xet_token *out, cas_error *err);
 CAS_API void cas_xet_token_free(cas_xet_token *t);
 
 /* ---- upload responses (POST /v1/xorbs, POST /v1/shards, POST /v2/shards) ----
-   Same conventions as cas_recon_parse: strict syntax, the limits of cas_json_options, unknown
+   Same conventions as cas_recon_parse: strict syntax, the limits of cas_json_desc, unknown
    fields skipped, a known field twice or of the wrong type refused, errors naming the field
-   and the byte offset, zstd bodies decompressed first. `opt` and `err` may be NULL. */
+   and the byte offset, zstd bodies decompressed first. `desc` and `err` may be NULL. */
 
 /* UploadXorbResponse {"was_inserted": bool}: *was_inserted = 1, or 0 when the CAS already
    had the xorb (not an error). Allocates only to decompress a zstd body. */
-CAS_API int cas_xorb_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
-                                  const cas_json_options *opt, int *was_inserted, cas_error *err);
+CAS_API cas_result cas_xorb_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                         const cas_json_desc *desc, int *was_inserted, cas_error *err);
 /* UploadShardResponse {"result": 0|1}: 0 the shard already existed, 1 registered
    (SyncPerformed). Informational: a 200 is the success. Another number: CAS_E_JSON_VALUE.
    Allocates only to decompress a zstd body. */
-CAS_API int cas_shard_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
-                                   const cas_json_options *opt, int *result, cas_error *err);
+CAS_API cas_result cas_shard_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                          const cas_json_desc *desc, int *result, cas_error *err);
 
 /* POST /v2/shards answers 200 at once and then streams newline-delimited JSON, one event
    object per line; the terminal event (RESULT or ERROR) is the outcome. The host splits the
@@ -1355,12 +1398,141 @@ typedef struct cas_shard_event {
    message a string <= max_string); every other member is skipped, so a new event type or
    field is no error. Allocates one block for an ERROR event's message (free with
    cas_shard_event_free; harmless on any event), nothing otherwise except for a zstd line. */
-CAS_API int cas_shard_event_parse(const cas_allocator *alloc, const void *line, size_t len,
-                                  const cas_json_options *opt, cas_shard_event *out,
-                                  cas_error *err);
+CAS_API cas_result cas_shard_event_parse(const cas_allocator *alloc, const void *line, size_t len,
+                                         const cas_json_desc *desc, cas_shard_event *out,
+                                         cas_error *err);
 CAS_API void cas_shard_event_free(cas_shard_event *ev);
 
-/* ==== >>engines: upload ==================================================================== */
+/* ==== >>formats: multipart/byteranges ==================================================== */
+
+/* A push reader for the body of a multi-range `206 Partial Content` response (RFC 7233 §4.1,
+   RFC 2046 §5.1): what a signed xorb URL returns for `Range: bytes=A-B,C-D,...`. Hand it the
+   response's Content-Type value, then push the body in any piece sizes (1 byte works); it
+   returns one event at a time: a part's range (from its Content-Range), then its bytes.
+   No allocation, no I/O, fixed-size state (568 bytes); the input is treated as hostile.
+
+   The body, and what is enforced (err->offset = byte offset in the body stream):
+     [preamble]  <= CAS_MULTIPART_MAX_PREAMBLE bytes of anything (CAS_E_LIMIT past it)
+     delimiter   CRLF "--" boundary; the first one may lack the CRLF (it may open the body)
+     after it    transport padding (spaces/tabs, <= CAS_MULTIPART_MAX_HEADER) then CRLF: a
+                 part follows; or "--" right after the boundary: the close (CAS_END), after
+                 which everything (the epilogue) is ignored
+     headers     lines ending in CRLF up to an empty line; <= CAS_MULTIPART_MAX_HEADER bytes
+                 counting every line and the empty line's CRLF (CAS_E_LIMIT past it). Names
+                 are tokens, compared case-insensitively; values hold no control characters
+                 but tab. A bare LF, a CR without LF, a line folded onto the next (leading
+                 space/tab) are refused: servers send CRLF, and a lenient reader is one more
+                 way to disagree with a proxy about where a part starts.
+                 Exactly one Content-Range, of the form `bytes <first>-<last>/<total|*>`
+                 ("bytes" in any case, one space, plain decimal u64s of at most 20 digits,
+                 first <= last, last < total when total is known, total < 2^64-1 (that
+                 value stands for "*"); whitespace around the value allowed). Other
+                 headers (Content-Type, ...) are skipped.
+     body        exactly last - first + 1 bytes, then the next delimiter. The reader does not
+                 search for the boundary: it knows the length, hands the bytes out zero-copy
+                 and looks for the delimiter only at the exact position. That is stricter than
+                 a blind boundary search, and meant: a part whose body is longer or shorter
+                 than its Content-Range is an error (CAS_E_MULTIPART naming both counts, e.g.
+                 "part 2: Content-Range 0-99/1000 has 100 bytes but the part body has 98",
+                 offset = where the delimiter should have begun). To name the real count the
+                 reader notes the first CRLF--boundary inside a body (a memchr for CR over the
+                 bytes; it changes no outcome) and, on a mismatch, reads on up to 64 KiB
+                 looking for one (the error then comes from that later push or finish).
+   Also CAS_E_MULTIPART: a close before any part; more parts than max_parts. Every
+   malformed-body error is CAS_E_MULTIPART, with `what` naming the part (0-based, as in
+   ev->part) and the problem; CAS_E_TRUNCATED when the body ends before the close. Matching
+   the parts' ranges to the ranges requested is the caller's job. */
+
+#define CAS_MULTIPART_MAX_BOUNDARY 70   /* RFC 2046 */
+/* The two below are hostile-input bounds, not protocol: a host may define either before
+   including cas.h with CAS_IMPLEMENTATION (64 bytes .. 16 MiB). The reader holds none of these bytes, so they bound
+   time spent on junk, not memory. */
+#ifndef CAS_MULTIPART_MAX_HEADER
+#define CAS_MULTIPART_MAX_HEADER 8192   /* header bytes per part (also: transport padding) */
+#endif
+#ifndef CAS_MULTIPART_MAX_PREAMBLE
+#define CAS_MULTIPART_MAX_PREAMBLE 8192 /* bytes before the first delimiter */
+#endif
+#if CAS_MULTIPART_MAX_HEADER < 64 || CAS_MULTIPART_MAX_HEADER > (16 << 20) || \
+    CAS_MULTIPART_MAX_PREAMBLE < 64 || CAS_MULTIPART_MAX_PREAMBLE > (16 << 20)
+#error "CAS_MULTIPART_MAX_HEADER and CAS_MULTIPART_MAX_PREAMBLE must be 64 .. 16 MiB"
+#endif
+
+typedef struct cas_multipart {
+    uint64_t priv_offset;     /* body bytes consumed */
+    uint64_t priv_first, priv_last, priv_total; /* the current part's Content-Range */
+    uint64_t priv_left;       /* body bytes of the current part still to come */
+    uint64_t priv_body_start; /* offset of the current part's body */
+    uint64_t priv_found;      /* offset of the first CRLF--boundary seen in it, or ~0 */
+    uint64_t priv_cr_at;      /* offset of the Content-Range value */
+    uint32_t priv_part;       /* parts begun */
+    uint32_t priv_max_parts;  /* 0: no limit */
+    uint32_t priv_count;      /* bytes of the current preamble / padding / header block */
+    uint32_t priv_match;      /* delimiter bytes matched (preamble, after a body) */
+    uint32_t priv_scan;       /* the same, of the diagnostic search */
+    uint32_t priv_name_len;   /* header name bytes */
+    uint32_t priv_cr_len;     /* Content-Range value bytes kept */
+    int priv_state, priv_sub;
+    int priv_is_range;        /* the header being read is (so far) Content-Range */
+    int priv_has_range;
+    uint32_t priv_dlen;       /* 4 + boundary length */
+    uint8_t priv_delim[4 + CAS_MULTIPART_MAX_BOUNDARY]; /* CRLF "--" boundary */
+    char priv_cr[96];         /* the Content-Range value (the longest valid one has 68) */
+    cas_error error;          /* sticky: the first error (its detail names counts, values) */
+} cas_multipart;
+
+/* Parses `content_type` (the Content-Type header's value, content_type_len bytes, need not be
+   NUL-terminated), e.g. `multipart/byteranges; boundary="a b"`: media type and parameter
+   names case-insensitive, boundary as a token or a quoted-string (backslash escapes allowed),
+   other parameters ignored (but must be well-formed), whitespace around ';' and '=' and at
+   either end allowed, empty parameters (";;") allowed. max_parts: the most parts allowed (the
+   number of ranges requested; 0 = no limit).
+   Returns CAS_OK, or CAS_E_MULTIPART (`what` says which): not multipart/byteranges, a
+   malformed parameter list, the boundary missing, given twice, empty, over 70 characters,
+   ending in a space, or with a character outside RFC 2046's bchars (digits, letters,
+   '()+_,-./:=? and space). CAS_E_ARGUMENT for NULL pointers. `err` may be NULL. Any earlier
+   state of *m is discarded. */
+CAS_API cas_result cas_multipart_init(cas_multipart *m, const char *content_type,
+                                      size_t content_type_len, uint32_t max_parts, cas_error *err);
+
+enum {
+    CAS_MULTIPART_PART = 1, /* a part's headers are complete; first/last/total are its range */
+    CAS_MULTIPART_DATA = 2  /* data[0..len) are the next body bytes of part `part` */
+};
+
+typedef struct cas_multipart_event {
+    int type;                    /* CAS_MULTIPART_PART or CAS_MULTIPART_DATA */
+    uint32_t part;               /* 0-based */
+    uint64_t first, last, total; /* the part's "bytes first-last/total"; total = UINT64_MAX
+                                    for "*" (set for both event types) */
+    uint64_t offset;             /* DATA: the resource offset of data[0] (first + the part's
+                                    bytes handed out before); PART: first */
+    const uint8_t *data;         /* DATA: points into the caller's buffer */
+    size_t len;                  /* DATA: >= 1 */
+} cas_multipart_event;
+
+/* Consumes bytes of data[0..len); *consumed says how many. Returns
+     CAS_READY       *ev holds an event; call again with the rest (data + *consumed);
+     CAS_NEED_INPUT  all bytes consumed, no event pending: push the next piece;
+     CAS_END         the close delimiter `--boundary--` was read; the rest of data (the
+                     epilogue) is consumed and ignored, and so are later pushes;
+     or an error, sticky (m->error has the detail; *consumed = the bytes read, the bad one
+     included): CAS_E_MULTIPART, CAS_E_LIMIT (preamble, padding or header block too long),
+     CAS_E_STATE (m is zero-filled, never initialised), CAS_E_ARGUMENT (NULL pointers,
+     not sticky). After a failed init, push returns init's error.
+   DATA events always point into the caller's data, never into *m: the body length is known
+   from Content-Range, so no byte is ever held back as a possible delimiter (the delimiter is
+   matched after the body, and may straddle pushes). ev->data is valid as long as `data` is. */
+CAS_API cas_result cas_multipart_push(cas_multipart *m, const void *data, size_t len, size_t *consumed,
+                                      cas_multipart_event *ev);
+
+/* End of the body. CAS_OK if the close delimiter was read; else CAS_E_TRUNCATED (the body
+   ended in the preamble, a part's headers or body, or a delimiter; sticky), or the sticky
+   error (a part whose delimiter was missing reports CAS_E_MULTIPART here if the body ended
+   while the reader was looking for it). `err` may be NULL. */
+CAS_API cas_result cas_multipart_finish(cas_multipart *m, cas_error *err);
+
+/* ==== >>engines: upload ================================================================== */
 
 /* The upload session (upload-protocol.md, deduplication.md), sans-I/O and push style: the
    host opens a session, pushes the bytes of one file after another, and takes out what the
@@ -1446,8 +1618,7 @@ CAS_API void cas_shard_event_free(cas_shard_event *ev);
 
 typedef struct cas_upload_desc {
     unsigned flags;           /* CAS_UPLOAD_* */
-    int scheme;               /* chunk compression: 0 = CAS_SCHEME_LZ4 (xet-core's default),
-                                 CAS_SCHEME_BG4_LZ4, CAS_SCHEME_AUTO, or -1 = none */
+    int compression;          /* a CAS_COMPRESS_* request; 0: LZ4 (xet-core's default) */
     uint64_t lookahead;       /* bytes; 0: CAS_UPLOAD_LOOKAHEAD; 128 KiB..1 GiB */
     uint64_t query_spacing;   /* bytes; 0: CAS_UPLOAD_QUERY_SPACING */
     uint32_t max_xorb_size;   /* serialized bytes; 0: CAS_XORB_MAX_SIZE (smaller for tests) */
@@ -1510,182 +1681,49 @@ typedef struct cas_upload cas_upload; /* opaque: allocated by cas_upload_create 
 /* Creates a session. `alloc` NULL: malloc. `desc` NULL: defaults. Allocates the state and the
    lookahead buffer (see Memory). Errors: CAS_E_ARGUMENT (a desc field out of range: err->what
    says which), CAS_E_NOMEM. *out is NULL on error. */
-CAS_API int cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *desc,
-                              cas_upload **out, cas_error *err);
+CAS_API cas_result cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *desc,
+                                     cas_upload **out, cas_error *err);
 /* Adds a parsed shard to dedup against (chunk lookups; HMAC-keyed shards too; shards whose
    key has expired at desc.now are skipped). The session keeps the pointer: `s` must stay
    alive and unchanged until cas_upload_free. Matches that cite an xorb are trusted: the
    chunk sizes must agree with ours, else the match ends there. CAS_E_NOMEM, CAS_E_STATE
    (after cas_upload_finish). */
-CAS_API int cas_upload_add_shard(cas_upload *u, const cas_shard *s);
+CAS_API cas_result cas_upload_add_shard(cas_upload *u, const cas_shard *s);
 /* Starts a file. CAS_E_STATE if a file is open or the session is finishing. */
-CAS_API int cas_upload_file_begin(cas_upload *u);
+CAS_API cas_result cas_upload_file_begin(cas_upload *u);
 /* Pushes bytes of the open file. *consumed = bytes taken (the SHA-256 and the lookahead
    buffer have them). CAS_NEED_INPUT: all taken, no event waits. CAS_READY: an event waits,
    possibly before all was taken: call cas_upload_next until CAS_NEED_INPUT, then push the
    rest. Errors are sticky (cas_upload_error). */
-CAS_API int cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *consumed);
+CAS_API cas_result cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *consumed);
 /* Under CAS_UPLOAD_HOST_SHA256: the open file's SHA-256, any time before its file_end. */
-CAS_API int cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]);
+CAS_API cas_result cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]);
 /* Ends the open file: the last chunk is cut and every held chunk decided. CAS_READY: an
    event waits (drain with cas_upload_next, then call again); CAS_OK: *out (may be NULL)
    holds the file's result, and the next file may begin. */
-CAS_API int cas_upload_file_end(cas_upload *u, cas_upload_file_result *out);
+CAS_API cas_result cas_upload_file_end(cas_upload *u, cas_upload_file_result *out);
 /* The next event. CAS_READY: *ev is filled (its bytes valid until the next call on the
    session); CAS_NEED_INPUT: nothing more until the host pushes, ends a file, answers or
    finishes; CAS_END: finished and every xorb and shard delivered. Or the sticky error. */
-CAS_API int cas_upload_next(cas_upload *u, cas_upload_event *ev);
+CAS_API cas_result cas_upload_next(cas_upload *u, cas_upload_event *ev);
 /* Answers query `id`: body[0..len) is the response body of a 200 (a shard, usually keyed);
    body NULL means 404 (nothing known). The shard is parsed and kept for the rest of the
    session. Not sticky: CAS_E_ARGUMENT (an id never issued) or the parse
    error (the answer is then ignored, detail in *err) leave the session usable. */
-CAS_API int cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_t len,
-                              cas_error *err);
+CAS_API cas_result cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_t len,
+                                     cas_error *err);
 /* Queries issued but not answered yet (at most CAS_UPLOAD_MAX_OPEN_QUERIES). */
 CAS_API size_t cas_upload_open_queries(const cas_upload *u);
 /* No more files: cas_upload_next then delivers the last xorb and the shards, then CAS_END.
    CAS_E_STATE if a file is open. */
-CAS_API int cas_upload_finish(cas_upload *u);
+CAS_API cas_result cas_upload_finish(cas_upload *u);
 CAS_API void cas_upload_get_stats(const cas_upload *u, cas_upload_stats *out);
 /* The sticky error (code 0 while none). */
 CAS_API const cas_error *cas_upload_error(const cas_upload *u);
 /* Frees the session and everything it allocated. NULL is fine. */
 CAS_API void cas_upload_free(cas_upload *u);
 
-/* ==== >>formats: multipart/byteranges ===================================================== */
-
-/* A push reader for the body of a multi-range `206 Partial Content` response (RFC 7233 §4.1,
-   RFC 2046 §5.1): what a signed xorb URL returns for `Range: bytes=A-B,C-D,...`. Hand it the
-   response's Content-Type value, then push the body in any piece sizes (1 byte works); it
-   returns one event at a time: a part's range (from its Content-Range), then its bytes.
-   No allocation, no I/O, fixed-size state (568 bytes); the input is treated as hostile.
-
-   The body, and what is enforced (err->offset = byte offset in the body stream):
-     [preamble]  <= CAS_MULTIPART_MAX_PREAMBLE bytes of anything (CAS_E_LIMIT past it)
-     delimiter   CRLF "--" boundary; the first one may lack the CRLF (it may open the body)
-     after it    transport padding (spaces/tabs, <= CAS_MULTIPART_MAX_HEADER) then CRLF: a
-                 part follows; or "--" right after the boundary: the close (CAS_END), after
-                 which everything (the epilogue) is ignored
-     headers     lines ending in CRLF up to an empty line; <= CAS_MULTIPART_MAX_HEADER bytes
-                 counting every line and the empty line's CRLF (CAS_E_LIMIT past it). Names
-                 are tokens, compared case-insensitively; values hold no control characters
-                 but tab. A bare LF, a CR without LF, a line folded onto the next (leading
-                 space/tab) are refused: servers send CRLF, and a lenient reader is one more
-                 way to disagree with a proxy about where a part starts.
-                 Exactly one Content-Range, of the form `bytes <first>-<last>/<total|*>`
-                 ("bytes" in any case, one space, plain decimal u64s of at most 20 digits,
-                 first <= last, last < total when total is known, total < 2^64-1 (that
-                 value stands for "*"); whitespace around the value allowed). Other
-                 headers (Content-Type, ...) are skipped.
-     body        exactly last - first + 1 bytes, then the next delimiter. The reader does not
-                 search for the boundary: it knows the length, hands the bytes out zero-copy
-                 and looks for the delimiter only at the exact position. That is stricter than
-                 a blind boundary search, and meant: a part whose body is longer or shorter
-                 than its Content-Range is an error (CAS_E_MULTIPART naming both counts, e.g.
-                 "part 2: Content-Range 0-99/1000 has 100 bytes but the part body has 98",
-                 offset = where the delimiter should have begun). To name the real count the
-                 reader notes the first CRLF--boundary inside a body (a memchr for CR over the
-                 bytes; it changes no outcome) and, on a mismatch, reads on up to 64 KiB
-                 looking for one (the error then comes from that later push or finish).
-   Also CAS_E_MULTIPART: a close before any part; more parts than max_parts. Every
-   malformed-body error is CAS_E_MULTIPART, with `what` naming the part (0-based, as in
-   ev->part) and the problem; CAS_E_TRUNCATED when the body ends before the close. Matching
-   the parts' ranges to the ranges requested is the caller's job. */
-
-#define CAS_MULTIPART_MAX_BOUNDARY 70   /* RFC 2046 */
-/* The two below are hostile-input bounds, not protocol: a host may define either before
-   including cas.h with CAS_IMPLEMENTATION (64 bytes .. 16 MiB). The reader holds none of these bytes, so they bound
-   time spent on junk, not memory. */
-#ifndef CAS_MULTIPART_MAX_HEADER
-#define CAS_MULTIPART_MAX_HEADER 8192   /* header bytes per part (also: transport padding) */
-#endif
-#ifndef CAS_MULTIPART_MAX_PREAMBLE
-#define CAS_MULTIPART_MAX_PREAMBLE 8192 /* bytes before the first delimiter */
-#endif
-#if CAS_MULTIPART_MAX_HEADER < 64 || CAS_MULTIPART_MAX_HEADER > (16 << 20) || \
-    CAS_MULTIPART_MAX_PREAMBLE < 64 || CAS_MULTIPART_MAX_PREAMBLE > (16 << 20)
-#error "CAS_MULTIPART_MAX_HEADER and CAS_MULTIPART_MAX_PREAMBLE must be 64 .. 16 MiB"
-#endif
-
-typedef struct cas_multipart {
-    uint64_t priv_offset;     /* body bytes consumed */
-    uint64_t priv_first, priv_last, priv_total; /* the current part's Content-Range */
-    uint64_t priv_left;       /* body bytes of the current part still to come */
-    uint64_t priv_body_start; /* offset of the current part's body */
-    uint64_t priv_found;      /* offset of the first CRLF--boundary seen in it, or ~0 */
-    uint64_t priv_cr_at;      /* offset of the Content-Range value */
-    uint32_t priv_part;       /* parts begun */
-    uint32_t priv_max_parts;  /* 0: no limit */
-    uint32_t priv_count;      /* bytes of the current preamble / padding / header block */
-    uint32_t priv_match;      /* delimiter bytes matched (preamble, after a body) */
-    uint32_t priv_scan;       /* the same, of the diagnostic search */
-    uint32_t priv_name_len;   /* header name bytes */
-    uint32_t priv_cr_len;     /* Content-Range value bytes kept */
-    int priv_state, priv_sub;
-    int priv_is_range;        /* the header being read is (so far) Content-Range */
-    int priv_has_range;
-    uint32_t priv_dlen;       /* 4 + boundary length */
-    uint8_t priv_delim[4 + CAS_MULTIPART_MAX_BOUNDARY]; /* CRLF "--" boundary */
-    char priv_cr[96];         /* the Content-Range value (the longest valid one has 68) */
-    char priv_what[256];      /* error detail: error.what points here */
-    cas_error error;          /* sticky: the first error. Unlike other decoders' details,
-                                 `what` may point into this struct (it names counts and
-                                 values): copy it if it must outlive the struct. */
-} cas_multipart;
-
-/* Parses `content_type` (the Content-Type header's value, content_type_len bytes, need not be
-   NUL-terminated), e.g. `multipart/byteranges; boundary="a b"`: media type and parameter
-   names case-insensitive, boundary as a token or a quoted-string (backslash escapes allowed),
-   other parameters ignored (but must be well-formed), whitespace around ';' and '=' and at
-   either end allowed, empty parameters (";;") allowed. max_parts: the most parts allowed (the
-   number of ranges requested; 0 = no limit).
-   Returns CAS_OK, or CAS_E_MULTIPART (`what` says which): not multipart/byteranges, a
-   malformed parameter list, the boundary missing, given twice, empty, over 70 characters,
-   ending in a space, or with a character outside RFC 2046's bchars (digits, letters,
-   '()+_,-./:=? and space). CAS_E_ARGUMENT for NULL pointers. `err` may be NULL; its `what`
-   may point into *m (valid while m is). Any earlier state of *m is discarded. */
-CAS_API int cas_multipart_init(cas_multipart *m, const char *content_type,
-                               size_t content_type_len, uint32_t max_parts, cas_error *err);
-
-enum {
-    CAS_MULTIPART_PART = 1, /* a part's headers are complete; first/last/total are its range */
-    CAS_MULTIPART_DATA = 2  /* data[0..len) are the next body bytes of part `part` */
-};
-
-typedef struct cas_multipart_event {
-    int type;                    /* CAS_MULTIPART_PART or CAS_MULTIPART_DATA */
-    uint32_t part;               /* 0-based */
-    uint64_t first, last, total; /* the part's "bytes first-last/total"; total = UINT64_MAX
-                                    for "*" (set for both event types) */
-    uint64_t offset;             /* DATA: the resource offset of data[0] (first + the part's
-                                    bytes handed out before); PART: first */
-    const uint8_t *data;         /* DATA: points into the caller's buffer */
-    size_t len;                  /* DATA: >= 1 */
-} cas_multipart_event;
-
-/* Consumes bytes of data[0..len); *consumed says how many. Returns
-     CAS_READY       *ev holds an event; call again with the rest (data + *consumed);
-     CAS_NEED_INPUT  all bytes consumed, no event pending: push the next piece;
-     CAS_END         the close delimiter `--boundary--` was read; the rest of data (the
-                     epilogue) is consumed and ignored, and so are later pushes;
-     or an error, sticky (m->error has the detail; *consumed = the bytes read, the bad one
-     included): CAS_E_MULTIPART, CAS_E_LIMIT (preamble, padding or header block too long),
-     CAS_E_STATE (m is zero-filled, never initialised), CAS_E_ARGUMENT (NULL pointers,
-     not sticky). After a failed init, push returns init's error.
-   DATA events always point into the caller's data, never into *m: the body length is known
-   from Content-Range, so no byte is ever held back as a possible delimiter (the delimiter is
-   matched after the body, and may straddle pushes). ev->data is valid as long as `data` is. */
-CAS_API int cas_multipart_push(cas_multipart *m, const void *data, size_t len, size_t *consumed,
-                               cas_multipart_event *ev);
-
-/* End of the body. CAS_OK if the close delimiter was read; else CAS_E_TRUNCATED (the body
-   ended in the preamble, a part's headers or body, or a delimiter; sticky), or the sticky
-   error (a part whose delimiter was missing reports CAS_E_MULTIPART here if the body ended
-   while the reader was looking for it). `err` may be NULL. */
-CAS_API int cas_multipart_finish(cas_multipart *m, cas_error *err);
-
-
-/* ==== >>engines: download ================================================================= */
+/* ==== >>engines: download ================================================================ */
 
 /* The reconstruction engine (download-protocol.md), sans-I/O: it turns a parsed manifest into
    HTTP requests, takes the response bytes the host pushes in any piece sizes, decodes chunk
@@ -1807,28 +1845,28 @@ typedef struct cas_download_request {
    two, a manifest not from cas_recon_parse, or desc.file_hash without CAS_DOWNLOAD_NO_VERIFY
    and either a desc.range_length or a manifest with offset_into_first_range > 0 (a server
    answering a whole-file query with a partial manifest cannot switch the check off). */
-CAS_API int cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
-                                const cas_download_desc *desc, cas_download **out,
-                                cas_error *err);
+CAS_API cas_result cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
+                                       const cas_download_desc *desc, cas_download **out,
+                                       cas_error *err);
 /* CAS_READY: *req is the next request to perform. CAS_NEED_INPUT: nothing to hand out until
    a request in flight ends (or is aborted). CAS_END: the file is complete: every term
    written and checked (the file hash too), the DONE progress reported. Or the sticky error. */
-CAS_API int cas_download_next(cas_download *d, cas_download_request *req);
+CAS_API cas_result cas_download_next(cas_download *d, cas_download_request *req);
 /* A 2xx response for request `id` begins. content_type: its Content-Type header value (only
    read when the request has several ranges: multipart/byteranges; may be NULL otherwise). */
-CAS_API int cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
-                               size_t content_type_len);
+CAS_API cas_result cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
+                                      size_t content_type_len);
 /* Response body bytes, in order, any piece sizes. Chunks are decoded and written as their
    records complete. Errors are sticky for the engine (the data or the manifest is wrong;
    a retry cannot help): the decoders' codes, CAS_E_MULTIPART, CAS_E_TRAILING (more bytes
    than requested), CAS_E_TERM_SIZE, the sink's. err.offset = the offset in this body. */
-CAS_API int cas_download_push(cas_download *d, uint32_t id, const void *data, size_t len);
+CAS_API cas_result cas_download_push(cas_download *d, uint32_t id, const void *data, size_t len);
 /* The body is complete: CAS_E_TRUNCATED if it holds fewer bytes or ranges than asked. */
-CAS_API int cas_download_end(cas_download *d, uint32_t id);
+CAS_API cas_result cas_download_end(cas_download *d, uint32_t id);
 /* The request failed in transport (connection lost, 429, 5xx, a short body): forget its
    partial body; cas_download_next hands it out again (first). What was already decoded
    stays written, and the retry skips it. */
-CAS_API int cas_download_abort(cas_download *d, uint32_t id);
+CAS_API cas_result cas_download_abort(cas_download *d, uint32_t id);
 /* Stops the engine: every later call returns CAS_E_CANCELLED. Safe to call from a sink or
    progress callback of the same engine. */
 CAS_API void cas_download_cancel(cas_download *d);
@@ -1842,26 +1880,6 @@ CAS_API uint64_t cas_download_memory(const cas_recon *recon, const cas_download_
                                      uint32_t inflight);
 CAS_API void cas_download_get_progress(const cas_download *d, cas_download_progress *p);
 CAS_API void cas_download_free(cas_download *d);
-
-/* ---- a manifest from local shards (the directory store's "server") ----
-   Builds the v2 QueryReconstructionResponse a CAS server would return for file_hash, bytes
-   first..last (inclusive; 0..UINT64_MAX for the whole file), from shards that hold the file
-   and its xorbs: terms trimmed to the chunks covering the range, offset_into_first_range,
-   one fetch entry per xorb whose ranges are the merged chunk ranges of its terms, URLs
-   url_prefix + xorb hex. The records' byte offsets are not in shards: record_ends(user,
-   xorb hash, n, ends) must fill ends[0..n) with the end offset of each of the xorb's n
-   chunk records (0 or a negative cas_result). The JSON is then parsed with cas_recon_parse,
-   so the result is exactly what a server's answer would give.
-   Errors: CAS_E_SHARD_NO_CHUNKS (the file, or a xorb it needs, is in none of the shards),
-   CAS_E_LIMIT (first is not below the file size: HTTP 416), CAS_E_ARGUMENT, CAS_E_NOMEM,
-   or record_ends' error. */
-typedef int (*cas_record_ends_fn)(void *user, const cas_hash *xorb, uint32_t n, uint64_t *ends);
-CAS_API int cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
-                                  size_t num_shards, const cas_hash *file_hash, uint64_t first,
-                                  uint64_t last, const char *url_prefix,
-                                  cas_record_ends_fn record_ends, void *user, cas_recon *out,
-                                  cas_error *err);
-
 
 /* ==== >>engines: verified ranges ========================================================= */
 
@@ -1898,8 +1916,8 @@ typedef struct cas_subtree {
 #define CAS_SUBTREE_MAX_LEVELS 64
 
 /* The subtree of chunks[0..n) (MerkleHashSubtree::from_chunks). CAS_E_NOMEM. */
-CAS_API int cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, const cas_chunk *chunks,
-                                    size_t n, int at_end, cas_subtree *out);
+CAS_API cas_result cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, const cas_chunk *chunks,
+                                           size_t n, int at_end, cas_subtree *out);
 /* *out := left followed by right (merge_into), a new owned subtree: right must cover the
    chunks right after left's. CAS_E_ARGUMENT if left->at_end or right->at_start (they cannot
    be neighbours) or a subtree's levels do not add up to its nodes; CAS_E_HASH if a group the
@@ -1907,11 +1925,11 @@ CAS_API int cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, co
    by the sizes before it, in node order, or by the merge that built it): a subtree from an
    untrusted server that places real nodes out of order cannot make a tree with the right
    root but leaves at the wrong offsets; CAS_E_NOMEM. (xet-core does not check this.) */
-CAS_API int cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left,
-                              const cas_subtree *right, cas_subtree *out);
+CAS_API cas_result cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left,
+                                     const cas_subtree *right, cas_subtree *out);
 /* The Merkle root of the whole file (final_hash): CAS_E_STATE unless at_start and at_end. The
    file hash is cas_hash_hmac of it with a zero key (all zeros for an empty file). */
-CAS_API int cas_subtree_root(const cas_subtree *s, cas_hash *root);
+CAS_API cas_result cas_subtree_root(const cas_subtree *s, cas_hash *root);
 /* Sum of the node sizes: the bytes the subtree covers. */
 CAS_API uint64_t cas_subtree_size(const cas_subtree *s);
 /* Frees an owned subtree (a parsed response's are freed with it: this does nothing). */
@@ -1941,9 +1959,9 @@ typedef struct cas_file_chunk_hashes {
    windows ascending, non-empty and inside file_size; num_windows + 1 gaps; each subtree's
    levels add up to its nodes (<= CAS_SUBTREE_MAX_NODES nodes, <= CAS_SUBTREE_MAX_LEVELS
    levels); hashes 64 lower-case hex digits. Errors: the JSON codes, CAS_E_NOMEM. */
-CAS_API int cas_file_chunk_hashes_parse(const cas_allocator *alloc, const void *body, size_t len,
-                                        const cas_json_options *opt, cas_file_chunk_hashes *out,
-                                        cas_error *err);
+CAS_API cas_result cas_file_chunk_hashes_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                               const cas_json_desc *desc, cas_file_chunk_hashes *out,
+                                               cas_error *err);
 CAS_API void cas_file_chunk_hashes_free(cas_file_chunk_hashes *r);
 /* Checks that the windows' chunks, window i's in chunks[i][0..num_chunks[i]) in file order,
    and the response's gaps make the file `file_hash`: the gaps' and windows' sizes must tile
@@ -1951,9 +1969,30 @@ CAS_API void cas_file_chunk_hashes_free(cas_file_chunk_hashes *r);
    must equal file_hash. Then every byte of every window is authenticated. CAS_OK;
    CAS_E_HASH (a chunk, or the response, is not of this file); CAS_E_JSON_VALUE (a gap's
    flags or size do not fit its place: err.offset = its index); CAS_E_ARGUMENT; CAS_E_NOMEM. */
-CAS_API int cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_file_chunk_hashes *r,
-                                         const cas_chunk *const *chunks, const size_t *num_chunks,
-                                         const cas_hash *file_hash, cas_error *err);
+CAS_API cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_file_chunk_hashes *r,
+                                                const cas_chunk *const *chunks, const size_t *num_chunks,
+                                                const cas_hash *file_hash, cas_error *err);
+
+/* ==== >>host helpers: local store ======================================================== */
+
+/* A manifest from local shards (the directory store's "server"):
+   Builds the v2 QueryReconstructionResponse a CAS server would return for file_hash, bytes
+   first..last (inclusive; 0..UINT64_MAX for the whole file), from shards that hold the file
+   and its xorbs: terms trimmed to the chunks covering the range, offset_into_first_range,
+   one fetch entry per xorb whose ranges are the merged chunk ranges of its terms, URLs
+   url_prefix + xorb hex. The records' byte offsets are not in shards: record_ends(user,
+   xorb hash, n, ends) must fill ends[0..n) with the end offset of each of the xorb's n
+   chunk records (0 or a negative cas_result). The JSON is then parsed with cas_recon_parse,
+   so the result is exactly what a server's answer would give.
+   Errors: CAS_E_SHARD_NO_CHUNKS (the file, or a xorb it needs, is in none of the shards),
+   CAS_E_LIMIT (first is not below the file size: HTTP 416), CAS_E_ARGUMENT, CAS_E_NOMEM,
+   or record_ends' error. */
+typedef int (*cas_record_ends_fn)(void *user, const cas_hash *xorb, uint32_t n, uint64_t *ends);
+CAS_API cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
+                                         size_t num_shards, const cas_hash *file_hash, uint64_t first,
+                                         uint64_t last, const char *url_prefix,
+                                         cas_record_ends_fn record_ends, void *user, cas_recon *out,
+                                         cas_error *err);
 
 #ifdef __cplusplus
 }
@@ -2095,7 +2134,7 @@ const char *cas_blake3_path(void) {
 #endif
 }
 
-/* ==== >>base ============================================================================= */
+/* ==== >>base: results ==================================================================== */
 
 const char *cas_version(void) { return CAS_VERSION_STRING; }
 
@@ -2156,16 +2195,35 @@ static const cas__result_text *cas__result_find(int result) {
         if (cas__results[i].code == result) return &cas__results[i];
     return NULL;
 }
-const char *cas_result_name(int result) {
+const char *cas_result_name(cas_result result) {
     const cas__result_text *t = cas__result_find(result);
     return t ? t->name : "CAS_E_UNKNOWN";
 }
-const char *cas_result_message(int result) {
+const char *cas_result_message(cas_result result) {
     const cas__result_text *t = cas__result_find(result);
     return t ? t->message : "unknown result code";
 }
 
-/* ---- memory ---- */
+/* ==== >>base: error detail =============================================================== */
+
+/* Fills *err (if any) and returns code. `what` is copied (cut to fit), so it may be built in
+   a caller's temporary buffer. */
+static int cas__fail(cas_error *err, int code, uint64_t offset, const char *what) {
+    if (err) {
+        size_t n = 0;
+        err->code = (cas_result)code;
+        err->offset = offset;
+        if (what)
+            for (; what[n] && n + 1 < sizeof err->what; n++) err->what[n] = what[n];
+        err->what[n] = 0;
+    }
+    return code;
+}
+
+static int cas__succeed(cas_error *err) { return cas__fail(err, CAS_OK, 0, ""); }
+
+/* ==== >>base: memory ===================================================================== */
+
 static void *cas__malloc_default(void *user, size_t size, size_t align) {
     (void)user;
     (void)align; /* malloc's alignment suits every type, and align <= 16 */
@@ -2245,6 +2303,13 @@ static CAS__UNUSED cas_allocator cas__allocator_or_default(const cas_allocator *
     return d;
 }
 
+static void *cas__alloc(const cas_allocator *a, size_t size) { return a->alloc(a->user, size, 16); }
+static void cas__free(const cas_allocator *a, void *p, size_t size) {
+    if (p) a->free(a->user, p, size);
+}
+
+/* ---- byte order and unaligned access ---- */
+
 static uint64_t cas__load_le64(const uint8_t *p) {
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
            (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
@@ -2257,7 +2322,54 @@ static void cas__store_be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
-/* ==== >>base: CPU features =============================================================== */
+static uint32_t cas__load_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void cas__store_le32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Native-order unaligned access: memcpy of a constant size compiles to one move. */
+static uint32_t cas__read32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t cas__read64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static void cas__copy8(uint8_t *d, const uint8_t *s) { memcpy(d, s, 8); }
+static void cas__copy16(uint8_t *d, const uint8_t *s) { memcpy(d, s, 16); }
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CAS__FORCE_INLINE __attribute__((always_inline)) inline
+#else
+#define CAS__FORCE_INLINE inline
+#endif
+
+#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_M_X64) || \
+    defined(_M_IX86) || defined(_M_ARM64)
+#define CAS__LITTLE_ENDIAN 1
+#else
+#define CAS__LITTLE_ENDIAN 0
+#endif
+
+static uint32_t cas__load_le24(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+}
+static void cas__store_le24(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16);
+}
+
+static void cas__store_le64(uint8_t *p, uint64_t v) {
+    cas__store_le32(p, (uint32_t)v);
+    cas__store_le32(p + 4, (uint32_t)(v >> 32));
+}
 
 /* Feeds data to a block function, keeping a partial block in buf (*used bytes): the one
    piece of code behind every incremental hash here (SHA-256 blocks, XXH32 stripes). */
@@ -2285,6 +2397,8 @@ static void cas__feed_blocks(void *state, cas__blocks_fn fn, size_t block, uint8
         *used = (uint32_t)len;
     }
 }
+
+/* ==== >>base: CPU features =============================================================== */
 
 /* The one piece of mutable global state: the detected features (write-once; every thread
    computes the same value, so a race only repeats the detection) and the test limit. */
@@ -2342,7 +2456,7 @@ void cas_cpu_limit(unsigned mask) {
     cas__blake3_limit(cas_cpu_features());
 }
 
-/* ==== >>primitives: hex ================================================================== */
+/* ==== >>primitives: hashes =============================================================== */
 
 static const char cas__hex_digits[] = "0123456789abcdef";
 
@@ -2365,7 +2479,7 @@ static int cas__hex_value(char ch) {
     return -1;
 }
 
-int cas_hash_from_hex(const char *hex, size_t len, cas_hash *h) {
+cas_result cas_hash_from_hex(const char *hex, size_t len, cas_hash *h) {
     cas_hash tmp;
     int word, i;
     if (!hex || len != CAS_HASH_HEX_SIZE) return CAS_E_HEX;
@@ -2385,8 +2499,6 @@ int cas_hash_equal(const cas_hash *a, const cas_hash *b) {
 }
 
 uint64_t cas_hash_tail_u64(const cas_hash *h) { return cas__load_le64(h->bytes + 24); }
-
-/* ==== >>primitives: Xet hashes =========================================================== */
 
 static const uint8_t cas__key_data[32] = {102, 151, 245, 119, 91,  149, 80,  222, 49,  53, 203,
                                           172, 165, 151, 24,  28,  157, 228, 33,  16,  155, 235,
@@ -2438,7 +2550,7 @@ static size_t cas__write_u64(char *out, uint64_t v) {
     return n;
 }
 
-int cas_internal_node_hash(const cas_chunk *nodes, size_t n, cas_hash *out, uint64_t *size_out) {
+cas_result cas_internal_node_hash(const cas_chunk *nodes, size_t n, cas_hash *out, uint64_t *size_out) {
     /* Longest line: 64 hex + " : " + 20 digits + "\n" = 88 bytes. */
     char buf[CAS_MERKLE_MAX_GROUP * 88];
     size_t len = 0, i;
@@ -3281,7 +3393,100 @@ int cas_chunk_stream_finish(cas_chunk_stream *s, cas_chunk *out) {
     return 1;
 }
 
-/* ==== >>primitives: zstd ================================================================ */
+/* ---- parallel chunking ---- */
+typedef struct {
+    const uint8_t *data;
+    size_t len, seg, nseg;
+    int last;
+    cas_chunk *chunks; /* segment k's at chunks + k * cap */
+    size_t cap, *count;
+} cas__pchunk;
+
+/* Segment i chunked from its own start; the bytes after its last boundary are dropped,
+   except at the end of the last segment of a `last` buffer. */
+static void cas__pchunk_job(void *ctx, size_t i) {
+    cas__pchunk *pc = (cas__pchunk *)ctx;
+    size_t at = i * pc->seg, end = i + 1 == pc->nseg ? pc->len : at + pc->seg, k = 0;
+    cas_chunk *out = pc->chunks + i * pc->cap;
+    cas_chunk_stream cs;
+    cas_chunk c;
+    cas_chunk_stream_init(&cs);
+    while (at < end) {
+        at += cas_chunk_stream_push(&cs, pc->data + at, end - at, &c);
+        if (c.size) out[k++] = c;
+    }
+    if (i + 1 == pc->nseg && pc->last && cas_chunk_stream_finish(&cs, &c)) out[k++] = c;
+    pc->count[i] = k;
+}
+
+cas_result cas_chunk_buffer(const cas_allocator *alloc, const void *data, size_t len, int last,
+                            const cas_chunk_buffer_desc *desc, cas_chunk_list *out) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas__pchunk pc;
+    cas_chunk *res;
+    size_t k, m = 0, pos = 0, cap, seg = desc && desc->segment ? desc->segment : (16u << 20);
+    int tail = 0;
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || (!data && len)) return CAS_E_ARGUMENT;
+    if (seg < (1u << 20)) seg = 1u << 20;
+    memset(&pc, 0, sizeof pc);
+    pc.data = (const uint8_t *)data, pc.len = len, pc.seg = seg, pc.last = last;
+    pc.nseg = len ? (len - 1) / seg + 1 : 1;
+    pc.cap = (len < seg ? len : seg) / CAS_CHUNK_MIN_SIZE + 2;
+    cap = len / CAS_CHUNK_MIN_SIZE + 2; /* every true chunk but the last has >= 8 KiB */
+    if (pc.nseg > (size_t)-1 / sizeof(cas_chunk) / pc.cap || cap > (size_t)-1 / sizeof(cas_chunk)) return CAS_E_NOMEM;
+    pc.chunks = (cas_chunk *)cas__alloc(&a, pc.nseg * pc.cap * sizeof(cas_chunk));
+    pc.count = (size_t *)cas__alloc(&a, pc.nseg * sizeof(size_t));
+    res = (cas_chunk *)cas__alloc(&a, cap * sizeof(cas_chunk));
+    if (!pc.chunks || !pc.count || !res) {
+        cas__free(&a, pc.chunks, pc.nseg * pc.cap * sizeof(cas_chunk));
+        cas__free(&a, pc.count, pc.nseg * sizeof(size_t));
+        cas__free(&a, res, cap * sizeof(cas_chunk));
+        return CAS_E_NOMEM;
+    }
+    if (desc && desc->parallel && pc.nseg > 1) desc->parallel(desc->parallel_user, cas__pchunk_job, &pc, pc.nseg);
+    else
+        for (k = 0; k < pc.nseg; k++) cas__pchunk_job(&pc, k);
+    /* Stitch: res[0..m) are the true chunks, ending at pos (a true boundary). Segment k's own
+       boundaries are k * seg and the ends of its chunks; the first one equal to pos makes the
+       rest of them true. Until then the true chunks are made from pos on, one at a time. */
+    for (k = 0; k < pc.nseg && !tail; k++) {
+        const cas_chunk *own = pc.chunks + k * pc.cap;
+        size_t nown = pc.count[k], j = 0, b = k * seg; /* b: the own boundary before own[j] */
+        for (;;) {
+            cas_chunk_stream cs;
+            cas_chunk c;
+            size_t q = pos;
+            while (j < nown && b < pos) b += (size_t)own[j++].size;
+            if (b == pos) { /* met (or segment 0, or a true boundary at the segment's start) */
+                for (; j < nown; j++) res[m++] = own[j], pos += (size_t)own[j].size;
+                break;
+            }
+            if (b < pos) break; /* its boundaries are spent: the seam goes on into the next */
+            cas_chunk_stream_init(&cs); /* the next true chunk, from pos */
+            c.size = 0;
+            while (q < len && !c.size) q += cas_chunk_stream_push(&cs, pc.data + q, len - q, &c);
+            if (!c.size && !(last && cas_chunk_stream_finish(&cs, &c))) {
+                tail = 1; /* the buffer ends inside it: the next call's */
+                break;
+            }
+            res[m++] = c;
+            pos += (size_t)c.size;
+        }
+    }
+    cas__free(&a, pc.chunks, pc.nseg * pc.cap * sizeof(cas_chunk));
+    cas__free(&a, pc.count, pc.nseg * sizeof(size_t));
+    out->chunks = res, out->n = m, out->used = pos, out->priv_alloc = a, out->priv_cap = cap;
+    return CAS_OK;
+}
+
+void cas_chunk_list_free(cas_chunk_list *l) {
+    if (!l) return;
+    cas__free(&l->priv_alloc, l->chunks, l->priv_cap * sizeof(cas_chunk));
+    memset(l, 0, sizeof *l);
+}
+
+/* ==== >>primitives: zstd ================================================================= */
 
 int cas_zstd_is_frame(const void *src, size_t len) {
     const uint8_t *p = (const uint8_t *)src;
@@ -3311,8 +3516,8 @@ static void cas__zstd_free(void *opaque, void *addr) {
     a->free(a->user, (uint8_t *)addr - 16, size + 16);
 }
 
-int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
-                        size_t cap, size_t *out_len) {
+cas_result cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
+                               size_t cap, size_t *out_len) {
     cas_allocator a = cas__allocator_or_default(alloc);
     ZSTD_customMem mem;
     ZSTD_DCtx *dctx;
@@ -3371,62 +3576,12 @@ int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len,
 }
 #include "vendor/cas_zstd_end.inc"
 #else
-int cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
-                        size_t cap, size_t *out_len) {
+cas_result cas_zstd_decompress(const cas_allocator *alloc, const void *src, size_t len, void *dst,
+                               size_t cap, size_t *out_len) {
     (void)alloc; (void)src; (void)len; (void)dst; (void)cap;
     *out_len = 0;
     return CAS_E_UNSUPPORTED;
 }
-#endif
-
-/* ==== >>base: error detail, byte helpers ================================================= */
-
-static int cas__fail(cas_error *err, int code, uint64_t offset, const char *what) {
-    if (err) {
-        err->code = code;
-        err->offset = offset;
-        err->what = what;
-    }
-    return code;
-}
-
-static int cas__succeed(cas_error *err) { return cas__fail(err, CAS_OK, 0, ""); }
-
-static uint32_t cas__load_le32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static void cas__store_le32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-/* Native-order unaligned access: memcpy of a constant size compiles to one move. */
-static uint32_t cas__read32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t cas__read64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-static void cas__copy8(uint8_t *d, const uint8_t *s) { memcpy(d, s, 8); }
-static void cas__copy16(uint8_t *d, const uint8_t *s) { memcpy(d, s, 16); }
-
-#if defined(__GNUC__) || defined(__clang__)
-#define CAS__FORCE_INLINE __attribute__((always_inline)) inline
-#else
-#define CAS__FORCE_INLINE inline
-#endif
-
-#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_M_X64) || \
-    defined(_M_IX86) || defined(_M_ARM64)
-#define CAS__LITTLE_ENDIAN 1
-#else
-#define CAS__LITTLE_ENDIAN 0
 #endif
 
 /* ==== >>primitives: XXH32 ================================================================ */
@@ -3724,8 +3879,8 @@ static size_t cas__lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size
     return cas__lz4_compress_generic(src, n, dst, cap, accel, t, 0);
 }
 
-int cas_lz4_block_compress(const void *src, size_t n, void *dst, size_t cap, size_t *out_len,
-                           int acceleration, cas_lz4_table *table) {
+cas_result cas_lz4_block_compress(const void *src, size_t n, void *dst, size_t cap, size_t *out_len,
+                                  int acceleration, cas_lz4_table *table) {
     cas_lz4_table local;
     size_t got;
     *out_len = 0;
@@ -3880,8 +4035,8 @@ static int cas__lz4_decode(const uint8_t *src, size_t n, uint8_t *base, size_t p
     return cas__succeed(err);
 }
 
-int cas_lz4_block_decompress(const void *src, size_t n, void *dst, size_t prefix, size_t cap,
-                             size_t *out_len, cas_error *err) {
+cas_result cas_lz4_block_decompress(const void *src, size_t n, void *dst, size_t prefix, size_t cap,
+                                    size_t *out_len, cas_error *err) {
     *out_len = 0;
     if (prefix > cap) return cas__fail(err, CAS_E_ARGUMENT, 0, "prefix > cap");
     return cas__lz4_decode((const uint8_t *)src, n, (uint8_t *)dst, prefix, cap, out_len, err, 0);
@@ -3952,15 +4107,15 @@ static int cas__lz4_frame_write(const uint8_t *src, size_t n, uint8_t *dst, size
     return CAS_OK;
 }
 
-int cas_lz4_frame_compress(const void *src, size_t n, void *dst, size_t cap, size_t *out_len,
-                           int acceleration) {
+cas_result cas_lz4_frame_compress(const void *src, size_t n, void *dst, size_t cap, size_t *out_len,
+                                  int acceleration) {
     cas_lz4_table t;
     return cas__lz4_frame_write((const uint8_t *)src, n, (uint8_t *)dst, cap, out_len,
                                 acceleration, &t);
 }
 
-int cas_lz4_frame_decompress(const void *src_, size_t n, void *dst_, size_t cap, size_t *out_len,
-                             cas_error *err) {
+cas_result cas_lz4_frame_decompress(const void *src_, size_t n, void *dst_, size_t cap, size_t *out_len,
+                                    cas_error *err) {
     const uint8_t *src = (const uint8_t *)src_;
     uint8_t *dst = (uint8_t *)dst_;
     size_t pos, hlen, bmax, produced = 0, limit = cap;
@@ -4313,13 +4468,23 @@ int cas_bg4_predict(const void *data, size_t n) {
 
 /* ==== >>primitives: chunk compression ==================================================== */
 
-int cas_chunk_compress(cas_chunk_compressor *cc, const void *chunk, size_t n, int scheme,
-                       void *dst, size_t cap, size_t *out_len, int *scheme_out) {
+/* 1 if `compression` is a CAS_COMPRESS_* request. */
+static int cas__compress_known(int compression) {
+    return compression == CAS_COMPRESS_DEFAULT || compression == CAS_COMPRESS_NONE ||
+           compression == CAS_COMPRESS_LZ4 || compression == CAS_COMPRESS_BG4_LZ4 ||
+           compression == CAS_COMPRESS_AUTO;
+}
+
+cas_result cas_chunk_compress(cas_chunk_compressor *cc, const void *chunk, size_t n, int compression,
+                              void *dst, size_t cap, size_t *out_len, int *scheme_out) {
+    int scheme;
     *out_len = 0;
     *scheme_out = CAS_SCHEME_NONE;
-    if (n > CAS_CHUNK_MAX_SIZE) return CAS_E_ARGUMENT;
-    if (scheme == CAS_SCHEME_AUTO)
-        scheme = cas_bg4_predict(chunk, n) ? CAS_SCHEME_BG4_LZ4 : CAS_SCHEME_LZ4;
+    if (n > CAS_CHUNK_MAX_SIZE || !cas__compress_known(compression)) return CAS_E_ARGUMENT;
+    scheme = compression == CAS_COMPRESS_NONE     ? CAS_SCHEME_NONE
+             : compression == CAS_COMPRESS_BG4_LZ4 ? CAS_SCHEME_BG4_LZ4
+             : compression == CAS_COMPRESS_AUTO && cas_bg4_predict(chunk, n) ? CAS_SCHEME_BG4_LZ4
+                                                                            : CAS_SCHEME_LZ4;
     if (scheme == CAS_SCHEME_LZ4 || scheme == CAS_SCHEME_BG4_LZ4) {
         const uint8_t *in = (const uint8_t *)chunk;
         if (scheme == CAS_SCHEME_BG4_LZ4) {
@@ -4333,8 +4498,6 @@ int cas_chunk_compress(cas_chunk_compressor *cc, const void *chunk, size_t n, in
             *scheme_out = scheme;
             return CAS_OK;
         }
-    } else if (scheme != CAS_SCHEME_NONE) {
-        return CAS_E_ARGUMENT;
     }
     if (cap < n) return CAS_E_LIMIT;
     if (n) memcpy(dst, chunk, n);
@@ -4342,8 +4505,8 @@ int cas_chunk_compress(cas_chunk_compressor *cc, const void *chunk, size_t n, in
     return CAS_OK;
 }
 
-int cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_t size,
-                         void *scratch, cas_error *err) {
+cas_result cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_t size,
+                                void *scratch, cas_error *err) {
     size_t got;
     int rc;
     uint8_t *out = (uint8_t *)dst;
@@ -4403,7 +4566,7 @@ int cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst, size_
 #undef CAS__XXH_P5
 #undef CAS__ROTL32
 
-/* ==== >>formats: sinks ==================================================================== */
+/* ==== >>formats: output sinks ============================================================ */
 
 static int cas__sink_put(cas_sink *s, const void *data, size_t len) {
     if (s->write) return len ? s->write(s->user, data, len) : CAS_OK;
@@ -4413,120 +4576,14 @@ static int cas__sink_put(cas_sink *s, const void *data, size_t len) {
     return CAS_OK;
 }
 
-static uint32_t cas__load_le24(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
-}
-static void cas__store_le24(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16);
-}
-
-static void *cas__alloc(const cas_allocator *a, size_t size) { return a->alloc(a->user, size, 16); }
-static void cas__free(const cas_allocator *a, void *p, size_t size) {
-    if (p) a->free(a->user, p, size);
-}
-
-/* ==== >>primitives: parallel chunking ===================================================== */
-
-typedef struct {
-    const uint8_t *data;
-    size_t len, seg, nseg;
-    int last;
-    cas_chunk *chunks; /* segment k's at chunks + k * cap */
-    size_t cap, *count;
-} cas__pchunk;
-
-/* Segment i chunked from its own start; the bytes after its last boundary are dropped,
-   except at the end of the last segment of a `last` buffer. */
-static void cas__pchunk_job(void *ctx, size_t i) {
-    cas__pchunk *pc = (cas__pchunk *)ctx;
-    size_t at = i * pc->seg, end = i + 1 == pc->nseg ? pc->len : at + pc->seg, k = 0;
-    cas_chunk *out = pc->chunks + i * pc->cap;
-    cas_chunk_stream cs;
-    cas_chunk c;
-    cas_chunk_stream_init(&cs);
-    while (at < end) {
-        at += cas_chunk_stream_push(&cs, pc->data + at, end - at, &c);
-        if (c.size) out[k++] = c;
-    }
-    if (i + 1 == pc->nseg && pc->last && cas_chunk_stream_finish(&cs, &c)) out[k++] = c;
-    pc->count[i] = k;
-}
-
-int cas_chunk_buffer(const cas_allocator *alloc, const void *data, size_t len, int last,
-                     const cas_chunk_buffer_desc *desc, cas_chunk_list *out) {
-    cas_allocator a = cas__allocator_or_default(alloc);
-    cas__pchunk pc;
-    cas_chunk *res;
-    size_t k, m = 0, pos = 0, cap, seg = desc && desc->segment ? desc->segment : (16u << 20);
-    int tail = 0;
-    if (out) memset(out, 0, sizeof *out);
-    if (!out || (!data && len)) return CAS_E_ARGUMENT;
-    if (seg < (1u << 20)) seg = 1u << 20;
-    memset(&pc, 0, sizeof pc);
-    pc.data = (const uint8_t *)data, pc.len = len, pc.seg = seg, pc.last = last;
-    pc.nseg = len ? (len - 1) / seg + 1 : 1;
-    pc.cap = (len < seg ? len : seg) / CAS_CHUNK_MIN_SIZE + 2;
-    cap = len / CAS_CHUNK_MIN_SIZE + 2; /* every true chunk but the last has >= 8 KiB */
-    if (pc.nseg > (size_t)-1 / sizeof(cas_chunk) / pc.cap || cap > (size_t)-1 / sizeof(cas_chunk)) return CAS_E_NOMEM;
-    pc.chunks = (cas_chunk *)cas__alloc(&a, pc.nseg * pc.cap * sizeof(cas_chunk));
-    pc.count = (size_t *)cas__alloc(&a, pc.nseg * sizeof(size_t));
-    res = (cas_chunk *)cas__alloc(&a, cap * sizeof(cas_chunk));
-    if (!pc.chunks || !pc.count || !res) {
-        cas__free(&a, pc.chunks, pc.nseg * pc.cap * sizeof(cas_chunk));
-        cas__free(&a, pc.count, pc.nseg * sizeof(size_t));
-        cas__free(&a, res, cap * sizeof(cas_chunk));
-        return CAS_E_NOMEM;
-    }
-    if (desc && desc->parallel && pc.nseg > 1) desc->parallel(desc->parallel_user, cas__pchunk_job, &pc, pc.nseg);
-    else
-        for (k = 0; k < pc.nseg; k++) cas__pchunk_job(&pc, k);
-    /* Stitch: res[0..m) are the true chunks, ending at pos (a true boundary). Segment k's own
-       boundaries are k * seg and the ends of its chunks; the first one equal to pos makes the
-       rest of them true. Until then the true chunks are made from pos on, one at a time. */
-    for (k = 0; k < pc.nseg && !tail; k++) {
-        const cas_chunk *own = pc.chunks + k * pc.cap;
-        size_t nown = pc.count[k], j = 0, b = k * seg; /* b: the own boundary before own[j] */
-        for (;;) {
-            cas_chunk_stream cs;
-            cas_chunk c;
-            size_t q = pos;
-            while (j < nown && b < pos) b += (size_t)own[j++].size;
-            if (b == pos) { /* met (or segment 0, or a true boundary at the segment's start) */
-                for (; j < nown; j++) res[m++] = own[j], pos += (size_t)own[j].size;
-                break;
-            }
-            if (b < pos) break; /* its boundaries are spent: the seam goes on into the next */
-            cas_chunk_stream_init(&cs); /* the next true chunk, from pos */
-            c.size = 0;
-            while (q < len && !c.size) q += cas_chunk_stream_push(&cs, pc.data + q, len - q, &c);
-            if (!c.size && !(last && cas_chunk_stream_finish(&cs, &c))) {
-                tail = 1; /* the buffer ends inside it: the next call's */
-                break;
-            }
-            res[m++] = c;
-            pos += (size_t)c.size;
-        }
-    }
-    cas__free(&a, pc.chunks, pc.nseg * pc.cap * sizeof(cas_chunk));
-    cas__free(&a, pc.count, pc.nseg * sizeof(size_t));
-    out->chunks = res, out->n = m, out->used = pos, out->priv_alloc = a, out->priv_cap = cap;
-    return CAS_OK;
-}
-
-void cas_chunk_list_free(cas_chunk_list *l) {
-    if (!l) return;
-    cas__free(&l->priv_alloc, l->chunks, l->priv_cap * sizeof(cas_chunk));
-    memset(l, 0, sizeof *l);
-}
-
-/* ==== >>formats: xorb ===================================================================== */
+/* ==== >>formats: xorb ==================================================================== */
 
 static const uint8_t cas__xorb_ident[7] = {'X', 'E', 'T', 'B', 'L', 'O', 'B'};
 static const uint8_t cas__xorb_ident_hashes[7] = {'X', 'B', 'L', 'B', 'H', 'S', 'H'};
 static const uint8_t cas__xorb_ident_bounds[7] = {'X', 'B', 'L', 'B', 'B', 'N', 'D'};
 
-int cas_chunk_header_parse(const uint8_t p[CAS_CHUNK_HEADER_SIZE], uint64_t offset,
-                           cas_chunk_header *h, cas_error *err) {
+cas_result cas_chunk_header_parse(const uint8_t p[CAS_CHUNK_HEADER_SIZE], uint64_t offset,
+                                  cas_chunk_header *h, cas_error *err) {
     h->version = p[0];
     h->compressed_size = cas__load_le24(p + 1);
     h->scheme = p[4];
@@ -4552,8 +4609,8 @@ void cas_chunk_header_write(uint8_t p[CAS_CHUNK_HEADER_SIZE], const cas_chunk_he
     cas__store_le24(p + 5, h->uncompressed_size);
 }
 
-int cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, size_t n, int scheme,
-                            void *dst, size_t cap, size_t *out_len, int *scheme_out) {
+cas_result cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, size_t n, int compression,
+                                   void *dst, size_t cap, size_t *out_len, int *scheme_out) {
     uint8_t *d = (uint8_t *)dst;
     cas_chunk_header h;
     size_t plen = 0;
@@ -4561,7 +4618,7 @@ int cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, size_t 
     *out_len = 0;
     if (n == 0 || n > CAS_CHUNK_MAX_SIZE) return CAS_E_CHUNK_SIZE;
     if (cap < CAS_CHUNK_HEADER_SIZE) return CAS_E_LIMIT;
-    rc = cas_chunk_compress(cc, chunk, n, scheme, d + CAS_CHUNK_HEADER_SIZE,
+    rc = cas_chunk_compress(cc, chunk, n, compression, d + CAS_CHUNK_HEADER_SIZE,
                             cap - CAS_CHUNK_HEADER_SIZE, &plen, &stored);
     if (rc != CAS_OK) return rc;
     h.version = 0;
@@ -4578,15 +4635,14 @@ int cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, size_t 
 
 #define CAS__XORB_RECORD_CAP (CAS_CHUNK_HEADER_SIZE + CAS_CHUNK_MAX_SIZE)
 
-int cas_xorb_writer_init(cas_xorb_writer *w, const cas_allocator *alloc, int scheme,
-                         cas_sink *sink) {
+cas_result cas_xorb_writer_init(const cas_allocator *alloc, cas_xorb_writer *w, int compression,
+                                cas_sink *sink) {
     memset(w, 0, sizeof *w);
     w->priv_alloc = cas__allocator_or_default(alloc);
-    if (!sink || (scheme != CAS_SCHEME_NONE && scheme != CAS_SCHEME_LZ4 &&
-                  scheme != CAS_SCHEME_BG4_LZ4 && scheme != CAS_SCHEME_AUTO))
-        return cas__fail(&w->error, CAS_E_ARGUMENT, 0, "no sink, or an unknown compression scheme");
+    if (!sink || !cas__compress_known(compression))
+        return cas__fail(&w->error, CAS_E_ARGUMENT, 0, "no sink, or not a CAS_COMPRESS_* request");
     w->priv_sink = sink;
-    w->priv_scheme = scheme;
+    w->priv_compression = compression;
     w->priv_cc = (cas_chunk_compressor *)cas__alloc(&w->priv_alloc, sizeof *w->priv_cc);
     w->priv_record = (uint8_t *)cas__alloc(&w->priv_alloc, CAS__XORB_RECORD_CAP);
     if (!w->priv_cc || !w->priv_record) {
@@ -4611,8 +4667,8 @@ int cas_xorb_writer_fits(const cas_xorb_writer *w, size_t n) {
            w->priv_size + CAS_CHUNK_HEADER_SIZE + n <= CAS_XORB_MAX_SIZE;
 }
 
-int cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, size_t len,
-                               const cas_hash *hash) {
+cas_result cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, size_t len,
+                                      const cas_hash *hash) {
     cas_chunk_header h;
     cas_xorb_chunk *c;
     int rc;
@@ -4652,7 +4708,7 @@ int cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, size_t le
     return CAS_OK;
 }
 
-int cas_xorb_writer_add(cas_xorb_writer *w, const void *chunk, size_t n, const cas_hash *hash) {
+cas_result cas_xorb_writer_add(cas_xorb_writer *w, const void *chunk, size_t n, const cas_hash *hash) {
     cas_hash computed;
     size_t len;
     int rc;
@@ -4663,7 +4719,7 @@ int cas_xorb_writer_add(cas_xorb_writer *w, const void *chunk, size_t n, const c
         cas_error e;
         return cas__fail(&e, CAS_E_XORB_LIMIT, w->priv_size, "chunk does not fit in this xorb");
     }
-    rc = cas_chunk_record_encode(w->priv_cc, chunk, n, w->priv_scheme, w->priv_record,
+    rc = cas_chunk_record_encode(w->priv_cc, chunk, n, w->priv_compression, w->priv_record,
                                  CAS__XORB_RECORD_CAP, &len, NULL);
     if (rc != CAS_OK) return cas__fail(&w->error, rc, w->priv_size, "chunk compression failed");
     if (!hash) {
@@ -4734,7 +4790,7 @@ static int cas__xorb_write_footer(cas_xorb_writer *w, const cas_hash *xorb_hash)
     return CAS_OK;
 }
 
-int cas_xorb_writer_finish(cas_xorb_writer *w, int footer, cas_hash *xorb_hash) {
+cas_result cas_xorb_writer_finish(cas_xorb_writer *w, int footer, cas_hash *xorb_hash) {
     cas_hash h;
     int rc;
     if (w->error.code < 0) return w->error.code;
@@ -4757,7 +4813,7 @@ uint64_t cas_xorb_footer_record_end(const cas_xorb_footer *f, uint32_t i) {
     return cas__load_width(f->record_ends + (size_t)i * f->width, f->width);
 }
 
-int cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer *f, cas_error *err) {
+cas_result cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer *f, cas_error *err) {
     uint64_t info_len, start, n;
     const uint8_t *p, *end;
     uint32_t w;
@@ -4827,8 +4883,8 @@ int cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer *f, ca
     return cas__fail(err, CAS_E_XORB_FOOTER, start + 7, "xorb footer version is not 0, 1 or 2");
 }
 
-int cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk_header *h,
-                  const uint8_t **payload, cas_error *err) {
+cas_result cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk_header *h,
+                         const uint8_t **payload, cas_error *err) {
     size_t at = *pos;
     int rc;
     if (at >= len || (len - at >= 7 && memcmp(data + at, cas__xorb_ident, 7) == 0)) {
@@ -4846,8 +4902,8 @@ int cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk_header
     return CAS_OK;
 }
 
-int cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_xorb_chunk_fn on_chunk,
-                  void *user, cas_xorb_info *info, cas_error *err) {
+cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_xorb_chunk_fn on_chunk,
+                         void *user, cas_xorb_info *info, cas_error *err) {
     cas_xorb_footer f;
     cas_merkle m;
     size_t pos = 0, records_len = len;
@@ -4913,7 +4969,7 @@ int cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_xorb_ch
 
 #define CAS__XORB_STREAM_BUF (CAS_CHUNK_HEADER_SIZE + CAS_CHUNK_MAX_COMPRESSED)
 
-int cas_xorb_stream_init(cas_xorb_stream *s, const cas_allocator *alloc) {
+cas_result cas_xorb_stream_init(const cas_allocator *alloc, cas_xorb_stream *s) {
     memset(s, 0, sizeof *s);
     s->priv_alloc = cas__allocator_or_default(alloc);
     s->priv_buf = (uint8_t *)cas__alloc(&s->priv_alloc, CAS__XORB_STREAM_BUF);
@@ -4934,8 +4990,8 @@ void cas_xorb_stream_free(cas_xorb_stream *s) {
     s->priv_buf = s->priv_out = s->priv_scratch = NULL;
 }
 
-int cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len, size_t *consumed,
-                         cas_xorb_stream_chunk *out) {
+cas_result cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len, size_t *consumed,
+                                cas_xorb_stream_chunk *out) {
     const uint8_t *p = (const uint8_t *)data;
     size_t used = 0;
     *consumed = 0;
@@ -5002,7 +5058,7 @@ int cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len, size_
     return CAS_NEED_INPUT;
 }
 
-int cas_xorb_stream_finish(cas_xorb_stream *s) {
+cas_result cas_xorb_stream_finish(cas_xorb_stream *s) {
     if (s->error.code < 0) return s->error.code;
     if (s->priv_in_footer) {
         /* priv_have = the footer's bytes; its last word (u32, or u64 in version 2) is the
@@ -5025,13 +5081,6 @@ int cas_xorb_stream_finish(cas_xorb_stream *s) {
 static const uint8_t cas__shard_tag[32] = {'H', 'F', 'R', 'e', 'p', 'o', 'M', 'e', 't', 'a', 'D',
                                            'a', 't', 'a', 0,   85,  105, 103, 69,  106, 123, 129,
                                            87,  131, 165, 189, 217, 92,  205, 209, 74,  169};
-
-/* >>shard-helper cas__store_le64 */
-static void cas__store_le64(uint8_t *p, uint64_t v) {
-    cas__store_le32(p, (uint32_t)v);
-    cas__store_le32(p + 4, (uint32_t)(v >> 32));
-}
-/* <<shard-helper */
 
 #define CAS__SHARD_E CAS_SHARD_ENTRY_SIZE
 #define CAS__SHARD_MAX_CHUNK 131072u /* CAS_CHUNK_MAX_SIZE as a u32 */
@@ -5174,7 +5223,7 @@ enum {
     CAS__SR_TAIL   /* lookup tables + footer, or nothing */
 };
 
-void cas_shard_reader_init(cas_shard_reader *r, const cas_allocator *alloc) {
+void cas_shard_reader_init(const cas_allocator *alloc, cas_shard_reader *r) {
     memset(r, 0, sizeof *r);
     r->priv_shard.priv_alloc = cas__allocator_or_default(alloc);
     r->priv_state = CAS__SR_HEADER;
@@ -5433,7 +5482,7 @@ static int cas__sr_push(cas_shard_reader *r, const uint8_t *p, size_t len, int b
     return r->priv_error;
 }
 
-int cas_shard_reader_push(cas_shard_reader *r, const void *data, size_t len, cas_error *err) {
+cas_result cas_shard_reader_push(cas_shard_reader *r, const void *data, size_t len, cas_error *err) {
     int rc = cas__sr_push(r, (const uint8_t *)data, len, 0);
     if (rc) {
         if (err) *err = r->priv_err;
@@ -5687,7 +5736,7 @@ static void cas__sr_take(cas_shard_reader *r, cas_shard *out) {
     r->priv_shard.priv_alloc = out->priv_alloc;
 }
 
-int cas_shard_reader_finish(cas_shard_reader *r, cas_shard *out, cas_error *err) {
+cas_result cas_shard_reader_finish(cas_shard_reader *r, cas_shard *out, cas_error *err) {
     int rc = cas__sr_finish(r);
     memset(out, 0, sizeof *out);
     if (rc) {
@@ -5729,8 +5778,8 @@ static int cas__shard_prescan(const uint8_t *d, uint64_t len, uint64_t file_end,
     return 1;
 }
 
-int cas_shard_parse(const void *data, size_t len, const cas_allocator *alloc, cas_shard *out,
-                    cas_error *err) {
+cas_result cas_shard_parse(const cas_allocator *alloc, const void *data, size_t len, cas_shard *out,
+                           cas_error *err) {
     const uint8_t *d = (const uint8_t *)data;
     cas_shard_reader r;
     cas_shard *s = &r.priv_shard;
@@ -5738,7 +5787,7 @@ int cas_shard_parse(const void *data, size_t len, const cas_allocator *alloc, ca
     uint64_t file_end = len, cas_end = len;
     int rc;
     memset(out, 0, sizeof *out);
-    cas_shard_reader_init(&r, alloc);
+    cas_shard_reader_init(alloc, &r);
     /* Random access: with a footer, its offsets bound the sections for the pre-scan that sizes
        the arrays exactly; the state machine then checks everything, as for a stream. */
     if (len >= CAS_SHARD_HEADER_SIZE + CAS_SHARD_FOOTER_SIZE && len <= CAS_SHARD_MAX_SIZE &&
@@ -5877,8 +5926,8 @@ static int cas__shard_range(const cas_shard_xorb *x, cas_shard_chunks_fn fn, voi
     return CAS_OK;
 }
 
-int cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks, void *user,
-                          size_t *checked, size_t *unchecked, cas_error *err) {
+cas_result cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks, void *user,
+                                 size_t *checked, size_t *unchecked, cas_error *err) {
     size_t i, ok = 0, skipped = 0;
     uint32_t j;
     int rc = CAS_OK;
@@ -5930,8 +5979,8 @@ int cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks, void *
 
 /* ---- writer ---- */
 
-int cas_shard_write_size(const cas_shard_file *files, size_t num_files, const cas_shard_xorb *xorbs,
-                         size_t num_xorbs, unsigned flags, uint64_t *size) {
+cas_result cas_shard_write_size(const cas_shard_file *files, size_t num_files, const cas_shard_xorb *xorbs,
+                                size_t num_xorbs, unsigned flags, uint64_t *size) {
     /* Stops as soon as the size passes the limit, so no sum can overflow. */
     uint64_t n = CAS_SHARD_HEADER_SIZE + 2 * CAS__SHARD_E;
     size_t i;
@@ -6048,10 +6097,11 @@ static void cas__shard_put_lookup(cas__shard_out *o, cas__shard_pair *pv, cas__s
     }
 }
 
-static int cas__shard_write(const cas_shard_file *files, size_t nf, const cas_shard_xorb *xorbs,
-                            size_t nx, const cas_shard_write_options *opt_in, cas__shard_out *o,
+static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *files, size_t nf,
+                            const cas_shard_xorb *xorbs,
+                            size_t nx, const cas_shard_write_desc *opt_in, cas__shard_out *o,
                             uint64_t *written, cas_error *err) {
-    cas_shard_write_options opt;
+    cas_shard_write_desc opt;
     cas_allocator a;
     cas__shard_wctx w;
     /* Scratch, one block: u64 arrays carved out below (never more than the caller's input). */
@@ -6070,7 +6120,7 @@ static int cas__shard_write(const cas_shard_file *files, size_t nf, const cas_sh
     if (opt_in) opt = *opt_in;
     else memset(&opt, 0, sizeof opt);
     if ((nf && !files) || (nx && !xorbs)) return cas__fail(err, CAS_E_ARGUMENT, 0, "NULL entry array");
-    a = cas__allocator_or_default(opt.alloc);
+    a = cas__allocator_or_default(alloc);
     key_chunks = footer && (opt.flags & CAS_SHARD_KEY_CHUNKS) && !cas__shard_all_zero(opt.hmac_key.bytes, 32);
     /* The listed chunk hashes serve for verification hashes unless they are already keyed
        (a footer with a key, and the writer is not asked to key them). */
@@ -6349,21 +6399,22 @@ done:
     return rc;
 }
 
-int cas_shard_write(const cas_shard_file *files, size_t num_files, const cas_shard_xorb *xorbs,
-                    size_t num_xorbs, const cas_shard_write_options *opt, cas_sink *sink,
-                    uint64_t *written, cas_error *err) {
+cas_result cas_shard_write(const cas_allocator *alloc, const cas_shard_file *files, size_t num_files,
+                           const cas_shard_xorb *xorbs, size_t num_xorbs,
+                           const cas_shard_write_desc *desc, cas_sink *sink, uint64_t *written,
+                           cas_error *err) {
     cas__shard_out o;
     if (written) *written = 0;
     if (!sink || (!sink->write && !sink->buf && sink->cap))
         return cas__fail(err, CAS_E_ARGUMENT, 0, "no sink");
     memset(&o, 0, sizeof o - sizeof o.stage);
     o.sink = sink;
-    return cas__shard_write(files, num_files, xorbs, num_xorbs, opt, &o, written, err);
+    return cas__shard_write(alloc, files, num_files, xorbs, num_xorbs, desc, &o, written, err);
 }
 
-int cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_hash,
-                               const cas_xorb_chunk *chunks, size_t n, uint64_t serialized_size,
-                               cas_shard_chunk *storage) {
+cas_result cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_hash,
+                                      const cas_xorb_chunk *chunks, size_t n, uint64_t serialized_size,
+                                      cas_shard_chunk *storage) {
     size_t i;
     uint64_t sum = 0;
     memset(x, 0, sizeof *x);
@@ -6390,7 +6441,7 @@ int cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_hash,
 #undef CAS__SHARD_MAX_CHUNK
 #undef CAS__SHARD_BATCH
 
-/* ==== >>formats: JSON ===================================================================== */
+/* ==== >>formats: JSON ==================================================================== */
 
 /* Reader states: what the next token may be. */
 enum {
@@ -6407,8 +6458,8 @@ static int cas__json_fail(cas_json_reader *r, int code, uint64_t offset, const c
     return cas__fail(&r->error, code, offset, what);
 }
 
-int cas_json_reader_init(cas_json_reader *r, const void *json, size_t len,
-                         const cas_json_options *opt) {
+cas_result cas_json_reader_init(cas_json_reader *r, const void *json, size_t len,
+                                const cas_json_desc *opt) {
     uint64_t max_body = opt && opt->max_body ? opt->max_body : CAS_JSON_MAX_BODY;
     memset(r, 0, sizeof *r);
     r->priv_p = (const uint8_t *)json;
@@ -6585,7 +6636,7 @@ static int cas__json_is_object(const cas_json_reader *r, uint32_t depth) {
     return (int)(r->priv_stack[(depth - 1) >> 5] >> ((depth - 1) & 31) & 1u);
 }
 
-int cas_json_next(cas_json_reader *r, cas_json_token *t) {
+cas_result cas_json_next(cas_json_reader *r, cas_json_token *t) {
     const uint8_t *p = r->priv_p;
     size_t n = r->priv_len;
     int rc;
@@ -6709,7 +6760,7 @@ int cas_json_next(cas_json_reader *r, cas_json_token *t) {
     }
 }
 
-int cas_json_skip(cas_json_reader *r, const cas_json_token *t) {
+cas_result cas_json_skip(cas_json_reader *r, const cas_json_token *t) {
     cas_json_token u;
     if (r->error.code < 0) return r->error.code;
     if (t->type != CAS_JSON_OBJECT && t->type != CAS_JSON_ARRAY) return CAS_OK;
@@ -6783,14 +6834,14 @@ static size_t cas__json_unescape(const uint8_t *s, size_t n, char *dst) {
     return o;
 }
 
-int cas_json_string(const cas_json_token *t, char *dst, size_t cap) {
+cas_result cas_json_string(const cas_json_token *t, char *dst, size_t cap) {
     if (t->type != CAS_JSON_STRING && t->type != CAS_JSON_KEY) return CAS_E_ARGUMENT;
     if (cap < t->len + 1) return CAS_E_LIMIT;
     dst[cas__json_unescape(t->raw, t->raw_len, dst)] = 0;
     return CAS_OK;
 }
 
-int cas_json_uint(const cas_json_token *t, uint64_t max, uint64_t *v) {
+cas_result cas_json_uint(const cas_json_token *t, uint64_t max, uint64_t *v) {
     uint64_t x = 0;
     size_t i;
     if (t->type != CAS_JSON_NUMBER) return CAS_E_ARGUMENT;
@@ -7393,7 +7444,7 @@ static int cas__json_body(const cas_allocator *a, const void *body, size_t len, 
 
 /* Runs `root` twice over the text: count, allocate one block, fill. */
 static int cas__jp_run(cas__jp *p, const cas_allocator *a, const uint8_t *json, size_t len,
-                       const cas_json_options *opt, int (*root)(cas__jp *), void **block,
+                       const cas_json_desc *opt, int (*root)(cas__jp *), void **block,
                        size_t *block_size) {
     size_t counts[11], sizes[11], offs[11], total = 0, k;
     uint8_t *mem = NULL;
@@ -7647,7 +7698,7 @@ const cas_recon_file *cas_recon_batch_find_file(const cas_recon_batch *b, const 
 
 /* ---- public parsers ---- */
 
-static void cas__jp_init(cas__jp *p, const cas_json_options *opt) {
+static void cas__jp_init(cas__jp *p, const cas_json_desc *opt) {
     memset(p, 0, sizeof *p);
     p->flags = opt ? opt->flags : 0;
     p->max_token = opt && opt->max_token ? opt->max_token : CAS_JSON_MAX_TOKEN;
@@ -7655,7 +7706,7 @@ static void cas__jp_init(cas__jp *p, const cas_json_options *opt) {
 
 /* Body, passes; on success the text's owned buffer is already freed. */
 static int cas__jp_parse(cas__jp *p, const cas_allocator *a, const void *body, size_t len,
-                         const cas_json_options *opt, int (*root)(cas__jp *), void **block,
+                         const cas_json_desc *opt, int (*root)(cas__jp *), void **block,
                          size_t *block_size) {
     const uint8_t *json;
     size_t json_len, owned_size;
@@ -7691,8 +7742,8 @@ static int cas__jp_link_terms(cas__jp *p, const cas_allocator *a, size_t nx, con
     return rc;
 }
 
-int cas_recon_parse(const cas_allocator *alloc, const void *body, size_t len, int version,
-                    const cas_json_options *opt, cas_recon *out, cas_error *err) {
+cas_result cas_recon_parse(const cas_allocator *alloc, const void *body, size_t len, int version,
+                           const cas_json_desc *opt, cas_recon *out, cas_error *err) {
     cas__jp p;
     cas_allocator a = cas__allocator_or_default(alloc);
     void *block;
@@ -7742,8 +7793,8 @@ void cas_recon_free(cas_recon *r) {
     memset(r, 0, sizeof *r);
 }
 
-int cas_recon_batch_parse(const cas_allocator *alloc, const void *body, size_t len,
-                          const cas_json_options *opt, cas_recon_batch *out, cas_error *err) {
+cas_result cas_recon_batch_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                 const cas_json_desc *opt, cas_recon_batch *out, cas_error *err) {
     cas__jp p;
     cas_allocator a = cas__allocator_or_default(alloc);
     void *block;
@@ -7785,8 +7836,8 @@ void cas_recon_batch_free(cas_recon_batch *b) {
     memset(b, 0, sizeof *b);
 }
 
-int cas_xet_token_parse(const cas_allocator *alloc, const void *body, size_t len,
-                        const cas_json_options *opt, cas_xet_token *out, cas_error *err) {
+cas_result cas_xet_token_parse(const cas_allocator *alloc, const void *body, size_t len,
+                               const cas_json_desc *opt, cas_xet_token *out, cas_error *err) {
     cas__jp p;
     cas_allocator a = cas__allocator_or_default(alloc);
     void *block;
@@ -7943,7 +7994,7 @@ static int cas__jp_root_event(cas__jp *p) {
 }
 
 /* The two scalar responses: no result block (nothing is counted, so nothing is allocated). */
-static int cas__jp_flag(const cas_allocator *alloc, const void *body, size_t len, const cas_json_options *opt,
+static int cas__jp_flag(const cas_allocator *alloc, const void *body, size_t len, const cas_json_desc *opt,
                         int (*root)(cas__jp *), int *out, cas_error *err) {
     cas__jpu u;
     cas_allocator a = cas__allocator_or_default(alloc);
@@ -7960,18 +8011,18 @@ static int cas__jp_flag(const cas_allocator *alloc, const void *body, size_t len
     return rc;
 }
 
-int cas_xorb_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
-                          const cas_json_options *opt, int *was_inserted, cas_error *err) {
+cas_result cas_xorb_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                 const cas_json_desc *opt, int *was_inserted, cas_error *err) {
     return cas__jp_flag(alloc, body, len, opt, cas__jp_root_xorb_upload, was_inserted, err);
 }
 
-int cas_shard_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
-                           const cas_json_options *opt, int *result, cas_error *err) {
+cas_result cas_shard_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                  const cas_json_desc *opt, int *result, cas_error *err) {
     return cas__jp_flag(alloc, body, len, opt, cas__jp_root_shard_upload, result, err);
 }
 
-int cas_shard_event_parse(const cas_allocator *alloc, const void *line, size_t len,
-                          const cas_json_options *opt, cas_shard_event *out, cas_error *err) {
+cas_result cas_shard_event_parse(const cas_allocator *alloc, const void *line, size_t len,
+                                 const cas_json_desc *opt, cas_shard_event *out, cas_error *err) {
     cas__jpu u;
     cas_allocator a = cas__allocator_or_default(alloc);
     void *block;
@@ -8150,8 +8201,8 @@ static int cas__jp_root_fch(cas__jp *p) {
     return cas__jp_root_end(p);
 }
 
-int cas_file_chunk_hashes_parse(const cas_allocator *alloc, const void *body, size_t len,
-                                const cas_json_options *opt, cas_file_chunk_hashes *out, cas_error *err) {
+cas_result cas_file_chunk_hashes_parse(const cas_allocator *alloc, const void *body, size_t len,
+                                       const cas_json_desc *opt, cas_file_chunk_hashes *out, cas_error *err) {
     cas__jp p;
     cas_allocator a = cas__allocator_or_default(alloc);
     void *block = NULL;
@@ -8199,7 +8250,614 @@ void cas_file_chunk_hashes_free(cas_file_chunk_hashes *r) {
 #undef CAS__JF_U32
 #undef CAS__JF_U64
 
-/* ==== >>engines: upload ==================================================================== */
+/* ==== >>formats: multipart/byteranges ==================================================== */
+
+/* Reader states. */
+enum {
+    CAS__MP_UNINIT = 0, /* zero-filled: init not called */
+    CAS__MP_PREAMBLE,   /* looking for the first delimiter */
+    CAS__MP_AFTER,      /* after a boundary: transport padding then CRLF, or "--" */
+    CAS__MP_HEAD,       /* a part's header block */
+    CAS__MP_BODY,       /* a part's bytes (handed out in bulk by cas_multipart_push) */
+    CAS__MP_DELIM,      /* the delimiter that must follow the body */
+    CAS__MP_SEARCH,     /* it did not: looking for where the body really ended */
+    CAS__MP_END         /* the close was read; the epilogue is ignored */
+};
+/* Sub-states of CAS__MP_AFTER and CAS__MP_HEAD. */
+enum {
+    CAS__MP_PAD,      /* padding; CR or '-' next */
+    CAS__MP_PAD_CR,   /* CR read, LF next */
+    CAS__MP_DASH,     /* '-' read, '-' next */
+    CAS__MP_LINE,     /* at the start of a header line */
+    CAS__MP_NAME,     /* in a header name */
+    CAS__MP_VALUE,    /* in a header value */
+    CAS__MP_VALUE_CR, /* CR after a value, LF next */
+    CAS__MP_BLANK_CR  /* CR of the empty line, LF next */
+};
+/* How far past the expected end of a body the reader looks for the real delimiter. */
+enum { CAS__MP_SEARCH_WINDOW = 65536 };
+
+#define CAS__MP_NONE UINT64_MAX
+
+/* ---- the error detail: built in m->error.what (no stdio in the library); only while
+   there is no error yet, as every call returns a sticky error before doing anything ---- */
+
+static size_t cas__mp_put(cas_multipart *m, size_t n, const char *s, size_t len) {
+    for (; len && n + 1 < sizeof m->error.what; len--) m->error.what[n++] = *s++;
+    m->error.what[n] = 0;
+    return n;
+}
+static size_t cas__mp_puts(cas_multipart *m, size_t n, const char *s) {
+    return cas__mp_put(m, n, s, strlen(s));
+}
+static size_t cas__mp_putu(cas_multipart *m, size_t n, uint64_t v) {
+    char b[20];
+    size_t k = sizeof b;
+    do {
+        b[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return cas__mp_put(m, n, b + k, sizeof b - k);
+}
+/* "part N: " (N 0-based, as in the events) */
+static size_t cas__mp_put_part(cas_multipart *m) {
+    return cas__mp_puts(m, cas__mp_putu(m, cas__mp_puts(m, 0, "part "), m->priv_part - 1), ": ");
+}
+/* "part N: Content-Range F-L/T has C bytes" */
+static size_t cas__mp_put_range(cas_multipart *m) {
+    size_t n = cas__mp_puts(m, cas__mp_put_part(m), "Content-Range ");
+    n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_first), "-");
+    n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_last), "/");
+    n = m->priv_total == UINT64_MAX ? cas__mp_puts(m, n, "*") : cas__mp_putu(m, n, m->priv_total);
+    n = cas__mp_putu(m, cas__mp_puts(m, n, " has "), m->priv_last - m->priv_first + 1);
+    return cas__mp_puts(m, n, " bytes");
+}
+static int cas__mp_fail(cas_multipart *m, int code, uint64_t offset, const char *what) {
+    return cas__fail(&m->error, code, offset, what);
+}
+/* The detail is m->error.what (already written). */
+static int cas__mp_fail_what(cas_multipart *m, int code, uint64_t offset) {
+    m->error.code = (cas_result)code;
+    m->error.offset = offset;
+    return code;
+}
+/* "part N: <what>" */
+static int cas__mp_fail_part(cas_multipart *m, int code, uint64_t offset, const char *what) {
+    cas__mp_puts(m, cas__mp_put_part(m), what);
+    return cas__mp_fail_what(m, code, offset);
+}
+/* A delimiter-line problem: "first delimiter: ..." or "delimiter after part N: ..." */
+static int cas__mp_fail_delim(cas_multipart *m, uint64_t offset, const char *what) {
+    size_t n = 0;
+    if (m->priv_part == 0) {
+        n = cas__mp_puts(m, n, "first delimiter: ");
+    } else {
+        n = cas__mp_puts(m, n, "delimiter after part ");
+        n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_part - 1), ": ");
+    }
+    cas__mp_puts(m, n, what);
+    return cas__mp_fail_what(m, CAS_E_MULTIPART, offset);
+}
+
+/* ---- characters ---- */
+
+static int cas__mp_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+/* RFC 7230 tchar */
+static int cas__mp_tchar(int c) {
+    return c > 32 && c < 127 && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+/* RFC 2046 bchars (the space may not be last: checked by the caller) */
+static int cas__mp_bchar(int c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("'()+_,-./:=? ", c));
+}
+static int cas__mp_ows(int c) { return c == ' ' || c == '\t'; }
+/* s[0..n) equals the lower-case literal `lit`, ignoring case */
+static int cas__mp_ieq(const char *s, size_t n, const char *lit) {
+    size_t i;
+    if (n != strlen(lit)) return 0;
+    for (i = 0; i < n; i++)
+        if (cas__mp_lower((unsigned char)s[i]) != lit[i]) return 0;
+    return 1;
+}
+
+/* ---- Content-Type ---- */
+
+/* A token from s[*i]: returns its length (0 if none). */
+static size_t cas__mp_token(const char *s, size_t n, size_t *i) {
+    size_t b = *i;
+    while (*i < n && cas__mp_tchar((unsigned char)s[*i])) (*i)++;
+    return *i - b;
+}
+
+/* Sets the boundary: checks RFC 2046's rules, builds the delimiter CRLF "--" boundary. */
+static int cas__mp_boundary(cas_multipart *m, const char *b, size_t len, uint64_t at) {
+    size_t k;
+    if (len == 0) return cas__mp_fail(m, CAS_E_MULTIPART, at, "Content-Type: the boundary is empty");
+    if (len > CAS_MULTIPART_MAX_BOUNDARY)
+        return cas__mp_fail(m, CAS_E_MULTIPART, at,
+                            "Content-Type: the boundary is over 70 characters (RFC 2046)");
+    for (k = 0; k < len; k++)
+        if (!cas__mp_bchar((unsigned char)b[k]))
+            return cas__mp_fail(m, CAS_E_MULTIPART, at + k,
+                                "Content-Type: the boundary has a character outside RFC 2046 "
+                                "bchars");
+    if (b[len - 1] == ' ')
+        return cas__mp_fail(m, CAS_E_MULTIPART, at + len - 1,
+                            "Content-Type: the boundary ends in a space (RFC 2046)");
+    memcpy(m->priv_delim, "\r\n--", 4);
+    memcpy(m->priv_delim + 4, b, len);
+    m->priv_dlen = (uint32_t)(4 + len);
+    return CAS_OK;
+}
+
+/* `type/subtype *( OWS ";" OWS [ name OWS "=" OWS ( token / quoted-string ) ] ) OWS` */
+static int cas__mp_content_type(cas_multipart *m, const char *s, size_t n) {
+    size_t i = 0, t0, tn, s0, sn;
+    int seen = 0;
+    while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+    t0 = i;
+    tn = cas__mp_token(s, n, &i);
+    if (i >= n || s[i] != '/')
+        return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: not a media type (type/subtype)");
+    i++;
+    s0 = i;
+    sn = cas__mp_token(s, n, &i);
+    if (!cas__mp_ieq(s + t0, tn, "multipart") || !cas__mp_ieq(s + s0, sn, "byteranges"))
+        return cas__mp_fail(m, CAS_E_MULTIPART, t0,
+                            "Content-Type: the media type is not multipart/byteranges");
+    for (;;) {
+        size_t n0, nn, v0;
+        char val[CAS_MULTIPART_MAX_BOUNDARY + 1];
+        size_t vn = 0;
+        int is_b;
+        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+        if (i == n) break;
+        if (s[i] != ';')
+            return cas__mp_fail(m, CAS_E_MULTIPART, i,
+                                "Content-Type: a byte other than ';' after the media type or a "
+                                "parameter");
+        i++;
+        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+        if (i == n || s[i] == ';') continue; /* an empty parameter */
+        n0 = i;
+        nn = cas__mp_token(s, n, &i);
+        if (nn == 0)
+            return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no name");
+        is_b = cas__mp_ieq(s + n0, nn, "boundary");
+        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+        if (i == n || s[i] != '=')
+            return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no '='");
+        i++;
+        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
+        v0 = i;
+        if (i < n && s[i] == '"') {
+            /* quoted-string: qdtext / "\" (HTAB / SP / VCHAR / obs-text) */
+            for (i++;; i++) {
+                unsigned char c;
+                if (i == n)
+                    return cas__mp_fail(m, CAS_E_MULTIPART, i,
+                                        "Content-Type: a quoted-string has no closing quote");
+                c = (unsigned char)s[i];
+                if (c == '"') break;
+                if (c == '\\') {
+                    if (++i == n)
+                        return cas__mp_fail(m, CAS_E_MULTIPART, i,
+                                            "Content-Type: a quoted-string has no closing quote");
+                    c = (unsigned char)s[i];
+                }
+                if ((c < 32 && c != '\t') || c == 127)
+                    return cas__mp_fail(m, CAS_E_MULTIPART, i,
+                                        "Content-Type: a control character in a quoted-string");
+                if (is_b && vn <= CAS_MULTIPART_MAX_BOUNDARY) val[vn++] = (char)c;
+            }
+            i++;
+        } else {
+            size_t len = cas__mp_token(s, n, &i);
+            if (len == 0)
+                return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no value");
+            if (is_b) {
+                vn = len > CAS_MULTIPART_MAX_BOUNDARY ? CAS_MULTIPART_MAX_BOUNDARY + 1 : len;
+                memcpy(val, s + v0, vn);
+            }
+        }
+        if (is_b) {
+            int rc;
+            if (seen)
+                return cas__mp_fail(m, CAS_E_MULTIPART, n0, "Content-Type: the boundary is given twice");
+            seen = 1;
+            rc = cas__mp_boundary(m, val, vn, v0 + (s[v0] == '"'));
+            if (rc) return rc;
+        }
+    }
+    if (!seen) return cas__mp_fail(m, CAS_E_MULTIPART, n, "Content-Type: no boundary parameter");
+    return CAS_OK;
+}
+
+cas_result cas_multipart_init(cas_multipart *m, const char *content_type, size_t content_type_len,
+                              uint32_t max_parts, cas_error *err) {
+    int rc;
+    if (!m) return cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart");
+    memset(m, 0, sizeof *m);
+    cas__succeed(&m->error);
+    if (!content_type) {
+        rc = cas__mp_fail(m, CAS_E_ARGUMENT, 0, "no Content-Type");
+    } else {
+        rc = cas__mp_content_type(m, content_type, content_type_len);
+    }
+    if (rc == CAS_OK) {
+        m->priv_state = CAS__MP_PREAMBLE;
+        m->priv_match = 2; /* as if a CRLF came first: the first delimiter may open the body */
+        m->priv_max_parts = max_parts;
+        m->priv_found = CAS__MP_NONE;
+    }
+    if (err) *err = m->error;
+    return rc;
+}
+
+/* ---- the body ---- */
+
+/* Runs the delimiter automaton over p[0..n) (at stream offset `at`) and notes the start of
+   the first full match in priv_found; only for the error message of a body of the wrong
+   length. The delimiter's only CR is its first byte, so after a mismatch the automaton
+   restarts at 1 (on a CR) or 0, and from 0 memchr finds the next candidate. */
+static void cas__mp_scan(cas_multipart *m, const uint8_t *p, size_t n, uint64_t at) {
+    uint32_t s = m->priv_scan;
+    size_t i = 0;
+    if (m->priv_found != CAS__MP_NONE) return;
+    while (i < n) {
+        uint8_t c;
+        if (s == 0) {
+            const uint8_t *cr = (const uint8_t *)memchr(p + i, '\r', n - i);
+            if (!cr) break;
+            i = (size_t)(cr - p) + 1;
+            s = 1;
+            continue;
+        }
+        c = p[i++];
+        if (c == m->priv_delim[s]) {
+            if (++s == m->priv_dlen) {
+                m->priv_found = at + i - s;
+                s = 0;
+                break;
+            }
+        } else {
+            s = c == '\r';
+        }
+    }
+    m->priv_scan = s;
+}
+
+/* In CAS__MP_SEARCH after the byte at `at`: fails once the real end of the body is known,
+   or the search window is exhausted. */
+static int cas__mp_search(cas_multipart *m, uint64_t at) {
+    uint64_t expect = m->priv_body_start + (m->priv_last - m->priv_first + 1);
+    size_t n;
+    if (m->priv_found != CAS__MP_NONE) {
+        n = cas__mp_puts(m, cas__mp_put_range(m), " but the part body has ");
+        cas__mp_putu(m, n, m->priv_found - m->priv_body_start);
+        return cas__mp_fail_what(m, CAS_E_MULTIPART, expect);
+    }
+    if (at + 1 - expect >= CAS__MP_SEARCH_WINDOW) {
+        cas__mp_puts(m, cas__mp_put_range(m),
+                     " but no delimiter follows them (nor any in the next 65536 bytes)");
+        return cas__mp_fail_what(m, CAS_E_MULTIPART, expect);
+    }
+    return 0;
+}
+
+/* The Content-Range value in priv_cr: `bytes <first>-<last>/<total|*>`. */
+static int cas__mp_range_fail(cas_multipart *m, const char *what) {
+    size_t n = cas__mp_puts(m, cas__mp_put_part(m), "Content-Range \"");
+    n = cas__mp_put(m, n, m->priv_cr, m->priv_cr_len);
+    cas__mp_puts(m, cas__mp_puts(m, n, "\" "), what);
+    return cas__mp_fail_what(m, CAS_E_MULTIPART, m->priv_cr_at);
+}
+/* 1 to 20 digits at s[*i] into *v: 0, or 1 (none), 2 (too long or over UINT64_MAX) */
+static int cas__mp_u64(const char *s, size_t n, size_t *i, uint64_t *v) {
+    size_t b = *i;
+    *v = 0;
+    while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+        unsigned d = (unsigned)(s[*i] - '0');
+        if (*i - b >= 20 || *v > (UINT64_MAX - d) / 10) return 2;
+        *v = *v * 10 + d;
+        (*i)++;
+    }
+    return *i == b;
+}
+static int cas__mp_content_range(cas_multipart *m) {
+    const char *s = m->priv_cr;
+    size_t n, i = 6;
+    int a, b, c = 0;
+    uint64_t first, last, total = UINT64_MAX;
+    while (m->priv_cr_len && cas__mp_ows((unsigned char)s[m->priv_cr_len - 1])) m->priv_cr_len--;
+    n = m->priv_cr_len;
+    if (n < 6 || !cas__mp_ieq(s, 5, "bytes") || s[5] != ' ')
+        return cas__mp_range_fail(m, "does not start with \"bytes \"");
+    a = cas__mp_u64(s, n, &i, &first);
+    if (a == 0 && i < n && s[i] == '-') {
+        i++;
+        b = cas__mp_u64(s, n, &i, &last);
+        if (b == 0 && i < n && s[i] == '/') {
+            i++;
+            if (i < n && s[i] == '*')
+                i++;
+            else if ((c = cas__mp_u64(s, n, &i, &total)) == 0 && total == UINT64_MAX)
+                return cas__mp_range_fail(m, "has total 2^64-1 (UINT64_MAX stands for \"*\")");
+        } else {
+            c = b ? b : 1;
+        }
+    } else {
+        c = a ? a : 1;
+    }
+    if (c == 2) return cas__mp_range_fail(m, "has a number of over 20 digits or over 2^64-1");
+    if (c || i != n) return cas__mp_range_fail(m, "is not bytes <first>-<last>/<total or *>");
+    if (first > last) return cas__mp_range_fail(m, "has first > last");
+    if (total != UINT64_MAX && last >= total) return cas__mp_range_fail(m, "has last >= total");
+    if (last - first == UINT64_MAX) return cas__mp_range_fail(m, "has 2^64 bytes");
+    m->priv_first = first;
+    m->priv_last = last;
+    m->priv_total = total;
+    return 0;
+}
+
+/* Starts a part after the CRLF of its delimiter line (the LF at `at`). */
+static int cas__mp_part_begin(cas_multipart *m, uint64_t at) {
+    size_t n;
+    if (m->priv_max_parts && m->priv_part >= m->priv_max_parts) {
+        m->priv_part++; /* name it */
+        n = cas__mp_puts(m, cas__mp_put_part(m), "more parts than the ");
+        cas__mp_puts(m, cas__mp_putu(m, n, m->priv_max_parts), " allowed (max_parts)");
+        return cas__mp_fail_what(m, CAS_E_MULTIPART, at);
+    }
+    if (m->priv_part == UINT32_MAX) return cas__mp_fail(m, CAS_E_LIMIT, at, "over 2^32-1 parts");
+    m->priv_part++;
+    m->priv_state = CAS__MP_HEAD;
+    m->priv_sub = CAS__MP_LINE;
+    m->priv_count = 0;
+    m->priv_has_range = 0;
+    return 0;
+}
+
+/* One byte of a header line (priv_count is already checked). */
+static int cas__mp_head(cas_multipart *m, uint8_t c, uint64_t at) {
+    switch (m->priv_sub) {
+    case CAS__MP_LINE:
+        if (c == '\r') {
+            m->priv_sub = CAS__MP_BLANK_CR;
+            return 0;
+        }
+        if (cas__mp_ows(c))
+            return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
+                                     "a header line starts with whitespace (obsolete line folding)");
+        m->priv_sub = CAS__MP_NAME;
+        m->priv_name_len = 0;
+        m->priv_is_range = 1;
+        return cas__mp_head(m, c, at);
+    case CAS__MP_NAME:
+        if (c == ':') {
+            if (m->priv_name_len == 0) return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "an empty header name");
+            m->priv_is_range = m->priv_is_range && m->priv_name_len == 13;
+            if (m->priv_is_range) {
+                if (m->priv_has_range)
+                    return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a second Content-Range");
+                m->priv_has_range = 1;
+                m->priv_cr_len = 0;
+                m->priv_cr_at = at + 1;
+            }
+            m->priv_sub = CAS__MP_VALUE;
+            return 0;
+        }
+        if (c == '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line ends in a bare LF");
+        if (c == '\r') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line has no ':'");
+        if (!cas__mp_tchar(c))
+            return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
+                                     "a header name has a byte that is not a token character");
+        if (m->priv_name_len >= 13 || cas__mp_lower(c) != "content-range"[m->priv_name_len])
+            m->priv_is_range = 0;
+        if (m->priv_name_len < 14) m->priv_name_len++;
+        return 0;
+    case CAS__MP_VALUE:
+        if (c == '\r') {
+            m->priv_sub = CAS__MP_VALUE_CR;
+            return 0;
+        }
+        if (c == '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line ends in a bare LF");
+        if ((c < 32 && c != '\t') || c == 127)
+            return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a control character in a header value");
+        if (m->priv_is_range && m->priv_cr_len == 0 && cas__mp_ows(c)) {
+            m->priv_cr_at = at + 1; /* leading whitespace is not kept */
+        } else if (m->priv_is_range) {
+            if (m->priv_cr_len == sizeof m->priv_cr)
+                return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
+                                         "the Content-Range value is over 96 bytes");
+            m->priv_cr[m->priv_cr_len++] = (char)c;
+        }
+        return 0;
+    case CAS__MP_VALUE_CR:
+        if (c != '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a CR without LF in the headers");
+        m->priv_sub = CAS__MP_LINE;
+        if (m->priv_is_range) return cas__mp_content_range(m);
+        return 0;
+    default: /* CAS__MP_BLANK_CR */
+        if (c != '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a CR without LF in the headers");
+        if (!m->priv_has_range) return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "no Content-Range header");
+        m->priv_state = CAS__MP_BODY;
+        m->priv_left = m->priv_last - m->priv_first + 1;
+        m->priv_body_start = at + 1;
+        m->priv_found = CAS__MP_NONE;
+        m->priv_scan = 0;
+        return CAS_READY;
+    }
+}
+
+/* One byte outside a body, at stream offset `at`: 0 (go on), CAS_READY (a part's headers are
+   complete), CAS_END, or an error. */
+static int cas__mp_byte(cas_multipart *m, uint8_t c, uint64_t at) {
+    uint32_t s;
+    switch (m->priv_state) {
+    case CAS__MP_PREAMBLE:
+        s = c == m->priv_delim[m->priv_match] ? m->priv_match + 1 : (uint32_t)(c == '\r');
+        m->priv_match = s;
+        if (s == m->priv_dlen) {
+            m->priv_state = CAS__MP_AFTER;
+            m->priv_sub = CAS__MP_PAD;
+            m->priv_count = 0;
+        } else if (at + 1 > s && at + 1 - s > CAS_MULTIPART_MAX_PREAMBLE) {
+            return cas__mp_fail(m, CAS_E_LIMIT, at,
+                                "over 8192 bytes of preamble before the first delimiter");
+        }
+        return 0;
+    case CAS__MP_AFTER:
+        if (m->priv_sub == CAS__MP_PAD) {
+            if (cas__mp_ows(c)) {
+                if (++m->priv_count > CAS_MULTIPART_MAX_HEADER)
+                    return cas__fail(&m->error, CAS_E_LIMIT, at,
+                                     "over 8192 bytes of transport padding after a boundary");
+                return 0;
+            }
+            if (c == '\r') {
+                m->priv_sub = CAS__MP_PAD_CR;
+                return 0;
+            }
+            if (c == '-' && m->priv_count == 0) {
+                m->priv_sub = CAS__MP_DASH;
+                return 0;
+            }
+            return cas__mp_fail_delim(m, at,
+                                      "the boundary is followed by a byte other than space, tab, "
+                                      "CR or \"--\"");
+        }
+        if (m->priv_sub == CAS__MP_DASH) {
+            if (c != '-') return cas__mp_fail_delim(m, at, "the boundary is followed by a lone '-'");
+            if (m->priv_part == 0)
+                return cas__mp_fail(m, CAS_E_MULTIPART, at, "the close delimiter comes before any part");
+            m->priv_state = CAS__MP_END;
+            return CAS_END;
+        }
+        if (c != '\n') return cas__mp_fail_delim(m, at, "a CR without LF after the boundary");
+        return cas__mp_part_begin(m, at);
+    case CAS__MP_HEAD:
+        if (++m->priv_count > CAS_MULTIPART_MAX_HEADER)
+            return cas__mp_fail_part(m, CAS_E_LIMIT, at, "the header block is over 8192 bytes");
+        return cas__mp_head(m, c, at);
+    case CAS__MP_DELIM:
+        cas__mp_scan(m, &c, 1, at);
+        if (c == m->priv_delim[m->priv_match]) {
+            if (++m->priv_match == m->priv_dlen) {
+                m->priv_state = CAS__MP_AFTER;
+                m->priv_sub = CAS__MP_PAD;
+                m->priv_count = 0;
+            }
+            return 0;
+        }
+        m->priv_state = CAS__MP_SEARCH;
+        return cas__mp_search(m, at);
+    default: /* CAS__MP_SEARCH */
+        cas__mp_scan(m, &c, 1, at);
+        return cas__mp_search(m, at);
+    }
+}
+
+static void cas__mp_event(const cas_multipart *m, int type, cas_multipart_event *ev) {
+    ev->type = type;
+    ev->part = m->priv_part - 1;
+    ev->first = m->priv_first;
+    ev->last = m->priv_last;
+    ev->total = m->priv_total;
+    ev->offset = m->priv_last + 1 - m->priv_left;
+}
+
+cas_result cas_multipart_push(cas_multipart *m, const void *data, size_t len, size_t *consumed,
+                              cas_multipart_event *ev) {
+    const uint8_t *p = (const uint8_t *)data;
+    size_t i = 0;
+    if (consumed) *consumed = 0;
+    if (!m || !consumed || !ev || (!data && len)) return CAS_E_ARGUMENT;
+    memset(ev, 0, sizeof *ev);
+    if (m->error.code < 0) return m->error.code;
+    if (m->priv_state == CAS__MP_UNINIT)
+        return cas__mp_fail(m, CAS_E_STATE, 0, "cas_multipart_init was not called");
+    if (m->priv_state == CAS__MP_END) {
+        *consumed = len; /* the epilogue */
+        return CAS_END;
+    }
+    while (i < len) {
+        int rc;
+        if (m->priv_state == CAS__MP_BODY) { /* zero copy, no scan for the boundary needed */
+            size_t n = len - i;
+            if ((uint64_t)n > m->priv_left) n = (size_t)m->priv_left;
+            cas__mp_event(m, CAS_MULTIPART_DATA, ev);
+            ev->data = p + i;
+            ev->len = n;
+            cas__mp_scan(m, p + i, n, m->priv_offset);
+            m->priv_left -= n;
+            m->priv_offset += n;
+            *consumed = i + n;
+            if (m->priv_left == 0) {
+                m->priv_state = CAS__MP_DELIM;
+                m->priv_match = 0;
+            }
+            return CAS_READY;
+        }
+        rc = cas__mp_byte(m, p[i], m->priv_offset);
+        i++;
+        m->priv_offset++;
+        if (rc == 0) continue;
+        *consumed = rc == CAS_END ? len : i;
+        if (rc == CAS_READY) cas__mp_event(m, CAS_MULTIPART_PART, ev);
+        return rc;
+    }
+    *consumed = len;
+    return CAS_NEED_INPUT;
+}
+
+cas_result cas_multipart_finish(cas_multipart *m, cas_error *err) {
+    const char *what = "";
+    size_t n;
+    int rc;
+    if (!m) return cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart");
+    if (m->error.code >= 0) {
+        switch (m->priv_state) {
+        case CAS__MP_UNINIT:
+            cas__mp_fail(m, CAS_E_STATE, 0, "cas_multipart_init was not called");
+            break;
+        case CAS__MP_END:
+            break;
+        case CAS__MP_SEARCH:
+            n = cas__mp_puts(m, cas__mp_put_range(m), " but no delimiter follows them (the body ends ");
+            n = cas__mp_putu(m, n, m->priv_offset - m->priv_body_start);
+            cas__mp_puts(m, n, " bytes into the part)");
+            cas__mp_fail_what(m, CAS_E_MULTIPART,
+                              m->priv_body_start + (m->priv_last - m->priv_first + 1));
+            break;
+        case CAS__MP_BODY:
+            n = cas__mp_puts(m, cas__mp_put_range(m), " but the body ends after ");
+            n = cas__mp_putu(m, n, m->priv_last - m->priv_first + 1 - m->priv_left);
+            cas__mp_puts(m, n, " of them");
+            cas__mp_fail_what(m, CAS_E_TRUNCATED, m->priv_offset);
+            break;
+        case CAS__MP_HEAD:
+            cas__mp_fail_part(m, CAS_E_TRUNCATED, m->priv_offset, "the body ends in the headers");
+            break;
+        default:
+            what = m->priv_state == CAS__MP_PREAMBLE ? "the body ends before the first delimiter"
+                   : m->priv_state == CAS__MP_DELIM ? "the body ends in the delimiter after a part"
+                                                    : "the body ends in a delimiter line (no close "
+                                                      "delimiter)";
+            cas__mp_fail(m, CAS_E_TRUNCATED, m->priv_offset, what);
+            break;
+        }
+    }
+    rc = m->error.code;
+    if (rc == CAS_OK) cas__succeed(&m->error);
+    if (err) *err = m->error;
+    return rc;
+}
+
+#undef CAS__MP_NONE
+
+/* ==== >>engines: upload ================================================================== */
 
 /* Internals. A file's bytes go into one lookahead buffer: the chunker scans it, each chunk gets
    its hash there (u->win, "arrived"), and chunks are decided from the front ("decided": a dedup
@@ -8255,7 +8913,7 @@ struct cas_upload {
     size_t batch_win[CAS_UPLOAD_BATCH]; /* the window entry each job compresses */
     uint32_t slots_free;             /* bit s: slot s is free */
     unsigned flags;
-    int scheme;
+    int compression;                 /* CAS_COMPRESS_* */
     uint64_t lookahead, spacing, now;
     uint32_t max_xorb_size, max_xorb_chunks, max_shard_size;
     int state;
@@ -8552,7 +9210,7 @@ static void cas__up_compress_job(void *ctx, size_t i) {
     cas_upload *u = (cas_upload *)ctx;
     const cas__up_wchunk *c = &u->win[u->batch_win[i]];
     size_t len = 0;
-    u->rec_rc[c->slot] = cas_chunk_record_encode(&u->cc[c->slot], u->buf + c->off, c->size, u->scheme,
+    u->rec_rc[c->slot] = cas_chunk_record_encode(&u->cc[c->slot], u->buf + c->off, c->size, u->compression,
                                                  u->recs + (size_t)c->slot * CAS__UP_REC, CAS__UP_REC,
                                                  &len, NULL);
     u->rec_len[c->slot] = (uint32_t)len;
@@ -8651,10 +9309,9 @@ static int cas__up_cut(cas_upload *u) {
 
 static int cas__up_open_xorb(cas_upload *u) {
     cas__up_xorb *x;
-    int scheme = u->scheme;
     if (cas__up_grow(u, (void **)&u->xorbs, &u->xorbs_cap, u->nxorbs + 1, sizeof *u->xorbs, 16))
         return cas__up_fail(u, CAS_E_NOMEM, "upload xorb list");
-    if (cas_xorb_writer_init(&u->writer, &u->alloc, scheme, &u->sink) != CAS_OK)
+    if (cas_xorb_writer_init(&u->alloc, &u->writer, u->compression, &u->sink) != CAS_OK)
         return cas__up_fail(u, CAS_E_NOMEM, "xorb writer");
     x = &u->xorbs[u->nxorbs++];
     memset(x, 0, sizeof *x);
@@ -8887,7 +9544,7 @@ static int cas__up_shard(cas_upload *u) {
     cas_shard_file *sf = NULL;
     cas_shard_xorb *sx = NULL;
     cas_sink sink;
-    cas_shard_write_options wo;
+    cas_shard_write_desc wo;
     cas_error e;
     int rc;
     if (f0 == u->nfiles && x0 == u->nxorbs) {
@@ -8947,8 +9604,8 @@ static int cas__up_shard(cas_upload *u) {
     sink.buf = u->sbuf;
     sink.cap = (size_t)size;
     memset(&wo, 0, sizeof wo);
-    wo.alloc = &u->alloc; /* the writer's scratch from the session's allocator too */
-    rc = cas_shard_write(sf, nf, sx, nx, &wo, &sink, &written, &e);
+    /* the writer's scratch from the session's allocator too */
+    rc = cas_shard_write(&u->alloc, sf, nf, sx, nx, &wo, &sink, &written, &e);
     if (rc != CAS_OK) {
         rc = cas__fail(&u->error, rc, e.offset, e.what);
         goto done;
@@ -8999,8 +9656,8 @@ static int cas__up_drive(cas_upload *u) {
 
 /* ---- public ---- */
 
-int cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *desc, cas_upload **out,
-                      cas_error *err) {
+cas_result cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *desc, cas_upload **out,
+                             cas_error *err) {
     cas_allocator a = cas__allocator_or_default(alloc);
     cas_upload_desc d;
     cas_upload *u;
@@ -9020,15 +9677,14 @@ int cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *desc, c
         return cas__fail(err, CAS_E_ARGUMENT, 0, "max_xorb_chunks is over 8192");
     if (d.max_shard_size > CAS_SHARD_MAX_SIZE || d.max_shard_size < 1024)
         return cas__fail(err, CAS_E_ARGUMENT, 0, "max_shard_size is not 1024..64 MiB");
-    if (d.scheme != 0 && d.scheme != -1 && d.scheme != CAS_SCHEME_LZ4 &&
-        d.scheme != CAS_SCHEME_BG4_LZ4 && d.scheme != CAS_SCHEME_AUTO)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "scheme is not 0, -1, LZ4, BG4_LZ4 or AUTO");
+    if (!cas__compress_known(d.compression))
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "compression is not a CAS_COMPRESS_* request");
     u = (cas_upload *)cas__alloc(&a, sizeof *u);
     if (!u) return cas__fail(err, CAS_E_NOMEM, 0, "upload session");
     memset(u, 0, sizeof *u);
     u->alloc = a;
     u->flags = d.flags;
-    u->scheme = d.scheme == 0 ? CAS_SCHEME_LZ4 : d.scheme == -1 ? CAS_SCHEME_NONE : d.scheme;
+    u->compression = d.compression;
     u->lookahead = d.lookahead;
     u->spacing = d.query_spacing;
     u->now = d.now;
@@ -9088,7 +9744,7 @@ const cas_error *cas_upload_error(const cas_upload *u) { return &u->error; }
 size_t cas_upload_open_queries(const cas_upload *u) { return u->nopen; }
 void cas_upload_get_stats(const cas_upload *u, cas_upload_stats *out) { *out = u->stats; }
 
-int cas_upload_add_shard(cas_upload *u, const cas_shard *s) {
+cas_result cas_upload_add_shard(cas_upload *u, const cas_shard *s) {
     if (u->error.code < 0) return u->error.code;
     if (!s) return cas__fail(&u->error, CAS_E_ARGUMENT, 0, "no shard");
     if (u->state >= CAS__UP_FINISHING) return CAS_E_STATE;
@@ -9098,7 +9754,7 @@ int cas_upload_add_shard(cas_upload *u, const cas_shard *s) {
     return CAS_OK;
 }
 
-int cas_upload_file_begin(cas_upload *u) {
+cas_result cas_upload_file_begin(cas_upload *u) {
     if (u->error.code < 0) return u->error.code;
     if (u->state != CAS__UP_IDLE || u->ev_pending) return CAS_E_STATE;
     cas__up_release(u);
@@ -9115,7 +9771,7 @@ int cas_upload_file_begin(cas_upload *u) {
     return CAS_OK;
 }
 
-int cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *consumed) {
+cas_result cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *consumed) {
     const uint8_t *p = (const uint8_t *)data;
     size_t done = 0;
     if (consumed) *consumed = 0;
@@ -9146,7 +9802,7 @@ int cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *consume
     }
 }
 
-int cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]) {
+cas_result cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]) {
     if (u->error.code < 0) return u->error.code;
     if (u->state != CAS__UP_FILE && u->state != CAS__UP_ENDING) return CAS_E_STATE;
     if (!(u->flags & CAS_UPLOAD_HOST_SHA256)) return CAS_E_STATE;
@@ -9155,7 +9811,7 @@ int cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]) {
     return CAS_OK;
 }
 
-int cas_upload_file_end(cas_upload *u, cas_upload_file_result *out) {
+cas_result cas_upload_file_end(cas_upload *u, cas_upload_file_result *out) {
     int rc;
     if (u->error.code < 0) return u->error.code;
     if (u->state == CAS__UP_FILE) u->state = CAS__UP_ENDING;
@@ -9165,7 +9821,7 @@ int cas_upload_file_end(cas_upload *u, cas_upload_file_result *out) {
     return rc;
 }
 
-int cas_upload_next(cas_upload *u, cas_upload_event *ev) {
+cas_result cas_upload_next(cas_upload *u, cas_upload_event *ev) {
     int rc;
     if (u->error.code < 0) return u->error.code;
     if (!u->ev_pending) {
@@ -9179,7 +9835,7 @@ int cas_upload_next(cas_upload *u, cas_upload_event *ev) {
     return CAS_READY;
 }
 
-int cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_t len, cas_error *err) {
+cas_result cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_t len, cas_error *err) {
     size_t i;
     int rc;
     if (u->error.code < 0) return cas__fail(err, u->error.code, 0, "the session has failed");
@@ -9193,14 +9849,14 @@ int cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_t len, 
     if (!body) return cas__succeed(err);
     if (cas__up_grow(u, (void **)&u->answers, &u->answers_cap, u->nanswers + 1, sizeof *u->answers, 8))
         return cas__fail(err, CAS_E_NOMEM, 0, "answer shard list");
-    rc = cas_shard_parse(body, len, &u->alloc, &u->answers[u->nanswers], err);
+    rc = cas_shard_parse(&u->alloc, body, len, &u->answers[u->nanswers], err);
     if (rc != CAS_OK) return rc;
     u->nanswers++;
     u->stats.answers_found++;
     return CAS_OK;
 }
 
-int cas_upload_finish(cas_upload *u) {
+cas_result cas_upload_finish(cas_upload *u) {
     if (u->error.code < 0) return u->error.code;
     if (u->state != CAS__UP_IDLE) return CAS_E_STATE;
     u->state = CAS__UP_FINISHING;
@@ -9210,612 +9866,7 @@ int cas_upload_finish(cas_upload *u) {
 #undef CAS__UP_NONE
 #undef CAS__UP_REC
 
-/* ==== >>formats: multipart/byteranges ===================================================== */
-
-/* Reader states. */
-enum {
-    CAS__MP_UNINIT = 0, /* zero-filled: init not called */
-    CAS__MP_PREAMBLE,   /* looking for the first delimiter */
-    CAS__MP_AFTER,      /* after a boundary: transport padding then CRLF, or "--" */
-    CAS__MP_HEAD,       /* a part's header block */
-    CAS__MP_BODY,       /* a part's bytes (handed out in bulk by cas_multipart_push) */
-    CAS__MP_DELIM,      /* the delimiter that must follow the body */
-    CAS__MP_SEARCH,     /* it did not: looking for where the body really ended */
-    CAS__MP_END         /* the close was read; the epilogue is ignored */
-};
-/* Sub-states of CAS__MP_AFTER and CAS__MP_HEAD. */
-enum {
-    CAS__MP_PAD,      /* padding; CR or '-' next */
-    CAS__MP_PAD_CR,   /* CR read, LF next */
-    CAS__MP_DASH,     /* '-' read, '-' next */
-    CAS__MP_LINE,     /* at the start of a header line */
-    CAS__MP_NAME,     /* in a header name */
-    CAS__MP_VALUE,    /* in a header value */
-    CAS__MP_VALUE_CR, /* CR after a value, LF next */
-    CAS__MP_BLANK_CR  /* CR of the empty line, LF next */
-};
-/* How far past the expected end of a body the reader looks for the real delimiter. */
-enum { CAS__MP_SEARCH_WINDOW = 65536 };
-
-#define CAS__MP_NONE UINT64_MAX
-
-/* ---- the error detail: built in m->priv_what (no stdio in the library) ---- */
-
-static size_t cas__mp_put(cas_multipart *m, size_t n, const char *s, size_t len) {
-    for (; len && n + 1 < sizeof m->priv_what; len--) m->priv_what[n++] = *s++;
-    m->priv_what[n] = 0;
-    return n;
-}
-static size_t cas__mp_puts(cas_multipart *m, size_t n, const char *s) {
-    return cas__mp_put(m, n, s, strlen(s));
-}
-static size_t cas__mp_putu(cas_multipart *m, size_t n, uint64_t v) {
-    char b[20];
-    size_t k = sizeof b;
-    do {
-        b[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return cas__mp_put(m, n, b + k, sizeof b - k);
-}
-/* "part N: " (N 0-based, as in the events) */
-static size_t cas__mp_put_part(cas_multipart *m) {
-    return cas__mp_puts(m, cas__mp_putu(m, cas__mp_puts(m, 0, "part "), m->priv_part - 1), ": ");
-}
-/* "part N: Content-Range F-L/T has C bytes" */
-static size_t cas__mp_put_range(cas_multipart *m) {
-    size_t n = cas__mp_puts(m, cas__mp_put_part(m), "Content-Range ");
-    n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_first), "-");
-    n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_last), "/");
-    n = m->priv_total == UINT64_MAX ? cas__mp_puts(m, n, "*") : cas__mp_putu(m, n, m->priv_total);
-    n = cas__mp_putu(m, cas__mp_puts(m, n, " has "), m->priv_last - m->priv_first + 1);
-    return cas__mp_puts(m, n, " bytes");
-}
-static int cas__mp_fail(cas_multipart *m, int code, uint64_t offset, const char *what) {
-    return cas__fail(&m->error, code, offset, what);
-}
-/* The detail is priv_what (already written). */
-static int cas__mp_fail_what(cas_multipart *m, int code, uint64_t offset) {
-    return cas__fail(&m->error, code, offset, m->priv_what);
-}
-/* "part N: <what>" */
-static int cas__mp_fail_part(cas_multipart *m, int code, uint64_t offset, const char *what) {
-    cas__mp_puts(m, cas__mp_put_part(m), what);
-    return cas__mp_fail_what(m, code, offset);
-}
-/* A delimiter-line problem: "first delimiter: ..." or "delimiter after part N: ..." */
-static int cas__mp_fail_delim(cas_multipart *m, uint64_t offset, const char *what) {
-    size_t n = 0;
-    if (m->priv_part == 0) {
-        n = cas__mp_puts(m, n, "first delimiter: ");
-    } else {
-        n = cas__mp_puts(m, n, "delimiter after part ");
-        n = cas__mp_puts(m, cas__mp_putu(m, n, m->priv_part - 1), ": ");
-    }
-    cas__mp_puts(m, n, what);
-    return cas__mp_fail_what(m, CAS_E_MULTIPART, offset);
-}
-
-/* ---- characters ---- */
-
-static int cas__mp_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-/* RFC 7230 tchar */
-static int cas__mp_tchar(int c) {
-    return c > 32 && c < 127 && !strchr("\"(),/:;<=>?@[\\]{}", c);
-}
-/* RFC 2046 bchars (the space may not be last: checked by the caller) */
-static int cas__mp_bchar(int c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != 0 && strchr("'()+_,-./:=? ", c));
-}
-static int cas__mp_ows(int c) { return c == ' ' || c == '\t'; }
-/* s[0..n) equals the lower-case literal `lit`, ignoring case */
-static int cas__mp_ieq(const char *s, size_t n, const char *lit) {
-    size_t i;
-    if (n != strlen(lit)) return 0;
-    for (i = 0; i < n; i++)
-        if (cas__mp_lower((unsigned char)s[i]) != lit[i]) return 0;
-    return 1;
-}
-
-/* ---- Content-Type ---- */
-
-/* A token from s[*i]: returns its length (0 if none). */
-static size_t cas__mp_token(const char *s, size_t n, size_t *i) {
-    size_t b = *i;
-    while (*i < n && cas__mp_tchar((unsigned char)s[*i])) (*i)++;
-    return *i - b;
-}
-
-/* Sets the boundary: checks RFC 2046's rules, builds the delimiter CRLF "--" boundary. */
-static int cas__mp_boundary(cas_multipart *m, const char *b, size_t len, uint64_t at) {
-    size_t k;
-    if (len == 0) return cas__mp_fail(m, CAS_E_MULTIPART, at, "Content-Type: the boundary is empty");
-    if (len > CAS_MULTIPART_MAX_BOUNDARY)
-        return cas__mp_fail(m, CAS_E_MULTIPART, at,
-                            "Content-Type: the boundary is over 70 characters (RFC 2046)");
-    for (k = 0; k < len; k++)
-        if (!cas__mp_bchar((unsigned char)b[k]))
-            return cas__mp_fail(m, CAS_E_MULTIPART, at + k,
-                                "Content-Type: the boundary has a character outside RFC 2046 "
-                                "bchars");
-    if (b[len - 1] == ' ')
-        return cas__mp_fail(m, CAS_E_MULTIPART, at + len - 1,
-                            "Content-Type: the boundary ends in a space (RFC 2046)");
-    memcpy(m->priv_delim, "\r\n--", 4);
-    memcpy(m->priv_delim + 4, b, len);
-    m->priv_dlen = (uint32_t)(4 + len);
-    return CAS_OK;
-}
-
-/* `type/subtype *( OWS ";" OWS [ name OWS "=" OWS ( token / quoted-string ) ] ) OWS` */
-static int cas__mp_content_type(cas_multipart *m, const char *s, size_t n) {
-    size_t i = 0, t0, tn, s0, sn;
-    int seen = 0;
-    while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
-    t0 = i;
-    tn = cas__mp_token(s, n, &i);
-    if (i >= n || s[i] != '/')
-        return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: not a media type (type/subtype)");
-    i++;
-    s0 = i;
-    sn = cas__mp_token(s, n, &i);
-    if (!cas__mp_ieq(s + t0, tn, "multipart") || !cas__mp_ieq(s + s0, sn, "byteranges"))
-        return cas__mp_fail(m, CAS_E_MULTIPART, t0,
-                            "Content-Type: the media type is not multipart/byteranges");
-    for (;;) {
-        size_t n0, nn, v0;
-        char val[CAS_MULTIPART_MAX_BOUNDARY + 1];
-        size_t vn = 0;
-        int is_b;
-        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
-        if (i == n) break;
-        if (s[i] != ';')
-            return cas__mp_fail(m, CAS_E_MULTIPART, i,
-                                "Content-Type: a byte other than ';' after the media type or a "
-                                "parameter");
-        i++;
-        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
-        if (i == n || s[i] == ';') continue; /* an empty parameter */
-        n0 = i;
-        nn = cas__mp_token(s, n, &i);
-        if (nn == 0)
-            return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no name");
-        is_b = cas__mp_ieq(s + n0, nn, "boundary");
-        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
-        if (i == n || s[i] != '=')
-            return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no '='");
-        i++;
-        while (i < n && cas__mp_ows((unsigned char)s[i])) i++;
-        v0 = i;
-        if (i < n && s[i] == '"') {
-            /* quoted-string: qdtext / "\" (HTAB / SP / VCHAR / obs-text) */
-            for (i++;; i++) {
-                unsigned char c;
-                if (i == n)
-                    return cas__mp_fail(m, CAS_E_MULTIPART, i,
-                                        "Content-Type: a quoted-string has no closing quote");
-                c = (unsigned char)s[i];
-                if (c == '"') break;
-                if (c == '\\') {
-                    if (++i == n)
-                        return cas__mp_fail(m, CAS_E_MULTIPART, i,
-                                            "Content-Type: a quoted-string has no closing quote");
-                    c = (unsigned char)s[i];
-                }
-                if ((c < 32 && c != '\t') || c == 127)
-                    return cas__mp_fail(m, CAS_E_MULTIPART, i,
-                                        "Content-Type: a control character in a quoted-string");
-                if (is_b && vn <= CAS_MULTIPART_MAX_BOUNDARY) val[vn++] = (char)c;
-            }
-            i++;
-        } else {
-            size_t len = cas__mp_token(s, n, &i);
-            if (len == 0)
-                return cas__mp_fail(m, CAS_E_MULTIPART, i, "Content-Type: a parameter has no value");
-            if (is_b) {
-                vn = len > CAS_MULTIPART_MAX_BOUNDARY ? CAS_MULTIPART_MAX_BOUNDARY + 1 : len;
-                memcpy(val, s + v0, vn);
-            }
-        }
-        if (is_b) {
-            int rc;
-            if (seen)
-                return cas__mp_fail(m, CAS_E_MULTIPART, n0, "Content-Type: the boundary is given twice");
-            seen = 1;
-            rc = cas__mp_boundary(m, val, vn, v0 + (s[v0] == '"'));
-            if (rc) return rc;
-        }
-    }
-    if (!seen) return cas__mp_fail(m, CAS_E_MULTIPART, n, "Content-Type: no boundary parameter");
-    return CAS_OK;
-}
-
-int cas_multipart_init(cas_multipart *m, const char *content_type, size_t content_type_len,
-                       uint32_t max_parts, cas_error *err) {
-    int rc;
-    if (!m) return cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart");
-    memset(m, 0, sizeof *m);
-    cas__succeed(&m->error);
-    if (!content_type) {
-        rc = cas__mp_fail(m, CAS_E_ARGUMENT, 0, "no Content-Type");
-    } else {
-        rc = cas__mp_content_type(m, content_type, content_type_len);
-    }
-    if (rc == CAS_OK) {
-        m->priv_state = CAS__MP_PREAMBLE;
-        m->priv_match = 2; /* as if a CRLF came first: the first delimiter may open the body */
-        m->priv_max_parts = max_parts;
-        m->priv_found = CAS__MP_NONE;
-    }
-    if (err) *err = m->error;
-    return rc;
-}
-
-/* ---- the body ---- */
-
-/* Runs the delimiter automaton over p[0..n) (at stream offset `at`) and notes the start of
-   the first full match in priv_found; only for the error message of a body of the wrong
-   length. The delimiter's only CR is its first byte, so after a mismatch the automaton
-   restarts at 1 (on a CR) or 0, and from 0 memchr finds the next candidate. */
-static void cas__mp_scan(cas_multipart *m, const uint8_t *p, size_t n, uint64_t at) {
-    uint32_t s = m->priv_scan;
-    size_t i = 0;
-    if (m->priv_found != CAS__MP_NONE) return;
-    while (i < n) {
-        uint8_t c;
-        if (s == 0) {
-            const uint8_t *cr = (const uint8_t *)memchr(p + i, '\r', n - i);
-            if (!cr) break;
-            i = (size_t)(cr - p) + 1;
-            s = 1;
-            continue;
-        }
-        c = p[i++];
-        if (c == m->priv_delim[s]) {
-            if (++s == m->priv_dlen) {
-                m->priv_found = at + i - s;
-                s = 0;
-                break;
-            }
-        } else {
-            s = c == '\r';
-        }
-    }
-    m->priv_scan = s;
-}
-
-/* In CAS__MP_SEARCH after the byte at `at`: fails once the real end of the body is known,
-   or the search window is exhausted. */
-static int cas__mp_search(cas_multipart *m, uint64_t at) {
-    uint64_t expect = m->priv_body_start + (m->priv_last - m->priv_first + 1);
-    size_t n;
-    if (m->priv_found != CAS__MP_NONE) {
-        n = cas__mp_puts(m, cas__mp_put_range(m), " but the part body has ");
-        cas__mp_putu(m, n, m->priv_found - m->priv_body_start);
-        return cas__mp_fail_what(m, CAS_E_MULTIPART, expect);
-    }
-    if (at + 1 - expect >= CAS__MP_SEARCH_WINDOW) {
-        cas__mp_puts(m, cas__mp_put_range(m),
-                     " but no delimiter follows them (nor any in the next 65536 bytes)");
-        return cas__mp_fail_what(m, CAS_E_MULTIPART, expect);
-    }
-    return 0;
-}
-
-/* The Content-Range value in priv_cr: `bytes <first>-<last>/<total|*>`. */
-static int cas__mp_range_fail(cas_multipart *m, const char *what) {
-    size_t n = cas__mp_puts(m, cas__mp_put_part(m), "Content-Range \"");
-    n = cas__mp_put(m, n, m->priv_cr, m->priv_cr_len);
-    cas__mp_puts(m, cas__mp_puts(m, n, "\" "), what);
-    return cas__mp_fail_what(m, CAS_E_MULTIPART, m->priv_cr_at);
-}
-/* 1 to 20 digits at s[*i] into *v: 0, or 1 (none), 2 (too long or over UINT64_MAX) */
-static int cas__mp_u64(const char *s, size_t n, size_t *i, uint64_t *v) {
-    size_t b = *i;
-    *v = 0;
-    while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
-        unsigned d = (unsigned)(s[*i] - '0');
-        if (*i - b >= 20 || *v > (UINT64_MAX - d) / 10) return 2;
-        *v = *v * 10 + d;
-        (*i)++;
-    }
-    return *i == b;
-}
-static int cas__mp_content_range(cas_multipart *m) {
-    const char *s = m->priv_cr;
-    size_t n, i = 6;
-    int a, b, c = 0;
-    uint64_t first, last, total = UINT64_MAX;
-    while (m->priv_cr_len && cas__mp_ows((unsigned char)s[m->priv_cr_len - 1])) m->priv_cr_len--;
-    n = m->priv_cr_len;
-    if (n < 6 || !cas__mp_ieq(s, 5, "bytes") || s[5] != ' ')
-        return cas__mp_range_fail(m, "does not start with \"bytes \"");
-    a = cas__mp_u64(s, n, &i, &first);
-    if (a == 0 && i < n && s[i] == '-') {
-        i++;
-        b = cas__mp_u64(s, n, &i, &last);
-        if (b == 0 && i < n && s[i] == '/') {
-            i++;
-            if (i < n && s[i] == '*')
-                i++;
-            else if ((c = cas__mp_u64(s, n, &i, &total)) == 0 && total == UINT64_MAX)
-                return cas__mp_range_fail(m, "has total 2^64-1 (UINT64_MAX stands for \"*\")");
-        } else {
-            c = b ? b : 1;
-        }
-    } else {
-        c = a ? a : 1;
-    }
-    if (c == 2) return cas__mp_range_fail(m, "has a number of over 20 digits or over 2^64-1");
-    if (c || i != n) return cas__mp_range_fail(m, "is not bytes <first>-<last>/<total or *>");
-    if (first > last) return cas__mp_range_fail(m, "has first > last");
-    if (total != UINT64_MAX && last >= total) return cas__mp_range_fail(m, "has last >= total");
-    if (last - first == UINT64_MAX) return cas__mp_range_fail(m, "has 2^64 bytes");
-    m->priv_first = first;
-    m->priv_last = last;
-    m->priv_total = total;
-    return 0;
-}
-
-/* Starts a part after the CRLF of its delimiter line (the LF at `at`). */
-static int cas__mp_part_begin(cas_multipart *m, uint64_t at) {
-    size_t n;
-    if (m->priv_max_parts && m->priv_part >= m->priv_max_parts) {
-        m->priv_part++; /* name it */
-        n = cas__mp_puts(m, cas__mp_put_part(m), "more parts than the ");
-        cas__mp_puts(m, cas__mp_putu(m, n, m->priv_max_parts), " allowed (max_parts)");
-        return cas__mp_fail_what(m, CAS_E_MULTIPART, at);
-    }
-    if (m->priv_part == UINT32_MAX) return cas__mp_fail(m, CAS_E_LIMIT, at, "over 2^32-1 parts");
-    m->priv_part++;
-    m->priv_state = CAS__MP_HEAD;
-    m->priv_sub = CAS__MP_LINE;
-    m->priv_count = 0;
-    m->priv_has_range = 0;
-    return 0;
-}
-
-/* One byte of a header line (priv_count is already checked). */
-static int cas__mp_head(cas_multipart *m, uint8_t c, uint64_t at) {
-    switch (m->priv_sub) {
-    case CAS__MP_LINE:
-        if (c == '\r') {
-            m->priv_sub = CAS__MP_BLANK_CR;
-            return 0;
-        }
-        if (cas__mp_ows(c))
-            return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
-                                     "a header line starts with whitespace (obsolete line folding)");
-        m->priv_sub = CAS__MP_NAME;
-        m->priv_name_len = 0;
-        m->priv_is_range = 1;
-        return cas__mp_head(m, c, at);
-    case CAS__MP_NAME:
-        if (c == ':') {
-            if (m->priv_name_len == 0) return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "an empty header name");
-            m->priv_is_range = m->priv_is_range && m->priv_name_len == 13;
-            if (m->priv_is_range) {
-                if (m->priv_has_range)
-                    return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a second Content-Range");
-                m->priv_has_range = 1;
-                m->priv_cr_len = 0;
-                m->priv_cr_at = at + 1;
-            }
-            m->priv_sub = CAS__MP_VALUE;
-            return 0;
-        }
-        if (c == '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line ends in a bare LF");
-        if (c == '\r') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line has no ':'");
-        if (!cas__mp_tchar(c))
-            return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
-                                     "a header name has a byte that is not a token character");
-        if (m->priv_name_len >= 13 || cas__mp_lower(c) != "content-range"[m->priv_name_len])
-            m->priv_is_range = 0;
-        if (m->priv_name_len < 14) m->priv_name_len++;
-        return 0;
-    case CAS__MP_VALUE:
-        if (c == '\r') {
-            m->priv_sub = CAS__MP_VALUE_CR;
-            return 0;
-        }
-        if (c == '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a header line ends in a bare LF");
-        if ((c < 32 && c != '\t') || c == 127)
-            return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a control character in a header value");
-        if (m->priv_is_range && m->priv_cr_len == 0 && cas__mp_ows(c)) {
-            m->priv_cr_at = at + 1; /* leading whitespace is not kept */
-        } else if (m->priv_is_range) {
-            if (m->priv_cr_len == sizeof m->priv_cr)
-                return cas__mp_fail_part(m, CAS_E_MULTIPART, at,
-                                         "the Content-Range value is over 96 bytes");
-            m->priv_cr[m->priv_cr_len++] = (char)c;
-        }
-        return 0;
-    case CAS__MP_VALUE_CR:
-        if (c != '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a CR without LF in the headers");
-        m->priv_sub = CAS__MP_LINE;
-        if (m->priv_is_range) return cas__mp_content_range(m);
-        return 0;
-    default: /* CAS__MP_BLANK_CR */
-        if (c != '\n') return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "a CR without LF in the headers");
-        if (!m->priv_has_range) return cas__mp_fail_part(m, CAS_E_MULTIPART, at, "no Content-Range header");
-        m->priv_state = CAS__MP_BODY;
-        m->priv_left = m->priv_last - m->priv_first + 1;
-        m->priv_body_start = at + 1;
-        m->priv_found = CAS__MP_NONE;
-        m->priv_scan = 0;
-        return CAS_READY;
-    }
-}
-
-/* One byte outside a body, at stream offset `at`: 0 (go on), CAS_READY (a part's headers are
-   complete), CAS_END, or an error. */
-static int cas__mp_byte(cas_multipart *m, uint8_t c, uint64_t at) {
-    uint32_t s;
-    switch (m->priv_state) {
-    case CAS__MP_PREAMBLE:
-        s = c == m->priv_delim[m->priv_match] ? m->priv_match + 1 : (uint32_t)(c == '\r');
-        m->priv_match = s;
-        if (s == m->priv_dlen) {
-            m->priv_state = CAS__MP_AFTER;
-            m->priv_sub = CAS__MP_PAD;
-            m->priv_count = 0;
-        } else if (at + 1 > s && at + 1 - s > CAS_MULTIPART_MAX_PREAMBLE) {
-            return cas__mp_fail(m, CAS_E_LIMIT, at,
-                                "over 8192 bytes of preamble before the first delimiter");
-        }
-        return 0;
-    case CAS__MP_AFTER:
-        if (m->priv_sub == CAS__MP_PAD) {
-            if (cas__mp_ows(c)) {
-                if (++m->priv_count > CAS_MULTIPART_MAX_HEADER)
-                    return cas__fail(&m->error, CAS_E_LIMIT, at,
-                                     "over 8192 bytes of transport padding after a boundary");
-                return 0;
-            }
-            if (c == '\r') {
-                m->priv_sub = CAS__MP_PAD_CR;
-                return 0;
-            }
-            if (c == '-' && m->priv_count == 0) {
-                m->priv_sub = CAS__MP_DASH;
-                return 0;
-            }
-            return cas__mp_fail_delim(m, at,
-                                      "the boundary is followed by a byte other than space, tab, "
-                                      "CR or \"--\"");
-        }
-        if (m->priv_sub == CAS__MP_DASH) {
-            if (c != '-') return cas__mp_fail_delim(m, at, "the boundary is followed by a lone '-'");
-            if (m->priv_part == 0)
-                return cas__mp_fail(m, CAS_E_MULTIPART, at, "the close delimiter comes before any part");
-            m->priv_state = CAS__MP_END;
-            return CAS_END;
-        }
-        if (c != '\n') return cas__mp_fail_delim(m, at, "a CR without LF after the boundary");
-        return cas__mp_part_begin(m, at);
-    case CAS__MP_HEAD:
-        if (++m->priv_count > CAS_MULTIPART_MAX_HEADER)
-            return cas__mp_fail_part(m, CAS_E_LIMIT, at, "the header block is over 8192 bytes");
-        return cas__mp_head(m, c, at);
-    case CAS__MP_DELIM:
-        cas__mp_scan(m, &c, 1, at);
-        if (c == m->priv_delim[m->priv_match]) {
-            if (++m->priv_match == m->priv_dlen) {
-                m->priv_state = CAS__MP_AFTER;
-                m->priv_sub = CAS__MP_PAD;
-                m->priv_count = 0;
-            }
-            return 0;
-        }
-        m->priv_state = CAS__MP_SEARCH;
-        return cas__mp_search(m, at);
-    default: /* CAS__MP_SEARCH */
-        cas__mp_scan(m, &c, 1, at);
-        return cas__mp_search(m, at);
-    }
-}
-
-static void cas__mp_event(const cas_multipart *m, int type, cas_multipart_event *ev) {
-    ev->type = type;
-    ev->part = m->priv_part - 1;
-    ev->first = m->priv_first;
-    ev->last = m->priv_last;
-    ev->total = m->priv_total;
-    ev->offset = m->priv_last + 1 - m->priv_left;
-}
-
-int cas_multipart_push(cas_multipart *m, const void *data, size_t len, size_t *consumed,
-                       cas_multipart_event *ev) {
-    const uint8_t *p = (const uint8_t *)data;
-    size_t i = 0;
-    if (consumed) *consumed = 0;
-    if (!m || !consumed || !ev || (!data && len)) return CAS_E_ARGUMENT;
-    memset(ev, 0, sizeof *ev);
-    if (m->error.code < 0) return m->error.code;
-    if (m->priv_state == CAS__MP_UNINIT)
-        return cas__mp_fail(m, CAS_E_STATE, 0, "cas_multipart_init was not called");
-    if (m->priv_state == CAS__MP_END) {
-        *consumed = len; /* the epilogue */
-        return CAS_END;
-    }
-    while (i < len) {
-        int rc;
-        if (m->priv_state == CAS__MP_BODY) { /* zero copy, no scan for the boundary needed */
-            size_t n = len - i;
-            if ((uint64_t)n > m->priv_left) n = (size_t)m->priv_left;
-            cas__mp_event(m, CAS_MULTIPART_DATA, ev);
-            ev->data = p + i;
-            ev->len = n;
-            cas__mp_scan(m, p + i, n, m->priv_offset);
-            m->priv_left -= n;
-            m->priv_offset += n;
-            *consumed = i + n;
-            if (m->priv_left == 0) {
-                m->priv_state = CAS__MP_DELIM;
-                m->priv_match = 0;
-            }
-            return CAS_READY;
-        }
-        rc = cas__mp_byte(m, p[i], m->priv_offset);
-        i++;
-        m->priv_offset++;
-        if (rc == 0) continue;
-        *consumed = rc == CAS_END ? len : i;
-        if (rc == CAS_READY) cas__mp_event(m, CAS_MULTIPART_PART, ev);
-        return rc;
-    }
-    *consumed = len;
-    return CAS_NEED_INPUT;
-}
-
-int cas_multipart_finish(cas_multipart *m, cas_error *err) {
-    const char *what = "";
-    size_t n;
-    int rc;
-    if (!m) return cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart");
-    if (m->error.code >= 0) {
-        switch (m->priv_state) {
-        case CAS__MP_UNINIT:
-            cas__mp_fail(m, CAS_E_STATE, 0, "cas_multipart_init was not called");
-            break;
-        case CAS__MP_END:
-            break;
-        case CAS__MP_SEARCH:
-            n = cas__mp_puts(m, cas__mp_put_range(m), " but no delimiter follows them (the body ends ");
-            n = cas__mp_putu(m, n, m->priv_offset - m->priv_body_start);
-            cas__mp_puts(m, n, " bytes into the part)");
-            cas__mp_fail_what(m, CAS_E_MULTIPART,
-                              m->priv_body_start + (m->priv_last - m->priv_first + 1));
-            break;
-        case CAS__MP_BODY:
-            n = cas__mp_puts(m, cas__mp_put_range(m), " but the body ends after ");
-            n = cas__mp_putu(m, n, m->priv_last - m->priv_first + 1 - m->priv_left);
-            cas__mp_puts(m, n, " of them");
-            cas__mp_fail_what(m, CAS_E_TRUNCATED, m->priv_offset);
-            break;
-        case CAS__MP_HEAD:
-            cas__mp_fail_part(m, CAS_E_TRUNCATED, m->priv_offset, "the body ends in the headers");
-            break;
-        default:
-            what = m->priv_state == CAS__MP_PREAMBLE ? "the body ends before the first delimiter"
-                   : m->priv_state == CAS__MP_DELIM ? "the body ends in the delimiter after a part"
-                                                    : "the body ends in a delimiter line (no close "
-                                                      "delimiter)";
-            cas__mp_fail(m, CAS_E_TRUNCATED, m->priv_offset, what);
-            break;
-        }
-    }
-    rc = m->error.code;
-    if (rc == CAS_OK) cas__succeed(&m->error);
-    if (err) *err = m->error;
-    return rc;
-}
-
-#undef CAS__MP_NONE
-
-
-/* ==== >>engines: download ================================================================= */
+/* ==== >>engines: download ================================================================ */
 
 enum { CAS__DLQ_IDLE, CAS__DLQ_QUEUED, CAS__DLQ_ISSUED, CAS__DLQ_ACTIVE, CAS__DLQ_DONE };
 
@@ -9883,7 +9934,6 @@ struct cas_download {
     uint64_t flushed;      /* sequential: output bytes handed to the sink */
     uint64_t fetched, produced;
     cas_merkle merkle;
-    char what[256]; /* a copy of a decoder's detail text that lives in a freed struct */
 };
 
 static int cas__dl_fail(cas_download *d, int code, uint64_t offset, const char *what) {
@@ -9891,15 +9941,6 @@ static int cas__dl_fail(cas_download *d, int code, uint64_t offset, const char *
     return d->error.code;
 }
 
-/* The same with a `what` that lives in a struct the engine frees (the multipart reader's). */
-static int cas__dl_fail_copy(cas_download *d, int code, uint64_t offset, const char *what) {
-    size_t n = what ? strlen(what) : 0;
-    if (d->error.code < 0) return d->error.code; /* d->what may be the sticky error's text */
-    if (n >= sizeof d->what) n = sizeof d->what - 1;
-    if (n) memcpy(d->what, what, n);
-    d->what[n] = 0;
-    return cas__dl_fail(d, code, offset, d->what);
-}
 
 /* A callback's return value: 0 goes on, a negative cas_result is passed up, anything else
    cancels. */
@@ -10145,8 +10186,8 @@ static int cas__dl_plan(cas_download *d) {
     return CAS_OK;
 }
 
-int cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
-                        const cas_download_desc *desc, cas_download **out, cas_error *err) {
+cas_result cas_download_create(const cas_allocator *alloc, const cas_recon *recon,
+                               const cas_download_desc *desc, cas_download **out, cas_error *err) {
     cas_allocator a = cas__allocator_or_default(alloc);
     cas_download *d;
     int rc;
@@ -10497,8 +10538,8 @@ static void cas__dl_release(cas_download *d, cas__dl_req *q) {
     }
 }
 
-int cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
-                       size_t content_type_len) {
+cas_result cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
+                              size_t content_type_len) {
     cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ISSUED);
     cas__dl_active *a;
     if (!q) return d->error.code;
@@ -10507,7 +10548,7 @@ int cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
     memset(a, 0, sizeof *a);
     q->act = a;
     a->got = (uint8_t *)cas__alloc(&d->alloc, q->nranges);
-    if (!a->got || cas_xorb_stream_init(&a->xs, &d->alloc) != CAS_OK) {
+    if (!a->got || cas_xorb_stream_init(&d->alloc, &a->xs) != CAS_OK) {
         if (!a->got) { cas__free(&d->alloc, a, sizeof *a); q->act = NULL; }
         else cas__dl_release(d, q);
         return cas__dl_fail(d, CAS_E_NOMEM, 0, "request buffers");
@@ -10519,7 +10560,7 @@ int cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
         a->multipart = 1;
         if (cas_multipart_init(&a->mp, content_type ? content_type : "",
                                content_type ? content_type_len : 0, q->nranges, &e) != CAS_OK)
-            return cas__dl_fail_copy(d, e.code, e.offset, e.what);
+            return cas__dl_fail(d, e.code, e.offset, e.what);
     } else {
         a->got[0] = 1;
         a->kend = 0;
@@ -10528,7 +10569,7 @@ int cas_download_begin(cas_download *d, uint32_t id, const char *content_type,
     return CAS_OK;
 }
 
-int cas_download_push(cas_download *d, uint32_t id, const void *data, size_t len) {
+cas_result cas_download_push(cas_download *d, uint32_t id, const void *data, size_t len) {
     cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ACTIVE);
     const uint8_t *p = (const uint8_t *)data;
     int rc = CAS_OK;
@@ -10547,7 +10588,7 @@ int cas_download_push(cas_download *d, uint32_t id, const void *data, size_t len
             len -= used;
             if (mrc == CAS_NEED_INPUT || mrc == CAS_END) break;
             if (mrc != CAS_READY)
-                return cas__dl_fail_copy(d, mrc, q->act->mp.error.offset, q->act->mp.error.what);
+                return cas__dl_fail(d, mrc, q->act->mp.error.offset, q->act->mp.error.what);
             if (ev.type == CAS_MULTIPART_PART) {
                 if (q->act->in_range)
                     return cas__dl_fail(d, CAS_E_MULTIPART, ev.first, "a multipart part began inside a range");
@@ -10561,13 +10602,13 @@ int cas_download_push(cas_download *d, uint32_t id, const void *data, size_t len
     return cas__dl_progress(d);
 }
 
-int cas_download_end(cas_download *d, uint32_t id) {
+cas_result cas_download_end(cas_download *d, uint32_t id) {
     cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ACTIVE);
     if (!q) return d->error.code;
     if (q->act->multipart) {
         cas_error e;
         if (cas_multipart_finish(&q->act->mp, &e) != CAS_OK)
-            return cas__dl_fail_copy(d, e.code, e.offset, e.what);
+            return cas__dl_fail(d, e.code, e.offset, e.what);
     }
     if (q->act->in_range || q->act->received != q->nranges)
         return cas__dl_fail(d, CAS_E_TRUNCATED, q->act->received,
@@ -10579,7 +10620,7 @@ int cas_download_end(cas_download *d, uint32_t id) {
     return cas__dl_progress(d);
 }
 
-int cas_download_abort(cas_download *d, uint32_t id) {
+cas_result cas_download_abort(cas_download *d, uint32_t id) {
     cas__dl_req *q;
     if (d->error.code < 0) return d->error.code;
     if (id >= d->nreqs || (d->reqs[id].state != CAS__DLQ_ISSUED && d->reqs[id].state != CAS__DLQ_ACTIVE))
@@ -10619,7 +10660,7 @@ static int cas__dl_req_useful(const cas_download *d, const cas__dl_req *q) {
     return 0;
 }
 
-int cas_download_next(cas_download *d, cas_download_request *req) {
+cas_result cas_download_next(cas_download *d, cas_download_request *req) {
     int pass;
     memset(req, 0, sizeof *req);
     if (d->error.code < 0) return d->error.code;
@@ -10670,229 +10711,6 @@ int cas_download_next(cas_download *d, cas_download_request *req) {
     return cas__dl_fail(d, CAS_E_STATE, 0, "no request left to make but terms are incomplete");
 }
 
-/* ---- a manifest from local shards ---- */
-
-typedef struct cas__sb {
-    const cas_allocator *a;
-    char *p;
-    size_t len, cap;
-    int oom;
-} cas__sb;
-
-static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *p;
-        while (n > cap - b->len) {
-            if (cap > (size_t)-1 / 2) { b->oom = 1; return; }
-            cap *= 2;
-        }
-        p = (char *)cas__alloc(b->a, cap);
-        if (!p) { b->oom = 1; return; }
-        if (b->len) memcpy(p, b->p, b->len);
-        cas__free(b->a, b->p, b->cap);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-static void cas__sb_str(cas__sb *b, const char *s) { cas__sb_put(b, s, strlen(s)); }
-static void cas__sb_u64(cas__sb *b, uint64_t v) {
-    char tmp[20];
-    cas__sb_put(b, tmp, cas__u64_dec(tmp, v));
-}
-static void cas__sb_hash(cas__sb *b, const cas_hash *h) {
-    char hex[CAS_HASH_HEX_SIZE + 1];
-    cas_hash_to_hex(h, hex);
-    cas__sb_put(b, hex, CAS_HASH_HEX_SIZE);
-}
-
-typedef struct cas__rs_term {
-    const cas_shard_xorb *x;
-    uint32_t cs, ce;
-    uint64_t unpacked;
-} cas__rs_term;
-
-static int cas__rs_term_cmp(const void *a, const void *b) {
-    const cas__rs_term *x = (const cas__rs_term *)a, *y = (const cas__rs_term *)b;
-    int c = memcmp(x->x->xorb_hash.bytes, y->x->xorb_hash.bytes, 32);
-    if (c) return c;
-    if (x->cs != y->cs) return x->cs < y->cs ? -1 : 1;
-    return x->ce < y->ce ? -1 : x->ce > y->ce;
-}
-
-static const cas_shard_xorb *cas__rs_find_xorb(const cas_shard *shards, size_t n,
-                                               const cas_hash *h) {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        const cas_shard_xorb *x = cas_shard_find_xorb(&shards[i], h);
-        if (x) return x;
-    }
-    return NULL;
-}
-
-int cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
-                          size_t num_shards, const cas_hash *file_hash, uint64_t first,
-                          uint64_t last, const char *url_prefix,
-                          cas_record_ends_fn record_ends, void *user, cas_recon *out,
-                          cas_error *err) {
-    cas_allocator a = cas__allocator_or_default(alloc);
-    const cas_shard_file *f = NULL;
-    cas__rs_term *kept = NULL, *sorted = NULL;
-    uint64_t *ends = NULL, pos = 0, skip = 0;
-    size_t i, nkept = 0, ends_n = 0;
-    cas__sb b;
-    int rc = CAS_OK;
-    const char *what = "";
-    memset(&b, 0, sizeof b);
-    b.a = &a;
-    if (out) memset(out, 0, sizeof *out);
-    if (!out || !file_hash || !url_prefix || !record_ends || (num_shards && !shards) || first > last)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments");
-    for (i = 0; i < num_shards && !f; i++) f = cas_shard_find_file(&shards[i], file_hash);
-    if (!f) return cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards");
-    if (f->size == 0 && first == 0 && last == (uint64_t)-1) {
-        /* an empty file: no terms */
-    } else if (first >= f->size) {
-        return cas__fail(err, CAS_E_LIMIT, first, "the range starts at or past the end of the file");
-    }
-    if (f->size && last > f->size - 1) last = f->size - 1;
-    kept = (cas__rs_term *)cas__alloc(&a, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-    if (!kept) return cas__fail(err, CAS_E_NOMEM, 0, "terms");
-    for (i = 0; i < f->num_terms && f->size; i++) {
-        const cas_shard_term *st = &f->terms[i];
-        uint64_t end = pos + st->unpacked_bytes, cpos = pos;
-        cas__rs_term *k;
-        uint32_t c;
-        if (end <= first || pos > last) { pos = end; continue; }
-        k = &kept[nkept++];
-        k->x = cas__rs_find_xorb(shards, num_shards, &st->xorb_hash);
-        if (!k->x || st->chunk_end > k->x->num_chunks) {
-            rc = CAS_E_SHARD_NO_CHUNKS, what = "a xorb of the file (or its chunk range) is in none of the shards";
-            goto done;
-        }
-        k->cs = st->chunk_start, k->ce = st->chunk_end, k->unpacked = st->unpacked_bytes;
-        if (pos < first || end - 1 > last) { /* trim to the chunks that hold [first, last] */
-            while (k->cs < k->ce && cpos + k->x->chunks[k->cs].unpacked_bytes <= first)
-                cpos += k->x->chunks[k->cs++].unpacked_bytes;
-            if (nkept == 1) skip = first - cpos;
-            k->unpacked = 0;
-            for (c = k->cs; c < k->ce && cpos <= last; c++) {
-                k->unpacked += k->x->chunks[c].unpacked_bytes;
-                cpos += k->x->chunks[c].unpacked_bytes;
-            }
-            k->ce = c;
-            if (k->cs >= k->ce) {
-                rc = CAS_E_SHARD_ENTRY, what = "a term's unpacked_bytes do not match its xorb's chunks";
-                goto done;
-            }
-        }
-        pos = end;
-    }
-    /* the JSON a server would send */
-    cas__sb_str(&b, "{\"offset_into_first_range\":");
-    cas__sb_u64(&b, skip);
-    cas__sb_str(&b, ",\"terms\":[");
-    for (i = 0; i < nkept; i++) {
-        cas__sb_str(&b, i ? ",{\"hash\":\"" : "{\"hash\":\"");
-        cas__sb_hash(&b, &kept[i].x->xorb_hash);
-        cas__sb_str(&b, "\",\"unpacked_length\":");
-        cas__sb_u64(&b, kept[i].unpacked);
-        cas__sb_str(&b, ",\"range\":{\"start\":");
-        cas__sb_u64(&b, kept[i].cs);
-        cas__sb_str(&b, ",\"end\":");
-        cas__sb_u64(&b, kept[i].ce);
-        cas__sb_str(&b, "}}");
-    }
-    cas__sb_str(&b, "],\"xorbs\":{");
-    sorted = (cas__rs_term *)cas__alloc(&a, (nkept ? nkept : 1) * sizeof *sorted);
-    if (!sorted) { rc = CAS_E_NOMEM, what = "terms"; goto done; }
-    if (nkept) memcpy(sorted, kept, nkept * sizeof *sorted);
-    if (nkept) qsort(sorted, nkept, sizeof *sorted, cas__rs_term_cmp);
-    for (i = 0; i < nkept;) {
-        const cas_shard_xorb *x = sorted[i].x;
-        size_t j = i, nranges = 0;
-        if (ends_n < x->num_chunks) {
-            cas__free(&a, ends, ends_n * sizeof *ends);
-            ends_n = x->num_chunks;
-            ends = (uint64_t *)cas__alloc(&a, ends_n * sizeof *ends);
-            if (!ends) { ends_n = 0; rc = CAS_E_NOMEM, what = "record ends"; goto done; }
-        }
-        rc = record_ends(user, &x->xorb_hash, x->num_chunks, ends);
-        if (rc != CAS_OK) { what = "record_ends failed"; goto done; }
-        cas__sb_str(&b, i ? ",\"" : "\"");
-        cas__sb_hash(&b, &x->xorb_hash);
-        cas__sb_str(&b, "\":[{\"url\":\"");
-        cas__sb_str(&b, url_prefix);
-        cas__sb_hash(&b, &x->xorb_hash);
-        cas__sb_str(&b, "\",\"ranges\":[");
-        while (j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash)) {
-            uint32_t cs = sorted[j].cs, ce = sorted[j].ce;
-            for (j++; j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash) &&
-                      sorted[j].cs <= ce; j++)
-                if (sorted[j].ce > ce) ce = sorted[j].ce;
-            cas__sb_str(&b, nranges++ ? ",{\"chunks\":{\"start\":" : "{\"chunks\":{\"start\":");
-            cas__sb_u64(&b, cs);
-            cas__sb_str(&b, ",\"end\":");
-            cas__sb_u64(&b, ce);
-            cas__sb_str(&b, "},\"bytes\":{\"start\":");
-            cas__sb_u64(&b, cs ? ends[cs - 1] : 0);
-            cas__sb_str(&b, ",\"end\":");
-            cas__sb_u64(&b, ends[ce - 1] - 1);
-            cas__sb_str(&b, "}}");
-        }
-        cas__sb_str(&b, "]}]");
-        i = j;
-    }
-    cas__sb_str(&b, "}}");
-    if (b.oom) { rc = CAS_E_NOMEM, what = "manifest text"; goto done; }
-    {
-        cas_json_options o;
-        memset(&o, 0, sizeof o);
-        o.max_body = (uint64_t)-1;
-        cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-        cas__free(&a, sorted, (nkept ? nkept : 1) * sizeof *sorted);
-        cas__free(&a, ends, ends_n * sizeof *ends);
-        rc = cas_recon_parse(&a, b.p, b.len, 2, &o, out, err);
-        cas__free(&a, b.p, b.cap);
-        return rc;
-    }
-done:
-    cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-    if (sorted) cas__free(&a, sorted, (nkept ? nkept : 1) * sizeof *sorted);
-    cas__free(&a, ends, ends_n * sizeof *ends);
-    cas__free(&a, b.p, b.cap);
-    return cas__fail(err, rc, 0, what);
-}
-
-/* Internal macros end with the implementation (only CAS_* public ones remain). */
-#undef CAS__X86
-#undef CAS__X86_GNU
-#undef CAS__ARM64
-#undef CAS__ARM64_SHA2
-#undef CAS__UNUSED
-#undef CAS__PREFETCH
-#undef CAS__TARGET
-#undef CAS__LIKELY
-#undef CAS__UNLIKELY
-#undef CAS__GEAR_MASK
-#undef CAS__GEAR_LIMIT
-#undef CAS__GEAR_SKIP
-#undef CAS__GEAR_LANE
-#undef CAS__GEAR_BLOCK
-#undef CAS__GEAR_WARMUP
-#undef CAS__GEAR_ASM
-#undef CAS__GEAR_LANE_ASM
-#undef CAS__GEAR_STEP2_ASM
-#undef CAS__FUSED
-#undef CAS__FUSED_LANE
-#undef CAS__FUSED_BLOCK
-#undef CAS__FUSED_HASH
-#undef CAS__B3_CHUNK
-#undef CAS__XORB_RECORD_CAP
-#undef CAS__XORB_STREAM_BUF
 /* ==== >>engines: verified ranges ========================================================= */
 
 /* MerkleHashSubtree (xet-core merkle_hash_subtree.rs). A level's nodes are grouped left to
@@ -11135,8 +10953,8 @@ static int cas__sub_build(const cas_allocator *a, const cas_subtree *x, const ca
     return rc;
 }
 
-int cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, const cas_chunk *chunks, size_t n,
-                            int at_end, cas_subtree *out) {
+cas_result cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, const cas_chunk *chunks, size_t n,
+                                   int at_end, cas_subtree *out) {
     cas_allocator a = cas__allocator_or_default(alloc);
     cas_subtree x;
     uint32_t lv[2];
@@ -11153,8 +10971,8 @@ int cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, const cas_
     return cas__sub_build(&a, &x, NULL, at_start != 0, at_end != 0, out);
 }
 
-int cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left, const cas_subtree *right,
-                      cas_subtree *out) {
+cas_result cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left, const cas_subtree *right,
+                             cas_subtree *out) {
     cas_allocator a = cas__allocator_or_default(alloc);
     if (!out) return CAS_E_ARGUMENT;
     memset(out, 0, sizeof *out);
@@ -11164,7 +10982,7 @@ int cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left, const
     return cas__sub_build(&a, left, right, left->at_start, right->at_end, out);
 }
 
-int cas_subtree_root(const cas_subtree *s, cas_hash *root) {
+cas_result cas_subtree_root(const cas_subtree *s, cas_hash *root) {
     if (!s || !root) return CAS_E_ARGUMENT;
     if (!s->at_start || !s->at_end || s->num_nodes > 1) return CAS_E_STATE;
     if (s->num_nodes == 0) memset(root, 0, sizeof *root);
@@ -11206,9 +11024,9 @@ static int cas__sub_fold(const cas_allocator *a, cas_subtree *acc, const cas_sub
     return CAS_OK;
 }
 
-int cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_file_chunk_hashes *r,
-                                 const cas_chunk *const *chunks, const size_t *num_chunks,
-                                 const cas_hash *file_hash, cas_error *err) {
+cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_file_chunk_hashes *r,
+                                        const cas_chunk *const *chunks, const size_t *num_chunks,
+                                        const cas_hash *file_hash, cas_error *err) {
     cas_allocator a = cas__allocator_or_default(alloc);
     size_t n, i, k;
     uint64_t pos = 0;
@@ -11266,6 +11084,229 @@ int cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_file_chun
     return cas__succeed(err);
 }
 
+/* ==== >>host helpers: local store ======================================================== */
+
+typedef struct cas__sb {
+    const cas_allocator *a;
+    char *p;
+    size_t len, cap;
+    int oom;
+} cas__sb;
+
+static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *p;
+        while (n > cap - b->len) {
+            if (cap > (size_t)-1 / 2) { b->oom = 1; return; }
+            cap *= 2;
+        }
+        p = (char *)cas__alloc(b->a, cap);
+        if (!p) { b->oom = 1; return; }
+        if (b->len) memcpy(p, b->p, b->len);
+        cas__free(b->a, b->p, b->cap);
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+static void cas__sb_str(cas__sb *b, const char *s) { cas__sb_put(b, s, strlen(s)); }
+static void cas__sb_u64(cas__sb *b, uint64_t v) {
+    char tmp[20];
+    cas__sb_put(b, tmp, cas__u64_dec(tmp, v));
+}
+static void cas__sb_hash(cas__sb *b, const cas_hash *h) {
+    char hex[CAS_HASH_HEX_SIZE + 1];
+    cas_hash_to_hex(h, hex);
+    cas__sb_put(b, hex, CAS_HASH_HEX_SIZE);
+}
+
+typedef struct cas__rs_term {
+    const cas_shard_xorb *x;
+    uint32_t cs, ce;
+    uint64_t unpacked;
+} cas__rs_term;
+
+static int cas__rs_term_cmp(const void *a, const void *b) {
+    const cas__rs_term *x = (const cas__rs_term *)a, *y = (const cas__rs_term *)b;
+    int c = memcmp(x->x->xorb_hash.bytes, y->x->xorb_hash.bytes, 32);
+    if (c) return c;
+    if (x->cs != y->cs) return x->cs < y->cs ? -1 : 1;
+    return x->ce < y->ce ? -1 : x->ce > y->ce;
+}
+
+static const cas_shard_xorb *cas__rs_find_xorb(const cas_shard *shards, size_t n,
+                                               const cas_hash *h) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const cas_shard_xorb *x = cas_shard_find_xorb(&shards[i], h);
+        if (x) return x;
+    }
+    return NULL;
+}
+
+cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
+                                 size_t num_shards, const cas_hash *file_hash, uint64_t first,
+                                 uint64_t last, const char *url_prefix,
+                                 cas_record_ends_fn record_ends, void *user, cas_recon *out,
+                                 cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    const cas_shard_file *f = NULL;
+    cas__rs_term *kept = NULL, *sorted = NULL;
+    uint64_t *ends = NULL, pos = 0, skip = 0;
+    size_t i, nkept = 0, ends_n = 0;
+    cas__sb b;
+    int rc = CAS_OK;
+    const char *what = "";
+    memset(&b, 0, sizeof b);
+    b.a = &a;
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || !file_hash || !url_prefix || !record_ends || (num_shards && !shards) || first > last)
+        return cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments");
+    for (i = 0; i < num_shards && !f; i++) f = cas_shard_find_file(&shards[i], file_hash);
+    if (!f) return cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards");
+    if (f->size == 0 && first == 0 && last == (uint64_t)-1) {
+        /* an empty file: no terms */
+    } else if (first >= f->size) {
+        return cas__fail(err, CAS_E_LIMIT, first, "the range starts at or past the end of the file");
+    }
+    if (f->size && last > f->size - 1) last = f->size - 1;
+    kept = (cas__rs_term *)cas__alloc(&a, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
+    if (!kept) return cas__fail(err, CAS_E_NOMEM, 0, "terms");
+    for (i = 0; i < f->num_terms && f->size; i++) {
+        const cas_shard_term *st = &f->terms[i];
+        uint64_t end = pos + st->unpacked_bytes, cpos = pos;
+        cas__rs_term *k;
+        uint32_t c;
+        if (end <= first || pos > last) { pos = end; continue; }
+        k = &kept[nkept++];
+        k->x = cas__rs_find_xorb(shards, num_shards, &st->xorb_hash);
+        if (!k->x || st->chunk_end > k->x->num_chunks) {
+            rc = CAS_E_SHARD_NO_CHUNKS, what = "a xorb of the file (or its chunk range) is in none of the shards";
+            goto done;
+        }
+        k->cs = st->chunk_start, k->ce = st->chunk_end, k->unpacked = st->unpacked_bytes;
+        if (pos < first || end - 1 > last) { /* trim to the chunks that hold [first, last] */
+            while (k->cs < k->ce && cpos + k->x->chunks[k->cs].unpacked_bytes <= first)
+                cpos += k->x->chunks[k->cs++].unpacked_bytes;
+            if (nkept == 1) skip = first - cpos;
+            k->unpacked = 0;
+            for (c = k->cs; c < k->ce && cpos <= last; c++) {
+                k->unpacked += k->x->chunks[c].unpacked_bytes;
+                cpos += k->x->chunks[c].unpacked_bytes;
+            }
+            k->ce = c;
+            if (k->cs >= k->ce) {
+                rc = CAS_E_SHARD_ENTRY, what = "a term's unpacked_bytes do not match its xorb's chunks";
+                goto done;
+            }
+        }
+        pos = end;
+    }
+    /* the JSON a server would send */
+    cas__sb_str(&b, "{\"offset_into_first_range\":");
+    cas__sb_u64(&b, skip);
+    cas__sb_str(&b, ",\"terms\":[");
+    for (i = 0; i < nkept; i++) {
+        cas__sb_str(&b, i ? ",{\"hash\":\"" : "{\"hash\":\"");
+        cas__sb_hash(&b, &kept[i].x->xorb_hash);
+        cas__sb_str(&b, "\",\"unpacked_length\":");
+        cas__sb_u64(&b, kept[i].unpacked);
+        cas__sb_str(&b, ",\"range\":{\"start\":");
+        cas__sb_u64(&b, kept[i].cs);
+        cas__sb_str(&b, ",\"end\":");
+        cas__sb_u64(&b, kept[i].ce);
+        cas__sb_str(&b, "}}");
+    }
+    cas__sb_str(&b, "],\"xorbs\":{");
+    sorted = (cas__rs_term *)cas__alloc(&a, (nkept ? nkept : 1) * sizeof *sorted);
+    if (!sorted) { rc = CAS_E_NOMEM, what = "terms"; goto done; }
+    if (nkept) memcpy(sorted, kept, nkept * sizeof *sorted);
+    if (nkept) qsort(sorted, nkept, sizeof *sorted, cas__rs_term_cmp);
+    for (i = 0; i < nkept;) {
+        const cas_shard_xorb *x = sorted[i].x;
+        size_t j = i, nranges = 0;
+        if (ends_n < x->num_chunks) {
+            cas__free(&a, ends, ends_n * sizeof *ends);
+            ends_n = x->num_chunks;
+            ends = (uint64_t *)cas__alloc(&a, ends_n * sizeof *ends);
+            if (!ends) { ends_n = 0; rc = CAS_E_NOMEM, what = "record ends"; goto done; }
+        }
+        rc = record_ends(user, &x->xorb_hash, x->num_chunks, ends);
+        if (rc != CAS_OK) { what = "record_ends failed"; goto done; }
+        cas__sb_str(&b, i ? ",\"" : "\"");
+        cas__sb_hash(&b, &x->xorb_hash);
+        cas__sb_str(&b, "\":[{\"url\":\"");
+        cas__sb_str(&b, url_prefix);
+        cas__sb_hash(&b, &x->xorb_hash);
+        cas__sb_str(&b, "\",\"ranges\":[");
+        while (j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash)) {
+            uint32_t cs = sorted[j].cs, ce = sorted[j].ce;
+            for (j++; j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash) &&
+                      sorted[j].cs <= ce; j++)
+                if (sorted[j].ce > ce) ce = sorted[j].ce;
+            cas__sb_str(&b, nranges++ ? ",{\"chunks\":{\"start\":" : "{\"chunks\":{\"start\":");
+            cas__sb_u64(&b, cs);
+            cas__sb_str(&b, ",\"end\":");
+            cas__sb_u64(&b, ce);
+            cas__sb_str(&b, "},\"bytes\":{\"start\":");
+            cas__sb_u64(&b, cs ? ends[cs - 1] : 0);
+            cas__sb_str(&b, ",\"end\":");
+            cas__sb_u64(&b, ends[ce - 1] - 1);
+            cas__sb_str(&b, "}}");
+        }
+        cas__sb_str(&b, "]}]");
+        i = j;
+    }
+    cas__sb_str(&b, "}}");
+    if (b.oom) { rc = CAS_E_NOMEM, what = "manifest text"; goto done; }
+    {
+        cas_json_desc o;
+        memset(&o, 0, sizeof o);
+        o.max_body = (uint64_t)-1;
+        cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
+        cas__free(&a, sorted, (nkept ? nkept : 1) * sizeof *sorted);
+        cas__free(&a, ends, ends_n * sizeof *ends);
+        rc = cas_recon_parse(&a, b.p, b.len, 2, &o, out, err);
+        cas__free(&a, b.p, b.cap);
+        return rc;
+    }
+done:
+    cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
+    if (sorted) cas__free(&a, sorted, (nkept ? nkept : 1) * sizeof *sorted);
+    cas__free(&a, ends, ends_n * sizeof *ends);
+    cas__free(&a, b.p, b.cap);
+    return cas__fail(err, rc, 0, what);
+}
+
+/* Internal macros end with the implementation (only CAS_* public ones remain). */
+#undef CAS__X86
+#undef CAS__X86_GNU
+#undef CAS__ARM64
+#undef CAS__ARM64_SHA2
+#undef CAS__UNUSED
+#undef CAS__PREFETCH
+#undef CAS__TARGET
+#undef CAS__LIKELY
+#undef CAS__UNLIKELY
+#undef CAS__GEAR_MASK
+#undef CAS__GEAR_LIMIT
+#undef CAS__GEAR_SKIP
+#undef CAS__GEAR_LANE
+#undef CAS__GEAR_BLOCK
+#undef CAS__GEAR_WARMUP
+#undef CAS__GEAR_ASM
+#undef CAS__GEAR_LANE_ASM
+#undef CAS__GEAR_STEP2_ASM
+#undef CAS__FUSED
+#undef CAS__FUSED_LANE
+#undef CAS__FUSED_BLOCK
+#undef CAS__FUSED_HASH
+#undef CAS__B3_CHUNK
+#undef CAS__XORB_RECORD_CAP
+#undef CAS__XORB_STREAM_BUF
 #undef CAS__SUB_NONE
 #undef CAS__TESTED
 #endif /* CAS__IMPLEMENTED */

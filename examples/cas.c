@@ -418,7 +418,7 @@ static void print_untrusted(FILE *f, const uint8_t *p, size_t n) {
 
 static int report(const char *what, int rc, const cas_error *err) {
     meter_clear();
-    if (err && err->code == rc && err->what && err->what[0])
+    if (err && err->code == rc && err->what[0])
         fprintf(stderr, "%s: %s: %s (%s) at byte %llu\n", g_prog, what, cas_result_message(rc),
                 err->what, (unsigned long long)err->offset);
     else
@@ -494,7 +494,7 @@ static int file_sink_write(void *user, const void *data, size_t len) {
 
 static int xorb_pack(int argc, char **argv, uint8_t *buf) {
     const char *in = NULL, *out = NULL;
-    int scheme = CAS_SCHEME_AUTO, footer = 0, i, rc = 0;
+    int compression = CAS_COMPRESS_AUTO, footer = 0, i, rc = 0;
     FILE *fin;
     new_file fout;
     cas_xorb_writer *w;
@@ -509,10 +509,10 @@ static int xorb_pack(int argc, char **argv, uint8_t *buf) {
         else if (!strcmp(argv[i], "--footer")) footer = 1;
         else if (!strcmp(argv[i], "--compression") && i + 1 < argc) {
             const char *c = argv[++i];
-            if (!strcmp(c, "none")) scheme = CAS_SCHEME_NONE;
-            else if (!strcmp(c, "lz4")) scheme = CAS_SCHEME_LZ4;
-            else if (!strcmp(c, "bg4")) scheme = CAS_SCHEME_BG4_LZ4;
-            else if (!strcmp(c, "auto")) scheme = CAS_SCHEME_AUTO;
+            if (!strcmp(c, "none")) compression = CAS_COMPRESS_NONE;
+            else if (!strcmp(c, "lz4")) compression = CAS_COMPRESS_LZ4;
+            else if (!strcmp(c, "bg4")) compression = CAS_COMPRESS_BG4_LZ4;
+            else if (!strcmp(c, "auto")) compression = CAS_COMPRESS_AUTO;
             else return bad_arg(argv[i]);
         } else if (!in) in = argv[i];
         else return bad_arg(argv[i]);
@@ -530,7 +530,7 @@ static int xorb_pack(int argc, char **argv, uint8_t *buf) {
     memset(&sink, 0, sizeof sink);
     sink.write = file_sink_write;
     sink.user = fout.f;
-    if (!w || !chunk || cas_xorb_writer_init(w, NULL, scheme, &sink) != CAS_OK) {
+    if (!w || !chunk || cas_xorb_writer_init(NULL, w, compression, &sink) != CAS_OK) {
         fprintf(stderr, "%s: out of memory\n", g_prog);
         rc = EXIT_USAGE;
         goto done_nowriter;
@@ -698,10 +698,10 @@ static int shard_load(const char *name, uint8_t **data, cas_shard *s) {
     /* One byte over the limit is read, so a larger file is reported by the parser. */
     *data = read_all(name, CAS_SHARD_MAX_SIZE + 1, &len);
     if (!*data) return EXIT_USAGE;
-    rc = cas_shard_parse(*data, len, NULL, s, &err);
+    rc = cas_shard_parse(NULL, *data, len, s, &err);
     if (rc != CAS_OK) {
         fprintf(stderr, "%s: %s: %s: %s at byte %llu\n", g_prog, name, cas_result_name(rc),
-                err.what && err.what[0] ? err.what : cas_result_message(rc),
+                err.what[0] ? err.what : cas_result_message(rc),
                 (unsigned long long)err.offset);
         free(*data);
         *data = NULL;
@@ -1426,7 +1426,7 @@ static int pack_load_shard(void *user, const char *path, const char *name) {
     }
     data = read_all(path, CAS_SHARD_MAX_SIZE, &len);
     if (!data) return EXIT_USAGE;
-    if (cas_shard_parse(data, len, NULL, &ps->s[ps->n], &err) != CAS_OK) {
+    if (cas_shard_parse(NULL, data, len, &ps->s[ps->n], &err) != CAS_OK) {
         free(data);
         return report(path, err.code, &err);
     }
@@ -3747,7 +3747,7 @@ static int put_done(put_ctx *P, put_req *q, CURLcode res) {
             P->found++;
             if (cas_upload_answer(P->u, q->query_id, q->body.p, q->body.len, &err) != CAS_OK)
                 fprintf(stderr, "%s: dedup answer for %s ignored: %s (%s)\n", g_prog, hex,
-                        cas_result_message(err.code), err.what ? err.what : "");
+                        cas_result_message(err.code), err.what);
         }
         put_req_free(q);
         return 0;

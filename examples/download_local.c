@@ -97,14 +97,14 @@ int main(int argc, char **argv) {
         FILE *f = fopen(argv[4 + i], "rb");
         size_t len = f ? fread(data, 1, sizeof data, f) : 0;
         if (f) fclose(f);
-        rc = cas_shard_parse(data, len, NULL, &shards[i], &err); /* it copies what it keeps */
+        rc = cas_shard_parse(NULL, data, len, &shards[i], &err); /* it copies what it keeps */
         if (rc != CAS_OK) n = i; /* free only the parsed ones */
     }
     memset(&recon, 0, sizeof recon);
     if (rc == CAS_OK) /* 2. the manifest, URLs "http://local/<xorb-hash>" (not used here) */
         rc = cas_recon_from_shards(NULL, shards, (size_t)n, &file, 0, UINT64_MAX, "http://local/",
                                    record_ends, NULL, &recon, &err);
-    if (rc == CAS_OK && !(out = fopen(argv[2], "wb"))) rc = CAS_E_ARGUMENT, err.what = "cannot create OUT";
+    if (rc == CAS_OK && !(out = fopen(argv[2], "wb"))) rc = CAS_E_ARGUMENT, strcpy(err.what, "cannot create OUT");
     desc.flags = CAS_DOWNLOAD_PER_RANGE; /* one range per request: no multipart bodies */
     desc.write = write_out, desc.user = out;
     desc.file_hash = &file; /* the check that makes it a verified download */

@@ -46,7 +46,7 @@ static int drain(cas_upload *u) {
             if (rc != CAS_OK || !cas_hash_equal(&info.xorb_hash, &ev.hash)) return CAS_E_HASH;
             printf("xorb "), print_hash(&ev.hash), printf(" %lu %u\n", (unsigned long)ev.len, ev.num_chunks);
         } else if (ev.type == CAS_UPLOAD_EVENT_SHARD) {
-            if ((rc = cas_shard_parse(ev.data, ev.len, NULL, &shard, &err)) != CAS_OK) return rc;
+            if ((rc = cas_shard_parse(NULL, ev.data, ev.len, &shard, &err)) != CAS_OK) return rc;
             printf("shard "), print_hash(&ev.hash), printf(" %lu\n", (unsigned long)ev.len);
             cas_shard_free(&shard);
         } /* no QUERY events: global dedup is off by default */

@@ -232,7 +232,7 @@ static void frame_diff(const uint8_t *f, size_t n, size_t cap, int depth) {
         int dict_id = !skippable && n > 4 && (f[4] & 1);
         int size0 = !skippable && n > 14 && (f[4] & 8) && lgot > 0 && !f[6] && !f[7] && !f[8] &&
                     !f[9] && !f[10] && !f[11] && !f[12] && !f[13];
-        int off0 = e.what && strcmp(e.what, "match offset 0") == 0 && e.offset + 2 <= n &&
+        int off0 = strcmp(e.what, "match offset 0") == 0 && e.offset + 2 <= n &&
                    f[e.offset] == 0 && f[e.offset + 1] == 0;
         if (!((skippable && rc == CAS_E_LZ4_MAGIC) || (dict_id && rc == CAS_E_LZ4_HEADER) ||
               (size0 && rc == CAS_E_SIZE) || (off0 && rc == CAS_E_LZ4_BLOCK))) {
@@ -351,7 +351,7 @@ static void mode_block(const uint8_t *d, size_t n) {
             g_endrule++;
         }
     } else if (r >= 0) {
-        REQUIRE(rc == CAS_E_LZ4_BLOCK && e.what && strcmp(e.what, "match offset 0") == 0 &&
+        REQUIRE(rc == CAS_E_LZ4_BLOCK && strcmp(e.what, "match offset 0") == 0 &&
               e.offset + 2 <= n && src[e.offset] == 0 && src[e.offset + 1] == 0);
     }
 done:
@@ -439,7 +439,8 @@ static void mode_bg4(const uint8_t *d, size_t n) {
 
 static void mode_chunk(const uint8_t *d, size_t n) {
     static cas_chunk_compressor cc;
-    static const int schemes[4] = {CAS_SCHEME_NONE, CAS_SCHEME_LZ4, CAS_SCHEME_BG4_LZ4, CAS_SCHEME_AUTO};
+    static const int requests[4] = {CAS_COMPRESS_NONE, CAS_COMPRESS_LZ4, CAS_COMPRESS_BG4_LZ4, CAS_COMPRESS_AUTO};
+    static const int schemes[4] = {CAS_SCHEME_NONE, CAS_SCHEME_LZ4, CAS_SCHEME_BG4_LZ4, -1}; /* -1: the predictor's */
     uint8_t *in, *dst, *out, *scratch, *grouped, *frame;
     size_t small, s;
     cas_error e;
@@ -456,12 +457,12 @@ static void mode_chunk(const uint8_t *d, size_t n) {
     frame = xmalloc(cas_lz4_frame_bound(n));
     cas_bg4_split(in, n, grouped);
     for (s = 0; s < 4; s++) {
-        int scheme = schemes[s], so = -1, so2 = -1, rc, want;
+        int request = requests[s], so = -1, so2 = -1, rc, want;
         size_t len = 9999, len2, flen, lin, lgot;
         uint8_t *c2;
-        REQUIRE(cas_chunk_compress(&cc, in, n, scheme, dst, n, &len, &so) == CAS_OK);
-        want = scheme == CAS_SCHEME_AUTO ? (cas_bg4_predict(in, n) ? CAS_SCHEME_BG4_LZ4 : CAS_SCHEME_LZ4)
-                                         : scheme;
+        REQUIRE(cas_chunk_compress(&cc, in, n, request, dst, n, &len, &so) == CAS_OK);
+        want = schemes[s] == -1 ? (cas_bg4_predict(in, n) ? CAS_SCHEME_BG4_LZ4 : CAS_SCHEME_LZ4)
+                                : schemes[s];
         if (want != CAS_SCHEME_NONE) {
             /* the frame of the chunk (or its groups): kept only if smaller than the chunk */
             REQUIRE(cas_lz4_frame_compress(want == CAS_SCHEME_BG4_LZ4 ? grouped : in, n, frame,
@@ -488,7 +489,7 @@ static void mode_chunk(const uint8_t *d, size_t n) {
         /* a smaller capacity: the same payload, or CAS_E_LIMIT when it does not fit */
         len2 = small % (n + 1);
         c2 = xmalloc(len2);
-        rc = cas_chunk_compress(&cc, in, n, scheme, c2, len2, &flen, &so2);
+        rc = cas_chunk_compress(&cc, in, n, request, c2, len2, &flen, &so2);
         if (rc == CAS_OK) REQUIRE(so2 == so && flen == len && (len == 0 || memcmp(c2, dst, len) == 0));
         else REQUIRE(rc == CAS_E_LIMIT && len > len2);
         free(c2);

@@ -47,7 +47,7 @@ static int fz_same(const cas_shard *a, const cas_shard *b) {
 
 /* Writes s's content with `flags`, parses it back: same content, or abort. */
 static void fz_write_back(const cas_shard *s, unsigned flags) {
-    cas_shard_write_options o;
+    cas_shard_write_desc o;
     cas_sink sink;
     cas_shard t;
     cas_error e;
@@ -63,9 +63,9 @@ static void fz_write_back(const cas_shard *s, unsigned flags) {
     memset(&sink, 0, sizeof sink);
     sink.buf = buf;
     sink.cap = (size_t)size;
-    rc = cas_shard_write(s->files, s->num_files, s->xorbs, s->num_xorbs, &o, &sink, NULL, &e);
+    rc = cas_shard_write(NULL, s->files, s->num_files, s->xorbs, s->num_xorbs, &o, &sink, NULL, &e);
     if (rc != CAS_OK || sink.len != size) abort();
-    if (cas_shard_parse(buf, sink.len, NULL, &t, &e) != CAS_OK || !fz_same_content(s, &t)) abort();
+    if (cas_shard_parse(NULL, buf, sink.len, &t, &e) != CAS_OK || !fz_same_content(s, &t)) abort();
     cas_shard_free(&t);
     free(buf);
 }
@@ -76,8 +76,8 @@ static void fz_parse(const uint8_t *data, size_t size) {
     cas_error ea, eb;
     size_t at = 0, i, step = 1 + (size ? data[0] % 61 : 0);
     int ra, rb = CAS_OK, all_verified = 1;
-    ra = cas_shard_parse(data, size, NULL, &a, &ea);
-    cas_shard_reader_init(&r, NULL);
+    ra = cas_shard_parse(NULL, data, size, &a, &ea);
+    cas_shard_reader_init(NULL, &r);
     while (at < size && rb == CAS_OK) {
         size_t n = step + (data[at] & 7);
         if (n > size - at) n = size - at;
@@ -169,7 +169,7 @@ static void fz_build(const uint8_t *data, size_t size) {
         }
     }
     for (form = 0; form < 2; form++) {
-        cas_shard_write_options o;
+        cas_shard_write_desc o;
         cas_sink sink;
         cas_shard s;
         cas_error e;
@@ -184,8 +184,8 @@ static void fz_build(const uint8_t *data, size_t size) {
         memset(&sink, 0, sizeof sink);
         sink.buf = buf;
         sink.cap = (size_t)n;
-        if (cas_shard_write(f, nf, x, nx, &o, &sink, NULL, &e) != CAS_OK || sink.len != n) abort();
-        if (cas_shard_parse(buf, (size_t)n, NULL, &s, &e) != CAS_OK) abort();
+        if (cas_shard_write(NULL, f, nf, x, nx, &o, &sink, NULL, &e) != CAS_OK || sink.len != n) abort();
+        if (cas_shard_parse(NULL, buf, (size_t)n, &s, &e) != CAS_OK) abort();
         if (s.num_files != nf || s.num_xorbs != nx || s.has_footer != form) abort();
         if (!(o.flags & CAS_SHARD_SORTED)) {
             for (i = 0; i < nf; i++)

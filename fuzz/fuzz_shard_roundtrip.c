@@ -45,7 +45,8 @@ typedef struct {
     cas_shard_file f[RT_FILES];
     cas_shard_term t[RT_FILES][RT_TERMS];
     size_t nf;
-    cas_shard_write_options o;
+    cas_shard_write_desc o;
+    const cas_allocator *walloc; /* the writer's scratch allocator (NULL: malloc) */
     int small_buffer, sink_fail, alloc_fail;
     uint32_t sink_fail_at;
     uint64_t now;
@@ -391,7 +392,7 @@ static int rt_sink_write(void *user, const void *data, size_t len) {
 /* Writes with opt to a callback sink (use_callback) or an exact buffer (one byte short when
    d->small_buffer). Returns the result; *out = the bytes (malloc'd, exactly ex->size) on OK. */
 static int rt_write(const cas_shard_file *files, size_t nf, const cas_shard_xorb *xorbs, size_t nx,
-                    const cas_shard_write_options *opt, const rt_desc *d, const rt_expect *ex,
+                    const cas_shard_write_desc *opt, const rt_desc *d, const rt_expect *ex,
                     int use_callback, uint8_t **out) {
     cas_sink sink;
     rt_sinkbuf sb;
@@ -416,7 +417,7 @@ static int rt_write(const cas_shard_file *files, size_t nf, const cas_shard_xorb
         sink.buf = buf;
         sink.cap = room - (d->small_buffer ? 1 : 0);
     }
-    rc = cas_shard_write(files, nf, xorbs, nx, opt, &sink, &written, &e);
+    rc = cas_shard_write(d->walloc, files, nf, xorbs, nx, opt, &sink, &written, &e);
     REQUIRE(rc == ex->rc && e.code == rc);
     REQUIRE(written == (rc ? 0 : ex->size));
     if (rc) {
@@ -537,9 +538,9 @@ static void rt_parse(fz_in *in, const rt_desc *d, const rt_expect *ex, const uin
     cas_error e;
     size_t at = 0;
     int rc;
-    REQUIRE(cas_shard_parse(buf, (size_t)ex->size, &al, s, &e) == CAS_OK);
+    REQUIRE(cas_shard_parse(&al, buf, (size_t)ex->size, s, &e) == CAS_OK);
     rt_check_shard(d, ex, s);
-    cas_shard_reader_init(&r, &al);
+    cas_shard_reader_init(&al, &r);
     while (at < ex->size) {
         size_t n = 1 + (rt_u8(in) & 63);
         if (n > ex->size - at) n = (size_t)ex->size - at;
@@ -569,7 +570,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!use_callback) d.sink_fail = 0; /* a buffer sink cannot fail */
     else d.small_buffer = 0;             /* a callback sink has no capacity */
     walloc = t_counting_allocator(&wa, d.alloc_fail ? (long)fz_u32(&in, 3) : -1);
-    d.o.alloc = &walloc;
+    d.walloc = &walloc;
     rt_predict(&d, &ex);
     if (rt_write(d.f, d.nf, d.x, d.nx, &d.o, &d, &ex, use_callback, &buf) != CAS_OK) {
         REQUIRE(wa.live == 0);
@@ -582,11 +583,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     {
         /* The parsed shard written again (its verification entries and stored chunk hashes
            as they are, its order kept) gives the same bytes. */
-        cas_shard_write_options o = d.o;
+        cas_shard_write_desc o = d.o;
         rt_expect ex2 = ex;
         o.flags &= CAS_SHARD_WITH_FOOTER | CAS_SHARD_SORTED;
         o.chunks = NULL;
-        o.alloc = NULL;
+        d.walloc = NULL;
         ex2.rc = CAS_OK;
         d.small_buffer = d.sink_fail = 0;
         REQUIRE(rt_write(s.files, s.num_files, s.xorbs, s.num_xorbs, &o, &d, &ex2, !use_callback, &again) == CAS_OK);

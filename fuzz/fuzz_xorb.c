@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&seen, 0, sizeof seen);
     walk_rc = cas_xorb_walk(data, size, scratch, remember, &seen, &info, &err);
     if (walk_rc < 0 && (err.code != walk_rc || err.offset > size)) abort();
-    if (cas_xorb_stream_init(&st, NULL) != CAS_OK) abort();
+    if (cas_xorb_stream_init(NULL, &st) != CAS_OK) abort();
     while (pos < size && rc >= 0) {
         size_t piece = (size_t)(t_next(&r) % 300) + 1, used;
         if (piece > size - pos) piece = size - pos;

@@ -79,7 +79,7 @@ static int stream_all(const uint8_t *data, size_t size, t_rng *r, cas_error *err
     int rc = CAS_OK;
     g_stream.n = 0;
     g_stream.base = 0;
-    REQUIRE(cas_xorb_stream_init(&st, NULL) == CAS_OK);
+    REQUIRE(cas_xorb_stream_init(NULL, &st) == CAS_OK);
     while (pos < size && rc >= 0) {
         size_t piece = piece_size(r, size - pos), used;
         const uint8_t *at = data + pos;

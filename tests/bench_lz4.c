@@ -208,7 +208,7 @@ static void bench_chunks(const dataset *d) {
     for (i = 0; i < nchunks; i++) {
         size_t len;
         int sch;
-        cas_chunk_compress(cc, d->data + i * d->chunk, d->chunk, CAS_SCHEME_AUTO, dst, d->chunk, &len, &sch);
+        cas_chunk_compress(cc, d->data + i * d->chunk, d->chunk, CAS_COMPRESS_AUTO, dst, d->chunk, &len, &sch);
         total += len;
         used[sch]++;
     }
@@ -217,7 +217,7 @@ static void bench_chunks(const dataset *d) {
     for (i = 0; i < nchunks; i++) {
         size_t len;
         int sch;
-        cas_chunk_compress(cc, d->data + i * d->chunk, d->chunk, CAS_SCHEME_AUTO, dst, d->chunk, &len, &sch);
+        cas_chunk_compress(cc, d->data + i * d->chunk, d->chunk, CAS_COMPRESS_AUTO, dst, d->chunk, &len, &sch);
         if (cas_chunk_decompress(dst, len, sch, out, d->chunk, scratch, NULL)) abort();
     }
     td = now() - t0 - tc;

@@ -103,7 +103,7 @@ static cas_hash store_add_file(t_store *s, t_packer *p, const uint8_t *data, siz
                 p->sink.write = sink_grow;
                 p->sink.user = &s->xorbs[s->nxorbs];
                 s->nxorbs++;
-                cas_xorb_writer_init(&p->w, NULL, CAS_SCHEME_AUTO, &p->sink);
+                cas_xorb_writer_init(NULL, &p->w, CAS_COMPRESS_AUTO, &p->sink);
                 p->open = 1;
             }
             cas_xorb_writer_chunks(&p->w, &k);
@@ -163,8 +163,8 @@ static void store_finish(t_store *s, t_packer *p) {
     memset(&sink, 0, sizeof sink);
     sink.cap = 64u << 20;
     sink.buf = (uint8_t *)t_xmalloc(sink.cap);
-    CHECK(cas_shard_write(s->files, s->nfiles, xs, s->nxorbs, NULL, &sink, &written, &e) == CAS_OK);
-    CHECK(cas_shard_parse(sink.buf, sink.len, NULL, &s->shard, &e) == CAS_OK);
+    CHECK(cas_shard_write(NULL, s->files, s->nfiles, xs, s->nxorbs, NULL, &sink, &written, &e) == CAS_OK);
+    CHECK(cas_shard_parse(NULL, sink.buf, sink.len, &s->shard, &e) == CAS_OK);
     free(sink.buf);
     free(storage);
 }
@@ -1000,7 +1000,7 @@ static void hand_init(t_hand *h) {
     memset(&sink, 0, sizeof sink);
     sink.write = sink_grow, sink.user = &h->s.xorbs[0];
     rng.state = 77;
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &sink) == CAS_OK);
     for (i = 0; i < HAND_CHUNKS; i++) {
         t_fill_random(&rng, chunk, sizeof chunk);
         CHECK(cas_xorb_writer_add(&w, chunk, sizeof chunk, NULL) == CAS_OK);
@@ -1055,7 +1055,6 @@ static void hand_term(t_hand *h, uint32_t t, uint32_t range, uint32_t a, uint32_
    then ended; returns the first failure, with the engine's error (its text copied out). */
 static int hand_one(const t_hand *h, const void *body, size_t n, const char *ct, cas_error *e) {
     static uint8_t out[HAND_CHUNKS * HAND_CHUNK], seen[sizeof out + 1];
-    static char what[256];
     cas_download_desc desc;
     cas_download *d;
     cas_download_request q;
@@ -1072,9 +1071,7 @@ static int hand_one(const t_hand *h, const void *body, size_t n, const char *ct,
     if (rc == CAS_READY) rc = cas_download_begin(d, q.id, ct, ct ? strlen(ct) : 0);
     if (rc == CAS_OK) rc = cas_download_push(d, q.id, body, n);
     if (rc == CAS_OK) rc = cas_download_end(d, q.id);
-    *e = *cas_download_error(d);
-    snprintf(what, sizeof what, "%s", e->what ? e->what : "");
-    e->what = what;
+    *e = *cas_download_error(d); /* a copy holds its text: valid after the free */
     cas_download_free(d);
     return rc;
 }
@@ -1260,8 +1257,8 @@ static void test_recon_from_shards_refusals(t_fixture *fx) {
     /* file 2 (one term, one chunk) in a shard of its own, without its xorb */
     memset(&sink, 0, sizeof sink);
     sink.buf = buf, sink.cap = sizeof buf;
-    CHECK(cas_shard_write(f, 1, NULL, 0, NULL, &sink, NULL, &e) == CAS_OK);
-    CHECK(cas_shard_parse(buf, sink.len, NULL, &only_file, &e) == CAS_OK);
+    CHECK(cas_shard_write(NULL, f, 1, NULL, 0, NULL, &sink, NULL, &e) == CAS_OK);
+    CHECK(cas_shard_parse(NULL, buf, sink.len, &only_file, &e) == CAS_OK);
     CHECK(cas_recon_from_shards(NULL, &only_file, 1, &fx->hash[2], 0, (uint64_t)-1, "http://x/", record_ends,
                                 &fx->s, &r, &e) == CAS_E_SHARD_NO_CHUNKS &&
           !strcmp(e.what, "a xorb of the file (or its chunk range) is in none of the shards"));
@@ -1275,8 +1272,8 @@ static void test_recon_from_shards_refusals(t_fixture *fx) {
     t2.unpacked_bytes += 1000;
     f2.terms = &t2;
     sink.len = 0;
-    CHECK(cas_shard_write(&f2, 1, x, 1, NULL, &sink, NULL, &e) == CAS_OK);
-    CHECK(cas_shard_parse(buf, sink.len, NULL, &lying, &e) == CAS_OK && lying.files[0].size == 2000);
+    CHECK(cas_shard_write(NULL, &f2, 1, x, 1, NULL, &sink, NULL, &e) == CAS_OK);
+    CHECK(cas_shard_parse(NULL, buf, sink.len, &lying, &e) == CAS_OK && lying.files[0].size == 2000);
     CHECK(cas_recon_from_shards(NULL, &lying, 1, &fx->hash[2], 1500, 1600, "http://x/", record_ends, &fx->s, &r, &e) ==
               CAS_E_SHARD_ENTRY && !strcmp(e.what, "a term's unpacked_bytes do not match its xorb's chunks"));
     cas_shard_free(&lying);

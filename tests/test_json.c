@@ -41,7 +41,7 @@ static char *read_file(const char *name, size_t *len) {
 /* ---- helpers ---- */
 
 /* Reads every token; the final result (CAS_OK for a complete text). Checks token sanity. */
-static int read_all(const void *s, size_t n, const cas_json_options *o, cas_error *e) {
+static int read_all(const void *s, size_t n, const cas_json_desc *o, cas_error *e) {
     cas_json_reader r;
     cas_json_token t;
     uint64_t last = 0;
@@ -190,7 +190,7 @@ static void test_reader_reject(void) {
             if (e.offset != (uint64_t)cases[i].offset)
                 fprintf(stderr, "   offset %llu, wanted %ld (%s)\n", (unsigned long long)e.offset, cases[i].offset, e.what);
         }
-        CHECK(e.what && e.what[0]);
+        CHECK(e.what[0]);
     }
 }
 
@@ -198,7 +198,7 @@ static void test_reader_reject(void) {
 static void test_depth(void) {
     t_buf b = {0, 0, 0};
     cas_error e;
-    cas_json_options o;
+    cas_json_desc o;
     int d;
     for (d = 1; d <= 34; d++) {
         b.n = 0;
@@ -248,7 +248,7 @@ static void test_depth(void) {
 /* ---- limits: body and strings ---- */
 static void test_limits(void) {
     t_buf b = {0, 0, 0};
-    cas_json_options o;
+    cas_json_desc o;
     cas_error e;
     size_t i;
     memset(&o, 0, sizeof o);
@@ -729,7 +729,7 @@ static void test_vectors(void) {
         rc = cas_recon_parse(NULL, doc, len, 2, NULL, &r, &e);
         CHECKM(rc == CAS_OK, ok[i]);
         if (rc != CAS_OK) fprintf(stderr, "  %s: %s at %llu: %s\n", ok[i], cas_result_name(rc), (unsigned long long)e.offset, e.what);
-        CHECK(e.code == CAS_OK && e.offset == 0 && e.what && !e.what[0]);
+        CHECK(e.code == CAS_OK && e.offset == 0 && !e.what[0]);
         if (rc == CAS_OK) {
             CHECK(r.version == 2);
             if (strncmp(ok[i], "spec", 4) != 0) check_expect(&r, ok[i]);
@@ -821,11 +821,11 @@ static void run_cases(const t_case *c, size_t n, int version) {
         }
         rc = version == 2 ? p2(doc, &e) : p1(doc, &e);
         CHECKM(rc == c[i].code, doc);
-        if (rc != c[i].code || (c[i].what && (!e.what || !strstr(e.what, c[i].what)))) {
+        if (rc != c[i].code || (c[i].what && (!strstr(e.what, c[i].what)))) {
             fprintf(stderr, "  case %zu: got %s at %llu: %s (wanted %s / %s)\n", i, cas_result_name(rc),
                     (unsigned long long)e.offset, e.what, cas_result_name(c[i].code), c[i].what ? c[i].what : "");
         }
-        if (c[i].what) CHECKM(e.what && strstr(e.what, c[i].what), doc);
+        if (c[i].what) CHECKM(strstr(e.what, c[i].what), doc);
         CHECK(e.code == rc);
         if (rc != CAS_OK) CHECK(e.offset <= strlen(doc));
     }
@@ -974,7 +974,7 @@ static void test_offsets(void) {
 /* duplicate map keys; LAST_WINS; case */
 static void test_duplicates(void) {
     char doc[4096];
-    cas_json_options o;
+    cas_json_desc o;
     cas_recon r;
     cas_error e;
     memset(&o, 0, sizeof o);
@@ -1252,7 +1252,7 @@ static void test_token(void) {
         cas_error e;
         int rc = cas_xet_token_parse(NULL, c[i].s, strlen(c[i].s), NULL, &t, &e);
         CHECKM(rc == c[i].rc, c[i].s);
-        if (c[i].what) CHECKM(e.what && strstr(e.what, c[i].what), c[i].s);
+        if (c[i].what) CHECKM(strstr(e.what, c[i].what), c[i].s);
         if (rc == CAS_OK) CHECK(t.access_token && t.cas_url && t.access_token[t.access_token_len] == 0);
         else CHECK(t.access_token == NULL && t.priv_block == NULL);
         cas_xet_token_free(&t);
@@ -1261,7 +1261,7 @@ static void test_token(void) {
         t_buf b = {0, 0, 0};
         cas_xet_token t;
         cas_error e;
-        cas_json_options o;
+        cas_json_desc o;
         tb_str(&b, "{\"exp\":1,\"casUrl\":\"https://c\",\"accessToken\":\"");
         tb_rep(&b, "x", CAS_JSON_MAX_TOKEN);
         tb_str(&b, "\"}");
@@ -1342,7 +1342,7 @@ static void test_zstd(void) {
     uint8_t *z = (uint8_t *)read_file("recon_v2_oracle.json.zst", &zlen);
     cas_recon plain, r;
     cas_error e;
-    cas_json_options o;
+    cas_json_desc o;
     t_counting ta;
     cas_allocator al;
     CHECK(doc && z);

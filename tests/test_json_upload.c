@@ -11,7 +11,7 @@
 enum { K_XORB, K_SHARD, K_EVENT };
 
 /* One parse of `kind`; *v = was_inserted / result; ev filled (and to be freed) for K_EVENT. */
-static int parse(int kind, const cas_allocator *al, const void *s, size_t n, const cas_json_options *o, int *v,
+static int parse(int kind, const cas_allocator *al, const void *s, size_t n, const cas_json_desc *o, int *v,
                  cas_shard_event *ev, cas_error *e) {
     if (kind == K_XORB) return cas_xorb_upload_parse(al, s, n, o, v, e);
     if (kind == K_SHARD) return cas_shard_upload_parse(al, s, n, o, v, e);
@@ -101,13 +101,13 @@ static void test_cases(void) {
         memset(&ev, 0, sizeof ev);
         rc = parse(c->kind, NULL, c->s, strlen(c->s), NULL, &v, &ev, &e);
         CHECKM(rc == c->rc, c->s);
-        if (rc != c->rc) fprintf(stderr, "  got %s (%s) at %llu\n", cas_result_name(rc), e.what ? e.what : "", (unsigned long long)e.offset);
+        if (rc != c->rc) fprintf(stderr, "  got %s (%s) at %llu\n", cas_result_name(rc), e.what, (unsigned long long)e.offset);
         if (rc == CAS_OK) {
             CHECKM((c->kind == K_EVENT ? ev.type : v) == c->v, c->s);
         } else {
             CHECKM(e.code == rc, c->s);
             if (c->offset >= 0) CHECKM(e.offset == (uint64_t)c->offset, c->s);
-            if (c->what) CHECKM(e.what && strstr(e.what, c->what), c->s);
+            if (c->what) CHECKM(strstr(e.what, c->what), c->s);
             if (c->kind == K_EVENT) CHECKM(ev.type == 0 && ev.priv_block == NULL && ev.message == NULL, c->s);
             else CHECKM(v == 0, c->s);
         }
@@ -207,7 +207,7 @@ static void test_zstd(void) {
 }
 
 static void test_limits(void) {
-    cas_json_options o;
+    cas_json_desc o;
     cas_shard_event ev;
     cas_error e;
     char *s = (char *)t_xmalloc(40000);

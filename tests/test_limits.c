@@ -136,7 +136,7 @@ static int stream(uint8_t *x, size_t len, int past, cas_error *e) {
     cas_xorb_stream_chunk out;
     size_t pos = 0, used;
     int rc = CAS_OK;
-    if (cas_xorb_stream_init(&st, NULL) != CAS_OK) abort();
+    if (cas_xorb_stream_init(NULL, &st) != CAS_OK) abort();
     while (pos < len && rc >= 0) {
         rc = cas_xorb_stream_push(&st, x + pos, len - pos, &used, &out);
         pos += used;
@@ -176,7 +176,7 @@ static int writer(size_t n, size_t size, size_t last_size, cas_error *e) {
     memset(chunk, 'x', CAS_CHUNK_MAX_SIZE);
     sink.cap = CAS_XORB_MAX_SIZE + 4096;
     sink.buf = (uint8_t *)t_xmalloc(sink.cap);
-    if (cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) != CAS_OK) abort();
+    if (cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &sink) != CAS_OK) abort();
     for (i = 0; i < n && rc == CAS_OK; i++) rc = cas_xorb_writer_add(&w, chunk, i + 1 == n ? last_size : size, &h);
     CHECK(rc == CAS_OK || i == n); /* only the last add may fail */
     *e = w.error;
@@ -265,7 +265,7 @@ static int p_zstd_cap(int past, cas_error *e, uint64_t *off) {
 /* ---- JSON bodies ---- */
 static const char k_xorb_resp[] = "{\"was_inserted\":true}";
 /* An UploadXorbResponse padded with spaces to `size` bytes, as it came or zstd-compressed. */
-static int xorb_resp(size_t size, int zstd, const cas_json_options *o, cas_error *e) {
+static int xorb_resp(size_t size, int zstd, const cas_json_desc *o, cas_error *e) {
     size_t n = sizeof k_xorb_resp - 1, len;
     int v = -1, rc;
     uint8_t *body;
@@ -283,7 +283,7 @@ static int xorb_resp(size_t size, int zstd, const cas_json_options *o, cas_error
     return rc;
 }
 static int p_body_lowered(int past, cas_error *e, uint64_t *off) {
-    cas_json_options o;
+    cas_json_desc o;
     memset(&o, 0, sizeof o);
     o.max_body = 100;
     *off = o.max_body;
@@ -437,13 +437,7 @@ static int multipart(const char *ct, const char *body, size_t len, uint32_t max_
         else if (rc != CAS_READY) break;
         if (rc != CAS_READY) break;
     }
-    if (rc != CAS_OK && e && e->code == CAS_OK) *e = m.error;
-    if (rc != CAS_OK) {
-        static char what[256]; /* m.error.what may point into m */
-        snprintf(what, sizeof what, "%s", m.error.what ? m.error.what : "");
-        *e = m.error;
-        e->what = what;
-    }
+    if (rc != CAS_OK) *e = m.error;
     return rc;
 }
 /* A body of `parts` parts of 4 bytes each ("bytes 0-3/100", "bytes 10-13/100", ...), with
@@ -580,7 +574,7 @@ static int p_fch_levels(int past, cas_error *e, uint64_t *off) {
 static uint8_t *small_shard(int footer, size_t *len) {
     static cas_shard_chunk c;
     cas_shard_xorb x;
-    cas_shard_write_options o;
+    cas_shard_write_desc o;
     cas_sink sink;
     uint64_t written;
     memset(&c, 0, sizeof c);
@@ -597,7 +591,7 @@ static uint8_t *small_shard(int footer, size_t *len) {
     o.flags = footer ? CAS_SHARD_WITH_FOOTER : 0;
     sink.cap = 4096;
     sink.buf = (uint8_t *)t_xmalloc(sink.cap);
-    if (cas_shard_write(NULL, 0, &x, 1, &o, &sink, &written, NULL) != CAS_OK) abort();
+    if (cas_shard_write(NULL, NULL, 0, &x, 1, &o, &sink, &written, NULL) != CAS_OK) abort();
     *len = sink.len;
     return sink.buf;
 }
@@ -607,7 +601,7 @@ static void store_le64(uint8_t *p, uint64_t v) {
 }
 static int shard_parse(uint8_t *d, size_t len, cas_error *e) {
     cas_shard s;
-    int rc = cas_shard_parse(d, len, NULL, &s, e);
+    int rc = cas_shard_parse(NULL, d, len, &s, e);
     cas_shard_free(&s);
     free(d);
     return rc;
@@ -651,7 +645,7 @@ static int p_shard_size(int past, cas_error *e, uint64_t *off) {
     uint64_t x = 0, c = 0, i, done = 0, size = 0;
     cas_shard_xorb *xorbs;
     cas_shard_chunk *chunks;
-    cas_shard_write_options o;
+    cas_shard_write_desc o;
     cas_sink sink;
     t_rng r;
     int rc;
@@ -687,7 +681,7 @@ static int p_shard_size(int past, cas_error *e, uint64_t *off) {
     memset(&sink, 0, sizeof sink);
     sink.cap = CAS_SHARD_MAX_SIZE + 1;
     sink.buf = (uint8_t *)t_xmalloc(sink.cap);
-    rc = cas_shard_write(NULL, 0, xorbs, x, &o, &sink, &size, e);
+    rc = cas_shard_write(NULL, NULL, 0, xorbs, x, &o, &sink, &size, e);
     CHECK(rc == CAS_OK && size == CAS_SHARD_MAX_SIZE);
     free(chunks);
     free(xorbs);
@@ -822,11 +816,11 @@ static size_t run_limits(const char *only) {
             rc = l->probe(past, &e, &off);
             CHECKM(rc == want, name);
             if (rc != want) fprintf(stderr, "  got %s (%d) %s at %llu\n", cas_result_name(rc), rc,
-                                    e.what ? e.what : "", (unsigned long long)e.offset);
+                                    e.what, (unsigned long long)e.offset);
             if (!l->detail || rc != want) continue;
             CHECKM(e.code == rc, name);
             if (rc == CAS_OK) continue;
-            CHECKM(e.what && e.what[0], name);
+            CHECKM(e.what[0], name);
             if (past && off != NO_OFFSET) {
                 CHECKM(e.offset == off, name);
                 if (e.offset != off)

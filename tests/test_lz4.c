@@ -1079,20 +1079,23 @@ static void test_chunk_compress(void) {
     cas_chunk_compressor *cc = (cas_chunk_compressor *)xmalloc(sizeof *cc);
     uint8_t *buf = xmalloc(131073), *dst = xmalloc(131073), *out = xmalloc(131072), *scratch = xmalloc(131072),
             *f = xmalloc(cas_lz4_frame_bound(131072));
-    static const int schemes[] = {CAS_SCHEME_NONE, CAS_SCHEME_LZ4, CAS_SCHEME_BG4_LZ4, CAS_SCHEME_AUTO};
+    /* each request, and the scheme it asks for (AUTO: -1, the predictor's choice) */
+    static const int requests[] = {CAS_COMPRESS_NONE, CAS_COMPRESS_LZ4, CAS_COMPRESS_BG4_LZ4, CAS_COMPRESS_AUTO,
+                                   CAS_COMPRESS_DEFAULT};
+    static const int schemes[] = {CAS_SCHEME_NONE, CAS_SCHEME_LZ4, CAS_SCHEME_BG4_LZ4, -1, CAS_SCHEME_LZ4};
     int k, si, used[3] = {0, 0, 0};
     size_t len, flen;
     int sch;
     cas_error e;
     for (k = 0; k < K_COUNT; k++)
-        for (si = 0; si < 4; si++) {
+        for (si = 0; si < 5; si++) {
             int j;
             for (j = 0; j < 6; j++) {
                 size_t n = j == 0 ? 0 : j == 1 ? 5 : j == 2 ? 131072 : (size_t)(rnd() % 131073);
                 int want = schemes[si];
                 gen(k, buf, n);
-                CHECK(cas_chunk_compress(cc, buf, n, schemes[si], dst, n, &len, &sch) == CAS_OK);
-                if (want == CAS_SCHEME_AUTO) want = cas_bg4_predict(buf, n) ? CAS_SCHEME_BG4_LZ4 : CAS_SCHEME_LZ4;
+                CHECK(cas_chunk_compress(cc, buf, n, requests[si], dst, n, &len, &sch) == CAS_OK);
+                if (want == -1) want = cas_bg4_predict(buf, n) ? CAS_SCHEME_BG4_LZ4 : CAS_SCHEME_LZ4;
                 if (want != CAS_SCHEME_NONE) { /* serialize_chunk: the frame iff smaller than the chunk */
                     const uint8_t *in = buf;
                     if (want == CAS_SCHEME_BG4_LZ4) { cas_bg4_split(buf, n, scratch); in = scratch; }
@@ -1112,11 +1115,14 @@ static void test_chunk_compress(void) {
         }
     printf("  chunk schemes used: none %d, lz4 %d, bg4-lz4 %d\n", used[0], used[1], used[2]);
     CHECK(used[0] && used[1] && used[2]);
-    CHECK(cas_chunk_compress(cc, buf, 131073, CAS_SCHEME_LZ4, dst, 131073, &len, &sch) == CAS_E_ARGUMENT);
+    CHECK(cas_chunk_compress(cc, buf, 131073, CAS_COMPRESS_LZ4, dst, 131073, &len, &sch) == CAS_E_ARGUMENT);
     CHECK(cas_chunk_compress(cc, buf, 100, 3, dst, 100, &len, &sch) == CAS_E_ARGUMENT);
+    /* a stored scheme is not a request: refused, not misread */
+    CHECK(cas_chunk_compress(cc, buf, 100, CAS_SCHEME_LZ4, dst, 100, &len, &sch) == CAS_E_ARGUMENT);
+    CHECK(cas_chunk_compress(cc, buf, 100, CAS_SCHEME_BG4_LZ4, dst, 100, &len, &sch) == CAS_E_ARGUMENT);
     gen(K_RANDOM, buf, 1000);
-    CHECK(cas_chunk_compress(cc, buf, 1000, CAS_SCHEME_LZ4, dst, 999, &len, &sch) == CAS_E_LIMIT);
-    CHECK(cas_chunk_decompress(buf, 10, CAS_SCHEME_AUTO, out, 10, NULL, &e) == CAS_E_ARGUMENT);
+    CHECK(cas_chunk_compress(cc, buf, 1000, CAS_COMPRESS_LZ4, dst, 999, &len, &sch) == CAS_E_LIMIT);
+    CHECK(cas_chunk_decompress(buf, 10, CAS_SCHEME_BG4_LZ4 + 1, out, 10, NULL, &e) == CAS_E_ARGUMENT);
     /* a size no chunk header can declare, before the scheme is looked at */
     CHECK(cas_chunk_decompress(buf, 131073, CAS_SCHEME_NONE, dst, 131073, NULL, &e) == CAS_E_ARGUMENT &&
           e.code == CAS_E_ARGUMENT && strstr(e.what, "over 128 KiB"));

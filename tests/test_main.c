@@ -660,7 +660,7 @@ static uint8_t *build_xorb(const char *kind, uint64_t seed, size_t size, int sch
     sink.buf = (uint8_t *)t_xmalloc(cap);
     sink.cap = cap;
     t_generate(kind, seed, data, size);
-    CHECK(cas_xorb_writer_init(&w, NULL, scheme, &sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, scheme, &sink) == CAS_OK);
     cas_chunker_init(&ch);
     while (off < size) {
         uint64_t cut;
@@ -698,7 +698,7 @@ static int collect_chunk(void *user, uint32_t index, uint64_t offset, const cas_
 
 static void test_xorb_roundtrip(void) {
     static const char *kinds[] = {"random", "text", "zero", "lowent"};
-    static const int schemes[] = {CAS_SCHEME_NONE, CAS_SCHEME_LZ4, CAS_SCHEME_BG4_LZ4, CAS_SCHEME_AUTO};
+    static const int requests[] = {CAS_COMPRESS_NONE, CAS_COMPRESS_LZ4, CAS_COMPRESS_BG4_LZ4, CAS_COMPRESS_AUTO};
     uint8_t *scratch = (uint8_t *)t_xmalloc(2 * CAS_CHUNK_MAX_SIZE);
     size_t k, sc, footer;
     g_test = "xorb-roundtrip";
@@ -706,7 +706,7 @@ static void test_xorb_roundtrip(void) {
         for (sc = 0; sc < 4; sc++)
             for (footer = 0; footer < 2; footer++) {
                 size_t size = 700000 + k * 13, xlen;
-                uint8_t *data, *x = build_xorb(kinds[k], 50 + k, size, schemes[sc], (int)footer, &xlen, NULL, &data);
+                uint8_t *data, *x = build_xorb(kinds[k], 50 + k, size, requests[sc], (int)footer, &xlen, NULL, &data);
                 cas_hash xh, want;
                 cas_xorb_info info;
                 cas_error err;
@@ -739,7 +739,7 @@ static void test_xorb_roundtrip(void) {
                     uint32_t chunks = 0;
                     int rc = CAS_OK;
                     r.state = k * 100 + sc;
-                    CHECK(cas_xorb_stream_init(&st, NULL) == CAS_OK);
+                    CHECK(cas_xorb_stream_init(NULL, &st) == CAS_OK);
                     while (pos < xlen && rc >= 0) {
                         size_t piece = (size_t)(t_next(&r) % 20000) + 1, used;
                         if (piece > xlen - pos) piece = xlen - pos;
@@ -775,7 +775,7 @@ static void test_xorb_hostile(void) {
     int footer;
     g_test = "xorb-hostile";
     for (footer = 0; footer < 2; footer++) {
-        uint8_t *x = build_xorb("text", 77, 40000, CAS_SCHEME_AUTO, footer, &xlen, &xh, NULL);
+        uint8_t *x = build_xorb("text", 77, 40000, CAS_COMPRESS_AUTO, footer, &xlen, &xh, NULL);
         uint8_t *copy = (uint8_t *)t_xmalloc(xlen + 16);
         int bad = 0;
         CHECK(cas_xorb_walk(x, xlen, scratch, NULL, NULL, &info, &err) == CAS_OK && cas_hash_equal(&xh, &info.xorb_hash));
@@ -846,34 +846,36 @@ static void test_xorb_records(void) {
     uint32_t i;
     int rc = CAS_OK;
     g_test = "xorb-records";
-    /* init refuses a missing sink and a scheme that is not NONE, LZ4, BG4_LZ4 or AUTO */
+    /* init refuses a missing sink and anything but a CAS_COMPRESS_* request (a stored scheme too) */
     memset(&null_sink, 0, sizeof null_sink);
     null_sink.write = refusing_write;
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, NULL) == CAS_E_ARGUMENT &&
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, NULL) == CAS_E_ARGUMENT &&
           w.error.code == CAS_E_ARGUMENT && strstr(w.error.what, "no sink"));
     cas_xorb_writer_free(&w);
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_BG4_LZ4 + 1, &null_sink) == CAS_E_ARGUMENT &&
-          strstr(w.error.what, "unknown compression scheme"));
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_AUTO + 1, &null_sink) == CAS_E_ARGUMENT &&
+          strstr(w.error.what, "not a CAS_COMPRESS_* request"));
     cas_xorb_writer_free(&w);
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_AUTO, &null_sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_SCHEME_LZ4, &null_sink) == CAS_E_ARGUMENT);
+    cas_xorb_writer_free(&w);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_AUTO, &null_sink) == CAS_OK);
     cas_xorb_writer_free(&w);
     /* one record of a 5-byte stored chunk, from the writer itself */
     memset(&sink, 0, sizeof sink);
     sink.buf = rec, sink.cap = sizeof rec;
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &sink) == CAS_OK);
     CHECK(cas_xorb_writer_add(&w, "hello", 5, NULL) == CAS_OK && sink.len == 8 + 5);
     cas_xorb_writer_free(&w);
     cas_chunk_hash("hello", 5, &h);
     memset(&null_sink, 0, sizeof null_sink);
     null_sink.write = refusing_write;
     g_refuse_writes = 0;
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &null_sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &null_sink) == CAS_OK);
     CHECK(cas_xorb_writer_add_record(&w, rec, 7, &h) == CAS_E_TRUNCATED);
     cas_xorb_writer_free(&w);
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &null_sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &null_sink) == CAS_OK);
     CHECK(cas_xorb_writer_add_record(&w, rec, 14, &h) == CAS_E_SIZE && strstr(w.error.what, "length"));
     cas_xorb_writer_free(&w);
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &null_sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &null_sink) == CAS_OK);
     for (i = 0; i < CAS_XORB_MAX_CHUNKS && rc == CAS_OK; i++) rc = cas_xorb_writer_add_record(&w, rec, 13, &h);
     CHECK(rc == CAS_OK);
     CHECK(cas_xorb_writer_add_record(&w, rec, 13, &h) == CAS_E_XORB_LIMIT && w.error.code == CAS_OK);
@@ -894,7 +896,7 @@ static void test_xorb_limits(void) {
     sink.cap = 70u << 20;
     sink.buf = (uint8_t *)t_xmalloc(sink.cap);
     t_generate("random", 3, chunk, CAS_CHUNK_MAX_SIZE);
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &sink) == CAS_OK);
     for (i = 0; i < 8192 && rc == CAS_OK; i++) rc = cas_xorb_writer_add(&w, chunk, 1 + i % 7, NULL);
     CHECK(rc == CAS_OK && !cas_xorb_writer_fits(&w, 1));
     CHECK(cas_xorb_writer_add(&w, chunk, 1, NULL) == CAS_E_XORB_LIMIT);
@@ -903,7 +905,7 @@ static void test_xorb_limits(void) {
     /* 64 MiB: 511 records of 8 + 131072 bytes fit (66,981,880 bytes), then only a chunk of
        at most 67,108,864 - 66,981,880 - 8 = 126,976 bytes does. */
     sink.len = 0;
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &sink) == CAS_OK);
     for (i = 0; i < 511 && rc == CAS_OK; i++) rc = cas_xorb_writer_add(&w, chunk, CAS_CHUNK_MAX_SIZE, NULL);
     CHECK(rc == CAS_OK && cas_xorb_writer_size(&w) == 511u * (8 + CAS_CHUNK_MAX_SIZE) &&
           cas_xorb_writer_unpacked_size(&w) == 511u * CAS_CHUNK_MAX_SIZE);
@@ -917,7 +919,7 @@ static void test_xorb_limits(void) {
     memset(&sink, 0, sizeof sink);
     sink.buf = chunk;
     sink.cap = 100;
-    CHECK(cas_xorb_writer_init(&w, NULL, CAS_SCHEME_NONE, &sink) == CAS_OK);
+    CHECK(cas_xorb_writer_init(NULL, &w, CAS_COMPRESS_NONE, &sink) == CAS_OK);
     CHECK(cas_xorb_writer_add(&w, chunk, 200, NULL) == CAS_E_LIMIT && w.error.code == CAS_E_LIMIT);
     CHECK(cas_xorb_writer_add(&w, chunk, 10, NULL) == CAS_E_LIMIT);
     cas_xorb_writer_free(&w);
@@ -990,8 +992,8 @@ static void test_xorb_footers(void) {
     cas_error err;
     footer_src src;
     int v;
-    uint8_t *x = build_xorb("text", 31, 500000, CAS_SCHEME_AUTO, 0, &xlen, &xh, NULL);
-    uint8_t *xf = build_xorb("text", 31, 500000, CAS_SCHEME_AUTO, 1, &fwriter, &xh, NULL);
+    uint8_t *x = build_xorb("text", 31, 500000, CAS_COMPRESS_AUTO, 0, &xlen, &xh, NULL);
+    uint8_t *xf = build_xorb("text", 31, 500000, CAS_COMPRESS_AUTO, 1, &fwriter, &xh, NULL);
     uint8_t *buf = (uint8_t *)t_xmalloc(xlen + 64 * 100 + 200);
     g_test = "xorb-footers";
     memset(&src, 0, sizeof src);
@@ -1048,7 +1050,7 @@ static void test_xorb_footers(void) {
         for (damaged = 0; damaged <= 1; damaged++) {
             memcpy(buf, xf, fwriter);
             if (damaged) t_store_le32(buf + fwriter - 4, t_load_le32(buf + fwriter - 4) + 1);
-            CHECK(cas_xorb_stream_init(&st, NULL) == CAS_OK);
+            CHECK(cas_xorb_stream_init(NULL, &st) == CAS_OK);
             for (pos = 0, rc = CAS_OK; pos < fwriter && rc >= 0; pos += used)
                 rc = cas_xorb_stream_push(&st, buf + pos, fwriter - pos, &used, &out);
             CHECK(rc == CAS_NEED_INPUT && pos == fwriter);

@@ -79,25 +79,25 @@ static int t_sink_write(void *user, const void *data, size_t len) {
 }
 
 /* cas_shard_write into a buffer sink; *len = bytes written. */
-static int wbuf(const cas_shard_file *f, size_t nf, const cas_shard_xorb *x, size_t nx,
-                const cas_shard_write_options *o, void *buf, size_t cap, size_t *len, cas_error *e) {
+static int wbuf(const cas_allocator *al, const cas_shard_file *f, size_t nf, const cas_shard_xorb *x, size_t nx,
+                const cas_shard_write_desc *o, void *buf, size_t cap, size_t *len, cas_error *e) {
     cas_sink sink;
     int rc;
     memset(&sink, 0, sizeof sink);
     sink.buf = (uint8_t *)buf;
     sink.cap = cap;
-    rc = cas_shard_write(f, nf, x, nx, o, &sink, NULL, e);
+    rc = cas_shard_write(al, f, nf, x, nx, o, &sink, NULL, e);
     *len = sink.len;
     return rc;
 }
 /* cas_shard_write to the growing t_sink. */
-static int wcb(const cas_shard_file *f, size_t nf, const cas_shard_xorb *x, size_t nx,
-               const cas_shard_write_options *o, t_sink *ts, uint64_t *written, cas_error *e) {
+static int wcb(const cas_allocator *al, const cas_shard_file *f, size_t nf, const cas_shard_xorb *x, size_t nx,
+               const cas_shard_write_desc *o, t_sink *ts, uint64_t *written, cas_error *e) {
     cas_sink sink;
     memset(&sink, 0, sizeof sink);
     sink.write = t_sink_write;
     sink.user = ts;
-    return cas_shard_write(f, nf, x, nx, o, &sink, written, e);
+    return cas_shard_write(al, f, nf, x, nx, o, &sink, written, e);
 }
 
 /* ---- external xorbs: chunk hashes a caller would know from elsewhere ---- */
@@ -290,7 +290,7 @@ static int parse_pieces(const uint8_t *p, size_t len, const cas_allocator *al, c
     cas_shard_reader r;
     size_t at = 0;
     int rc = CAS_OK;
-    cas_shard_reader_init(&r, al);
+    cas_shard_reader_init(al, &r);
     while (at < len && !rc) {
         size_t n = rndn(4) == 0 ? 1 + rndn(7) : rndn(3) == 0 ? 1 + rndn(200) : 1 + rndn(5000);
         if (n > len - at) n = len - at;
@@ -308,7 +308,7 @@ static int parse_both(const uint8_t *p, size_t len, const cas_allocator *al, cas
                       cas_error *err) {
     cas_shard s2;
     cas_error e2;
-    int rc = cas_shard_parse(p, len, al, out, err);
+    int rc = cas_shard_parse(al, p, len, out, err);
     int rc2 = parse_pieces(p, len, al, &s2, &e2);
     CHECK_MSG(rc == rc2, "random access %s vs sequential %s (len %zu)", cas_result_name(rc),
               cas_result_name(rc2), len);
@@ -353,7 +353,7 @@ static void test_round_trips(void) {
         int form;
         desc_random(&d, iter % 10 == 9);
         for (form = 0; form < 2; form++) {
-            cas_shard_write_options o;
+            cas_shard_write_desc o;
             uint64_t size = 0, written = 0;
             size_t blen = 0, i, *forder, *xorder;
             uint8_t *buf;
@@ -369,15 +369,14 @@ static void test_round_trips(void) {
             o.creation_time = rnd();
             o.key_expiry = rnd();
             o.chunks = ext_source;
-            o.alloc = &al;
             CHECK(cas_shard_write_size(d.files, d.nf, d.xorbs, d.nx, o.flags, &size) == CAS_OK);
             buf = (uint8_t *)t_xmalloc((size_t)size);
-            rc = wbuf(d.files, d.nf, d.xorbs, d.nx, &o, buf, (size_t)size, &blen, &e);
+            rc = wbuf(&al, d.files, d.nf, d.xorbs, d.nx, &o, buf, (size_t)size, &blen, &e);
             CHECK_MSG(rc == CAS_OK, "write: %s %s at %llu", cas_result_name(rc), e.what, (unsigned long long)e.offset);
             CHECK(blen == size);
             memset(&sink, 0, sizeof sink);
             sink.fail_at = -1;
-            rc = wcb(d.files, d.nf, d.xorbs, d.nx, &o, &sink, &written, &e);
+            rc = wcb(&al, d.files, d.nf, d.xorbs, d.nx, &o, &sink, &written, &e);
             CHECK(rc == CAS_OK && written == size && sink.len == size && !memcmp(sink.p, buf, sink.len));
             free(sink.p);
             CHECK(ta.live == 0);
@@ -465,9 +464,9 @@ static void test_round_trips(void) {
             {
                 uint8_t *buf2 = (uint8_t *)t_xmalloc((size_t)size);
                 size_t len2 = 0;
-                cas_shard_write_options o2 = o;
+                cas_shard_write_desc o2 = o;
                 o2.chunks = NULL;
-                rc = wbuf(s.files, s.num_files, s.xorbs, s.num_xorbs, &o2, buf2, (size_t)size,
+                rc = wbuf(NULL, s.files, s.num_files, s.xorbs, s.num_xorbs, &o2, buf2, (size_t)size,
                                             &len2, &e);
                 CHECK(rc == CAS_OK && len2 == blen && !memcmp(buf, buf2, blen));
                 free(buf2);
@@ -500,7 +499,7 @@ static void test_layout(void) {
     cas_shard_xorb x;
     cas_shard_term t[2];
     cas_shard_file f;
-    cas_shard_write_options o;
+    cas_shard_write_desc o;
     cas_hash v0, v1, hashes[5];
     cas_chunk ec[5];
     uint8_t exp[1024], out[1024];
@@ -589,7 +588,7 @@ static void test_layout(void) {
     memset(exp + 528, 0xFF, 32); /* CAS-info bookend: 528..576 */
 
     o.chunks = ext_source;
-    rc = wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e);
+    rc = wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e);
     CHECK_MSG(rc == CAS_OK, "layout write %s %s", cas_result_name(rc), e.what);
     CHECK(len == 576 && !memcmp(out, exp, 576));
     for (i = 0; i < 576 && i < len; i++)
@@ -632,7 +631,7 @@ static void test_layout(void) {
     put64(exp + 632 + 176, 71234 + t[1].unpacked_bytes); /* materialized_bytes */
     put64(exp + 632 + 184, 71234);                       /* stored_bytes */
     put64(exp + 632 + 192, 632);                         /* footer_offset */
-    rc = wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e);
+    rc = wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e);
     CHECK(rc == CAS_OK && len == 832 && !memcmp(out, exp, 832));
     for (i = 0; i < 832 && i < len; i++)
         if (out[i] != exp[i]) {
@@ -666,93 +665,93 @@ static void test_layout(void) {
         uint64_t w = 0;
         memset(&sink, 0, sizeof sink);
         sink.fail_at = -1;
-        CHECK(wcb(&f, 1, &x, 1, &o, &sink, &w, &e) == CAS_OK && w == 832 &&
+        CHECK(wcb(NULL, &f, 1, &x, 1, &o, &sink, &w, &e) == CAS_OK && w == 832 &&
               !memcmp(sink.p, exp, 832));
         free(sink.p);
         memset(&sink, 0, sizeof sink);
         sink.fail_at = 0;
-        CHECK(wcb(&f, 1, &x, 1, &o, &sink, &w, &e) == -99);
+        CHECK(wcb(NULL, &f, 1, &x, 1, &o, &sink, &w, &e) == -99);
         free(sink.p);
     }
     /* Writer refusals. */
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, 831, &len, &e) == CAS_E_LIMIT);
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, 831, &len, &e) == CAS_E_LIMIT);
     o.chunks = NULL;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_SHARD_NO_CHUNKS &&
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_SHARD_NO_CHUNKS &&
           e.offset == 144);
     o.chunks = ext_source;
     t[0].unpacked_bytes++;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 132);
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 132);
     t[0].unpacked_bytes--;
     t[0].chunk_end = 3;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT);
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT);
     t[0].chunk_end = 2;
     t[0].chunk_start = 2;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 136);
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 136);
     t[0].chunk_start = 0;
     ch[1].byte_start = 1;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 512);
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 512);
     ch[1].byte_start = 70000;
     x.bytes_in_xorb++;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 424);
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 424);
     x.bytes_in_xorb--;
     /* The entry checks, each at its field, with its reason (a term starts at 96 + 48 j, the
        xorb entry at 384 and its chunks at 432 + 48 j; xorbs alone: the xorb entry at 96). */
     f.terms = NULL;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 48 &&
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 48 &&
           strstr(e.what, "a file with terms but a NULL terms array"));
     f.terms = t;
     t[0].unpacked_bytes = 0;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 132 &&
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 132 &&
           strstr(e.what, "a term's unpacked size is 0 or over 128 KiB per chunk"));
     t[0].unpacked_bytes = 2 * 131072 + 1; /* two chunks */
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 132 &&
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 132 &&
           strstr(e.what, "a term's unpacked size is 0 or over 128 KiB per chunk"));
     t[0].unpacked_bytes = 71234;
     o.chunks = failing_source; /* term 1's xorb is not in `xorbs`: the source is asked, fails */
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == SOURCE_ERROR && e.code == SOURCE_ERROR &&
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == SOURCE_ERROR && e.code == SOURCE_ERROR &&
           e.offset == 144 && strstr(e.what, "the chunk source failed"));
     o.chunks = ext_source;
     ch[1].unpacked_bytes = 0;
-    CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 96 + 36 &&
+    CHECK(wbuf(NULL, NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 96 + 36 &&
           strstr(e.what, "a chunk's unpacked size is 0 or over 128 KiB"));
     ch[1].unpacked_bytes = 131073;
-    CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 96 + 36 &&
+    CHECK(wbuf(NULL, NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 96 + 36 &&
           strstr(e.what, "a chunk's unpacked size is 0 or over 128 KiB"));
     ch[1].unpacked_bytes = 1234;
     {
         const cas_hash xh = x.xorb_hash;
         memset(&x.xorb_hash, 0xFF, 32);
-        CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 &&
+        CHECK(wbuf(NULL, NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 &&
               strstr(e.what, "a xorb hash of all 0xFF bytes (the bookend)"));
         x.xorb_hash = xh;
     }
     x.num_chunks = 0;
-    CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
+    CHECK(wbuf(NULL, NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
           strstr(e.what, "a xorb with 0 or over 8192 chunks"));
     {   /* (8193 entries pass a 1 KiB buffer: through the callback sink, nothing written) */
         t_sink big;
         memset(&big, 0, sizeof big);
         big.fail_at = -1;
         x.num_chunks = 8193;
-        CHECK(wcb(NULL, 0, &x, 1, &o, &big, NULL, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
+        CHECK(wcb(NULL, NULL, 0, &x, 1, &o, &big, NULL, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
               strstr(e.what, "a xorb with 0 or over 8192 chunks") && big.len == 0);
         free(big.p);
     }
     x.num_chunks = 2;
     x.chunks = NULL;
-    CHECK(wbuf(NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
+    CHECK(wbuf(NULL, NULL, 0, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 96 + 36 &&
           strstr(e.what, "a xorb with 0 or over 8192 chunks"));
     x.chunks = ch;
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_OK); /* all restored */
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_OK); /* all restored */
     {   /* no sink, or a buffer sink with a capacity but no buffer */
         cas_sink nobuf;
         memset(&nobuf, 0, sizeof nobuf);
         nobuf.cap = sizeof out;
-        CHECK(cas_shard_write(&f, 1, &x, 1, &o, NULL, NULL, &e) == CAS_E_ARGUMENT && strstr(e.what, "no sink"));
-        CHECK(cas_shard_write(&f, 1, &x, 1, &o, &nobuf, NULL, &e) == CAS_E_ARGUMENT && strstr(e.what, "no sink"));
+        CHECK(cas_shard_write(NULL, &f, 1, &x, 1, &o, NULL, NULL, &e) == CAS_E_ARGUMENT && strstr(e.what, "no sink"));
+        CHECK(cas_shard_write(NULL, &f, 1, &x, 1, &o, &nobuf, NULL, &e) == CAS_E_ARGUMENT && strstr(e.what, "no sink"));
     }
     memset(&f.file_hash, 0xFF, 32);
-    CHECK(wbuf(&f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 48);
+    CHECK(wbuf(NULL, &f, 1, &x, 1, &o, out, sizeof out, &len, &e) == CAS_E_ARGUMENT && e.offset == 48);
     /* Over 64 MiB: refused before anything is written; the size tells the caller. */
     {
         cas_shard_xorb *many = (cas_shard_xorb *)xcalloc(200, sizeof *many);
@@ -760,7 +759,7 @@ static void test_layout(void) {
         for (i = 0; i < 200; i++) many[i].num_chunks = 8192;
         CHECK(cas_shard_write_size(NULL, 0, many, 200, 0, &sz) == CAS_E_SHARD_TOO_LARGE && sz > CAS_SHARD_MAX_SIZE);
         CHECK(cas_shard_write_size(NULL, 0, many, 170, 0, &sz) == CAS_OK && sz == 48 + 96 + 170 * 48 * 8193ull);
-        CHECK(wbuf(NULL, 0, many, 200, NULL, out, sizeof out, &len, &e) == CAS_E_SHARD_TOO_LARGE);
+        CHECK(wbuf(NULL, NULL, 0, many, 200, NULL, out, sizeof out, &len, &e) == CAS_E_SHARD_TOO_LARGE);
         free(many);
     }
 }
@@ -811,9 +810,9 @@ static void check_range_vector(uint64_t seed, size_t n, uint32_t a, uint32_t b, 
     f.terms = &t;
     cas_shard_write_size(&f, 1, &x, 1, 0, &size);
     buf = (uint8_t *)t_xmalloc((size_t)size);
-    rc = wbuf(&f, 1, &x, 1, NULL, buf, (size_t)size, &len, &e);
+    rc = wbuf(NULL, &f, 1, &x, 1, NULL, buf, (size_t)size, &len, &e);
     CHECK(rc == CAS_OK);
-    rc = cas_shard_parse(buf, len, NULL, &s, &e);
+    rc = cas_shard_parse(NULL, buf, len, &s, &e);
     CHECK(rc == CAS_OK);
     if (!rc) {
         cas_hash want = hex_hash(hex);
@@ -881,7 +880,7 @@ static void test_hmac_vectors(void) {
         cas_hash hash, key, hmac;
         cas_shard_chunk c[3];
         cas_shard_xorb x;
-        cas_shard_write_options o;
+        cas_shard_write_desc o;
         cas_shard_chunk_match m[4];
         uint8_t buf[2048];
         size_t len;
@@ -908,7 +907,7 @@ static void test_hmac_vectors(void) {
         o.flags = CAS_SHARD_WITH_FOOTER | CAS_SHARD_KEY_CHUNKS;
         o.hmac_key = key;
         o.key_expiry = 1000;
-        CHECK(wbuf(NULL, 0, &x, 1, &o, buf, sizeof buf, &len, &e) == CAS_OK);
+        CHECK(wbuf(NULL, NULL, 0, &x, 1, &o, buf, sizeof buf, &len, &e) == CAS_OK);
         CHECK(parse_both(buf, len, NULL, &s, &e) == CAS_OK);
         if (!s.num_xorbs) continue;
         CHECK(s.keyed && cas_hash_equal(&s.footer.hmac_key, &key));
@@ -923,15 +922,15 @@ static void test_hmac_vectors(void) {
         c[1].hash = hmac;
         o.flags = CAS_SHARD_WITH_FOOTER;
         o.key_expiry = 0; /* never */
-        CHECK(wbuf(NULL, 0, &x, 1, &o, buf, sizeof buf, &len, &e) == CAS_OK);
-        CHECK(cas_shard_parse(buf, len, NULL, &s, &e) == CAS_OK);
+        CHECK(wbuf(NULL, NULL, 0, &x, 1, &o, buf, sizeof buf, &len, &e) == CAS_OK);
+        CHECK(cas_shard_parse(NULL, buf, len, &s, &e) == CAS_OK);
         CHECK(cas_shard_find_chunk(&s, &hash, UINT64_MAX, m, 4) == 1 && m[0].chunk == 1 && !m[0].expired);
         cas_shard_free(&s);
         /* Unkeyed (upload form): raw hashes. */
         c[1].hash = hash;
         o.flags = 0;
-        CHECK(wbuf(NULL, 0, &x, 1, &o, buf, sizeof buf, &len, &e) == CAS_OK);
-        CHECK(cas_shard_parse(buf, len, NULL, &s, &e) == CAS_OK);
+        CHECK(wbuf(NULL, NULL, 0, &x, 1, &o, buf, sizeof buf, &len, &e) == CAS_OK);
+        CHECK(cas_shard_parse(NULL, buf, len, &s, &e) == CAS_OK);
         CHECK(!s.keyed && cas_shard_find_chunk(&s, &hash, UINT64_MAX, m, 4) == 1 && !m[0].expired);
         cas_shard_free(&s);
         count++;
@@ -1002,7 +1001,7 @@ static void test_hf_vectors(void) {
         {
             uint8_t *out = (uint8_t *)t_xmalloc(len);
             size_t olen = 0;
-            rc = wbuf(s.files, s.num_files, s.xorbs, s.num_xorbs, NULL, out, len, &olen, &e);
+            rc = wbuf(NULL, s.files, s.num_files, s.xorbs, s.num_xorbs, NULL, out, len, &olen, &e);
             CHECK(rc == CAS_OK && olen == len - 200 && t_load_le64(out + 40) == 0 && !memcmp(out, buf, 40) &&
                   !memcmp(out + 48, buf + 48, olen - 48));
             free(out);
@@ -1032,7 +1031,7 @@ static size_t make_cas_vector(int which, uint8_t *out, size_t cap) {
     static cas_shard_term t[3];
     cas_shard_xorb x[2];
     cas_shard_file f[2];
-    cas_shard_write_options o;
+    cas_shard_write_desc o;
     t_rng st = {4242};
     size_t len = 0, i;
     int k;
@@ -1088,7 +1087,7 @@ static size_t make_cas_vector(int which, uint8_t *out, size_t cap) {
         o.key_expiry = 1700086400;
         for (k = 0; k < 32; k++) o.hmac_key.bytes[k] = (uint8_t)(k + 1);
     }
-    if (wbuf(f, 2, x, 2, &o, out, cap, &len, &e)) return 0;
+    if (wbuf(NULL, f, 2, x, 2, &o, out, cap, &len, &e)) return 0;
     return len;
 }
 
@@ -1178,7 +1177,7 @@ static void test_damage(void) {
         size_t big = CAS_SHARD_MAX_SIZE + 10;
         uint8_t *p = (uint8_t *)xcalloc(big, 1);
         memcpy(p, base, n);
-        rc = cas_shard_parse(p, big, NULL, &s, &e);
+        rc = cas_shard_parse(NULL, p, big, &s, &e);
         CHECK(rc == CAS_E_SHARD_TOO_LARGE);
         free(p);
     }
@@ -1199,20 +1198,19 @@ static void test_nomem(void) {
         cas_error e;
         int rc, rc2;
         t_counting_budget(&ta, k);
-        rc = cas_shard_parse(buf, n, &al, &s, &e);
+        rc = cas_shard_parse(&al, buf, n, &s, &e);
         CHECK(rc == CAS_OK || rc == CAS_E_NOMEM);
         t_counting_budget(&ta, k);
         rc2 = parse_pieces(buf, n, &al, &s2, &e);
         CHECK(rc2 == CAS_OK || rc2 == CAS_E_NOMEM);
         if (rc == CAS_OK) {
-            cas_shard_write_options o;
+            cas_shard_write_desc o;
             size_t len = 0;
             int w;
             memset(&o, 0, sizeof o);
             o.flags = CAS_SHARD_WITH_FOOTER | CAS_SHARD_SORTED | CAS_SHARD_MARK_FILE_STARTS;
-            o.alloc = &al;
             t_counting_budget(&ta, k);
-            w = wbuf(s.files, s.num_files, s.xorbs, s.num_xorbs, &o, out, sizeof out, &len, &e);
+            w = wbuf(&al, s.files, s.num_files, s.xorbs, s.num_xorbs, &o, out, sizeof out, &len, &e);
             CHECK(w == CAS_OK || w == CAS_E_NOMEM);
             seen_ok = rc2 == CAS_OK && w == CAS_OK;
         }
@@ -1232,17 +1230,17 @@ static void test_bytewise(void) {
     cas_shard a, b;
     cas_error e;
     int rc = CAS_OK;
-    cas_shard_reader_init(&r, NULL);
+    cas_shard_reader_init(NULL, &r);
     for (i = 0; i < n && !rc; i++) rc = cas_shard_reader_push(&r, buf + i, 1, &e);
     CHECK(rc == CAS_OK);
     CHECK(cas_shard_reader_finish(&r, &a, &e) == CAS_OK);
     cas_shard_reader_free(&r);
-    CHECK(cas_shard_parse(buf, n, NULL, &b, &e) == CAS_OK);
+    CHECK(cas_shard_parse(NULL, buf, n, &b, &e) == CAS_OK);
     CHECK(shard_equal(&a, &b) && a.keyed && a.num_files == 2);
     cas_shard_free(&a);
     cas_shard_free(&b);
     /* errors are sticky; finish after an error reports it again */
-    cas_shard_reader_init(&r, NULL);
+    cas_shard_reader_init(NULL, &r);
     CHECK(cas_shard_reader_push(&r, "XXXX", 4, &e) == CAS_OK);
     CHECK(cas_shard_reader_push(&r, buf + 4, 60, &e) == CAS_E_SHARD_HEADER && e.offset == 0);
     CHECK(cas_shard_reader_push(&r, buf, 10, &e) == CAS_E_SHARD_HEADER);

@@ -254,7 +254,7 @@ static size_t parse_shards(const session *s, cas_shard *out, size_t cap) {
         cas_error err;
         int rc;
         if (s->ev[i].type != CAS_UPLOAD_EVENT_SHARD) continue;
-        rc = cas_shard_parse(s->ev[i].data, s->ev[i].len, NULL, &out[n], &err);
+        rc = cas_shard_parse(NULL, s->ev[i].data, s->ev[i].len, &out[n], &err);
         CHECK_MSG(rc == CAS_OK, "shard parse: %s (%s at %llu)", cas_result_name(rc), err.what,
               (unsigned long long)err.offset);
         if (rc == CAS_OK) n++;
@@ -597,7 +597,7 @@ static void test_global(void) {
     input in[2];
     cas_shard sh[4], keyed;
     size_t ns;
-    cas_shard_write_options opt;
+    cas_shard_write_desc opt;
     cas_sink sink;
     uint8_t *kb;
     uint64_t written = 0, ksize = 0;
@@ -624,9 +624,9 @@ static void test_global(void) {
     memset(&sink, 0, sizeof sink);
     sink.buf = kb;
     sink.cap = (size_t)ksize;
-    CHECK_MSG(cas_shard_write(sh[0].files, sh[0].num_files, sh[0].xorbs, sh[0].num_xorbs, &opt, &sink,
+    CHECK_MSG(cas_shard_write(NULL, sh[0].files, sh[0].num_files, sh[0].xorbs, sh[0].num_xorbs, &opt, &sink,
                           &written, &err) == CAS_OK, "keyed shard written");
-    CHECK_MSG(cas_shard_parse(kb, (size_t)written, NULL, &keyed, &err) == CAS_OK && keyed.keyed, "keyed shard parses");
+    CHECK_MSG(cas_shard_parse(NULL, kb, (size_t)written, &keyed, &err) == CAS_OK && keyed.keyed, "keyed shard parses");
     cas_shard_free(&keyed);
 
     memset(&sv, 0, sizeof sv);
@@ -835,9 +835,11 @@ static void test_states(void) {
     d.lookahead = 1000;
     CHECK_MSG(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT && !u, "lookahead too small");
     d.lookahead = 0;
-    d.scheme = 7;
-    CHECK_MSG(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT, "bad scheme");
-    d.scheme = 0;
+    d.compression = 7;
+    CHECK_MSG(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT, "bad compression");
+    d.compression = CAS_SCHEME_BG4_LZ4; /* a stored scheme is not a request */
+    CHECK_MSG(cas_upload_create(NULL, &d, &u, &err) == CAS_E_ARGUMENT, "a scheme for a request");
+    d.compression = 0;
     {   /* the size fields, each refused one past its range (with the field named) and
            accepted at its bound */
         static const struct { uint32_t xorb_size, xorb_chunks, shard_size; int rc; const char *what; } c[] = {
@@ -1133,7 +1135,7 @@ static void reverse_pool(void *user, void (*job)(void *ctx, size_t i), void *ctx
 static void test_parallel(void) {
     size_t n = 3u << 20, k, i;
     uint8_t *d = (uint8_t *)t_xmalloc(2 * n);
-    int schemes[4] = {0, -1, CAS_SCHEME_BG4_LZ4, CAS_SCHEME_AUTO};
+    int schemes[4] = {CAS_COMPRESS_DEFAULT, CAS_COMPRESS_NONE, CAS_COMPRESS_BG4_LZ4, CAS_COMPRESS_AUTO};
     input in[2];
     t_generate("text", 5, d, n);
     fill_random(6, d + n, n / 2);
@@ -1145,7 +1147,7 @@ static void test_parallel(void) {
         int same;
         memset(&a, 0, sizeof a);
         memset(&b, 0, sizeof b);
-        a.desc.scheme = b.desc.scheme = schemes[k];
+        a.desc.compression = b.desc.compression = schemes[k];
         a.desc.max_xorb_size = b.desc.max_xorb_size = 2u << 20; /* several xorbs */
         a.piece_seed = b.piece_seed = 77 + k;
         b.desc.parallel = reverse_pool;
