@@ -738,7 +738,8 @@ typedef struct cas_xorb_writer {
     cas_chunk_compressor *priv_cc; /* ~144 KiB, allocated at init */
     uint8_t *priv_record;          /* one encoded record */
     cas_xorb_chunk *priv_chunks;
-    uint32_t priv_count, priv_cap;
+    uint32_t priv_count;
+    size_t priv_cap;
     uint64_t priv_size;     /* record bytes written */
     uint64_t priv_unpacked; /* uncompressed bytes added */
     int priv_compression;
@@ -2308,6 +2309,92 @@ static void cas__free(const cas_allocator *a, void *p, size_t size) {
     if (p) a->free(a->user, p, size);
 }
 
+/* The one growable array: makes *p (elements of `elem` bytes, capacity *cap, all of them
+   kept) hold at least `need`, doubling from `first`. Growing by doubling keeps memory within
+   2x of what is held, so it follows the bytes received, never what an input claims.
+   CAS_E_NOMEM if the allocator fails or the size would overflow; *p is unchanged then. */
+static int cas__grow(const cas_allocator *a, void **p, size_t *cap, size_t need, size_t elem, size_t first) {
+    size_t n = *cap ? *cap : first;
+    void *np;
+    if (need <= *cap) return CAS_OK;
+    while (n < need) {
+        if (n > ((size_t)-1) / 2 / elem) return CAS_E_NOMEM;
+        n *= 2;
+    }
+    if (n > ((size_t)-1) / elem) return CAS_E_NOMEM;
+    np = cas__alloc(a, n * elem);
+    if (!np) return CAS_E_NOMEM;
+    if (*cap) memcpy(np, *p, *cap * elem);
+    cas__free(a, *p, *cap * elem);
+    *p = np;
+    *cap = n;
+    return CAS_OK;
+}
+
+/* ---- sorting ---- */
+
+/* The one sort: stable, bottom-up merge sort of n elements of `size` bytes through tmp
+   (room for n elements); less(ctx, a, b): whether a goes before b. Runs of 16 are
+   insertion-sorted first. A merge sort, not a heapsort: the heapsort's random accesses were
+   most of a 64 MiB shard's parse time. */
+typedef int (*cas__less_fn)(const void *ctx, const void *a, const void *b);
+/* One element moved: a constant-size copy for the 16-byte pairs that the big sorts (a shard's
+   lookups, up to ~1.3 M of them) move, a call to memcpy otherwise. */
+static void cas__sort_move(uint8_t *d, const uint8_t *s, size_t size) {
+    if (size == 16) memcpy(d, s, 16);
+    else memcpy(d, s, size);
+}
+static void cas__sort(void *base, void *tmp, size_t n, size_t size, cas__less_fn less, const void *ctx) {
+    uint8_t *v = (uint8_t *)base, *src = v, *dst = (uint8_t *)tmp, *t;
+    uint8_t x[128];
+    const size_t run = size <= sizeof x ? 16 : 1; /* (every element here is smaller) */
+    size_t i, j, width;
+    for (i = 0; run > 1 && i < n; i += run) {
+        size_t end = n - i < run ? n : i + run;
+        for (j = i + 1; j < end; j++) {
+            size_t k = j;
+            cas__sort_move(x, v + j * size, size);
+            while (k > i && less(ctx, x, v + (k - 1) * size)) {
+                cas__sort_move(v + k * size, v + (k - 1) * size, size);
+                k--;
+            }
+            cas__sort_move(v + k * size, x, size);
+        }
+    }
+    for (width = run; width < n; width *= 2) {
+        for (i = 0; i < n; i += 2 * width) {
+            size_t mid = n - i < width ? n : i + width, end = n - i < 2 * width ? n : i + 2 * width;
+            size_t a = i, b = mid, k = i;
+            while (a < mid && b < end) {
+                const size_t from = less(ctx, src + b * size, src + a * size) ? b++ : a++;
+                cas__sort_move(dst + k++ * size, src + from * size, size);
+            }
+            if (a < mid) memcpy(dst + k * size, src + a * size, (mid - a) * size), k += mid - a;
+            if (b < end) memcpy(dst + k * size, src + b * size, (end - b) * size);
+        }
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v) memcpy(v, src, n * size);
+}
+
+/* ---- decimal text (no stdio in the library) ---- */
+
+/* Writes the decimal digits of v at out (no NUL); returns their count (at most 20). out ==
+   NULL: counts only. */
+static size_t cas__write_u64(char *out, uint64_t v) {
+    char tmp[20];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (out)
+        for (i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 /* ---- byte order and unaligned access ---- */
 
 static uint64_t cas__load_le64(const uint8_t *p) {
@@ -2536,18 +2623,6 @@ void cas_hash_hmac(const cas_hash *h, const cas_hash *key, cas_hash *out) {
 
 int cas_chunk_dedup_eligible(const cas_hash *h, int is_first_chunk_of_file) {
     return is_first_chunk_of_file || cas_hash_tail_u64(h) % 1024 == 0;
-}
-
-/* Writes the decimal digits of v; returns their count (at most 20). */
-static size_t cas__write_u64(char *out, uint64_t v) {
-    char tmp[20];
-    size_t n = 0, i;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    return n;
 }
 
 cas_result cas_internal_node_hash(const cas_chunk *nodes, size_t n, cas_hash *out, uint64_t *size_out) {
@@ -4685,15 +4760,10 @@ cas_result cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, si
         cas_error e;
         return cas__fail(&e, CAS_E_XORB_LIMIT, w->priv_size, "chunk does not fit in this xorb");
     }
-    if (w->priv_count == w->priv_cap) { /* grow the chunk table: 64, 128, ... 8192 */
-        uint32_t cap = w->priv_cap ? w->priv_cap * 2 : 64;
-        cas_xorb_chunk *t = (cas_xorb_chunk *)cas__alloc(&w->priv_alloc, cap * sizeof *t);
-        if (!t) return cas__fail(&w->error, CAS_E_NOMEM, w->priv_size, "xorb chunk table");
-        if (w->priv_count) memcpy(t, w->priv_chunks, w->priv_count * sizeof *t);
-        cas__free(&w->priv_alloc, w->priv_chunks, (size_t)w->priv_cap * sizeof *t);
-        w->priv_chunks = t;
-        w->priv_cap = cap;
-    }
+    /* the chunk table: 64, 128, ... 8192 */
+    if (cas__grow(&w->priv_alloc, (void **)&w->priv_chunks, &w->priv_cap, (size_t)w->priv_count + 1,
+                  sizeof *w->priv_chunks, 64))
+        return cas__fail(&w->error, CAS_E_NOMEM, w->priv_size, "xorb chunk table");
     rc = cas__sink_put(w->priv_sink, record, len);
     if (rc != CAS_OK) return cas__fail(&w->error, rc, w->priv_size, "the sink refused the record");
     c = &w->priv_chunks[w->priv_count++];
@@ -5085,6 +5155,74 @@ static const uint8_t cas__shard_tag[32] = {'H', 'F', 'R', 'e', 'p', 'o', 'M', 'e
 #define CAS__SHARD_E CAS_SHARD_ENTRY_SIZE
 #define CAS__SHARD_MAX_CHUNK 131072u /* CAS_CHUNK_MAX_SIZE as a u32 */
 
+/* ---- layout: the one place for the shard's arithmetic and entry rules (reader, writer,
+   the upload engine's shard splitting and cas_recon_from_shards use these) ---- */
+
+/* Entries after a file block's header: its terms, a verification entry per term with
+   CAS_SHARD_FILE_VERIFICATION, one FileMetadataExt entry with CAS_SHARD_FILE_METADATA_EXT. */
+static uint64_t cas__shard_file_entries(uint64_t num_terms, uint32_t flags) {
+    return num_terms * ((flags & CAS_SHARD_FILE_VERIFICATION) ? 2 : 1) +
+           ((flags & CAS_SHARD_FILE_METADATA_EXT) ? 1 : 0);
+}
+/* Bytes of a file block as cas_shard_write writes it (verification entries always). */
+static uint64_t cas__shard_file_block(uint64_t num_terms, int has_sha256) {
+    return CAS__SHARD_E * (1 + cas__shard_file_entries(num_terms, CAS_SHARD_FILE_VERIFICATION |
+                                                                      (has_sha256 ? CAS_SHARD_FILE_METADATA_EXT : 0)));
+}
+/* Bytes of a xorb block: its header and one entry per chunk. */
+static uint64_t cas__shard_xorb_block(uint64_t num_chunks) { return CAS__SHARD_E * (1 + num_chunks); }
+/* Bytes of the footer's lookup tables per file, per xorb and per chunk (u64 key + u32 entry
+   index, and for chunks a u32 chunk index). */
+enum { CAS__SHARD_FILE_LOOKUP = 12, CAS__SHARD_XORB_LOOKUP = 12, CAS__SHARD_CHUNK_LOOKUP = 16 };
+/* A shard of nothing: the header and the two bookends. */
+#define CAS__SHARD_EMPTY_SIZE (CAS_SHARD_HEADER_SIZE + 2 * CAS_SHARD_ENTRY_SIZE)
+
+/* The footer (MDBShardFooter): every u64 field and its byte offset, so that the reader, the
+   random-access pre-scan and the writer share one layout. hmac_key is the 32 bytes at 72. */
+#define CAS__SF(field, at) {offsetof(cas_shard_footer, field), at}
+static const struct { uint16_t member, at; } cas__shard_footer_u64[] = {
+    CAS__SF(version, 0), CAS__SF(file_info_offset, 8), CAS__SF(xorb_info_offset, 16),
+    CAS__SF(file_lookup_offset, 24), CAS__SF(file_lookup_count, 32), CAS__SF(xorb_lookup_offset, 40),
+    CAS__SF(xorb_lookup_count, 48), CAS__SF(chunk_lookup_offset, 56), CAS__SF(chunk_lookup_count, 64),
+    CAS__SF(creation_time, 104), CAS__SF(key_expiry, 112), CAS__SF(reserved[0], 120),
+    CAS__SF(reserved[1], 128), CAS__SF(reserved[2], 136), CAS__SF(reserved[3], 144),
+    CAS__SF(reserved[4], 152), CAS__SF(reserved[5], 160), CAS__SF(stored_bytes_on_disk, 168),
+    CAS__SF(materialized_bytes, 176), CAS__SF(stored_bytes, 184), CAS__SF(footer_offset, 192)};
+#undef CAS__SF
+enum { CAS__SF_HMAC_KEY = 72, CAS__SF_XORB_INFO = 16, CAS__SF_FILE_LOOKUP = 24, CAS__SF_FOOTER_OFFSET = 192 };
+static void cas__shard_footer_decode(const uint8_t F[CAS_SHARD_FOOTER_SIZE], cas_shard_footer *f) {
+    size_t i;
+    for (i = 0; i < sizeof cas__shard_footer_u64 / sizeof cas__shard_footer_u64[0]; i++)
+        *(uint64_t *)(void *)((char *)f + cas__shard_footer_u64[i].member) =
+            cas__load_le64(F + cas__shard_footer_u64[i].at);
+    memcpy(f->hmac_key.bytes, F + CAS__SF_HMAC_KEY, 32);
+}
+static void cas__shard_footer_encode(uint8_t F[CAS_SHARD_FOOTER_SIZE], const cas_shard_footer *f) {
+    size_t i;
+    for (i = 0; i < sizeof cas__shard_footer_u64 / sizeof cas__shard_footer_u64[0]; i++)
+        cas__store_le64(F + cas__shard_footer_u64[i].at,
+                        *(const uint64_t *)(const void *)((const char *)f + cas__shard_footer_u64[i].member));
+    memcpy(F + CAS__SF_HMAC_KEY, f->hmac_key.bytes, 32);
+}
+
+/* The rules of a term entry, for the reader (CAS_E_SHARD_ENTRY) and the writer
+   (CAS_E_ARGUMENT): NULL if the term keeps them, else what it breaks, with *field = the
+   offending field's offset in the entry. */
+static const char *cas__shard_term_rule(uint32_t start, uint32_t end, uint64_t unpacked, unsigned *field) {
+    if (start >= end) return *field = 40, "a term's chunk_index_start is not below its chunk_index_end";
+    if (end > CAS_XORB_MAX_CHUNKS) return *field = 44, "a term's chunk_index_end passes 8192 chunks";
+    if (unpacked == 0 || unpacked > (uint64_t)(end - start) * CAS__SHARD_MAX_CHUNK)
+        return *field = 36, "a term's unpacked size is 0 or over 128 KiB per chunk";
+    return NULL;
+}
+/* The rules of a chunk entry: `sum` is the sizes of the xorb's chunks before it. */
+static const char *cas__shard_chunk_rule(uint64_t byte_start, uint64_t sum, uint64_t unpacked, unsigned *field) {
+    if (unpacked == 0 || unpacked > CAS__SHARD_MAX_CHUNK)
+        return *field = 36, "a chunk's unpacked size is 0 or over 128 KiB";
+    if (byte_start != sum) return *field = 32, "a chunk's byte_start is not the sum of the sizes before it";
+    return NULL;
+}
+
 /* A lookup-table key: the hash's first 8 bytes as a little-endian u64 (xet-core truncate_hash). */
 static uint64_t cas__shard_key(const cas_hash *h) { return cas__load_le64(h->bytes); }
 
@@ -5120,52 +5258,32 @@ static void cas__shard_sha_swap(const uint8_t *in, uint8_t *out) {
         for (k = 0; k < 8; k++) out[8 * g + k] = in[8 * g + 7 - k];
 }
 
-/* Sorting: (key, item) pairs, the key inline so that most comparisons touch no other memory;
-   equal keys go to `tie` (may be NULL), then to the item: a total order. Bottom-up merge sort
-   through tmp[0..n) (a heapsort's random accesses were most of a 64 MiB shard's parse time). */
+/* Sorting (cas__sort): (key, item) pairs, the key inline so that most comparisons touch no
+   other memory; equal keys go to `tie` (may be NULL), then to the item: a total order. */
 typedef struct cas__shard_pair {
     uint64_t key, item;
 } cas__shard_pair;
 typedef int (*cas__shard_tie_fn)(const void *ctx, uint64_t a, uint64_t b);
-static int cas__shard_pair_cmp(const cas__shard_pair *a, const cas__shard_pair *b,
-                               cas__shard_tie_fn tie, const void *ctx) {
-    if (a->key != b->key) return a->key < b->key ? -1 : 1;
-    if (tie) {
-        int c = tie(ctx, a->item, b->item);
-        if (c) return c;
+typedef struct cas__shard_order {
+    cas__shard_tie_fn tie;
+    const void *ctx;
+} cas__shard_order;
+static int cas__shard_pair_less(const void *order, const void *pa, const void *pb) {
+    const cas__shard_order *o = (const cas__shard_order *)order;
+    const cas__shard_pair *a = (const cas__shard_pair *)pa, *b = (const cas__shard_pair *)pb;
+    if (a->key != b->key) return a->key < b->key;
+    if (o->tie) {
+        int c = o->tie(o->ctx, a->item, b->item);
+        if (c) return c < 0;
     }
-    return a->item < b->item ? -1 : a->item > b->item;
+    return a->item < b->item;
 }
 static void cas__shard_sort(cas__shard_pair *v, cas__shard_pair *tmp, size_t n,
                             cas__shard_tie_fn tie, const void *ctx) {
-    cas__shard_pair *src = v, *dst = tmp, *t;
-    size_t i, j, width;
-    for (i = 0; i < n; i += 16) { /* insertion sort of runs of 16 */
-        size_t end = n - i < 16 ? n : i + 16;
-        for (j = i + 1; j < end; j++) {
-            cas__shard_pair x = v[j];
-            size_t k = j;
-            while (k > i && cas__shard_pair_cmp(&x, &v[k - 1], tie, ctx) < 0) {
-                v[k] = v[k - 1];
-                k--;
-            }
-            v[k] = x;
-        }
-    }
-    for (width = 16; width < n; width *= 2) {
-        for (i = 0; i < n; i += 2 * width) {
-            size_t mid = n - i < width ? n : i + width, end = n - i < 2 * width ? n : i + 2 * width;
-            size_t a = i, b = mid, k = i;
-            while (a < mid && b < end)
-                dst[k++] = cas__shard_pair_cmp(&src[b], &src[a], tie, ctx) < 0 ? src[b++] : src[a++];
-            while (a < mid) dst[k++] = src[a++];
-            while (b < end) dst[k++] = src[b++];
-        }
-        t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v) memcpy(v, src, n * sizeof *v);
+    cas__shard_order o;
+    o.tie = tie;
+    o.ctx = ctx;
+    cas__sort(v, tmp, n, sizeof *v, cas__shard_pair_less, &o);
 }
 
 /* NULL for count 0 too: callers test count before calling a NULL a failure. */
@@ -5175,24 +5293,6 @@ static void *cas__shard_alloc(const cas_allocator *a, size_t count, size_t elem)
 }
 static void cas__shard_release(const cas_allocator *a, void *p, size_t count, size_t elem) {
     if (p) a->free(a->user, p, count * elem);
-}
-
-/* Makes room for `need` elements, doubling: the reader only ever asks for one more element
-   than it holds, so memory follows the bytes received. */
-static int cas__shard_reserve(const cas_allocator *a, void **p, size_t *cap, size_t count,
-                              size_t need, size_t elem) {
-    size_t ncap;
-    void *q;
-    if (need <= *cap) return CAS_OK;
-    ncap = *cap ? *cap : 8;
-    while (ncap < need) ncap *= 2;
-    q = cas__shard_alloc(a, ncap, elem);
-    if (!q) return CAS_E_NOMEM;
-    if (count) memcpy(q, *p, count * elem);
-    cas__shard_release(a, *p, *cap, elem);
-    *p = q;
-    *cap = ncap;
-    return CAS_OK;
 }
 
 void cas_shard_free(cas_shard *s) {
@@ -5296,16 +5396,14 @@ static int cas__sr_record(cas_shard_reader *r, const uint8_t *rec) {
         flags = cas__load_le32(rec + 32);
         n = cas__load_le32(rec + 36);
         verif = (flags & CAS_SHARD_FILE_VERIFICATION) != 0;
-        if (!cas__sr_fits(at, (uint64_t)n * (verif ? 2 : 1) + ((flags & CAS_SHARD_FILE_METADATA_EXT) ? 1 : 0),
-                          2 * CAS__SHARD_E))
+        if (!cas__sr_fits(at, cas__shard_file_entries(n, flags), 2 * CAS__SHARD_E))
             return cas__sr_fail(r, CAS_E_SHARD_TOO_LARGE, at + 36,
                                 "a file's entry count cannot fit in a 64 MiB shard");
         if (r->priv_verification >= 0 && r->priv_verification != verif)
             return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 32,
                                 "verification entries on some files but not on others");
         r->priv_verification = verif;
-        rc = cas__shard_reserve(&s->priv_alloc, (void **)&s->files, &s->priv_cap_files, s->num_files,
-                                s->num_files + 1, sizeof *s->files);
+        rc = cas__grow(&s->priv_alloc, (void **)&s->files, &s->priv_cap_files, s->num_files + 1, sizeof *s->files, 8);
         if (rc) return cas__sr_fail(r, rc, at, "out of memory");
         f = &s->files[s->num_files++];
         memset(f, 0, sizeof *f);
@@ -5323,17 +5421,10 @@ static int cas__sr_record(cas_shard_reader *r, const uint8_t *rec) {
         cas_shard_term *t;
         uint32_t start = cas__load_le32(rec + 40), end = cas__load_le32(rec + 44);
         uint32_t unpacked = cas__load_le32(rec + 36);
-        if (start >= end)
-            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 40,
-                                "a term's chunk_index_start is not below its chunk_index_end");
-        if (end > CAS_XORB_MAX_CHUNKS)
-            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 44,
-                                "a term's chunk_index_end passes 8192 chunks");
-        if (unpacked == 0 || unpacked > (uint64_t)(end - start) * CAS__SHARD_MAX_CHUNK)
-            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 36,
-                                "a term's unpacked size is 0 or over 128 KiB per chunk");
-        rc = cas__shard_reserve(&s->priv_alloc, (void **)&s->priv_terms, &s->priv_cap_terms,
-                                s->num_terms, s->num_terms + 1, sizeof *s->priv_terms);
+        unsigned field;
+        const char *broken = cas__shard_term_rule(start, end, unpacked, &field);
+        if (broken) return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + field, broken);
+        rc = cas__grow(&s->priv_alloc, (void **)&s->priv_terms, &s->priv_cap_terms, s->num_terms + 1, sizeof *s->priv_terms, 8);
         if (rc) return cas__sr_fail(r, rc, at, "out of memory");
         t = &s->priv_terms[s->num_terms++];
         memset(t, 0, sizeof *t);
@@ -5376,8 +5467,7 @@ static int cas__sr_record(cas_shard_reader *r, const uint8_t *rec) {
         if (!cas__sr_fits(at, n, CAS__SHARD_E))
             return cas__sr_fail(r, CAS_E_SHARD_TOO_LARGE, at + 36,
                                 "a xorb's chunk count cannot fit in a 64 MiB shard");
-        rc = cas__shard_reserve(&s->priv_alloc, (void **)&s->xorbs, &s->priv_cap_xorbs, s->num_xorbs,
-                                s->num_xorbs + 1, sizeof *s->xorbs);
+        rc = cas__grow(&s->priv_alloc, (void **)&s->xorbs, &s->priv_cap_xorbs, s->num_xorbs + 1, sizeof *s->xorbs, 8);
         if (rc) return cas__sr_fail(r, rc, at, "out of memory");
         x = &s->xorbs[s->num_xorbs++];
         memset(x, 0, sizeof *x);
@@ -5396,14 +5486,10 @@ static int cas__sr_record(cas_shard_reader *r, const uint8_t *rec) {
         cas_shard_xorb *x = &s->xorbs[s->num_xorbs - 1];
         cas_shard_chunk *c;
         uint32_t start = cas__load_le32(rec + 32), unpacked = cas__load_le32(rec + 36);
-        if (unpacked == 0 || unpacked > CAS__SHARD_MAX_CHUNK)
-            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 36,
-                                "a chunk's unpacked size is 0 or over 128 KiB");
-        if (start != r->priv_sum)
-            return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + 32,
-                                "a chunk's byte_range_start is not the sum of the sizes before it");
-        rc = cas__shard_reserve(&s->priv_alloc, (void **)&s->priv_chunks, &s->priv_cap_chunks,
-                                s->num_chunks, s->num_chunks + 1, sizeof *s->priv_chunks);
+        unsigned field;
+        const char *broken = cas__shard_chunk_rule(start, r->priv_sum, unpacked, &field);
+        if (broken) return cas__sr_fail(r, CAS_E_SHARD_ENTRY, at + field, broken);
+        rc = cas__grow(&s->priv_alloc, (void **)&s->priv_chunks, &s->priv_cap_chunks, s->num_chunks + 1, sizeof *s->priv_chunks, 8);
         if (rc) return cas__sr_fail(r, rc, at, "out of memory");
         c = &s->priv_chunks[s->num_chunks++];
         memcpy(c->hash.bytes, rec, 32);
@@ -5448,8 +5534,7 @@ static int cas__sr_push(cas_shard_reader *r, const uint8_t *p, size_t len, int b
                     r->priv_tail = q;
                     r->priv_tail_cap = r->priv_tail_len;
                 }
-                if (cas__shard_reserve(a, (void **)&r->priv_tail, &r->priv_tail_cap, r->priv_tail_len,
-                                       r->priv_tail_len + len, 1))
+                if (cas__grow(a, (void **)&r->priv_tail, &r->priv_tail_cap, r->priv_tail_len + len, 1, 8))
                     return cas__sr_fail(r, CAS_E_NOMEM, r->priv_pos, "out of memory");
                 memcpy(r->priv_tail + r->priv_tail_len, p, len);
                 r->priv_tail_len += len;
@@ -5609,27 +5694,10 @@ static int cas__sr_finish(cas_shard_reader *r) {
         const uint64_t fo = s->size - CAS_SHARD_FOOTER_SIZE, end = r->priv_cas_end;
         cas_shard_footer *f = &s->footer;
         uint64_t lk = 0;
-        int w;
         if (r->priv_tail_len < CAS_SHARD_FOOTER_SIZE)
             return cas__sr_fail(r, CAS_E_TRUNCATED, s->size, "the input ends inside the footer");
         F = t + r->priv_tail_len - CAS_SHARD_FOOTER_SIZE;
-        f->version = cas__load_le64(F);
-        f->file_info_offset = cas__load_le64(F + 8);
-        f->xorb_info_offset = cas__load_le64(F + 16);
-        f->file_lookup_offset = cas__load_le64(F + 24);
-        f->file_lookup_count = cas__load_le64(F + 32);
-        f->xorb_lookup_offset = cas__load_le64(F + 40);
-        f->xorb_lookup_count = cas__load_le64(F + 48);
-        f->chunk_lookup_offset = cas__load_le64(F + 56);
-        f->chunk_lookup_count = cas__load_le64(F + 64);
-        memcpy(f->hmac_key.bytes, F + 72, 32);
-        f->creation_time = cas__load_le64(F + 104);
-        f->key_expiry = cas__load_le64(F + 112);
-        for (w = 0; w < 6; w++) f->reserved[w] = cas__load_le64(F + 120 + 8 * w);
-        f->stored_bytes_on_disk = cas__load_le64(F + 168);
-        f->materialized_bytes = cas__load_le64(F + 176);
-        f->stored_bytes = cas__load_le64(F + 184);
-        f->footer_offset = cas__load_le64(F + 192);
+        cas__shard_footer_decode(F, f);
         if (f->version != 1)
             return cas__sr_fail(r, CAS_E_SHARD_FOOTER, fo, "footer version is not 1");
         if (f->footer_offset != fo)
@@ -5765,9 +5833,7 @@ static int cas__shard_prescan(const uint8_t *d, uint64_t len, uint64_t file_end,
             if (cas__shard_is_bookend_hash(d + at)) break;
             flags = cas__load_le32(d + at + 32);
             n = cas__load_le32(d + at + 36);
-            entries = section ? n
-                              : n * ((flags & CAS_SHARD_FILE_VERIFICATION) ? 2 : 1) +
-                                    ((flags & CAS_SHARD_FILE_METADATA_EXT) ? 1 : 0);
+            entries = section ? n : cas__shard_file_entries(n, flags);
             if (entries > (end - at) / CAS__SHARD_E - 1) return 0;
             counts[2 * section]++;
             counts[2 * section + 1] += (size_t)n;
@@ -5792,9 +5858,10 @@ cas_result cas_shard_parse(const cas_allocator *alloc, const void *data, size_t 
        the arrays exactly; the state machine then checks everything, as for a stream. */
     if (len >= CAS_SHARD_HEADER_SIZE + CAS_SHARD_FOOTER_SIZE && len <= CAS_SHARD_MAX_SIZE &&
         cas__load_le64(d + 40) == CAS_SHARD_FOOTER_SIZE) {
-        const uint8_t *F = d + len - CAS_SHARD_FOOTER_SIZE;
-        if (cas__load_le64(F) == 1 && cas__load_le64(F + 192) == len - CAS_SHARD_FOOTER_SIZE) {
-            uint64_t x = cas__load_le64(F + 16), l = cas__load_le64(F + 24);
+        cas_shard_footer f;
+        cas__shard_footer_decode(d + len - CAS_SHARD_FOOTER_SIZE, &f);
+        if (f.version == 1 && f.footer_offset == len - CAS_SHARD_FOOTER_SIZE) {
+            uint64_t x = f.xorb_info_offset, l = f.file_lookup_offset;
             if (x >= CAS_SHARD_HEADER_SIZE && x <= len) file_end = x;
             cas_end = l >= x && l && l <= len ? l : len - CAS_SHARD_FOOTER_SIZE;
         }
@@ -5802,13 +5869,13 @@ cas_result cas_shard_parse(const cas_allocator *alloc, const void *data, size_t 
     if (len <= CAS_SHARD_MAX_SIZE && cas__shard_prescan(d, len, file_end, cas_end, counts)) {
         const cas_allocator *a = &s->priv_alloc;
         rc = CAS_OK;
-        if (counts[0] && cas__shard_reserve(a, (void **)&s->files, &s->priv_cap_files, 0, counts[0], sizeof(cas_shard_file)))
+        if (counts[0] && cas__grow(a, (void **)&s->files, &s->priv_cap_files, counts[0], sizeof(cas_shard_file), 8))
             rc = CAS_E_NOMEM;
-        if (counts[1] && cas__shard_reserve(a, (void **)&s->priv_terms, &s->priv_cap_terms, 0, counts[1], sizeof(cas_shard_term)))
+        if (counts[1] && cas__grow(a, (void **)&s->priv_terms, &s->priv_cap_terms, counts[1], sizeof(cas_shard_term), 8))
             rc = CAS_E_NOMEM;
-        if (counts[2] && cas__shard_reserve(a, (void **)&s->xorbs, &s->priv_cap_xorbs, 0, counts[2], sizeof(cas_shard_xorb)))
+        if (counts[2] && cas__grow(a, (void **)&s->xorbs, &s->priv_cap_xorbs, counts[2], sizeof(cas_shard_xorb), 8))
             rc = CAS_E_NOMEM;
-        if (counts[3] && cas__shard_reserve(a, (void **)&s->priv_chunks, &s->priv_cap_chunks, 0, counts[3], sizeof(cas_shard_chunk)))
+        if (counts[3] && cas__grow(a, (void **)&s->priv_chunks, &s->priv_cap_chunks, counts[3], sizeof(cas_shard_chunk), 8))
             rc = CAS_E_NOMEM;
         if (rc) {
             cas_shard_reader_free(&r);
@@ -5982,15 +6049,15 @@ cas_result cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks,
 cas_result cas_shard_write_size(const cas_shard_file *files, size_t num_files, const cas_shard_xorb *xorbs,
                                 size_t num_xorbs, unsigned flags, uint64_t *size) {
     /* Stops as soon as the size passes the limit, so no sum can overflow. */
-    uint64_t n = CAS_SHARD_HEADER_SIZE + 2 * CAS__SHARD_E;
+    const int footer = (flags & CAS_SHARD_WITH_FOOTER) != 0;
+    uint64_t n = CAS__SHARD_EMPTY_SIZE + (footer ? CAS_SHARD_FOOTER_SIZE : 0);
     size_t i;
-    if (flags & CAS_SHARD_WITH_FOOTER) n += CAS_SHARD_FOOTER_SIZE;
     for (i = 0; i < num_files && n <= CAS_SHARD_MAX_SIZE; i++)
-        n += CAS__SHARD_E * (1 + 2 * (uint64_t)files[i].num_terms + (files[i].has_sha256 ? 1 : 0)) +
-             ((flags & CAS_SHARD_WITH_FOOTER) ? 12 : 0);
+        n += cas__shard_file_block(files[i].num_terms, files[i].has_sha256) +
+             (footer ? CAS__SHARD_FILE_LOOKUP : 0);
     for (i = 0; i < num_xorbs && n <= CAS_SHARD_MAX_SIZE; i++)
-        n += CAS__SHARD_E * (1 + (uint64_t)xorbs[i].num_chunks) +
-             ((flags & CAS_SHARD_WITH_FOOTER) ? 12 + 16 * (uint64_t)xorbs[i].num_chunks : 0);
+        n += cas__shard_xorb_block(xorbs[i].num_chunks) +
+             (footer ? CAS__SHARD_XORB_LOOKUP + CAS__SHARD_CHUNK_LOOKUP * (uint64_t)xorbs[i].num_chunks : 0);
     *size = n;
     return n > CAS_SHARD_MAX_SIZE ? CAS_E_SHARD_TOO_LARGE : CAS_OK;
 }
@@ -6199,15 +6266,10 @@ static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *fi
             const cas_shard_term *t = &f->terms[j];
             const uint64_t ta = at + CAS__SHARD_E * (1 + (uint64_t)j);
             uint64_t sum;
-            if (t->chunk_start >= t->chunk_end || t->chunk_end > CAS_XORB_MAX_CHUNKS) {
-                rc = cas__fail(err, CAS_E_ARGUMENT, ta + 40,
-                               "a term's chunk range is empty or passes 8192 chunks");
-                goto done;
-            }
-            if (t->unpacked_bytes == 0 ||
-                t->unpacked_bytes > (uint64_t)(t->chunk_end - t->chunk_start) * CAS__SHARD_MAX_CHUNK) {
-                rc = cas__fail(err, CAS_E_ARGUMENT, ta + 36,
-                               "a term's unpacked size is 0 or over 128 KiB per chunk");
+            unsigned field;
+            const char *broken = cas__shard_term_rule(t->chunk_start, t->chunk_end, t->unpacked_bytes, &field);
+            if (broken) {
+                rc = cas__fail(err, CAS_E_ARGUMENT, ta + field, broken);
                 goto done;
             }
             if (f->flags & CAS_SHARD_FILE_VERIFICATION) {
@@ -6236,7 +6298,7 @@ static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *fi
                 goto done;
             }
         }
-        at += CAS__SHARD_E * (1 + 2 * (uint64_t)f->num_terms + (f->has_sha256 ? 1 : 0));
+        at += cas__shard_file_block(f->num_terms, f->has_sha256);
     }
     at += CAS__SHARD_E;
     for (p = 0; p < nx; p++) {
@@ -6252,14 +6314,10 @@ static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *fi
         }
         for (j = 0; j < x->num_chunks; j++) {
             const cas_shard_chunk *ch = &x->chunks[j];
-            if (ch->unpacked_bytes == 0 || ch->unpacked_bytes > CAS__SHARD_MAX_CHUNK) {
-                rc = cas__fail(err, CAS_E_ARGUMENT, at + CAS__SHARD_E * (1 + (uint64_t)j) + 36,
-                               "a chunk's unpacked size is 0 or over 128 KiB");
-                goto done;
-            }
-            if (ch->byte_start != sum) {
-                rc = cas__fail(err, CAS_E_ARGUMENT, at + CAS__SHARD_E * (1 + (uint64_t)j) + 32,
-                               "a chunk's byte_start is not the sum of the sizes before it");
+            unsigned field;
+            const char *broken = cas__shard_chunk_rule(ch->byte_start, sum, ch->unpacked_bytes, &field);
+            if (broken) {
+                rc = cas__fail(err, CAS_E_ARGUMENT, at + CAS__SHARD_E * (1 + (uint64_t)j) + field, broken);
                 goto done;
             }
             sum += ch->unpacked_bytes;
@@ -6269,7 +6327,7 @@ static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *fi
                            "a xorb's bytes_in_xorb differs from the sum of its chunks");
             goto done;
         }
-        at += CAS__SHARD_E * (1 + (uint64_t)x->num_chunks);
+        at += cas__shard_xorb_block(x->num_chunks);
     }
     if (opt.flags & CAS_SHARD_MARK_FILE_STARTS) {
         /* (xorb input index << 32 | chunk) of each file's first chunk, sorted for lookup. */
@@ -6351,7 +6409,6 @@ static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *fi
     if (footer) {
         const uint64_t file_lookup = o->pos;
         uint64_t xorb_lookup, chunk_lookup, footer_at;
-        int wd;
         cas__shard_put_lookup(o, pairs, tmp, nf, fkey, fentry, NULL, NULL);
         xorb_lookup = o->pos;
         cas__shard_put_lookup(o, pairs, tmp, nx, xkey, xentry, NULL, NULL);
@@ -6360,24 +6417,25 @@ static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *fi
         footer_at = o->pos;
         {
             uint8_t F[CAS_SHARD_FOOTER_SIZE];
-            memset(F, 0, sizeof F);
-            cas__store_le64(F, 1);
-            cas__store_le64(F + 8, CAS_SHARD_HEADER_SIZE);
-            cas__store_le64(F + 16, xorb_info);
-            cas__store_le64(F + 24, file_lookup);
-            cas__store_le64(F + 32, nf);
-            cas__store_le64(F + 40, xorb_lookup);
-            cas__store_le64(F + 48, nx);
-            cas__store_le64(F + 56, chunk_lookup);
-            cas__store_le64(F + 64, nchunks);
-            memcpy(F + 72, opt.hmac_key.bytes, 32);
-            cas__store_le64(F + 104, opt.creation_time);
-            cas__store_le64(F + 112, opt.key_expiry);
-            for (wd = 0; wd < 6; wd++) cas__store_le64(F + 120 + 8 * wd, 0);
-            cas__store_le64(F + 168, on_disk);
-            cas__store_le64(F + 176, materialized);
-            cas__store_le64(F + 184, stored);
-            cas__store_le64(F + 192, footer_at);
+            cas_shard_footer ft;
+            memset(&ft, 0, sizeof ft);
+            ft.version = 1;
+            ft.file_info_offset = CAS_SHARD_HEADER_SIZE;
+            ft.xorb_info_offset = xorb_info;
+            ft.file_lookup_offset = file_lookup;
+            ft.file_lookup_count = nf;
+            ft.xorb_lookup_offset = xorb_lookup;
+            ft.xorb_lookup_count = nx;
+            ft.chunk_lookup_offset = chunk_lookup;
+            ft.chunk_lookup_count = nchunks;
+            ft.hmac_key = opt.hmac_key;
+            ft.creation_time = opt.creation_time;
+            ft.key_expiry = opt.key_expiry;
+            ft.stored_bytes_on_disk = on_disk;
+            ft.materialized_bytes = materialized;
+            ft.stored_bytes = stored;
+            ft.footer_offset = footer_at;
+            cas__shard_footer_encode(F, &ft);
             cas__shard_emit(o, F, sizeof F);
         }
     }
@@ -7519,55 +7577,32 @@ static int cas__jp_run(cas__jp *p, const cas_allocator *a, const uint8_t *json, 
 
 /* ---- after the passes: map keys, term coverage ---- */
 
-/* Heapsort (no recursion, no allocation) of n elements of `size` bytes. */
-static void cas__jp_sort(void *base, size_t n, size_t size, int (*less)(const void *, const void *)) {
-    uint8_t *b = (uint8_t *)base;
-    size_t start = n / 2, end = n;
-    while (end > 1) {
-        size_t root, child, k;
-        if (start > 0) {
-            start--;
-        } else {
-            end--;
-            for (k = 0; k < size; k++) {
-                uint8_t tmp = b[k];
-                b[k] = b[end * size + k];
-                b[end * size + k] = tmp;
-            }
-        }
-        root = start;
-        while ((child = 2 * root + 1) < end) {
-            if (child + 1 < end && less(b + child * size, b + (child + 1) * size)) child++;
-            if (!less(b + root * size, b + child * size)) break;
-            for (k = 0; k < size; k++) {
-                uint8_t tmp = b[root * size + k];
-                b[root * size + k] = b[child * size + k];
-                b[child * size + k] = tmp;
-            }
-            root = child;
-        }
-    }
-}
-
 /* Xorbs and files: by hash, then by position in the text. */
-static int cas__jp_less_xorb(const void *a, const void *b) {
+static int cas__jp_less_xorb(const void *ctx, const void *a, const void *b) {
     const cas_recon_xorb *x = (const cas_recon_xorb *)a, *y = (const cas_recon_xorb *)b;
     int c = memcmp(x->hash.bytes, y->hash.bytes, CAS_HASH_SIZE);
+    (void)ctx;
     return c < 0 || (c == 0 && x->priv_offset < y->priv_offset);
 }
-static int cas__jp_less_file(const void *a, const void *b) {
+static int cas__jp_less_file(const void *ctx, const void *a, const void *b) {
     const cas_recon_file *x = (const cas_recon_file *)a, *y = (const cas_recon_file *)b;
     int c = memcmp(x->hash.bytes, y->hash.bytes, CAS_HASH_SIZE);
+    (void)ctx;
     return c < 0 || (c == 0 && x->priv_offset < y->priv_offset);
 }
 
 /* Sorts a map's entries (hash first in each) and refuses a key seen twice, or with
    CAS_JSON_LAST_WINS keeps the entry that came last in the text. *n shrinks accordingly. */
-static int cas__jp_unique(cas__jp *p, void *base, size_t *n, size_t size, size_t offset_at,
-                          int (*less)(const void *, const void *), const char *what) {
+static int cas__jp_unique(cas__jp *p, const cas_allocator *a, void *base, size_t *n, size_t size,
+                          size_t offset_at, cas__less_fn less, const char *what) {
     uint8_t *b = (uint8_t *)base;
     size_t i, o = 0;
-    cas__jp_sort(base, *n, size, less);
+    if (*n > 1) {
+        void *tmp = *n > (size_t)-1 / size ? NULL : cas__alloc(a, *n * size);
+        if (!tmp) return cas__jp_fail(p, CAS_E_NOMEM, 0, "sorting room");
+        cas__sort(base, tmp, *n, size, less, NULL);
+        cas__free(a, tmp, *n * size);
+    }
     for (i = 0; i < *n; i++) {
         if (i + 1 < *n && memcmp(b + i * size, b + (i + 1) * size, CAS_HASH_SIZE) == 0) {
             uint64_t at;
@@ -7756,7 +7791,7 @@ cas_result cas_recon_parse(const cas_allocator *alloc, const void *body, size_t 
     rc = cas__jp_parse(&p, &a, body, len, opt, cas__jp_root_recon, &block, &size);
     if (rc == CAS_OK) {
         nx = p.nxorbs;
-        rc = cas__jp_unique(&p, p.xorbs, &nx, sizeof *p.xorbs, offsetof(cas_recon_xorb, priv_offset),
+        rc = cas__jp_unique(&p, &a, p.xorbs, &nx, sizeof *p.xorbs, offsetof(cas_recon_xorb, priv_offset),
                             cas__jp_less_xorb,
                             version == 2 ? "xorbs: the same xorb hash twice" : "fetch_info: the same xorb hash twice");
         if (rc == CAS_OK)
@@ -7806,10 +7841,10 @@ cas_result cas_recon_batch_parse(const cas_allocator *alloc, const void *body, s
     if (rc == CAS_OK) {
         nx = p.nxorbs;
         nf = p.nfiles;
-        rc = cas__jp_unique(&p, p.xorbs, &nx, sizeof *p.xorbs, offsetof(cas_recon_xorb, priv_offset),
+        rc = cas__jp_unique(&p, &a, p.xorbs, &nx, sizeof *p.xorbs, offsetof(cas_recon_xorb, priv_offset),
                             cas__jp_less_xorb, "fetch_info: the same xorb hash twice");
         if (rc == CAS_OK)
-            rc = cas__jp_unique(&p, p.files, &nf, sizeof *p.files, offsetof(cas_recon_file, priv_offset),
+            rc = cas__jp_unique(&p, &a, p.files, &nf, sizeof *p.files, offsetof(cas_recon_file, priv_offset),
                                 cas__jp_less_file, "files: the same file hash twice");
         if (rc == CAS_OK)
             rc = cas__jp_link_terms(&p, &a, nx, p.files, nf, "files{}[].hash: not a key of fetch_info",
@@ -8292,12 +8327,7 @@ static size_t cas__mp_puts(cas_multipart *m, size_t n, const char *s) {
 }
 static size_t cas__mp_putu(cas_multipart *m, size_t n, uint64_t v) {
     char b[20];
-    size_t k = sizeof b;
-    do {
-        b[--k] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return cas__mp_put(m, n, b + k, sizeof b - k);
+    return cas__mp_put(m, n, b, cas__write_u64(b, v));
 }
 /* "part N: " (N 0-based, as in the events) */
 static size_t cas__mp_put_part(cas_multipart *m) {
@@ -8987,24 +9017,6 @@ static int cas__up_fail(cas_upload *u, int code, const char *what) {
     return cas__fail(&u->error, code, u->fsize, what);
 }
 
-/* Grows *p (elements of `elem` bytes, capacity *cap) to hold `need`, doubling from `first`. */
-static int cas__up_grow(cas_upload *u, void **p, size_t *cap, size_t need, size_t elem,
-                        size_t first) {
-    size_t n = *cap ? *cap : first;
-    void *np;
-    if (need <= *cap) return CAS_OK;
-    while (n < need) {
-        if (n > ((size_t)-1) / 2 / elem) return CAS_E_NOMEM;
-        n *= 2;
-    }
-    np = cas__alloc(&u->alloc, n * elem);
-    if (!np) return CAS_E_NOMEM;
-    if (*cap) memcpy(np, *p, *cap * elem);
-    cas__free(&u->alloc, *p, *cap * elem);
-    *p = np;
-    *cap = n;
-    return CAS_OK;
-}
 
 /* ---- the session chunk index: hash -> latest chunk of the session with that hash ---- */
 
@@ -9246,9 +9258,8 @@ static int cas__up_take(cas_upload *u, const cas__up_match *m) {
         cas__up_defrag_extend(u, (uint32_t)m->n);
     } else {
         cas_shard_term *t;
-        if (cas__up_grow(u, (void **)&u->terms, &u->terms_cap, u->nterms + 1, sizeof *u->terms, 64) ||
-            cas__up_grow(u, (void **)&u->term_xorb, &u->term_xorb_cap, u->nterms + 1,
-                         sizeof *u->term_xorb, 64))
+        if (cas__grow(&u->alloc, (void **)&u->terms, &u->terms_cap, u->nterms + 1, sizeof *u->terms, 64) ||
+            cas__grow(&u->alloc, (void **)&u->term_xorb, &u->term_xorb_cap, u->nterms + 1, sizeof *u->term_xorb, 64))
             return cas__up_fail(u, CAS_E_NOMEM, "upload term list");
         cas__up_close_term(u);
         t = &u->terms[u->nterms];
@@ -9278,7 +9289,7 @@ static int cas__up_take(cas_upload *u, const cas__up_match *m) {
 
 static int cas__up_xorb_write(void *user, const void *data, size_t len) {
     cas_upload *u = (cas_upload *)user;
-    if (cas__up_grow(u, (void **)&u->xbuf, &u->xcap, u->xlen + len, 1, (size_t)1 << 20))
+    if (cas__grow(&u->alloc, (void **)&u->xbuf, &u->xcap, u->xlen + len, 1, (size_t)1 << 20))
         return CAS_E_NOMEM;
     memcpy(u->xbuf + u->xlen, data, len);
     u->xlen += len;
@@ -9309,7 +9320,7 @@ static int cas__up_cut(cas_upload *u) {
 
 static int cas__up_open_xorb(cas_upload *u) {
     cas__up_xorb *x;
-    if (cas__up_grow(u, (void **)&u->xorbs, &u->xorbs_cap, u->nxorbs + 1, sizeof *u->xorbs, 16))
+    if (cas__grow(&u->alloc, (void **)&u->xorbs, &u->xorbs_cap, u->nxorbs + 1, sizeof *u->xorbs, 16))
         return cas__up_fail(u, CAS_E_NOMEM, "upload xorb list");
     if (cas_xorb_writer_init(&u->alloc, &u->writer, u->compression, &u->sink) != CAS_OK)
         return cas__up_fail(u, CAS_E_NOMEM, "xorb writer");
@@ -9339,9 +9350,8 @@ static int cas__up_store(cas_upload *u) {
     } else if ((rc = cas__up_open_xorb(u)) != CAS_OK) {
         return rc;
     }
-    if (cas__up_grow(u, (void **)&u->chunks, &u->chunks_cap, u->nchunks + 1, sizeof *u->chunks, 1024) ||
-        cas__up_grow(u, (void **)&u->chunk_xorb, &u->chunk_xorb_cap, u->nchunks + 1,
-                     sizeof *u->chunk_xorb, 1024))
+    if (cas__grow(&u->alloc, (void **)&u->chunks, &u->chunks_cap, u->nchunks + 1, sizeof *u->chunks, 1024) ||
+        cas__grow(&u->alloc, (void **)&u->chunk_xorb, &u->chunk_xorb_cap, u->nchunks + 1, sizeof *u->chunk_xorb, 1024))
         return cas__up_fail(u, CAS_E_NOMEM, "upload chunk list");
     x = &u->xorbs[u->nxorbs - 1];
     if (u->parallel && c->slot < 0) cas__up_precompress(u);
@@ -9502,7 +9512,7 @@ static void cas__up_release(cas_upload *u) {
 static int cas__up_file_done(cas_upload *u) {
     cas__up_file *f;
     cas_upload_file_result *r = &u->result;
-    if (cas__up_grow(u, (void **)&u->files, &u->files_cap, u->nfiles + 1, sizeof *u->files, 16))
+    if (cas__grow(&u->alloc, (void **)&u->files, &u->files_cap, u->nfiles + 1, sizeof *u->files, 16))
         return cas__up_fail(u, CAS_E_NOMEM, "upload file list");
     cas__up_close_term(u);
     f = &u->files[u->nfiles];
@@ -9531,15 +9541,13 @@ static int cas__up_file_done(cas_upload *u) {
 
 /* Shard size in the upload form, as cas_shard_write_size counts it. */
 static uint64_t cas__up_file_bytes(const cas__up_file *f) {
-    return CAS_SHARD_ENTRY_SIZE * (1 + 2 * (uint64_t)f->num_terms + (f->has_sha256 ? 1 : 0));
+    return cas__shard_file_block(f->num_terms, f->has_sha256);
 }
-static uint64_t cas__up_xorb_bytes(const cas__up_xorb *x) {
-    return CAS_SHARD_ENTRY_SIZE * (1 + (uint64_t)x->num_chunks);
-}
+static uint64_t cas__up_xorb_bytes(const cas__up_xorb *x) { return cas__shard_xorb_block(x->num_chunks); }
 
 /* The next shard: as many remaining files, then xorbs, as fit under max_shard_size. */
 static int cas__up_shard(cas_upload *u) {
-    uint64_t size = CAS_SHARD_HEADER_SIZE + 2 * CAS_SHARD_ENTRY_SIZE, check = 0, written = 0;
+    uint64_t size = CAS__SHARD_EMPTY_SIZE, check = 0, written = 0;
     size_t f0 = u->shard_file, x0 = u->shard_xorb, nf, nx, i;
     cas_shard_file *sf = NULL;
     cas_shard_xorb *sx = NULL;
@@ -9748,7 +9756,7 @@ cas_result cas_upload_add_shard(cas_upload *u, const cas_shard *s) {
     if (u->error.code < 0) return u->error.code;
     if (!s) return cas__fail(&u->error, CAS_E_ARGUMENT, 0, "no shard");
     if (u->state >= CAS__UP_FINISHING) return CAS_E_STATE;
-    if (cas__up_grow(u, (void **)&u->shards, &u->shards_cap, u->nshards + 1, sizeof *u->shards, 8))
+    if (cas__grow(&u->alloc, (void **)&u->shards, &u->shards_cap, u->nshards + 1, sizeof *u->shards, 8))
         return cas__up_fail(u, CAS_E_NOMEM, "upload shard list");
     u->shards[u->nshards++] = s;
     return CAS_OK;
@@ -9847,7 +9855,7 @@ cas_result cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_
     }
     u->stats.answers++;
     if (!body) return cas__succeed(err);
-    if (cas__up_grow(u, (void **)&u->answers, &u->answers_cap, u->nanswers + 1, sizeof *u->answers, 8))
+    if (cas__grow(&u->alloc, (void **)&u->answers, &u->answers_cap, u->nanswers + 1, sizeof *u->answers, 8))
         return cas__fail(err, CAS_E_NOMEM, 0, "answer shard list");
     rc = cas_shard_parse(&u->alloc, body, len, &u->answers[u->nanswers], err);
     if (rc != CAS_OK) return rc;
@@ -9963,15 +9971,6 @@ static void cas__dl_array_free(cas_download *d, void *p, size_t n, size_t size) 
     cas__free(&d->alloc, p, (n ? n : 1) * size);
 }
 
-/* Decimal digits of v at p (no NUL); returns the count. p == NULL: count only. */
-static size_t cas__u64_dec(char *p, uint64_t v) {
-    char tmp[20];
-    size_t n = 0, i;
-    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    if (p) for (i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* "bytes=A-B,C-D..." of ranges[0..n) at p (NUL-terminated); returns its length + 1. */
 static size_t cas__dl_range_header(char *p, const cas_recon_range *g, uint32_t n) {
     size_t len = 6;
@@ -9979,10 +9978,10 @@ static size_t cas__dl_range_header(char *p, const cas_recon_range *g, uint32_t n
     if (p) memcpy(p, "bytes=", 6);
     for (i = 0; i < n; i++) {
         if (i) { if (p) p[len] = ','; len++; }
-        len += cas__u64_dec(p ? p + len : NULL, g[i].byte_start);
+        len += cas__write_u64(p ? p + len : NULL, g[i].byte_start);
         if (p) p[len] = '-';
         len++;
-        len += cas__u64_dec(p ? p + len : NULL, g[i].byte_end);
+        len += cas__write_u64(p ? p + len : NULL, g[i].byte_end);
     }
     if (p) p[len] = 0;
     return len + 1;
@@ -9996,19 +9995,21 @@ typedef struct cas__dl_sortkey {
     uint32_t range, chunk, term;
 } cas__dl_sortkey;
 
-static int cas__dl_sortkey_cmp(const void *a, const void *b) {
+static int cas__dl_sortkey_less(const void *ctx, const void *a, const void *b) {
     const cas__dl_sortkey *x = (const cas__dl_sortkey *)a, *y = (const cas__dl_sortkey *)b;
-    if (x->range != y->range) return x->range < y->range ? -1 : 1;
-    if (x->chunk != y->chunk) return x->chunk < y->chunk ? -1 : 1;
-    return x->term < y->term ? -1 : x->term > y->term;
+    (void)ctx;
+    if (x->range != y->range) return x->range < y->range;
+    if (x->chunk != y->chunk) return x->chunk < y->chunk;
+    return x->term < y->term;
 }
 
-static int cas__dl_req_cmp(const void *a, const void *b) {
+static int cas__dl_req_less(const void *ctx, const void *a, const void *b) {
     const cas__dl_req *x = (const cas__dl_req *)a, *y = (const cas__dl_req *)b;
-    if (x->first_term != y->first_term) return x->first_term < y->first_term ? -1 : 1;
-    if (x->xorb != y->xorb) return x->xorb < y->xorb ? -1 : 1;
-    if (x->fetch != y->fetch) return x->fetch < y->fetch ? -1 : 1;
-    return x->range0 < y->range0 ? -1 : x->range0 > y->range0;
+    (void)ctx;
+    if (x->first_term != y->first_term) return x->first_term < y->first_term;
+    if (x->xorb != y->xorb) return x->xorb < y->xorb;
+    if (x->fetch != y->fetch) return x->fetch < y->fetch;
+    return x->range0 < y->range0;
 }
 
 static void cas__dl_queue_push(cas_download *d, uint32_t id, int front) {
@@ -10085,9 +10086,9 @@ static int cas__dl_index(cas_download *d) {
     d->terms = (cas__dl_term *)cas__dl_array(d, r->num_terms, sizeof *d->terms);
     d->rterms = (uint32_t *)cas__dl_array(d, r->num_terms, sizeof(uint32_t));
     d->rterms_base = (uint32_t *)cas__dl_array(d, nr + 1, sizeof(uint32_t));
-    keys = (cas__dl_sortkey *)cas__dl_array(d, r->num_terms, sizeof *keys);
+    keys = (cas__dl_sortkey *)cas__dl_array(d, 2 * r->num_terms, sizeof *keys); /* + sorting room */
     if (!d->terms || !d->rterms || !d->rterms_base || !keys) {
-        if (keys) cas__dl_array_free(d, keys, r->num_terms, sizeof *keys);
+        if (keys) cas__dl_array_free(d, keys, 2 * r->num_terms, sizeof *keys);
         return CAS_E_NOMEM;
     }
     memset(d->terms, 0, (r->num_terms ? r->num_terms : 1) * sizeof *d->terms);
@@ -10096,7 +10097,7 @@ static int cas__dl_index(cas_download *d) {
         cas__dl_term *T = &d->terms[t];
         if (rt->xorb >= r->num_xorbs || rt->fetch >= r->xorbs[rt->xorb].num_fetches ||
             rt->range >= r->xorbs[rt->xorb].fetches[rt->fetch].num_ranges) {
-            cas__dl_array_free(d, keys, r->num_terms, sizeof *keys); /* (a manifest not from the parser) */
+            cas__dl_array_free(d, keys, 2 * r->num_terms, sizeof *keys); /* (a manifest not from the parser) */
             return CAS_E_ARGUMENT;
         }
         T->start = pos;
@@ -10107,14 +10108,14 @@ static int cas__dl_index(cas_download *d) {
         keys[t].chunk = rt->chunk_start;
         keys[t].term = (uint32_t)t;
     }
-    if (r->num_terms) qsort(keys, r->num_terms, sizeof *keys, cas__dl_sortkey_cmp);
+    cas__sort(keys, keys + r->num_terms, r->num_terms, sizeof *keys, cas__dl_sortkey_less, NULL);
     memset(d->rterms_base, 0, ((size_t)nr + 1) * sizeof(uint32_t));
     for (t = 0; t < r->num_terms; t++) {
         d->rterms[t] = keys[t].term;
         d->rterms_base[keys[t].range + 1]++;
     }
     for (x = 0; x < nr; x++) d->rterms_base[x + 1] += d->rterms_base[x];
-    cas__dl_array_free(d, keys, r->num_terms, sizeof *keys);
+    cas__dl_array_free(d, keys, 2 * r->num_terms, sizeof *keys);
     d->skip = r->offset_into_first_range;
     d->sum = d->limit_end = pos;
     if (d->desc.range_length && d->desc.range_length < pos - d->skip)
@@ -10167,7 +10168,12 @@ static int cas__dl_plan(cas_download *d) {
         }
     }
     /* plan order: by the first term served; requests that serve no term are not made */
-    qsort(d->reqs, nplan, sizeof *d->reqs, cas__dl_req_cmp);
+    {
+        cas__dl_req *room = (cas__dl_req *)cas__dl_array(d, nplan, sizeof *room);
+        if (!room) return CAS_E_NOMEM;
+        cas__sort(d->reqs, room, nplan, sizeof *d->reqs, cas__dl_req_less, NULL);
+        cas__dl_array_free(d, room, nplan, sizeof *room);
+    }
     d->hdrs_size = hsize ? hsize : 1;
     d->hdrs = (char *)cas__alloc(&d->alloc, d->hdrs_size);
     if (!d->hdrs) return CAS_E_NOMEM;
@@ -10274,7 +10280,8 @@ uint64_t cas_download_memory(const cas_recon *r, const cas_download_desc *desc, 
     total += cas__arena_cost((nf + 1) * sizeof(uint32_t));                 /* range_base */
     total += cas__arena_cost(r->num_terms * sizeof(uint32_t));             /* rterms */
     total += cas__arena_cost((nr + 1) * sizeof(uint32_t));                 /* rterms_base */
-    total += cas__arena_cost(r->num_terms * sizeof(cas__dl_sortkey));      /* keys (create) */
+    total += cas__arena_cost(2 * r->num_terms * sizeof(cas__dl_sortkey));  /* keys + sorting room (create) */
+    total += cas__arena_cost((per_range ? nr : nf) * sizeof(cas__dl_req));   /* the plan's sorting room (create) */
     total += cas__arena_cost(nr * sizeof(uint32_t));                       /* range_req */
     total += cas__arena_cost((per_range ? nr : nf + nr) * sizeof(cas__dl_req));
     total += cas__arena_cost((per_range ? nr : nf + nr) * sizeof(uint32_t)); /* queue */
@@ -11095,19 +11102,9 @@ typedef struct cas__sb {
 
 static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
     if (b->oom) return;
-    if (n > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *p;
-        while (n > cap - b->len) {
-            if (cap > (size_t)-1 / 2) { b->oom = 1; return; }
-            cap *= 2;
-        }
-        p = (char *)cas__alloc(b->a, cap);
-        if (!p) { b->oom = 1; return; }
-        if (b->len) memcpy(p, b->p, b->len);
-        cas__free(b->a, b->p, b->cap);
-        b->p = p;
-        b->cap = cap;
+    if (n > (size_t)-1 - b->len || cas__grow(b->a, (void **)&b->p, &b->cap, b->len + n, 1, 4096)) {
+        b->oom = 1;
+        return;
     }
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -11115,7 +11112,7 @@ static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
 static void cas__sb_str(cas__sb *b, const char *s) { cas__sb_put(b, s, strlen(s)); }
 static void cas__sb_u64(cas__sb *b, uint64_t v) {
     char tmp[20];
-    cas__sb_put(b, tmp, cas__u64_dec(tmp, v));
+    cas__sb_put(b, tmp, cas__write_u64(tmp, v));
 }
 static void cas__sb_hash(cas__sb *b, const cas_hash *h) {
     char hex[CAS_HASH_HEX_SIZE + 1];
@@ -11129,12 +11126,13 @@ typedef struct cas__rs_term {
     uint64_t unpacked;
 } cas__rs_term;
 
-static int cas__rs_term_cmp(const void *a, const void *b) {
+static int cas__rs_term_less(const void *ctx, const void *a, const void *b) {
     const cas__rs_term *x = (const cas__rs_term *)a, *y = (const cas__rs_term *)b;
     int c = memcmp(x->x->xorb_hash.bytes, y->x->xorb_hash.bytes, 32);
-    if (c) return c;
-    if (x->cs != y->cs) return x->cs < y->cs ? -1 : 1;
-    return x->ce < y->ce ? -1 : x->ce > y->ce;
+    (void)ctx;
+    if (c) return c < 0;
+    if (x->cs != y->cs) return x->cs < y->cs;
+    return x->ce < y->ce;
 }
 
 static const cas_shard_xorb *cas__rs_find_xorb(const cas_shard *shards, size_t n,
@@ -11221,10 +11219,10 @@ cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *sh
         cas__sb_str(&b, "}}");
     }
     cas__sb_str(&b, "],\"xorbs\":{");
-    sorted = (cas__rs_term *)cas__alloc(&a, (nkept ? nkept : 1) * sizeof *sorted);
+    sorted = (cas__rs_term *)cas__alloc(&a, (nkept ? 2 * nkept : 1) * sizeof *sorted); /* + sorting room */
     if (!sorted) { rc = CAS_E_NOMEM, what = "terms"; goto done; }
     if (nkept) memcpy(sorted, kept, nkept * sizeof *sorted);
-    if (nkept) qsort(sorted, nkept, sizeof *sorted, cas__rs_term_cmp);
+    cas__sort(sorted, sorted + nkept, nkept, sizeof *sorted, cas__rs_term_less, NULL);
     for (i = 0; i < nkept;) {
         const cas_shard_xorb *x = sorted[i].x;
         size_t j = i, nranges = 0;
@@ -11267,7 +11265,7 @@ cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *sh
         memset(&o, 0, sizeof o);
         o.max_body = (uint64_t)-1;
         cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-        cas__free(&a, sorted, (nkept ? nkept : 1) * sizeof *sorted);
+        cas__free(&a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
         cas__free(&a, ends, ends_n * sizeof *ends);
         rc = cas_recon_parse(&a, b.p, b.len, 2, &o, out, err);
         cas__free(&a, b.p, b.cap);
@@ -11275,7 +11273,7 @@ cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *sh
     }
 done:
     cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-    if (sorted) cas__free(&a, sorted, (nkept ? nkept : 1) * sizeof *sorted);
+    if (sorted) cas__free(&a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
     cas__free(&a, ends, ends_n * sizeof *ends);
     cas__free(&a, b.p, b.cap);
     return cas__fail(err, rc, 0, what);

@@ -1526,7 +1526,8 @@ static void test_memory_bound(void) {
     int k;
     if (doc) {
         CHECK(cas_recon_parse(&al, doc, len, 2, NULL, &r, NULL) == CAS_OK);
-        CHECK(ta.peak <= 2 * len + 4096 && ta.n == 2); /* the result block + the coverage scratch */
+        /* the result block + the coverage scratch + the xorb map's sorting room */
+        CHECK_MSG(ta.peak <= 2 * len + 4096 && ta.n == 3, "peak %zu for %zu bytes, %ld allocations", (size_t)ta.peak, len, ta.n);
         cas_recon_free(&r);
     }
     /* 100000 empty xorb entries: result memory is proportional to them, not to any claim */
@@ -1539,7 +1540,8 @@ static void test_memory_bound(void) {
     tb_str(&b, "}}");
     al = t_counting_allocator(&ta, -1);
     CHECK(cas_recon_parse(&al, b.p, b.n, 2, NULL, &r, NULL) == CAS_OK && r.num_xorbs == 100000);
-    CHECK(ta.peak <= b.n + 4096);
+    /* the result block and, while the map is sorted, as much again */
+    CHECK_MSG(ta.peak <= 2 * b.n + 4096, "peak %zu for %zu bytes", (size_t)ta.peak, b.n);
     cas_recon_free(&r);
     free(b.p);
     free(doc);
