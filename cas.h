@@ -4972,6 +4972,23 @@ cas_result cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk
     return CAS_OK;
 }
 
+/* ---- the one record decoder of cas_xorb_walk and cas_xorb_stream ---- */
+
+/* Record `index` (its header h at byte `at` of the xorb) within the xorb limits? */
+static int cas__xorb_record_fits(uint32_t index, uint64_t at, const cas_chunk_header *h, cas_error *err) {
+    if (index >= CAS_XORB_MAX_CHUNKS || at + CAS_CHUNK_HEADER_SIZE + h->compressed_size > CAS_XORB_MAX_SIZE)
+        return cas__fail(err, CAS_E_XORB_LIMIT, at, "xorb has more than 8192 chunks or 64 MiB");
+    return CAS_OK;
+}
+/* Its payload decoded into out[0..h->uncompressed_size) (scratch: BG4's regrouping room);
+   an error's offset is the xorb's byte. */
+static int cas__xorb_record_decode(uint64_t at, const cas_chunk_header *h, const uint8_t *payload, uint8_t *out,
+                                   uint8_t *scratch, cas_error *err) {
+    int rc = cas_chunk_decompress(payload, h->compressed_size, h->scheme, out, h->uncompressed_size, scratch, err);
+    if (rc != CAS_OK && err) err->offset += at + CAS_CHUNK_HEADER_SIZE;
+    return rc;
+}
+
 cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_xorb_chunk_fn on_chunk,
                          void *user, cas_xorb_info *info, cas_error *err) {
     cas_xorb_footer f;
@@ -5000,14 +5017,9 @@ cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_
             break;
         }
         if (rc != CAS_OK) return rc;
-        if (index >= CAS_XORB_MAX_CHUNKS || pos > CAS_XORB_MAX_SIZE)
-            return cas__fail(err, CAS_E_XORB_LIMIT, at, "xorb has more than 8192 chunks or 64 MiB");
-        rc = cas_chunk_decompress(payload, h.compressed_size, h.scheme, scratch,
-                                  h.uncompressed_size, scratch + CAS_CHUNK_MAX_SIZE, err);
-        if (rc != CAS_OK) {
-            if (err) err->offset += at + CAS_CHUNK_HEADER_SIZE;
+        if ((rc = cas__xorb_record_fits(index, at, &h, err)) != CAS_OK ||
+            (rc = cas__xorb_record_decode(at, &h, payload, scratch, scratch + CAS_CHUNK_MAX_SIZE, err)) != CAS_OK)
             return rc;
-        }
         cas_chunk_hash(scratch, h.uncompressed_size, &c.hash);
         c.size = h.uncompressed_size;
         if (info->has_footer) {
@@ -5094,11 +5106,7 @@ cas_result cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len
             }
             if (cas_chunk_header_parse(s->priv_buf, s->priv_offset, &h, &s->error) != CAS_OK)
                 break;
-            if (s->priv_index >= CAS_XORB_MAX_CHUNKS ||
-                s->priv_offset + CAS_CHUNK_HEADER_SIZE + h.compressed_size > CAS_XORB_MAX_SIZE) {
-                cas__fail(&s->error, CAS_E_XORB_LIMIT, s->priv_offset, "xorb has more than 8192 chunks or 64 MiB");
-                break;
-            }
+            if (cas__xorb_record_fits(s->priv_index, s->priv_offset, &h, &s->error) != CAS_OK) break;
             s->priv_need = CAS_CHUNK_HEADER_SIZE + h.compressed_size;
             continue;
         }
@@ -5106,12 +5114,9 @@ cas_result cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len
             cas_chunk_header h;
             int rc;
             cas_chunk_header_parse(s->priv_buf, s->priv_offset, &h, NULL);
-            rc = cas_chunk_decompress(s->priv_buf + CAS_CHUNK_HEADER_SIZE, h.compressed_size, h.scheme,
-                                      s->priv_out, h.uncompressed_size, s->priv_scratch, &s->error);
-            if (rc != CAS_OK) {
-                s->error.offset += s->priv_offset + CAS_CHUNK_HEADER_SIZE;
-                break;
-            }
+            rc = cas__xorb_record_decode(s->priv_offset, &h, s->priv_buf + CAS_CHUNK_HEADER_SIZE, s->priv_out,
+                                         s->priv_scratch, &s->error);
+            if (rc != CAS_OK) break;
             out->index = s->priv_index++;
             out->offset = s->priv_offset;
             out->header = h;
@@ -7777,6 +7782,30 @@ static int cas__jp_link_terms(cas__jp *p, const cas_allocator *a, size_t nx, con
     return rc;
 }
 
+/* A parsed result owns one block (its priv_alloc, priv_block, priv_size): on success the block
+   is handed over, on an error found after the parse it is freed. Returns rc. */
+static int cas__jp_keep(int rc, const cas_allocator *a, void *block, size_t size, cas_allocator *owner_alloc,
+                        void **owner_block, size_t *owner_size) {
+    if (rc != CAS_OK) {
+        cas__free(a, block, size);
+        return rc;
+    }
+    *owner_alloc = *a;
+    *owner_block = block;
+    *owner_size = size;
+    return rc;
+}
+/* The end of a parser: the detail to the caller, and the result. */
+static int cas__jp_done(const cas__jp *p, int rc, cas_error *err) {
+    if (err) *err = p->r.error;
+    return rc;
+}
+/* The one release of such a result: its block, then the whole struct zeroed. */
+static void cas__jp_release(const cas_allocator *a, void *block, size_t size, void *result, size_t result_size) {
+    if (block) cas__free(a, block, size);
+    memset(result, 0, result_size);
+}
+
 cas_result cas_recon_parse(const cas_allocator *alloc, const void *body, size_t len, int version,
                            const cas_json_desc *opt, cas_recon *out, cas_error *err) {
     cas__jp p;
@@ -7804,28 +7833,22 @@ cas_result cas_recon_parse(const cas_allocator *alloc, const void *body, size_t 
                                        : p.offset_into_first_range >= p.terms[p.terms_first].unpacked_length))
             rc = cas__jp_fail(&p, CAS_E_JSON_VALUE, p.offset_at,
                               "offset_into_first_range: not below the first term's unpacked_length (0 without terms)");
-        if (rc != CAS_OK) {
-            cas__free(&a, block, size);
-        } else {
+        if (rc == CAS_OK) {
             out->version = version;
             out->offset_into_first_range = p.offset_into_first_range;
             out->terms = p.nterms ? p.terms + p.terms_first : NULL;
             out->num_terms = p.nterms - p.terms_first;
             out->xorbs = nx ? p.xorbs : NULL;
             out->num_xorbs = nx;
-            out->priv_alloc = a;
-            out->priv_block = block;
-            out->priv_size = size;
             cas__succeed(&p.r.error);
         }
+        rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     }
-    if (err) *err = p.r.error;
-    return rc;
+    return cas__jp_done(&p, rc, err);
 }
 
 void cas_recon_free(cas_recon *r) {
-    if (r->priv_block) cas__free(&r->priv_alloc, r->priv_block, r->priv_size);
-    memset(r, 0, sizeof *r);
+    cas__jp_release(&r->priv_alloc, r->priv_block, r->priv_size, r, sizeof *r);
 }
 
 cas_result cas_recon_batch_parse(const cas_allocator *alloc, const void *body, size_t len,
@@ -7849,26 +7872,20 @@ cas_result cas_recon_batch_parse(const cas_allocator *alloc, const void *body, s
         if (rc == CAS_OK)
             rc = cas__jp_link_terms(&p, &a, nx, p.files, nf, "files{}[].hash: not a key of fetch_info",
                                     "files{}[]: no fetch_info range of its xorb contains its chunks");
-        if (rc != CAS_OK) {
-            cas__free(&a, block, size);
-        } else {
-            out->files = nf ? p.files : NULL;
+        if (rc == CAS_OK) {
             out->num_files = nf;
-            out->xorbs = nx ? p.xorbs : NULL;
+            out->files = nf ? p.files : NULL;
             out->num_xorbs = nx;
-            out->priv_alloc = a;
-            out->priv_block = block;
-            out->priv_size = size;
+            out->xorbs = nx ? p.xorbs : NULL;
             cas__succeed(&p.r.error);
         }
+        rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     }
-    if (err) *err = p.r.error;
-    return rc;
+    return cas__jp_done(&p, rc, err);
 }
 
 void cas_recon_batch_free(cas_recon_batch *b) {
-    if (b->priv_block) cas__free(&b->priv_alloc, b->priv_block, b->priv_size);
-    memset(b, 0, sizeof *b);
+    cas__jp_release(&b->priv_alloc, b->priv_block, b->priv_size, b, sizeof *b);
 }
 
 cas_result cas_xet_token_parse(const cas_allocator *alloc, const void *body, size_t len,
@@ -7887,17 +7904,14 @@ cas_result cas_xet_token_parse(const cas_allocator *alloc, const void *body, siz
         out->exp = p.exp;
         out->cas_url = p.url;
         out->cas_url_len = p.url_len;
-        out->priv_alloc = a;
-        out->priv_block = block;
-        out->priv_size = size;
+        rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     }
     if (err) *err = p.r.error;
     return rc;
 }
 
 void cas_xet_token_free(cas_xet_token *t) {
-    if (t->priv_block) cas__free(&t->priv_alloc, t->priv_block, t->priv_size);
-    memset(t, 0, sizeof *t);
+    cas__jp_release(&t->priv_alloc, t->priv_block, t->priv_size, t, sizeof *t);
 }
 
 /* ---- upload responses ---- */
@@ -8069,17 +8083,14 @@ cas_result cas_shard_event_parse(const cas_allocator *alloc, const void *line, s
     rc = cas__jp_parse(&u.p, &a, line, len, opt, cas__jp_root_event, &block, &size);
     if (rc == CAS_OK) {
         *out = u.ev;
-        out->priv_alloc = a;
-        out->priv_block = block;
-        out->priv_size = size;
+        rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     }
     if (err) *err = u.p.r.error;
     return rc;
 }
 
 void cas_shard_event_free(cas_shard_event *ev) {
-    if (ev->priv_block) cas__free(&ev->priv_alloc, ev->priv_block, ev->priv_size);
-    memset(ev, 0, sizeof *ev);
+    cas__jp_release(&ev->priv_alloc, ev->priv_block, ev->priv_size, ev, sizeof *ev);
 }
 
 /* ---- FileChunkHashesResponse (GET /v2/file-chunk-hashes/{file}) ---- */
@@ -8265,19 +8276,14 @@ cas_result cas_file_chunk_hashes_parse(const cas_allocator *alloc, const void *b
         out->gaps = p.subtrees;
         out->gap_verification = p.hashes;
         out->num_gap_verification = p.nhashes;
-        out->priv_alloc = a;
-        out->priv_block = block;
-        out->priv_size = size;
-    } else {
-        cas__free(&a, block, size);
     }
+    rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     if (err) *err = p.r.error;
     return rc;
 }
 
 void cas_file_chunk_hashes_free(cas_file_chunk_hashes *r) {
-    if (r->priv_block) cas__free(&r->priv_alloc, r->priv_block, r->priv_size);
-    memset(r, 0, sizeof *r);
+    cas__jp_release(&r->priv_alloc, r->priv_block, r->priv_size, r, sizeof *r);
 }
 
 #undef CAS__JF
