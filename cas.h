@@ -6169,199 +6169,188 @@ static void cas__shard_put_lookup(cas__shard_out *o, cas__shard_pair *pv, cas__s
     }
 }
 
-static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *files, size_t nf,
-                            const cas_shard_xorb *xorbs,
-                            size_t nx, const cas_shard_write_desc *opt_in, cas__shard_out *o,
-                            uint64_t *written, cas_error *err) {
+/* cas_shard_write's state, shared by its steps: plan (orders and scratch), check (every entry,
+   the verification hashes), mark (file starts), then emit files, xorbs and the footer. */
+typedef struct cas__sw {
+    const cas_shard_file *files;
+    const cas_shard_xorb *xorbs;
+    size_t nf, nx, nterms, nchunks, nmarks;
     cas_shard_write_desc opt;
     cas_allocator a;
     cas__shard_wctx w;
-    /* Scratch, one block: u64 arrays carved out below (never more than the caller's input). */
-    uint64_t *block = NULL, *file_order, *xorb_order, *xorb_by_hash, *marks, *term_base;
+    cas__shard_out *o;
+    int footer, key_chunks, raw_hashes;
+    /* Scratch, one block: u64 arrays carved out by cas__sw_plan (never more than the input). */
+    uint64_t *block, *file_order, *xorb_order, *xorb_by_hash, *marks, *term_base;
     uint64_t *fkey, *fentry, *xkey, *xentry, *xfirst, *ckey, *cowner;
-    cas__shard_pair *pairs = NULL, *tmp; /* sorting room: 2 x (nf + nx + nchunks + 1) */
-    size_t npairs;
-    cas_hash *verif = NULL;
-    size_t nblock = 0, nterms = 0, nmarks = 0, i, p, nchunks = 0;
-    uint64_t size, at, materialized = 0, on_disk = 0, stored = 0, xorb_info, c;
-    uint8_t rec[CAS__SHARD_E];
-    const int footer = opt_in && (opt_in->flags & CAS_SHARD_WITH_FOOTER);
-    int rc = CAS_OK, key_chunks, raw_hashes;
-    uint32_t j;
-    if (written) *written = 0;
-    if (opt_in) opt = *opt_in;
-    else memset(&opt, 0, sizeof opt);
-    if ((nf && !files) || (nx && !xorbs)) return cas__fail(err, CAS_E_ARGUMENT, 0, "NULL entry array");
-    a = cas__allocator_or_default(alloc);
-    key_chunks = footer && (opt.flags & CAS_SHARD_KEY_CHUNKS) && !cas__shard_all_zero(opt.hmac_key.bytes, 32);
-    /* The listed chunk hashes serve for verification hashes unless they are already keyed
-       (a footer with a key, and the writer is not asked to key them). */
-    raw_hashes = !footer || cas__shard_all_zero(opt.hmac_key.bytes, 32) || key_chunks;
-    if (cas_shard_write_size(files, nf, xorbs, nx, opt.flags, &size))
-        return cas__fail(err, CAS_E_SHARD_TOO_LARGE, CAS_SHARD_MAX_SIZE,
-                         "the shard would be over 64 MiB: split its files across shards");
-    if (!o->sink->write && (o->sink->len > o->sink->cap || size > o->sink->cap - o->sink->len))
-        return cas__fail(err, CAS_E_LIMIT, o->sink->cap, "the shard does not fit in the buffer");
-    for (i = 0; i < nf; i++) nterms += files[i].num_terms;
-    for (i = 0; i < nx; i++) nchunks += xorbs[i].num_chunks;
-    /* The size check bounds every count: nterms, nchunks < 2^21. */
-    nblock = 5 * nf + 5 * nx + 2 * nchunks + 1;
-    block = (uint64_t *)cas__shard_alloc(&a, nblock, sizeof(uint64_t));
-    verif = (cas_hash *)cas__shard_alloc(&a, nterms ? nterms : 1, sizeof(cas_hash));
-    npairs = nf + nx + nchunks + 1;
-    pairs = (cas__shard_pair *)cas__shard_alloc(&a, 2 * npairs, sizeof *pairs);
-    if (!block || !verif || !pairs) {
-        rc = cas__fail(err, CAS_E_NOMEM, 0, "out of memory");
-        goto done;
-    }
-    tmp = pairs + npairs;
-    file_order = block;           /* nf: output position -> input index */
-    term_base = file_order + nf;  /* nf: first term of each input file in verif[] */
-    fkey = term_base + nf;        /* nf: file lookup keys by output position */
-    fentry = fkey + nf;           /* nf: entry index of each file's header */
-    marks = fentry + nf;          /* nf: chunks that start files (MARK_FILE_STARTS) */
-    xorb_order = marks + nf;      /* nx */
-    xorb_by_hash = xorb_order + nx; /* nx: input indices sorted by hash */
-    xkey = xorb_by_hash + nx;     /* nx */
-    xentry = xkey + nx;           /* nx: entry index of each xorb's header */
-    xfirst = xentry + nx;         /* nx: output number of each xorb's first chunk */
-    ckey = xfirst + nx;           /* nchunks */
-    cowner = ckey + nchunks;      /* nchunks: output xorb position of each chunk */
-    memset(&w, 0, sizeof w);
-    w.files = files;
-    w.xorbs = xorbs;
-    for (i = 0, c = 0; i < nf; i++) {
-        file_order[i] = i;
-        term_base[i] = c;
-        c += files[i].num_terms;
-    }
-    for (i = 0; i < nx; i++) xorb_order[i] = i;
-    if (opt.flags & CAS_SHARD_SORTED) {
-        for (i = 0; i < nf; i++) {
-            pairs[i].key = cas__shard_key(&files[i].file_hash);
-            pairs[i].item = i;
-        }
-        cas__shard_sort(pairs, tmp, nf, cas__shard_wcmp_file, &w);
-        for (i = 0; i < nf; i++) file_order[i] = pairs[i].item;
-    }
-    for (i = 0; i < nx; i++) {
-        pairs[i].key = cas__shard_key(&xorbs[i].xorb_hash);
-        pairs[i].item = i;
-    }
-    cas__shard_sort(pairs, tmp, nx, cas__shard_wcmp_xorb, &w);
-    for (i = 0; i < nx; i++) xorb_by_hash[i] = pairs[i].item;
-    if (opt.flags & CAS_SHARD_SORTED)
-        for (i = 0; i < nx; i++) xorb_order[i] = xorb_by_hash[i];
+    size_t nblock, npairs;
+    cas__shard_pair *pairs, *tmp; /* sorting room: 2 x (nf + nx + nchunks + 1) */
+    cas_hash *verif;              /* per term, in input order (term_base) */
+    uint64_t materialized, on_disk, stored, xorb_info;
+} cas__sw;
 
-    /* Pass 1: check every entry and compute the verification hashes, so that nothing is
-       written for an input the reader would refuse. Offsets are those of the output. */
-    at = CAS_SHARD_HEADER_SIZE;
-    for (p = 0; p < nf; p++) {
-        const cas_shard_file *f = &files[file_order[p]];
-        const uint64_t base = term_base[file_order[p]];
-        if (cas__shard_is_bookend_hash(f->file_hash.bytes)) {
-            rc = cas__fail(err, CAS_E_ARGUMENT, at, "a file hash of all 0xFF bytes (the bookend)");
-            goto done;
+/* The input's order (CAS_SHARD_SORTED: by hash) and the xorbs by hash, for lookups. */
+static int cas__sw_plan(cas__sw *sw, cas_error *err) {
+    size_t i;
+    uint64_t c;
+    for (i = 0; i < sw->nf; i++) sw->nterms += sw->files[i].num_terms;
+    for (i = 0; i < sw->nx; i++) sw->nchunks += sw->xorbs[i].num_chunks;
+    /* The size check came first, so every count is bounded: nterms, nchunks < 2^21. */
+    sw->nblock = 5 * sw->nf + 5 * sw->nx + 2 * sw->nchunks + 1;
+    sw->block = (uint64_t *)cas__shard_alloc(&sw->a, sw->nblock, sizeof(uint64_t));
+    sw->verif = (cas_hash *)cas__shard_alloc(&sw->a, sw->nterms ? sw->nterms : 1, sizeof(cas_hash));
+    sw->npairs = sw->nf + sw->nx + sw->nchunks + 1;
+    sw->pairs = (cas__shard_pair *)cas__shard_alloc(&sw->a, 2 * sw->npairs, sizeof *sw->pairs);
+    if (!sw->block || !sw->verif || !sw->pairs) return cas__fail(err, CAS_E_NOMEM, 0, "out of memory");
+    sw->tmp = sw->pairs + sw->npairs;
+    sw->file_order = sw->block;                 /* nf: output position -> input index */
+    sw->term_base = sw->file_order + sw->nf;    /* nf: first term of each input file in verif[] */
+    sw->fkey = sw->term_base + sw->nf;          /* nf: file lookup keys by output position */
+    sw->fentry = sw->fkey + sw->nf;             /* nf: entry index of each file's header */
+    sw->marks = sw->fentry + sw->nf;            /* nf: chunks that start files (MARK_FILE_STARTS) */
+    sw->xorb_order = sw->marks + sw->nf;        /* nx */
+    sw->xorb_by_hash = sw->xorb_order + sw->nx; /* nx: input indices sorted by hash */
+    sw->xkey = sw->xorb_by_hash + sw->nx;       /* nx */
+    sw->xentry = sw->xkey + sw->nx;             /* nx: entry index of each xorb's header */
+    sw->xfirst = sw->xentry + sw->nx;           /* nx: output number of each xorb's first chunk */
+    sw->ckey = sw->xfirst + sw->nx;             /* nchunks */
+    sw->cowner = sw->ckey + sw->nchunks;        /* nchunks: output xorb position of each chunk */
+    sw->w.files = sw->files;
+    sw->w.xorbs = sw->xorbs;
+    for (i = 0, c = 0; i < sw->nf; i++) {
+        sw->file_order[i] = i;
+        sw->term_base[i] = c;
+        c += sw->files[i].num_terms;
+    }
+    for (i = 0; i < sw->nx; i++) sw->xorb_order[i] = i;
+    if (sw->opt.flags & CAS_SHARD_SORTED) {
+        for (i = 0; i < sw->nf; i++) {
+            sw->pairs[i].key = cas__shard_key(&sw->files[i].file_hash);
+            sw->pairs[i].item = i;
         }
-        if (f->num_terms && !f->terms) {
-            rc = cas__fail(err, CAS_E_ARGUMENT, at, "a file with terms but a NULL terms array");
-            goto done;
+        cas__shard_sort(sw->pairs, sw->tmp, sw->nf, cas__shard_wcmp_file, &sw->w);
+        for (i = 0; i < sw->nf; i++) sw->file_order[i] = sw->pairs[i].item;
+    }
+    for (i = 0; i < sw->nx; i++) {
+        sw->pairs[i].key = cas__shard_key(&sw->xorbs[i].xorb_hash);
+        sw->pairs[i].item = i;
+    }
+    cas__shard_sort(sw->pairs, sw->tmp, sw->nx, cas__shard_wcmp_xorb, &sw->w);
+    for (i = 0; i < sw->nx; i++) sw->xorb_by_hash[i] = sw->pairs[i].item;
+    if (sw->opt.flags & CAS_SHARD_SORTED)
+        for (i = 0; i < sw->nx; i++) sw->xorb_order[i] = sw->xorb_by_hash[i];
+    return CAS_OK;
+}
+
+/* One file's terms checked (term rules; their chunks known and adding up) and their
+   verification hashes computed; `at` = the file block's output offset. */
+static int cas__sw_check_file(cas__sw *sw, const cas_shard_file *f, uint64_t base, uint64_t at, cas_error *err) {
+    uint32_t j;
+    int rc;
+    if (cas__shard_is_bookend_hash(f->file_hash.bytes))
+        return cas__fail(err, CAS_E_ARGUMENT, at, "a file hash of all 0xFF bytes (the bookend)");
+    if (f->num_terms && !f->terms) return cas__fail(err, CAS_E_ARGUMENT, at, "a file with terms but a NULL terms array");
+    for (j = 0; j < f->num_terms; j++) {
+        const cas_shard_term *t = &f->terms[j];
+        const uint64_t ta = at + CAS__SHARD_E * (1 + (uint64_t)j);
+        uint64_t sum;
+        unsigned field;
+        const char *broken = cas__shard_term_rule(t->chunk_start, t->chunk_end, t->unpacked_bytes, &field);
+        if (broken) return cas__fail(err, CAS_E_ARGUMENT, ta + field, broken);
+        if (f->flags & CAS_SHARD_FILE_VERIFICATION) {
+            sw->verif[base + j] = t->verification;
+            continue;
         }
-        for (j = 0; j < f->num_terms; j++) {
-            const cas_shard_term *t = &f->terms[j];
-            const uint64_t ta = at + CAS__SHARD_E * (1 + (uint64_t)j);
-            uint64_t sum;
-            unsigned field;
-            const char *broken = cas__shard_term_rule(t->chunk_start, t->chunk_end, t->unpacked_bytes, &field);
-            if (broken) {
-                rc = cas__fail(err, CAS_E_ARGUMENT, ta + field, broken);
-                goto done;
-            }
-            if (f->flags & CAS_SHARD_FILE_VERIFICATION) {
-                verif[base + j] = t->verification;
-                continue;
-            }
-            rc = cas__shard_range(raw_hashes ? cas__shard_wfind(xorbs, xorb_by_hash, nx, &t->xorb_hash) : NULL,
-                                  opt.chunks, opt.chunks_user, &t->xorb_hash, t->chunk_start,
-                                  t->chunk_end, &verif[base + j], &sum);
-            if (rc == CAS_E_SHARD_ENTRY) {
-                rc = cas__fail(err, CAS_E_ARGUMENT, ta + 44,
-                               "a term's chunk range passes the end of its xorb");
-                goto done;
-            }
-            if (rc == CAS_E_SHARD_NO_CHUNKS) {
-                rc = cas__fail(err, rc, ta, "no chunk hashes for a term's xorb range");
-                goto done;
-            }
-            if (rc) {
-                cas__fail(err, rc, ta, "the chunk source failed");
-                goto done;
-            }
-            if (sum != t->unpacked_bytes) {
-                rc = cas__fail(err, CAS_E_ARGUMENT, ta + 36,
-                               "a term's unpacked size differs from the sizes of its chunks");
-                goto done;
-            }
-        }
+        rc = cas__shard_range(sw->raw_hashes ? cas__shard_wfind(sw->xorbs, sw->xorb_by_hash, sw->nx, &t->xorb_hash) : NULL,
+                              sw->opt.chunks, sw->opt.chunks_user, &t->xorb_hash, t->chunk_start, t->chunk_end,
+                              &sw->verif[base + j], &sum);
+        if (rc == CAS_E_SHARD_ENTRY)
+            return cas__fail(err, CAS_E_ARGUMENT, ta + 44, "a term's chunk range passes the end of its xorb");
+        if (rc == CAS_E_SHARD_NO_CHUNKS) return cas__fail(err, rc, ta, "no chunk hashes for a term's xorb range");
+        if (rc) return cas__fail(err, rc, ta, "the chunk source failed");
+        if (sum != t->unpacked_bytes)
+            return cas__fail(err, CAS_E_ARGUMENT, ta + 36, "a term's unpacked size differs from the sizes of its chunks");
+    }
+    return CAS_OK;
+}
+
+/* One xorb's chunks checked (chunk rules, the sizes adding up); `at` = its block's offset. */
+static int cas__sw_check_xorb(const cas_shard_xorb *x, uint64_t at, cas_error *err) {
+    uint64_t sum = 0;
+    uint32_t j;
+    if (cas__shard_is_bookend_hash(x->xorb_hash.bytes))
+        return cas__fail(err, CAS_E_ARGUMENT, at, "a xorb hash of all 0xFF bytes (the bookend)");
+    if (x->num_chunks == 0 || x->num_chunks > CAS_XORB_MAX_CHUNKS || !x->chunks)
+        return cas__fail(err, CAS_E_ARGUMENT, at + 36, "a xorb with 0 or over 8192 chunks");
+    for (j = 0; j < x->num_chunks; j++) {
+        const cas_shard_chunk *ch = &x->chunks[j];
+        unsigned field;
+        const char *broken = cas__shard_chunk_rule(ch->byte_start, sum, ch->unpacked_bytes, &field);
+        if (broken) return cas__fail(err, CAS_E_ARGUMENT, at + CAS__SHARD_E * (1 + (uint64_t)j) + field, broken);
+        sum += ch->unpacked_bytes;
+    }
+    if (sum != x->bytes_in_xorb)
+        return cas__fail(err, CAS_E_ARGUMENT, at + 40, "a xorb's bytes_in_xorb differs from the sum of its chunks");
+    return CAS_OK;
+}
+
+/* Pass 1: every entry checked and the verification hashes computed, so that nothing is written
+   for an input the reader would refuse. Offsets are those of the output. */
+static int cas__sw_check(cas__sw *sw, cas_error *err) {
+    uint64_t at = CAS_SHARD_HEADER_SIZE;
+    size_t p;
+    int rc;
+    for (p = 0; p < sw->nf; p++) {
+        const cas_shard_file *f = &sw->files[sw->file_order[p]];
+        if ((rc = cas__sw_check_file(sw, f, sw->term_base[sw->file_order[p]], at, err)) != CAS_OK) return rc;
         at += cas__shard_file_block(f->num_terms, f->has_sha256);
     }
     at += CAS__SHARD_E;
-    for (p = 0; p < nx; p++) {
-        const cas_shard_xorb *x = &xorbs[xorb_order[p]];
-        uint64_t sum = 0;
-        if (cas__shard_is_bookend_hash(x->xorb_hash.bytes)) {
-            rc = cas__fail(err, CAS_E_ARGUMENT, at, "a xorb hash of all 0xFF bytes (the bookend)");
-            goto done;
-        }
-        if (x->num_chunks == 0 || x->num_chunks > CAS_XORB_MAX_CHUNKS || !x->chunks) {
-            rc = cas__fail(err, CAS_E_ARGUMENT, at + 36, "a xorb with 0 or over 8192 chunks");
-            goto done;
-        }
-        for (j = 0; j < x->num_chunks; j++) {
-            const cas_shard_chunk *ch = &x->chunks[j];
-            unsigned field;
-            const char *broken = cas__shard_chunk_rule(ch->byte_start, sum, ch->unpacked_bytes, &field);
-            if (broken) {
-                rc = cas__fail(err, CAS_E_ARGUMENT, at + CAS__SHARD_E * (1 + (uint64_t)j) + field, broken);
-                goto done;
-            }
-            sum += ch->unpacked_bytes;
-        }
-        if (sum != x->bytes_in_xorb) {
-            rc = cas__fail(err, CAS_E_ARGUMENT, at + 40,
-                           "a xorb's bytes_in_xorb differs from the sum of its chunks");
-            goto done;
-        }
+    for (p = 0; p < sw->nx; p++) {
+        const cas_shard_xorb *x = &sw->xorbs[sw->xorb_order[p]];
+        if ((rc = cas__sw_check_xorb(x, at, err)) != CAS_OK) return rc;
         at += cas__shard_xorb_block(x->num_chunks);
     }
-    if (opt.flags & CAS_SHARD_MARK_FILE_STARTS) {
-        /* (xorb input index << 32 | chunk) of each file's first chunk, sorted for lookup. */
-        for (i = 0; i < nf; i++) {
-            const cas_shard_xorb *x;
-            if (!files[i].num_terms) continue;
-            x = cas__shard_wfind(xorbs, xorb_by_hash, nx, &files[i].terms[0].xorb_hash);
-            if (x) marks[nmarks++] = (uint64_t)(x - xorbs) << 32 | files[i].terms[0].chunk_start;
-        }
-        for (i = 0; i < nmarks; i++) {
-            pairs[i].key = marks[i];
-            pairs[i].item = i;
-        }
-        cas__shard_sort(pairs, tmp, nmarks, NULL, NULL);
-        for (i = 0; i < nmarks; i++) marks[i] = pairs[i].key;
-    }
+    return CAS_OK;
+}
 
-    /* Pass 2: emit. */
+/* CAS_SHARD_MARK_FILE_STARTS: (xorb input index << 32 | chunk) of each file's first chunk,
+   sorted for lookup. */
+static void cas__sw_mark(cas__sw *sw) {
+    size_t i;
+    for (i = 0; i < sw->nf; i++) {
+        const cas_shard_file *f = &sw->files[i];
+        const cas_shard_xorb *x;
+        if (!f->num_terms) continue;
+        x = cas__shard_wfind(sw->xorbs, sw->xorb_by_hash, sw->nx, &f->terms[0].xorb_hash);
+        if (x) sw->marks[sw->nmarks++] = (uint64_t)(x - sw->xorbs) << 32 | f->terms[0].chunk_start;
+    }
+    for (i = 0; i < sw->nmarks; i++) {
+        sw->pairs[i].key = sw->marks[i];
+        sw->pairs[i].item = i;
+    }
+    cas__shard_sort(sw->pairs, sw->tmp, sw->nmarks, NULL, NULL);
+    for (i = 0; i < sw->nmarks; i++) sw->marks[i] = sw->pairs[i].key;
+}
+
+/* Pass 2, first part: the header, the file blocks (header, terms, verification entries, the
+   SHA-256 metadata) and the file-info bookend. */
+static void cas__sw_emit_files(cas__sw *sw) {
+    cas__shard_out *o = sw->o;
+    uint8_t rec[CAS__SHARD_E];
+    size_t p;
+    uint32_t j;
     memcpy(rec, cas__shard_tag, 32);
     cas__store_le64(rec + 32, 2);
-    cas__store_le64(rec + 40, footer ? CAS_SHARD_FOOTER_SIZE : 0);
+    cas__store_le64(rec + 40, sw->footer ? CAS_SHARD_FOOTER_SIZE : 0);
     cas__shard_emit(o, rec, sizeof rec);
-    for (p = 0; p < nf; p++) {
-        const cas_shard_file *f = &files[file_order[p]];
-        const uint64_t base = term_base[file_order[p]];
+    for (p = 0; p < sw->nf; p++) {
+        const cas_shard_file *f = &sw->files[sw->file_order[p]];
+        const uint64_t base = sw->term_base[sw->file_order[p]];
         uint32_t flags = (f->flags & ~(CAS_SHARD_FILE_VERIFICATION | CAS_SHARD_FILE_METADATA_EXT)) |
                          CAS_SHARD_FILE_VERIFICATION | (f->has_sha256 ? CAS_SHARD_FILE_METADATA_EXT : 0);
-        fkey[p] = cas__shard_key(&f->file_hash);
-        fentry[p] = (o->pos - CAS_SHARD_HEADER_SIZE) / CAS__SHARD_E;
+        sw->fkey[p] = cas__shard_key(&f->file_hash);
+        sw->fentry[p] = (o->pos - CAS_SHARD_HEADER_SIZE) / CAS__SHARD_E;
         memcpy(rec, f->file_hash.bytes, 32);
         cas__store_le32(rec + 32, flags);
         cas__store_le32(rec + 36, f->num_terms);
@@ -6369,13 +6358,12 @@ static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *fi
         cas__shard_emit(o, rec, sizeof rec);
         for (j = 0; j < f->num_terms; j++) {
             const cas_shard_term *t = &f->terms[j];
-            cas__shard_put_entry(o, t->xorb_hash.bytes, t->xorb_flags, t->unpacked_bytes,
-                                 t->chunk_start, t->chunk_end);
-            materialized += t->unpacked_bytes;
+            cas__shard_put_entry(o, t->xorb_hash.bytes, t->xorb_flags, t->unpacked_bytes, t->chunk_start, t->chunk_end);
+            sw->materialized += t->unpacked_bytes;
         }
         memset(rec + 32, 0, 16);
         for (j = 0; j < f->num_terms; j++) {
-            memcpy(rec, verif[base + j].bytes, 32);
+            memcpy(rec, sw->verif[base + j].bytes, 32);
             cas__shard_emit(o, rec, sizeof rec);
         }
         if (f->has_sha256) {
@@ -6387,78 +6375,111 @@ static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *fi
     memset(rec, 0xFF, 32);
     memset(rec + 32, 0, 16);
     cas__shard_emit(o, rec, sizeof rec);
-    xorb_info = o->pos;
-    for (p = 0, c = 0; p < nx; p++) {
-        const size_t xi = (size_t)xorb_order[p];
-        const cas_shard_xorb *x = &xorbs[xi];
-        xkey[p] = cas__shard_key(&x->xorb_hash);
-        xentry[p] = (o->pos - xorb_info) / CAS__SHARD_E;
-        xfirst[p] = c;
-        cas__shard_put_entry(o, x->xorb_hash.bytes, x->flags, x->num_chunks, x->bytes_in_xorb,
-                             x->bytes_on_disk);
-        on_disk += x->bytes_on_disk;
-        stored += x->bytes_in_xorb;
+}
+
+/* Pass 2, second part: the xorb blocks (chunk hashes keyed with CAS_SHARD_KEY_CHUNKS, file
+   starts marked) and the CAS-info bookend. */
+static void cas__sw_emit_xorbs(cas__sw *sw) {
+    cas__shard_out *o = sw->o;
+    static const uint8_t bookend[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    size_t p;
+    uint64_t c;
+    uint32_t j;
+    sw->xorb_info = o->pos;
+    for (p = 0, c = 0; p < sw->nx; p++) {
+        const size_t xi = (size_t)sw->xorb_order[p];
+        const cas_shard_xorb *x = &sw->xorbs[xi];
+        sw->xkey[p] = cas__shard_key(&x->xorb_hash);
+        sw->xentry[p] = (o->pos - sw->xorb_info) / CAS__SHARD_E;
+        sw->xfirst[p] = c;
+        cas__shard_put_entry(o, x->xorb_hash.bytes, x->flags, x->num_chunks, x->bytes_in_xorb, x->bytes_on_disk);
+        sw->on_disk += x->bytes_on_disk;
+        sw->stored += x->bytes_in_xorb;
         for (j = 0; j < x->num_chunks; j++, c++) {
             const cas_shard_chunk *ch = &x->chunks[j];
             cas_hash h = ch->hash;
             uint32_t flags = ch->flags;
-            if (key_chunks) cas_hash_hmac(&ch->hash, &opt.hmac_key, &h);
-            if (nmarks && cas__shard_marked(marks, nmarks, (uint64_t)xi << 32 | j))
+            if (sw->key_chunks) cas_hash_hmac(&ch->hash, &sw->opt.hmac_key, &h);
+            if (sw->nmarks && cas__shard_marked(sw->marks, sw->nmarks, (uint64_t)xi << 32 | j))
                 flags |= CAS_SHARD_CHUNK_GLOBAL_DEDUP;
             cas__shard_put_entry(o, h.bytes, ch->byte_start, ch->unpacked_bytes, flags, 0);
-            ckey[c] = cas__shard_key(&h);
-            cowner[c] = p;
+            sw->ckey[c] = cas__shard_key(&h);
+            sw->cowner[c] = p;
         }
     }
-    cas__shard_put_entry(o, rec, 0, 0, 0, 0); /* rec still holds the bookend hash */
-    if (footer) {
-        const uint64_t file_lookup = o->pos;
-        uint64_t xorb_lookup, chunk_lookup, footer_at;
-        cas__shard_put_lookup(o, pairs, tmp, nf, fkey, fentry, NULL, NULL);
-        xorb_lookup = o->pos;
-        cas__shard_put_lookup(o, pairs, tmp, nx, xkey, xentry, NULL, NULL);
-        chunk_lookup = o->pos;
-        cas__shard_put_lookup(o, pairs, tmp, nchunks, ckey, xentry, cowner, xfirst);
-        footer_at = o->pos;
-        {
-            uint8_t F[CAS_SHARD_FOOTER_SIZE];
-            cas_shard_footer ft;
-            memset(&ft, 0, sizeof ft);
-            ft.version = 1;
-            ft.file_info_offset = CAS_SHARD_HEADER_SIZE;
-            ft.xorb_info_offset = xorb_info;
-            ft.file_lookup_offset = file_lookup;
-            ft.file_lookup_count = nf;
-            ft.xorb_lookup_offset = xorb_lookup;
-            ft.xorb_lookup_count = nx;
-            ft.chunk_lookup_offset = chunk_lookup;
-            ft.chunk_lookup_count = nchunks;
-            ft.hmac_key = opt.hmac_key;
-            ft.creation_time = opt.creation_time;
-            ft.key_expiry = opt.key_expiry;
-            ft.stored_bytes_on_disk = on_disk;
-            ft.materialized_bytes = materialized;
-            ft.stored_bytes = stored;
-            ft.footer_offset = footer_at;
-            cas__shard_footer_encode(F, &ft);
-            cas__shard_emit(o, F, sizeof F);
-        }
+    cas__shard_put_entry(o, bookend, 0, 0, 0, 0);
+}
+
+/* Pass 2, the full form's end: the three lookup tables and the footer. */
+static void cas__sw_emit_footer(cas__sw *sw) {
+    cas__shard_out *o = sw->o;
+    uint8_t F[CAS_SHARD_FOOTER_SIZE];
+    cas_shard_footer ft;
+    memset(&ft, 0, sizeof ft);
+    ft.file_lookup_offset = o->pos;
+    cas__shard_put_lookup(o, sw->pairs, sw->tmp, sw->nf, sw->fkey, sw->fentry, NULL, NULL);
+    ft.xorb_lookup_offset = o->pos;
+    cas__shard_put_lookup(o, sw->pairs, sw->tmp, sw->nx, sw->xkey, sw->xentry, NULL, NULL);
+    ft.chunk_lookup_offset = o->pos;
+    cas__shard_put_lookup(o, sw->pairs, sw->tmp, sw->nchunks, sw->ckey, sw->xentry, sw->cowner, sw->xfirst);
+    ft.version = 1;
+    ft.file_info_offset = CAS_SHARD_HEADER_SIZE;
+    ft.xorb_info_offset = sw->xorb_info;
+    ft.file_lookup_count = sw->nf;
+    ft.xorb_lookup_count = sw->nx;
+    ft.chunk_lookup_count = sw->nchunks;
+    ft.hmac_key = sw->opt.hmac_key;
+    ft.creation_time = sw->opt.creation_time;
+    ft.key_expiry = sw->opt.key_expiry;
+    ft.stored_bytes_on_disk = sw->on_disk;
+    ft.materialized_bytes = sw->materialized;
+    ft.stored_bytes = sw->stored;
+    ft.footer_offset = o->pos;
+    cas__shard_footer_encode(F, &ft);
+    cas__shard_emit(o, F, sizeof F);
+}
+
+static int cas__shard_write(const cas_allocator *alloc, const cas_shard_file *files, size_t nf,
+                            const cas_shard_xorb *xorbs, size_t nx, const cas_shard_write_desc *desc,
+                            cas__shard_out *o, uint64_t *written, cas_error *err) {
+    cas__sw sw;
+    uint64_t size;
+    int rc;
+    if (written) *written = 0;
+    if ((nf && !files) || (nx && !xorbs)) return cas__fail(err, CAS_E_ARGUMENT, 0, "NULL entry array");
+    memset(&sw, 0, sizeof sw);
+    if (desc) sw.opt = *desc;
+    sw.files = files, sw.nf = nf, sw.xorbs = xorbs, sw.nx = nx, sw.o = o;
+    sw.a = cas__allocator_or_default(alloc);
+    sw.footer = (sw.opt.flags & CAS_SHARD_WITH_FOOTER) != 0;
+    sw.key_chunks = sw.footer && (sw.opt.flags & CAS_SHARD_KEY_CHUNKS) && !cas__shard_all_zero(sw.opt.hmac_key.bytes, 32);
+    /* The listed chunk hashes serve for verification hashes unless they are already keyed
+       (a footer with a key, and the writer is not asked to key them). */
+    sw.raw_hashes = !sw.footer || cas__shard_all_zero(sw.opt.hmac_key.bytes, 32) || sw.key_chunks;
+    if (cas_shard_write_size(files, nf, xorbs, nx, sw.opt.flags, &size))
+        return cas__fail(err, CAS_E_SHARD_TOO_LARGE, CAS_SHARD_MAX_SIZE,
+                         "the shard would be over 64 MiB: split its files across shards");
+    if (!o->sink->write && (o->sink->len > o->sink->cap || size > o->sink->cap - o->sink->len))
+        return cas__fail(err, CAS_E_LIMIT, o->sink->cap, "the shard does not fit in the buffer");
+    rc = cas__sw_plan(&sw, err);
+    if (rc == CAS_OK) rc = cas__sw_check(&sw, err);
+    if (rc == CAS_OK) {
+        if (sw.opt.flags & CAS_SHARD_MARK_FILE_STARTS) cas__sw_mark(&sw);
+        cas__sw_emit_files(&sw);
+        cas__sw_emit_xorbs(&sw);
+        if (sw.footer) cas__sw_emit_footer(&sw);
+        if (o->sink->write) cas__shard_flush(o);
+        if (o->rc) rc = cas__fail(err, o->rc, o->pos, "the write callback failed");
+        else if (o->pos != size) /* unreachable: the size formula and the emitter agree */
+            rc = cas__fail(err, CAS_E_STATE, o->pos, "internal: shard size mismatch");
+        else rc = cas__succeed(err);
+        if (rc == CAS_OK && written) *written = o->pos;
     }
-    if (o->sink->write) cas__shard_flush(o);
-    if (o->rc) {
-        rc = cas__fail(err, o->rc, o->pos, "the write callback failed");
-        goto done;
-    }
-    if (o->pos != size) { /* unreachable: the size formula and the emitter agree */
-        rc = cas__fail(err, CAS_E_STATE, o->pos, "internal: shard size mismatch");
-        goto done;
-    }
-    if (written) *written = o->pos;
-    rc = cas__succeed(err);
-done:
-    cas__shard_release(&a, block, nblock, sizeof(uint64_t));
-    cas__shard_release(&a, verif, nterms ? nterms : 1, sizeof(cas_hash));
-    cas__shard_release(&a, pairs, 2 * npairs, sizeof *pairs);
+    cas__shard_release(&sw.a, sw.block, sw.nblock, sizeof(uint64_t));
+    cas__shard_release(&sw.a, sw.verif, sw.nterms ? sw.nterms : 1, sizeof(cas_hash));
+    cas__shard_release(&sw.a, sw.pairs, 2 * sw.npairs, sizeof *sw.pairs);
     return rc;
 }
 
