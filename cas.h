@@ -222,10 +222,11 @@ typedef enum cas_result {
     CAS_E_MULTIPART = -38    /* malformed multipart/byteranges body or Content-Type */
 } cas_result;
 
-/* "CAS_E_HEX", "CAS_READY" etc. Never NULL. */
-CAS_API const char *cas_result_name(cas_result result);
+/* "CAS_E_HEX", "CAS_READY" etc. Never NULL. They take an int, so that the int a host
+   callback returned can be named as well. */
+CAS_API const char *cas_result_name(int result);
 /* One sentence on what the result means. Never NULL. */
-CAS_API const char *cas_result_message(cas_result result);
+CAS_API const char *cas_result_message(int result);
 
 /* ==== >>base: error detail =============================================================== */
 
@@ -2196,11 +2197,11 @@ static const cas__result_text *cas__result_find(int result) {
         if (cas__results[i].code == result) return &cas__results[i];
     return NULL;
 }
-const char *cas_result_name(cas_result result) {
+const char *cas_result_name(int result) {
     const cas__result_text *t = cas__result_find(result);
     return t ? t->name : "CAS_E_UNKNOWN";
 }
-const char *cas_result_message(cas_result result) {
+const char *cas_result_message(int result) {
     const cas__result_text *t = cas__result_find(result);
     return t ? t->message : "unknown result code";
 }
@@ -3647,7 +3648,7 @@ cas_result cas_zstd_decompress(const cas_allocator *alloc, const void *src, size
     }
     *out_len = out.pos;
     ZSTD_freeDCtx(dctx);
-    return result;
+    return (cas_result)(result);
 }
 #include "vendor/cas_zstd_end.inc"
 #else
@@ -4113,8 +4114,8 @@ static int cas__lz4_decode(const uint8_t *src, size_t n, uint8_t *base, size_t p
 cas_result cas_lz4_block_decompress(const void *src, size_t n, void *dst, size_t prefix, size_t cap,
                                     size_t *out_len, cas_error *err) {
     *out_len = 0;
-    if (prefix > cap) return cas__fail(err, CAS_E_ARGUMENT, 0, "prefix > cap");
-    return cas__lz4_decode((const uint8_t *)src, n, (uint8_t *)dst, prefix, cap, out_len, err, 0);
+    if (prefix > cap) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "prefix > cap"));
+    return (cas_result)(cas__lz4_decode((const uint8_t *)src, n, (uint8_t *)dst, prefix, cap, out_len, err, 0));
 }
 
 /* ---- frames ---- */
@@ -4185,8 +4186,8 @@ static int cas__lz4_frame_write(const uint8_t *src, size_t n, uint8_t *dst, size
 cas_result cas_lz4_frame_compress(const void *src, size_t n, void *dst, size_t cap, size_t *out_len,
                                   int acceleration) {
     cas_lz4_table t;
-    return cas__lz4_frame_write((const uint8_t *)src, n, (uint8_t *)dst, cap, out_len,
-                                acceleration, &t);
+    return (cas_result)(cas__lz4_frame_write((const uint8_t *)src, n, (uint8_t *)dst, cap, out_len,
+                                             acceleration, &t));
 }
 
 cas_result cas_lz4_frame_decompress(const void *src_, size_t n, void *dst_, size_t cap, size_t *out_len,
@@ -4207,37 +4208,37 @@ cas_result cas_lz4_frame_decompress(const void *src_, size_t n, void *dst_, size
         for (k = 0; k < 4 && k < n; k++)
             if (src[k] != magic[k]) {
                 uint32_t m = n >= 4 ? cas__load_le32(src) : 0;
-                return cas__fail(err, CAS_E_LZ4_MAGIC, k,
-                                 (m & 0xFFFFFFF0u) == 0x184D2A50u
-                                     ? "a skippable frame, not an LZ4 frame"
-                                 : m == 0x184C2102u ? "a legacy LZ4 frame (unsupported)"
-                                                    : "not an LZ4 frame (magic 04 22 4D 18)");
+                return (cas_result)(cas__fail(err, CAS_E_LZ4_MAGIC, k,
+                                              (m & 0xFFFFFFF0u) == 0x184D2A50u
+                                                  ? "a skippable frame, not an LZ4 frame"
+                                              : m == 0x184C2102u ? "a legacy LZ4 frame (unsupported)"
+                                                                 : "not an LZ4 frame (magic 04 22 4D 18)"));
             }
-        if (n < 4) return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame magic");
+        if (n < 4) return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame magic"));
     }
-    if (n < 5) return cas__fail(err, CAS_E_TRUNCATED, n, "input ends before the frame descriptor");
+    if (n < 5) return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, n, "input ends before the frame descriptor"));
     flg = src[4];
     if ((flg & CAS__LZ4_FLG_VERSION_MASK) != CAS__LZ4_FLG_VERSION)
-        return cas__fail(err, CAS_E_LZ4_HEADER, 4, "LZ4 frame version is not 01");
+        return (cas_result)(cas__fail(err, CAS_E_LZ4_HEADER, 4, "LZ4 frame version is not 01"));
     if (flg & CAS__LZ4_FLG_RESERVED)
-        return cas__fail(err, CAS_E_LZ4_HEADER, 4, "a reserved FLG bit is set");
+        return (cas_result)(cas__fail(err, CAS_E_LZ4_HEADER, 4, "a reserved FLG bit is set"));
     if (flg & CAS__LZ4_FLG_DICT_ID)
-        return cas__fail(err, CAS_E_LZ4_HEADER, 4, "the frame needs a dictionary (unsupported)");
-    if (n < 6) return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame descriptor");
+        return (cas_result)(cas__fail(err, CAS_E_LZ4_HEADER, 4, "the frame needs a dictionary (unsupported)"));
+    if (n < 6) return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame descriptor"));
     bd = src[5];
-    if (bd & 0x8F) return cas__fail(err, CAS_E_LZ4_HEADER, 5, "a reserved BD bit is set");
+    if (bd & 0x8F) return (cas_result)(cas__fail(err, CAS_E_LZ4_HEADER, 5, "a reserved BD bit is set"));
     if (((bd >> 4) & 7) < 4)
-        return cas__fail(err, CAS_E_LZ4_HEADER, 5, "block maximum size id is not 4..7");
+        return (cas_result)(cas__fail(err, CAS_E_LZ4_HEADER, 5, "block maximum size id is not 4..7"));
     bmax = (size_t)1 << (2 * ((bd >> 4) & 7) + 8); /* 4 -> 64 KiB ... 7 -> 4 MiB */
     hlen = 6 + ((flg & CAS__LZ4_FLG_CONTENT_SIZE) ? 8 : 0);
     if (n < hlen + 1)
-        return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame descriptor");
+        return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the frame descriptor"));
     if (CAS__LZ4_VERIFY_CHECKSUMS && src[hlen] != (uint8_t)(cas_xxh32(src + 4, hlen - 4, 0) >> 8))
-        return cas__fail(err, CAS_E_LZ4_HEADER, hlen, "wrong frame header checksum");
+        return (cas_result)(cas__fail(err, CAS_E_LZ4_HEADER, hlen, "wrong frame header checksum"));
     if (flg & CAS__LZ4_FLG_CONTENT_SIZE) {
         content_size = cas__load_le64(src + 6);
         if (content_size > cap)
-            return cas__fail(err, CAS_E_LIMIT, 6, "the content size is over the output capacity");
+            return (cas_result)(cas__fail(err, CAS_E_LIMIT, 6, "the content size is over the output capacity"));
         limit = (size_t)content_size;
     }
     pos = hlen + 1;
@@ -4247,26 +4248,26 @@ cas_result cas_lz4_frame_decompress(const void *src_, size_t n, void *dst_, size
         uint32_t word;
         const uint8_t *block;
         if (n - pos < 4)
-            return cas__fail(err, CAS_E_TRUNCATED, n, "input ends before a block size or EndMark");
+            return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, n, "input ends before a block size or EndMark"));
         word = cas__load_le32(src + pos);
         if (word == 0) break; /* EndMark */
         bsize = word & ~CAS__LZ4_BLOCK_STORED;
         if (bsize > bmax)
-            return cas__fail(err, CAS_E_LZ4_BLOCK, pos,
-                             "a block is larger than the frame's block maximum size");
+            return (cas_result)(cas__fail(err, CAS_E_LZ4_BLOCK, pos,
+                                          "a block is larger than the frame's block maximum size"));
         block = src + pos + 4;
         if (n - pos - 4 < bsize + ((flg & CAS__LZ4_FLG_BLOCK_CHECKSUM) ? 4 : 0))
-            return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside a block");
+            return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside a block"));
         if ((flg & CAS__LZ4_FLG_BLOCK_CHECKSUM) && CAS__LZ4_VERIFY_CHECKSUMS &&
             cas_xxh32(block, bsize, 0) != cas__load_le32(block + bsize))
-            return cas__fail(err, CAS_E_LZ4_CHECKSUM, pos + 4 + bsize, "wrong block checksum");
+            return (cas_result)(cas__fail(err, CAS_E_LZ4_CHECKSUM, pos + 4 + bsize, "wrong block checksum"));
         avail = limit - produced;
         blim = avail < bmax ? avail : bmax;
         if (word & CAS__LZ4_BLOCK_STORED) {
             if (bsize > avail)
-                return cas__fail(err, limit < cap ? CAS_E_SIZE : CAS_E_LIMIT, pos + 4,
-                                 limit < cap ? "the data is longer than the frame's content size"
-                                             : "a stored block would pass the output capacity");
+                return (cas_result)(cas__fail(err, limit < cap ? CAS_E_SIZE : CAS_E_LIMIT, pos + 4,
+                                              limit < cap ? "the data is longer than the frame's content size"
+                                                          : "a stored block would pass the output capacity"));
             memcpy(dst + produced, block, bsize);
             got = bsize;
         } else {
@@ -4275,32 +4276,32 @@ cas_result cas_lz4_frame_decompress(const void *src_, size_t n, void *dst_, size
                 : cas__lz4_decode(block, bsize, dst, produced, produced + blim, &got, err, pos + 4);
             if (rc == CAS_E_LIMIT) { /* say which limit the block hit */
                 if (blim < avail)
-                    return cas__fail(err, CAS_E_LZ4_BLOCK, err ? err->offset : pos + 4,
-                                     "a block decodes to more than the frame's block maximum size");
+                    return (cas_result)(cas__fail(err, CAS_E_LZ4_BLOCK, err ? err->offset : pos + 4,
+                                                  "a block decodes to more than the frame's block maximum size"));
                 if (limit < cap)
-                    return cas__fail(err, CAS_E_SIZE, err ? err->offset : pos + 4,
-                                     "the data is longer than the frame's content size");
+                    return (cas_result)(cas__fail(err, CAS_E_SIZE, err ? err->offset : pos + 4,
+                                                  "the data is longer than the frame's content size"));
             }
-            if (rc) return rc;
+            if (rc) return (cas_result)(rc);
         }
         if (flg & CAS__LZ4_FLG_CONTENT_CHECKSUM) cas_xxh32_update(&content, dst + produced, got);
         produced += got;
         pos += 4 + bsize + ((flg & CAS__LZ4_FLG_BLOCK_CHECKSUM) ? 4 : 0);
     }
     if ((flg & CAS__LZ4_FLG_CONTENT_SIZE) && produced != content_size)
-        return cas__fail(err, CAS_E_SIZE, pos, "the data is shorter than the frame's content size");
+        return (cas_result)(cas__fail(err, CAS_E_SIZE, pos, "the data is shorter than the frame's content size"));
     pos += 4;
     if (flg & CAS__LZ4_FLG_CONTENT_CHECKSUM) {
         if (n - pos < 4)
-            return cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the content checksum");
+            return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, n, "input ends inside the content checksum"));
         if (CAS__LZ4_VERIFY_CHECKSUMS && cas_xxh32_final(&content) != cas__load_le32(src + pos))
-            return cas__fail(err, CAS_E_LZ4_CHECKSUM, pos, "wrong content checksum");
+            return (cas_result)(cas__fail(err, CAS_E_LZ4_CHECKSUM, pos, "wrong content checksum"));
         pos += 4;
     }
     if (pos != n)
-        return cas__fail(err, CAS_E_TRAILING, pos, "bytes follow the end of the LZ4 frame");
+        return (cas_result)(cas__fail(err, CAS_E_TRAILING, pos, "bytes follow the end of the LZ4 frame"));
     *out_len = produced;
-    return cas__succeed(err);
+    return (cas_result)(cas__succeed(err));
 }
 
 /* ==== >>primitives: BG4 byte grouping ==================================================== */
@@ -4586,32 +4587,32 @@ cas_result cas_chunk_decompress(const void *src, size_t n, int scheme, void *dst
     int rc;
     uint8_t *out = (uint8_t *)dst;
     if (size > CAS_CHUNK_MAX_SIZE)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "the chunk size is over 128 KiB");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "the chunk size is over 128 KiB"));
     switch (scheme) {
     case CAS_SCHEME_NONE:
         if (n != size)
-            return cas__fail(err, CAS_E_SIZE, n < size ? n : size,
-                             "an uncompressed chunk's payload differs from its size");
+            return (cas_result)(cas__fail(err, CAS_E_SIZE, n < size ? n : size,
+                                          "an uncompressed chunk's payload differs from its size"));
         if (n) memcpy(dst, src, n);
-        return cas__succeed(err);
+        return (cas_result)(cas__succeed(err));
     case CAS_SCHEME_BG4_LZ4:
-        if (!scratch) return cas__fail(err, CAS_E_ARGUMENT, 0, "BG4 needs a scratch buffer");
+        if (!scratch) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "BG4 needs a scratch buffer"));
         out = (uint8_t *)scratch;
         break;
     case CAS_SCHEME_LZ4:
         break;
     default:
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "unknown compression scheme");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "unknown compression scheme"));
     }
     rc = cas_lz4_frame_decompress(src, n, out, size, &got, err);
     if (rc == CAS_E_LIMIT) /* the payload holds more than its header says */
-        return cas__fail(err, CAS_E_SIZE, err ? err->offset : 0,
-                         "the chunk decodes to more bytes than its size");
-    if (rc) return rc;
+        return (cas_result)(cas__fail(err, CAS_E_SIZE, err ? err->offset : 0,
+                                      "the chunk decodes to more bytes than its size"));
+    if (rc) return (cas_result)(rc);
     if (got != size)
-        return cas__fail(err, CAS_E_SIZE, n, "the chunk decodes to fewer bytes than its size");
+        return (cas_result)(cas__fail(err, CAS_E_SIZE, n, "the chunk decodes to fewer bytes than its size"));
     if (scheme == CAS_SCHEME_BG4_LZ4) cas_bg4_regroup(out, size, (uint8_t *)dst);
-    return cas__succeed(err);
+    return (cas_result)(cas__succeed(err));
 }
 
 /* This section's internal macros end here. */
@@ -4664,17 +4665,17 @@ cas_result cas_chunk_header_parse(const uint8_t p[CAS_CHUNK_HEADER_SIZE], uint64
     h->scheme = p[4];
     h->uncompressed_size = cas__load_le24(p + 5);
     if (h->version != 0)
-        return cas__fail(err, CAS_E_CHUNK_VERSION, offset, "chunk header version is not 0");
+        return (cas_result)(cas__fail(err, CAS_E_CHUNK_VERSION, offset, "chunk header version is not 0"));
     if (h->scheme > CAS_SCHEME_BG4_LZ4)
-        return cas__fail(err, CAS_E_CHUNK_SCHEME, offset + 4, "chunk compression scheme is not 0, 1 or 2");
+        return (cas_result)(cas__fail(err, CAS_E_CHUNK_SCHEME, offset + 4, "chunk compression scheme is not 0, 1 or 2"));
     if (h->uncompressed_size == 0 || h->uncompressed_size > CAS_CHUNK_MAX_SIZE)
-        return cas__fail(err, CAS_E_CHUNK_SIZE, offset + 5, "chunk uncompressed size is not 1..131072");
+        return (cas_result)(cas__fail(err, CAS_E_CHUNK_SIZE, offset + 5, "chunk uncompressed size is not 1..131072"));
     if (h->compressed_size == 0 || h->compressed_size > CAS_CHUNK_MAX_COMPRESSED)
-        return cas__fail(err, CAS_E_CHUNK_SIZE, offset + 1, "chunk compressed size is not 1..262144");
+        return (cas_result)(cas__fail(err, CAS_E_CHUNK_SIZE, offset + 1, "chunk compressed size is not 1..262144"));
     if (h->scheme == CAS_SCHEME_NONE && h->compressed_size != h->uncompressed_size)
-        return cas__fail(err, CAS_E_CHUNK_SIZE, offset + 1,
-                         "uncompressed chunk whose compressed and uncompressed sizes differ");
-    return cas__succeed(err);
+        return (cas_result)(cas__fail(err, CAS_E_CHUNK_SIZE, offset + 1,
+                                      "uncompressed chunk whose compressed and uncompressed sizes differ"));
+    return (cas_result)(cas__succeed(err));
 }
 
 void cas_chunk_header_write(uint8_t p[CAS_CHUNK_HEADER_SIZE], const cas_chunk_header *h) {
@@ -4695,7 +4696,7 @@ cas_result cas_chunk_record_encode(cas_chunk_compressor *cc, const void *chunk, 
     if (cap < CAS_CHUNK_HEADER_SIZE) return CAS_E_LIMIT;
     rc = cas_chunk_compress(cc, chunk, n, compression, d + CAS_CHUNK_HEADER_SIZE,
                             cap - CAS_CHUNK_HEADER_SIZE, &plen, &stored);
-    if (rc != CAS_OK) return rc;
+    if (rc != CAS_OK) return (cas_result)(rc);
     h.version = 0;
     h.scheme = (uint8_t)stored;
     h.compressed_size = (uint32_t)plen;
@@ -4715,16 +4716,16 @@ cas_result cas_xorb_writer_init(const cas_allocator *alloc, cas_xorb_writer *w, 
     memset(w, 0, sizeof *w);
     w->priv_alloc = cas__allocator_or_default(alloc);
     if (!sink || !cas__compress_known(compression))
-        return cas__fail(&w->error, CAS_E_ARGUMENT, 0, "no sink, or not a CAS_COMPRESS_* request");
+        return (cas_result)(cas__fail(&w->error, CAS_E_ARGUMENT, 0, "no sink, or not a CAS_COMPRESS_* request"));
     w->priv_sink = sink;
     w->priv_compression = compression;
     w->priv_cc = (cas_chunk_compressor *)cas__alloc(&w->priv_alloc, sizeof *w->priv_cc);
     w->priv_record = (uint8_t *)cas__alloc(&w->priv_alloc, CAS__XORB_RECORD_CAP);
     if (!w->priv_cc || !w->priv_record) {
         cas_xorb_writer_free(w);
-        return cas__fail(&w->error, CAS_E_NOMEM, 0, "xorb writer buffers");
+        return (cas_result)(cas__fail(&w->error, CAS_E_NOMEM, 0, "xorb writer buffers"));
     }
-    return cas__succeed(&w->error);
+    return (cas_result)(cas__succeed(&w->error));
 }
 
 void cas_xorb_writer_free(cas_xorb_writer *w) {
@@ -4747,25 +4748,25 @@ cas_result cas_xorb_writer_add_record(cas_xorb_writer *w, const void *record, si
     cas_chunk_header h;
     cas_xorb_chunk *c;
     int rc;
-    if (w->error.code < 0) return w->error.code;
-    if (w->priv_finished) return cas__fail(&w->error, CAS_E_STATE, w->priv_size, "xorb already finished");
+    if (w->error.code < 0) return (cas_result)(w->error.code);
+    if (w->priv_finished) return (cas_result)(cas__fail(&w->error, CAS_E_STATE, w->priv_size, "xorb already finished"));
     if (len < CAS_CHUNK_HEADER_SIZE)
-        return cas__fail(&w->error, CAS_E_TRUNCATED, w->priv_size, "record shorter than its header");
+        return (cas_result)(cas__fail(&w->error, CAS_E_TRUNCATED, w->priv_size, "record shorter than its header"));
     rc = cas_chunk_header_parse((const uint8_t *)record, w->priv_size, &h, &w->error);
-    if (rc != CAS_OK) return rc;
+    if (rc != CAS_OK) return (cas_result)(rc);
     if (len != CAS_CHUNK_HEADER_SIZE + (size_t)h.compressed_size)
-        return cas__fail(&w->error, CAS_E_SIZE, w->priv_size, "record length differs from its header");
+        return (cas_result)(cas__fail(&w->error, CAS_E_SIZE, w->priv_size, "record length differs from its header"));
     if (w->priv_count >= CAS_XORB_MAX_CHUNKS || w->priv_size + len > CAS_XORB_MAX_SIZE) {
         /* Not sticky: the caller starts a new xorb with this chunk. */
         cas_error e;
-        return cas__fail(&e, CAS_E_XORB_LIMIT, w->priv_size, "chunk does not fit in this xorb");
+        return (cas_result)(cas__fail(&e, CAS_E_XORB_LIMIT, w->priv_size, "chunk does not fit in this xorb"));
     }
     /* the chunk table: 64, 128, ... 8192 */
     if (cas__grow(&w->priv_alloc, (void **)&w->priv_chunks, &w->priv_cap, (size_t)w->priv_count + 1,
                   sizeof *w->priv_chunks, 64))
-        return cas__fail(&w->error, CAS_E_NOMEM, w->priv_size, "xorb chunk table");
+        return (cas_result)(cas__fail(&w->error, CAS_E_NOMEM, w->priv_size, "xorb chunk table"));
     rc = cas__sink_put(w->priv_sink, record, len);
-    if (rc != CAS_OK) return cas__fail(&w->error, rc, w->priv_size, "the sink refused the record");
+    if (rc != CAS_OK) return (cas_result)(cas__fail(&w->error, rc, w->priv_size, "the sink refused the record"));
     c = &w->priv_chunks[w->priv_count++];
     c->hash = *hash;
     c->offset = (uint32_t)w->priv_size;
@@ -4782,21 +4783,21 @@ cas_result cas_xorb_writer_add(cas_xorb_writer *w, const void *chunk, size_t n, 
     cas_hash computed;
     size_t len;
     int rc;
-    if (w->error.code < 0) return w->error.code;
+    if (w->error.code < 0) return (cas_result)(w->error.code);
     if (n == 0 || n > CAS_CHUNK_MAX_SIZE)
-        return cas__fail(&w->error, CAS_E_CHUNK_SIZE, w->priv_size, "chunk size is not 1..131072");
+        return (cas_result)(cas__fail(&w->error, CAS_E_CHUNK_SIZE, w->priv_size, "chunk size is not 1..131072"));
     if (!cas_xorb_writer_fits(w, n)) {
         cas_error e;
-        return cas__fail(&e, CAS_E_XORB_LIMIT, w->priv_size, "chunk does not fit in this xorb");
+        return (cas_result)(cas__fail(&e, CAS_E_XORB_LIMIT, w->priv_size, "chunk does not fit in this xorb"));
     }
     rc = cas_chunk_record_encode(w->priv_cc, chunk, n, w->priv_compression, w->priv_record,
                                  CAS__XORB_RECORD_CAP, &len, NULL);
-    if (rc != CAS_OK) return cas__fail(&w->error, rc, w->priv_size, "chunk compression failed");
+    if (rc != CAS_OK) return (cas_result)(cas__fail(&w->error, rc, w->priv_size, "chunk compression failed"));
     if (!hash) {
         cas_chunk_hash(chunk, n, &computed);
         hash = &computed;
     }
-    return cas_xorb_writer_add_record(w, w->priv_record, len, hash);
+    return (cas_result)(cas_xorb_writer_add_record(w, w->priv_record, len, hash));
 }
 
 const cas_xorb_chunk *cas_xorb_writer_chunks(const cas_xorb_writer *w, size_t *count) {
@@ -4863,13 +4864,13 @@ static int cas__xorb_write_footer(cas_xorb_writer *w, const cas_hash *xorb_hash)
 cas_result cas_xorb_writer_finish(cas_xorb_writer *w, int footer, cas_hash *xorb_hash) {
     cas_hash h;
     int rc;
-    if (w->error.code < 0) return w->error.code;
-    if (w->priv_finished) return cas__fail(&w->error, CAS_E_STATE, w->priv_size, "xorb already finished");
+    if (w->error.code < 0) return (cas_result)(w->error.code);
+    if (w->priv_finished) return (cas_result)(cas__fail(&w->error, CAS_E_STATE, w->priv_size, "xorb already finished"));
     cas__xorb_chunks_hash(w->priv_chunks, w->priv_count, &h);
     if (xorb_hash) *xorb_hash = h;
     w->priv_finished = 1;
     if (footer && (rc = cas__xorb_write_footer(w, &h)) != CAS_OK)
-        return cas__fail(&w->error, rc, w->priv_size, "the sink refused the footer");
+        return (cas_result)(cas__fail(&w->error, rc, w->priv_size, "the sink refused the footer"));
     return CAS_OK;
 }
 
@@ -4906,39 +4907,39 @@ cas_result cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer
     p = data + start;
     end = data + len - w;
     f->offset = start;
-    if (info_len < 8 + 32) return cas__fail(err, CAS_E_XORB_FOOTER, start, "xorb footer too short");
+    if (info_len < 8 + 32) return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, start, "xorb footer too short"));
     f->version = p[7];
     memcpy(f->xorb_hash.bytes, p + 8, 32);
     p += 40;
     if (f->version == 0 && w == 4) {
         /* Legacy: n, record_ends[n] (u32), hashes[n], 16-byte buffer. */
-        if (end - p < 4) return cas__fail(err, CAS_E_XORB_FOOTER, start, "xorb footer v0 truncated");
+        if (end - p < 4) return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, start, "xorb footer v0 truncated"));
         n = cas__load_le32(p);
         if (n > CAS_XORB_MAX_CHUNKS || (uint64_t)(end - p) != 4 + 36 * n + 16)
-            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer v0 chunk count");
+            return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer v0 chunk count"));
         f->num_chunks = (uint32_t)n;
         f->width = 4;
         f->record_ends = p + 4;
         f->chunk_hashes = p + 4 + 4 * n;
-        return cas__succeed(err);
+        return (cas_result)(cas__succeed(err));
     }
     if ((f->version == 1 && w == 4) || (f->version == 2 && w == 8)) {
         const uint8_t *hs = p, *bs;
         uint64_t n2, n3, nlast, hashes_from_end, bounds_from_end;
         f->width = w;
         if ((uint64_t)(end - p) < 8 + w || memcmp(p, cas__xorb_ident_hashes, 7) != 0 || p[7] != 0)
-            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer hash section ident");
+            return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer hash section ident"));
         n2 = cas__load_width(p + 8, w);
         if (n2 > CAS_XORB_MAX_CHUNKS || (uint64_t)(end - p) < 8 + w + 32 * n2)
-            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p + 8 - data), "xorb footer chunk count");
+            return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p + 8 - data), "xorb footer chunk count"));
         f->chunk_hashes = p + 8 + w;
         p += 8 + w + 32 * n2;
         bs = p;
         if ((uint64_t)(end - p) < 8 + w || memcmp(p, cas__xorb_ident_bounds, 7) != 0 || p[7] != 1)
-            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer boundary section ident");
+            return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer boundary section ident"));
         n3 = cas__load_width(p + 8, w);
         if (n3 != n2 || (uint64_t)(end - p) != 8 + w + 2 * w * n2 + 3 * w + 16)
-            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p + 8 - data), "xorb footer boundary section size");
+            return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p + 8 - data), "xorb footer boundary section size"));
         f->record_ends = p + 8 + w;
         f->unpacked_ends = p + 8 + w + w * n2;
         p += 8 + w + 2 * w * n2;
@@ -4946,11 +4947,11 @@ cas_result cas_xorb_footer_find(const uint8_t *data, size_t len, cas_xorb_footer
         hashes_from_end = cas__load_width(p + w, w);
         bounds_from_end = cas__load_width(p + 2 * w, w);
         if (nlast != n2 || hashes_from_end != (uint64_t)(end - hs) || bounds_from_end != (uint64_t)(end - bs))
-            return cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer trailer fields");
+            return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, (uint64_t)(p - data), "xorb footer trailer fields"));
         f->num_chunks = (uint32_t)n2;
-        return cas__succeed(err);
+        return (cas_result)(cas__succeed(err));
     }
-    return cas__fail(err, CAS_E_XORB_FOOTER, start + 7, "xorb footer version is not 0, 1 or 2");
+    return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, start + 7, "xorb footer version is not 0, 1 or 2"));
 }
 
 cas_result cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk_header *h,
@@ -4962,11 +4963,11 @@ cas_result cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, cas_chunk
         return CAS_END;
     }
     if (len - at < CAS_CHUNK_HEADER_SIZE)
-        return cas__fail(err, CAS_E_TRUNCATED, at, "xorb ends inside a chunk header");
+        return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, at, "xorb ends inside a chunk header"));
     rc = cas_chunk_header_parse(data + at, at, h, err);
-    if (rc != CAS_OK) return rc;
+    if (rc != CAS_OK) return (cas_result)(rc);
     if (len - at - CAS_CHUNK_HEADER_SIZE < h->compressed_size)
-        return cas__fail(err, CAS_E_TRUNCATED, at, "xorb ends inside a chunk payload");
+        return (cas_result)(cas__fail(err, CAS_E_TRUNCATED, at, "xorb ends inside a chunk payload"));
     *payload = data + at + CAS_CHUNK_HEADER_SIZE;
     *pos = at + CAS_CHUNK_HEADER_SIZE + h->compressed_size;
     return CAS_OK;
@@ -4999,7 +5000,7 @@ cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_
     int rc;
     memset(info, 0, sizeof *info);
     rc = cas_xorb_footer_find(data, len, &f, err);
-    if (rc < 0) return rc;
+    if (rc < 0) return (cas_result)(rc);
     if (rc == CAS_OK) {
         info->has_footer = 1;
         records_len = (size_t)f.offset;
@@ -5013,38 +5014,38 @@ cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_
         rc = cas_xorb_next(data, records_len, &pos, &h, &payload, err);
         if (rc == CAS_END) {
             if (pos < records_len) /* "XETBLOB" where no valid footer was found */
-                return cas__fail(err, CAS_E_XORB_FOOTER, pos, "xorb footer ident without a valid footer");
+                return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, pos, "xorb footer ident without a valid footer"));
             break;
         }
-        if (rc != CAS_OK) return rc;
+        if (rc != CAS_OK) return (cas_result)(rc);
         if ((rc = cas__xorb_record_fits(index, at, &h, err)) != CAS_OK ||
             (rc = cas__xorb_record_decode(at, &h, payload, scratch, scratch + CAS_CHUNK_MAX_SIZE, err)) != CAS_OK)
-            return rc;
+            return (cas_result)(rc);
         cas_chunk_hash(scratch, h.uncompressed_size, &c.hash);
         c.size = h.uncompressed_size;
         if (info->has_footer) {
             if (index >= f.num_chunks)
-                return cas__fail(err, CAS_E_XORB_FOOTER, at, "more records than the xorb footer lists");
+                return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, at, "more records than the xorb footer lists"));
             if (cas_xorb_footer_record_end(&f, index) != pos ||
                 (f.unpacked_ends && cas__load_width(f.unpacked_ends + (size_t)index * f.width, f.width) != unpacked + c.size))
-                return cas__fail(err, CAS_E_XORB_FOOTER, at, "xorb footer boundaries differ from the records");
+                return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, at, "xorb footer boundaries differ from the records"));
             if (memcmp(f.chunk_hashes + (size_t)index * 32, c.hash.bytes, 32) != 0)
-                return cas__fail(err, CAS_E_HASH, at, "chunk hash differs from the xorb footer's");
+                return (cas_result)(cas__fail(err, CAS_E_HASH, at, "chunk hash differs from the xorb footer's"));
         }
         cas_merkle_push(&m, &c);
         unpacked += c.size;
-        if (on_chunk && (rc = on_chunk(user, index, at, &h, scratch, &c.hash)) != 0) return rc;
+        if (on_chunk && (rc = on_chunk(user, index, at, &h, scratch, &c.hash)) != 0) return (cas_result)(rc);
         index++;
     }
     if (info->has_footer && index != f.num_chunks)
-        return cas__fail(err, CAS_E_XORB_FOOTER, pos, "fewer records than the xorb footer lists");
+        return (cas_result)(cas__fail(err, CAS_E_XORB_FOOTER, pos, "fewer records than the xorb footer lists"));
     info->num_chunks = index;
     info->records_size = pos;
     info->unpacked_size = unpacked;
     cas_merkle_root(&m, &info->xorb_hash);
     if (info->has_footer && !cas_hash_equal(&info->xorb_hash, &f.xorb_hash))
-        return cas__fail(err, CAS_E_HASH, f.offset + 8, "xorb hash differs from the footer's");
-    return cas__succeed(err);
+        return (cas_result)(cas__fail(err, CAS_E_HASH, f.offset + 8, "xorb hash differs from the footer's"));
+    return (cas_result)(cas__succeed(err));
 }
 
 /* ---- streaming reader ---- */
@@ -5060,9 +5061,9 @@ cas_result cas_xorb_stream_init(const cas_allocator *alloc, cas_xorb_stream *s) 
     s->priv_need = CAS_CHUNK_HEADER_SIZE;
     if (!s->priv_buf || !s->priv_out || !s->priv_scratch) {
         cas_xorb_stream_free(s);
-        return cas__fail(&s->error, CAS_E_NOMEM, 0, "xorb stream buffers");
+        return (cas_result)(cas__fail(&s->error, CAS_E_NOMEM, 0, "xorb stream buffers"));
     }
-    return cas__succeed(&s->error);
+    return (cas_result)(cas__succeed(&s->error));
 }
 
 void cas_xorb_stream_free(cas_xorb_stream *s) {
@@ -5077,8 +5078,8 @@ cas_result cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len
     const uint8_t *p = (const uint8_t *)data;
     size_t used = 0;
     *consumed = 0;
-    if (s->error.code < 0) return s->error.code;
-    if (!s->priv_buf) return cas__fail(&s->error, CAS_E_STATE, 0, "xorb stream not initialised");
+    if (s->error.code < 0) return (cas_result)(s->error.code);
+    if (!s->priv_buf) return (cas_result)(cas__fail(&s->error, CAS_E_STATE, 0, "xorb stream not initialised"));
     while (used < len) {
         size_t take;
         if (s->priv_in_footer) { /* keep the last 4 bytes: the footer's length word */
@@ -5129,24 +5130,24 @@ cas_result cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len
         }
     }
     *consumed = used;
-    if (s->error.code < 0) return s->error.code;
+    if (s->error.code < 0) return (cas_result)(s->error.code);
     return CAS_NEED_INPUT;
 }
 
 cas_result cas_xorb_stream_finish(cas_xorb_stream *s) {
-    if (s->error.code < 0) return s->error.code;
+    if (s->error.code < 0) return (cas_result)(s->error.code);
     if (s->priv_in_footer) {
         /* priv_have = the footer's bytes; its last word (u32, or u64 in version 2) is the
            length of the rest. */
         uint64_t total = s->priv_have;
         if (total < 16 || (cas__load_le32(s->priv_buf + 4) != total - 4 &&
                            cas__load_le64(s->priv_buf) != total - 8))
-            return cas__fail(&s->error, CAS_E_XORB_FOOTER, s->priv_offset, "xorb footer length word");
+            return (cas_result)(cas__fail(&s->error, CAS_E_XORB_FOOTER, s->priv_offset, "xorb footer length word"));
         return CAS_OK;
     }
     if (s->priv_have != 0)
-        return cas__fail(&s->error, CAS_E_TRUNCATED, s->priv_offset + s->priv_have,
-                         "xorb stream ends inside a chunk record");
+        return (cas_result)(cas__fail(&s->error, CAS_E_TRUNCATED, s->priv_offset + s->priv_have,
+                                      "xorb stream ends inside a chunk record"));
     return CAS_OK;
 }
 
@@ -5576,9 +5577,9 @@ cas_result cas_shard_reader_push(cas_shard_reader *r, const void *data, size_t l
     int rc = cas__sr_push(r, (const uint8_t *)data, len, 0);
     if (rc) {
         if (err) *err = r->priv_err;
-        return rc;
+        return (cas_result)(rc);
     }
-    return cas__succeed(err);
+    return (cas_result)(cas__succeed(err));
 }
 
 /* Index of the item at `want` in a list of offsets that grow with the index; -1 if none. */
@@ -5814,11 +5815,11 @@ cas_result cas_shard_reader_finish(cas_shard_reader *r, cas_shard *out, cas_erro
     memset(out, 0, sizeof *out);
     if (rc) {
         if (err) *err = r->priv_err;
-        return rc;
+        return (cas_result)(rc);
     }
     cas__sr_take(r, out);
     cas_shard_reader_free(r);
-    return cas__succeed(err);
+    return (cas_result)(cas__succeed(err));
 }
 
 /* Walks the block headers of data[at..end) to count what the sections hold, every claimed
@@ -5884,7 +5885,7 @@ cas_result cas_shard_parse(const cas_allocator *alloc, const void *data, size_t 
             rc = CAS_E_NOMEM;
         if (rc) {
             cas_shard_reader_free(&r);
-            return cas__fail(err, rc, 0, "out of memory");
+            return (cas_result)(cas__fail(err, rc, 0, "out of memory"));
         }
     }
     rc = cas__sr_push(&r, d, len, 1);
@@ -5892,11 +5893,11 @@ cas_result cas_shard_parse(const cas_allocator *alloc, const void *data, size_t 
     if (rc) {
         if (err) *err = r.priv_err;
         cas_shard_reader_free(&r);
-        return rc;
+        return (cas_result)(rc);
     }
     cas__sr_take(&r, out);
     cas_shard_reader_free(&r);
-    return cas__succeed(err);
+    return (cas_result)(cas__succeed(err));
 }
 
 /* ---- lookups ---- */
@@ -6046,7 +6047,7 @@ cas_result cas_shard_check_terms(const cas_shard *s, cas_shard_chunks_fn chunks,
     }
     if (checked) *checked = ok;
     if (unchecked) *unchecked = skipped;
-    return rc ? rc : cas__succeed(err);
+    return (cas_result)(rc ? rc : cas__succeed(err));
 }
 
 /* ---- writer ---- */
@@ -6064,7 +6065,7 @@ cas_result cas_shard_write_size(const cas_shard_file *files, size_t num_files, c
         n += cas__shard_xorb_block(xorbs[i].num_chunks) +
              (footer ? CAS__SHARD_XORB_LOOKUP + CAS__SHARD_CHUNK_LOOKUP * (uint64_t)xorbs[i].num_chunks : 0);
     *size = n;
-    return n > CAS_SHARD_MAX_SIZE ? CAS_E_SHARD_TOO_LARGE : CAS_OK;
+    return (cas_result)(n > CAS_SHARD_MAX_SIZE ? CAS_E_SHARD_TOO_LARGE : CAS_OK);
 }
 
 /* Output: straight into a buffer sink (its room was checked first), or staged for a callback
@@ -6490,10 +6491,10 @@ cas_result cas_shard_write(const cas_allocator *alloc, const cas_shard_file *fil
     cas__shard_out o;
     if (written) *written = 0;
     if (!sink || (!sink->write && !sink->buf && sink->cap))
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "no sink");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "no sink"));
     memset(&o, 0, sizeof o - sizeof o.stage);
     o.sink = sink;
-    return cas__shard_write(alloc, files, num_files, xorbs, num_xorbs, desc, &o, written, err);
+    return (cas_result)(cas__shard_write(alloc, files, num_files, xorbs, num_xorbs, desc, &o, written, err));
 }
 
 cas_result cas_shard_xorb_from_chunks(cas_shard_xorb *x, const cas_hash *xorb_hash,
@@ -6553,10 +6554,10 @@ cas_result cas_json_reader_init(cas_json_reader *r, const void *json, size_t len
     r->priv_state = CAS__JS_TOP;
     cas__succeed(&r->error);
     if (r->priv_max_depth > CAS_JSON_DEPTH_CAP)
-        return cas__json_fail(r, CAS_E_ARGUMENT, 0, "max_depth is over CAS_JSON_DEPTH_CAP");
-    if (!json && len) return cas__json_fail(r, CAS_E_ARGUMENT, 0, "no JSON text");
+        return (cas_result)(cas__json_fail(r, CAS_E_ARGUMENT, 0, "max_depth is over CAS_JSON_DEPTH_CAP"));
+    if (!json && len) return (cas_result)(cas__json_fail(r, CAS_E_ARGUMENT, 0, "no JSON text"));
     if ((uint64_t)len > max_body)
-        return cas__json_fail(r, CAS_E_JSON_LIMIT, max_body, "the JSON body is over max_body");
+        return (cas_result)(cas__json_fail(r, CAS_E_JSON_LIMIT, max_body, "the JSON body is over max_body"));
     return CAS_OK;
 }
 
@@ -6725,10 +6726,10 @@ cas_result cas_json_next(cas_json_reader *r, cas_json_token *t) {
     size_t n = r->priv_len;
     int rc;
     memset(t, 0, sizeof *t);
-    if (r->error.code < 0) return r->error.code;
+    if (r->error.code < 0) return (cas_result)(r->error.code);
     if (r->priv_state == CAS__JS_DONE) return CAS_END;
     if (r->priv_state == CAS__JS_TOP && n >= 1 && p[0] == 0xEF)
-        return cas__json_fail(r, CAS_E_JSON_SYNTAX, 0, "a byte order mark (or other non-JSON byte) starts the text");
+        return (cas_result)(cas__json_fail(r, CAS_E_JSON_SYNTAX, 0, "a byte order mark (or other non-JSON byte) starts the text"));
     for (;;) {
         uint8_t c;
         while (r->priv_pos < n && (p[r->priv_pos] == ' ' || p[r->priv_pos] == '\n' ||
@@ -6738,15 +6739,15 @@ cas_result cas_json_next(cas_json_reader *r, cas_json_token *t) {
         t->depth = r->priv_depth;
         if (r->priv_state == CAS__JS_AFTER && r->priv_depth == 0) {
             if (r->priv_pos < n)
-                return cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "bytes after the JSON value");
+                return (cas_result)(cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "bytes after the JSON value"));
             r->priv_state = CAS__JS_DONE;
             t->type = CAS_JSON_END;
             return CAS_END;
         }
         if (r->priv_pos >= n)
-            return cas__json_fail(r, CAS_E_TRUNCATED, n,
-                                  r->priv_state == CAS__JS_TOP ? "the text ends before a value"
-                                                               : "the text ends inside an array or object");
+            return (cas_result)(cas__json_fail(r, CAS_E_TRUNCATED, n,
+                                               r->priv_state == CAS__JS_TOP ? "the text ends before a value"
+                                                                            : "the text ends inside an array or object"));
         c = p[r->priv_pos];
         switch (r->priv_state) {
         case CAS__JS_AFTER:
@@ -6756,14 +6757,14 @@ cas_result cas_json_next(cas_json_reader *r, cas_json_token *t) {
                     r->priv_state = CAS__JS_KEY;
                     continue;
                 }
-                if (c != '}') return cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "expected ',' or '}'");
+                if (c != '}') return (cas_result)(cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "expected ',' or '}'"));
             } else {
                 if (c == ',') {
                     r->priv_pos++;
                     r->priv_state = CAS__JS_VALUE;
                     continue;
                 }
-                if (c != ']') return cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "expected ',' or ']'");
+                if (c != ']') return (cas_result)(cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "expected ',' or ']'"));
             }
             /* the container ends */
             r->priv_pos++;
@@ -6779,17 +6780,17 @@ cas_result cas_json_next(cas_json_reader *r, cas_json_token *t) {
                 continue; /* AFTER sees the '}' */
             }
             if (c != '"')
-                return cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos,
-                                      r->priv_state == CAS__JS_KEY ? "expected a member name after ','"
-                                                                   : "expected a member name or '}'");
-            if ((rc = cas__json_string(r, t)) != CAS_OK) return rc;
+                return (cas_result)(cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos,
+                                                   r->priv_state == CAS__JS_KEY ? "expected a member name after ','"
+                                                                                : "expected a member name or '}'"));
+            if ((rc = cas__json_string(r, t)) != CAS_OK) return (cas_result)(rc);
             while (r->priv_pos < n && (p[r->priv_pos] == ' ' || p[r->priv_pos] == '\n' ||
                                        p[r->priv_pos] == '\r' || p[r->priv_pos] == '\t'))
                 r->priv_pos++;
             if (r->priv_pos >= n)
-                return cas__json_fail(r, CAS_E_TRUNCATED, n, "the text ends after a member name");
+                return (cas_result)(cas__json_fail(r, CAS_E_TRUNCATED, n, "the text ends after a member name"));
             if (p[r->priv_pos] != ':')
-                return cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "expected ':' after a member name");
+                return (cas_result)(cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "expected ':' after a member name"));
             r->priv_pos++;
             r->priv_state = CAS__JS_VALUE;
             t->type = CAS_JSON_KEY;
@@ -6809,7 +6810,7 @@ cas_result cas_json_next(cas_json_reader *r, cas_json_token *t) {
         case '{':
         case '[':
             if (r->priv_depth >= r->priv_max_depth)
-                return cas__json_fail(r, CAS_E_JSON_DEPTH, r->priv_pos, "arrays and objects nest deeper than max_depth");
+                return (cas_result)(cas__json_fail(r, CAS_E_JSON_DEPTH, r->priv_pos, "arrays and objects nest deeper than max_depth"));
             if (c == '{')
                 r->priv_stack[r->priv_depth >> 5] |= 1u << (r->priv_depth & 31);
             else
@@ -6821,36 +6822,36 @@ cas_result cas_json_next(cas_json_reader *r, cas_json_token *t) {
             return CAS_OK;
         case '"':
             t->type = CAS_JSON_STRING;
-            return cas__json_string(r, t);
+            return (cas_result)(cas__json_string(r, t));
         case 't':
             t->type = CAS_JSON_TRUE;
-            return cas__json_literal(r, "true", 4);
+            return (cas_result)(cas__json_literal(r, "true", 4));
         case 'f':
             t->type = CAS_JSON_FALSE;
-            return cas__json_literal(r, "false", 5);
+            return (cas_result)(cas__json_literal(r, "false", 5));
         case 'n':
             t->type = CAS_JSON_NULL;
-            return cas__json_literal(r, "null", 4);
+            return (cas_result)(cas__json_literal(r, "null", 4));
         case '+':
         case '.':
-            return cas__json_fail(r, CAS_E_JSON_NUMBER, r->priv_pos, "a number must start with '-' or a digit");
+            return (cas_result)(cas__json_fail(r, CAS_E_JSON_NUMBER, r->priv_pos, "a number must start with '-' or a digit"));
         default:
             if (c == '-' || (c >= '0' && c <= '9')) {
                 t->type = CAS_JSON_NUMBER;
-                return cas__json_number(r, t);
+                return (cas_result)(cas__json_number(r, t));
             }
-            return cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "expected a value");
+            return (cas_result)(cas__json_fail(r, CAS_E_JSON_SYNTAX, r->priv_pos, "expected a value"));
         }
     }
 }
 
 cas_result cas_json_skip(cas_json_reader *r, const cas_json_token *t) {
     cas_json_token u;
-    if (r->error.code < 0) return r->error.code;
+    if (r->error.code < 0) return (cas_result)(r->error.code);
     if (t->type != CAS_JSON_OBJECT && t->type != CAS_JSON_ARRAY) return CAS_OK;
     for (;;) {
         int rc = cas_json_next(r, &u);
-        if (rc < 0) return rc;
+        if (rc < 0) return (cas_result)(rc);
         if ((u.type == CAS_JSON_OBJECT_END || u.type == CAS_JSON_ARRAY_END) && u.depth == t->depth)
             return CAS_OK;
     }
@@ -7836,7 +7837,7 @@ cas_result cas_recon_parse(const cas_allocator *alloc, const void *body, size_t 
     int rc;
     memset(out, 0, sizeof *out);
     cas__jp_init(&p, opt);
-    if (version != 1 && version != 2) return cas__fail(err, CAS_E_ARGUMENT, 0, "version must be 1 or 2");
+    if (version != 1 && version != 2) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "version must be 1 or 2"));
     p.version = version;
     rc = cas__jp_parse(&p, &a, body, len, opt, cas__jp_root_recon, &block, &size);
     if (rc == CAS_OK) {
@@ -7865,7 +7866,7 @@ cas_result cas_recon_parse(const cas_allocator *alloc, const void *body, size_t 
         }
         rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     }
-    return cas__jp_done(&p, rc, err);
+    return (cas_result)(cas__jp_done(&p, rc, err));
 }
 
 void cas_recon_free(cas_recon *r) {
@@ -7902,7 +7903,7 @@ cas_result cas_recon_batch_parse(const cas_allocator *alloc, const void *body, s
         }
         rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     }
-    return cas__jp_done(&p, rc, err);
+    return (cas_result)(cas__jp_done(&p, rc, err));
 }
 
 void cas_recon_batch_free(cas_recon_batch *b) {
@@ -7928,7 +7929,7 @@ cas_result cas_xet_token_parse(const cas_allocator *alloc, const void *body, siz
         rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     }
     if (err) *err = p.r.error;
-    return rc;
+    return (cas_result)(rc);
 }
 
 void cas_xet_token_free(cas_xet_token *t) {
@@ -8083,12 +8084,12 @@ static int cas__jp_flag(const cas_allocator *alloc, const void *body, size_t len
 
 cas_result cas_xorb_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
                                  const cas_json_desc *opt, int *was_inserted, cas_error *err) {
-    return cas__jp_flag(alloc, body, len, opt, cas__jp_root_xorb_upload, was_inserted, err);
+    return (cas_result)(cas__jp_flag(alloc, body, len, opt, cas__jp_root_xorb_upload, was_inserted, err));
 }
 
 cas_result cas_shard_upload_parse(const cas_allocator *alloc, const void *body, size_t len,
                                   const cas_json_desc *opt, int *result, cas_error *err) {
-    return cas__jp_flag(alloc, body, len, opt, cas__jp_root_shard_upload, result, err);
+    return (cas_result)(cas__jp_flag(alloc, body, len, opt, cas__jp_root_shard_upload, result, err));
 }
 
 cas_result cas_shard_event_parse(const cas_allocator *alloc, const void *line, size_t len,
@@ -8107,7 +8108,7 @@ cas_result cas_shard_event_parse(const cas_allocator *alloc, const void *line, s
         rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     }
     if (err) *err = u.p.r.error;
-    return rc;
+    return (cas_result)(rc);
 }
 
 void cas_shard_event_free(cas_shard_event *ev) {
@@ -8300,7 +8301,7 @@ cas_result cas_file_chunk_hashes_parse(const cas_allocator *alloc, const void *b
     }
     rc = cas__jp_keep(rc, &a, block, size, &out->priv_alloc, &out->priv_block, &out->priv_size);
     if (err) *err = p.r.error;
-    return rc;
+    return (cas_result)(rc);
 }
 
 void cas_file_chunk_hashes_free(cas_file_chunk_hashes *r) {
@@ -8534,7 +8535,7 @@ static int cas__mp_content_type(cas_multipart *m, const char *s, size_t n) {
 cas_result cas_multipart_init(cas_multipart *m, const char *content_type, size_t content_type_len,
                               uint32_t max_parts, cas_error *err) {
     int rc;
-    if (!m) return cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart");
+    if (!m) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart"));
     memset(m, 0, sizeof *m);
     cas__succeed(&m->error);
     if (!content_type) {
@@ -8549,7 +8550,7 @@ cas_result cas_multipart_init(cas_multipart *m, const char *content_type, size_t
         m->priv_found = CAS__MP_NONE;
     }
     if (err) *err = m->error;
-    return rc;
+    return (cas_result)(rc);
 }
 
 /* ---- the body ---- */
@@ -8832,9 +8833,9 @@ cas_result cas_multipart_push(cas_multipart *m, const void *data, size_t len, si
     if (consumed) *consumed = 0;
     if (!m || !consumed || !ev || (!data && len)) return CAS_E_ARGUMENT;
     memset(ev, 0, sizeof *ev);
-    if (m->error.code < 0) return m->error.code;
+    if (m->error.code < 0) return (cas_result)(m->error.code);
     if (m->priv_state == CAS__MP_UNINIT)
-        return cas__mp_fail(m, CAS_E_STATE, 0, "cas_multipart_init was not called");
+        return (cas_result)(cas__mp_fail(m, CAS_E_STATE, 0, "cas_multipart_init was not called"));
     if (m->priv_state == CAS__MP_END) {
         *consumed = len; /* the epilogue */
         return CAS_END;
@@ -8863,7 +8864,7 @@ cas_result cas_multipart_push(cas_multipart *m, const void *data, size_t len, si
         if (rc == 0) continue;
         *consumed = rc == CAS_END ? len : i;
         if (rc == CAS_READY) cas__mp_event(m, CAS_MULTIPART_PART, ev);
-        return rc;
+        return (cas_result)(rc);
     }
     *consumed = len;
     return CAS_NEED_INPUT;
@@ -8873,7 +8874,7 @@ cas_result cas_multipart_finish(cas_multipart *m, cas_error *err) {
     const char *what = "";
     size_t n;
     int rc;
-    if (!m) return cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart");
+    if (!m) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "no cas_multipart"));
     if (m->error.code >= 0) {
         switch (m->priv_state) {
         case CAS__MP_UNINIT:
@@ -8909,7 +8910,7 @@ cas_result cas_multipart_finish(cas_multipart *m, cas_error *err) {
     rc = m->error.code;
     if (rc == CAS_OK) cas__succeed(&m->error);
     if (err) *err = m->error;
-    return rc;
+    return (cas_result)(rc);
 }
 
 #undef CAS__MP_NONE
@@ -9705,17 +9706,17 @@ cas_result cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *
     if (!d.max_xorb_chunks) d.max_xorb_chunks = CAS_XORB_MAX_CHUNKS;
     if (!d.max_shard_size) d.max_shard_size = CAS_SHARD_MAX_SIZE;
     if (d.lookahead > ((uint64_t)1 << 30) || d.lookahead < CAS_CHUNK_MAX_SIZE)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "lookahead is not 128 KiB..1 GiB");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "lookahead is not 128 KiB..1 GiB"));
     if (d.max_xorb_size > CAS_XORB_MAX_SIZE || d.max_xorb_size < CAS_CHUNK_HEADER_SIZE + CAS_CHUNK_MAX_SIZE)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "max_xorb_size is not 131080..64 MiB");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "max_xorb_size is not 131080..64 MiB"));
     if (d.max_xorb_chunks > CAS_XORB_MAX_CHUNKS)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "max_xorb_chunks is over 8192");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "max_xorb_chunks is over 8192"));
     if (d.max_shard_size > CAS_SHARD_MAX_SIZE || d.max_shard_size < 1024)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "max_shard_size is not 1024..64 MiB");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "max_shard_size is not 1024..64 MiB"));
     if (!cas__compress_known(d.compression))
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "compression is not a CAS_COMPRESS_* request");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "compression is not a CAS_COMPRESS_* request"));
     u = (cas_upload *)cas__alloc(&a, sizeof *u);
-    if (!u) return cas__fail(err, CAS_E_NOMEM, 0, "upload session");
+    if (!u) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "upload session"));
     memset(u, 0, sizeof *u);
     u->alloc = a;
     u->flags = d.flags;
@@ -9744,10 +9745,10 @@ cas_result cas_upload_create(const cas_allocator *alloc, const cas_upload_desc *
     }
     if (!u->buf || !u->win || (d.parallel && (!u->cc || !u->recs))) {
         cas_upload_free(u);
-        return cas__fail(err, CAS_E_NOMEM, 0, "upload lookahead buffer");
+        return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "upload lookahead buffer"));
     }
     *out = u;
-    return cas__succeed(err);
+    return (cas_result)(cas__succeed(err));
 }
 
 void cas_upload_free(cas_upload *u) {
@@ -9780,17 +9781,17 @@ size_t cas_upload_open_queries(const cas_upload *u) { return u->nopen; }
 void cas_upload_get_stats(const cas_upload *u, cas_upload_stats *out) { *out = u->stats; }
 
 cas_result cas_upload_add_shard(cas_upload *u, const cas_shard *s) {
-    if (u->error.code < 0) return u->error.code;
-    if (!s) return cas__fail(&u->error, CAS_E_ARGUMENT, 0, "no shard");
+    if (u->error.code < 0) return (cas_result)(u->error.code);
+    if (!s) return (cas_result)(cas__fail(&u->error, CAS_E_ARGUMENT, 0, "no shard"));
     if (u->state >= CAS__UP_FINISHING) return CAS_E_STATE;
     if (cas__grow(&u->alloc, (void **)&u->shards, &u->shards_cap, u->nshards + 1, sizeof *u->shards, 8))
-        return cas__up_fail(u, CAS_E_NOMEM, "upload shard list");
+        return (cas_result)(cas__up_fail(u, CAS_E_NOMEM, "upload shard list"));
     u->shards[u->nshards++] = s;
     return CAS_OK;
 }
 
 cas_result cas_upload_file_begin(cas_upload *u) {
-    if (u->error.code < 0) return u->error.code;
+    if (u->error.code < 0) return (cas_result)(u->error.code);
     if (u->state != CAS__UP_IDLE || u->ev_pending) return CAS_E_STATE;
     cas__up_release(u);
     cas_chunk_stream_init(&u->stream);
@@ -9810,13 +9811,13 @@ cas_result cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *
     const uint8_t *p = (const uint8_t *)data;
     size_t done = 0;
     if (consumed) *consumed = 0;
-    if (u->error.code < 0) return u->error.code;
+    if (u->error.code < 0) return (cas_result)(u->error.code);
     if (u->state != CAS__UP_FILE) return CAS_E_STATE;
-    if (!data && len) return cas__fail(&u->error, CAS_E_ARGUMENT, u->fsize, "no data");
+    if (!data && len) return (cas_result)(cas__fail(&u->error, CAS_E_ARGUMENT, u->fsize, "no data"));
     for (;;) {
         size_t room, take;
         int rc = cas__up_drive(u);
-        if (rc != CAS_NEED_INPUT) return rc;
+        if (rc != CAS_NEED_INPUT) return (cas_result)(rc);
         if (done == len) return CAS_NEED_INPUT;
         room = u->cap - u->len;
         if (room == 0) {
@@ -9838,7 +9839,7 @@ cas_result cas_upload_push(cas_upload *u, const void *data, size_t len, size_t *
 }
 
 cas_result cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]) {
-    if (u->error.code < 0) return u->error.code;
+    if (u->error.code < 0) return (cas_result)(u->error.code);
     if (u->state != CAS__UP_FILE && u->state != CAS__UP_ENDING) return CAS_E_STATE;
     if (!(u->flags & CAS_UPLOAD_HOST_SHA256)) return CAS_E_STATE;
     memcpy(u->host_sha, sha256, 32);
@@ -9848,22 +9849,22 @@ cas_result cas_upload_file_sha256(cas_upload *u, const uint8_t sha256[32]) {
 
 cas_result cas_upload_file_end(cas_upload *u, cas_upload_file_result *out) {
     int rc;
-    if (u->error.code < 0) return u->error.code;
+    if (u->error.code < 0) return (cas_result)(u->error.code);
     if (u->state == CAS__UP_FILE) u->state = CAS__UP_ENDING;
     if (u->state != CAS__UP_ENDING) return CAS_E_STATE;
     rc = cas__up_drive(u);
     if (rc == CAS_OK && out) *out = u->result;
-    return rc;
+    return (cas_result)(rc);
 }
 
 cas_result cas_upload_next(cas_upload *u, cas_upload_event *ev) {
     int rc;
-    if (u->error.code < 0) return u->error.code;
+    if (u->error.code < 0) return (cas_result)(u->error.code);
     if (!u->ev_pending) {
         cas__up_release(u);
         if (u->state != CAS__UP_FINISHING && u->state != CAS__UP_DONE) return CAS_NEED_INPUT;
         rc = cas__up_drive(u);
-        if (rc != CAS_READY) return rc;
+        if (rc != CAS_READY) return (cas_result)(rc);
     }
     *ev = u->ev;
     u->ev_pending = 0;
@@ -9873,26 +9874,26 @@ cas_result cas_upload_next(cas_upload *u, cas_upload_event *ev) {
 cas_result cas_upload_answer(cas_upload *u, uint64_t id, const void *body, size_t len, cas_error *err) {
     size_t i;
     int rc;
-    if (u->error.code < 0) return cas__fail(err, u->error.code, 0, "the session has failed");
-    if (id == 0 || id >= u->next_qid) return cas__fail(err, CAS_E_ARGUMENT, 0, "no such query");
+    if (u->error.code < 0) return (cas_result)(cas__fail(err, u->error.code, 0, "the session has failed"));
+    if (id == 0 || id >= u->next_qid) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "no such query"));
     for (i = 0; i < u->nopen && u->open_q[i] != id; i++) {}
     if (i < u->nopen) {
         memmove(u->open_q + i, u->open_q + i + 1, (u->nopen - i - 1) * sizeof u->open_q[0]);
         u->nopen--;
     }
     u->stats.answers++;
-    if (!body) return cas__succeed(err);
+    if (!body) return (cas_result)(cas__succeed(err));
     if (cas__grow(&u->alloc, (void **)&u->answers, &u->answers_cap, u->nanswers + 1, sizeof *u->answers, 8))
-        return cas__fail(err, CAS_E_NOMEM, 0, "answer shard list");
+        return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "answer shard list"));
     rc = cas_shard_parse(&u->alloc, body, len, &u->answers[u->nanswers], err);
-    if (rc != CAS_OK) return rc;
+    if (rc != CAS_OK) return (cas_result)(rc);
     u->nanswers++;
     u->stats.answers_found++;
     return CAS_OK;
 }
 
 cas_result cas_upload_finish(cas_upload *u) {
-    if (u->error.code < 0) return u->error.code;
+    if (u->error.code < 0) return (cas_result)(u->error.code);
     if (u->state != CAS__UP_IDLE) return CAS_E_STATE;
     u->state = CAS__UP_FINISHING;
     return CAS_OK;
@@ -10226,11 +10227,11 @@ cas_result cas_download_create(const cas_allocator *alloc, const cas_recon *reco
     int rc;
     if (out) *out = NULL;
     if (!recon || !desc || !out || (!desc->write_at == !desc->write))
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "recon, desc, out and exactly one sink are required");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "recon, desc, out and exactly one sink are required"));
     if (recon->num_terms && !recon->terms)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "recon has no terms array");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "recon has no terms array"));
     d = (cas_download *)cas__alloc(&a, sizeof *d);
-    if (!d) return cas__fail(err, CAS_E_NOMEM, 0, "download engine");
+    if (!d) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "download engine"));
     memset(d, 0, sizeof *d);
     d->alloc = a;
     d->r = recon;
@@ -10248,7 +10249,7 @@ cas_result cas_download_create(const cas_allocator *alloc, const cas_recon *reco
                         : NULL;
         if (why) {
             cas_download_free(d);
-            return cas__fail(err, CAS_E_ARGUMENT, desc->range_length ? 0 : recon->offset_into_first_range, why);
+            return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, desc->range_length ? 0 : recon->offset_into_first_range, why));
         }
         d->verify = 1;
     }
@@ -10266,12 +10267,12 @@ cas_result cas_download_create(const cas_allocator *alloc, const cas_recon *reco
     }
     if (rc != CAS_OK) {
         cas_download_free(d);
-        return cas__fail(err, rc, 0, rc == CAS_E_NOMEM ? "download engine tables"
-                                    : rc == CAS_E_LIMIT ? "reconstruction has more than 2^32 ranges or terms"
-                                                        : "recon is not from cas_recon_parse");
+        return (cas_result)(cas__fail(err, rc, 0, rc == CAS_E_NOMEM ? "download engine tables"
+                                                 : rc == CAS_E_LIMIT ? "reconstruction has more than 2^32 ranges or terms"
+                                                                     : "recon is not from cas_recon_parse"));
     }
     *out = d;
-    return cas__succeed(err);
+    return (cas_result)(cas__succeed(err));
 }
 
 const cas_error *cas_download_error(const cas_download *d) { return &d->error; }
@@ -10576,16 +10577,16 @@ cas_result cas_download_begin(cas_download *d, uint32_t id, const char *content_
                               size_t content_type_len) {
     cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ISSUED);
     cas__dl_active *a;
-    if (!q) return d->error.code;
+    if (!q) return (cas_result)(d->error.code);
     a = (cas__dl_active *)cas__alloc(&d->alloc, sizeof *a);
-    if (!a) return cas__dl_fail(d, CAS_E_NOMEM, 0, "request state");
+    if (!a) return (cas_result)(cas__dl_fail(d, CAS_E_NOMEM, 0, "request state"));
     memset(a, 0, sizeof *a);
     q->act = a;
     a->got = (uint8_t *)cas__alloc(&d->alloc, q->nranges);
     if (!a->got || cas_xorb_stream_init(&d->alloc, &a->xs) != CAS_OK) {
         if (!a->got) { cas__free(&d->alloc, a, sizeof *a); q->act = NULL; }
         else cas__dl_release(d, q);
-        return cas__dl_fail(d, CAS_E_NOMEM, 0, "request buffers");
+        return (cas_result)(cas__dl_fail(d, CAS_E_NOMEM, 0, "request buffers"));
     }
     memset(a->got, 0, q->nranges);
     q->state = CAS__DLQ_ACTIVE;
@@ -10594,7 +10595,7 @@ cas_result cas_download_begin(cas_download *d, uint32_t id, const char *content_
         a->multipart = 1;
         if (cas_multipart_init(&a->mp, content_type ? content_type : "",
                                content_type ? content_type_len : 0, q->nranges, &e) != CAS_OK)
-            return cas__dl_fail(d, e.code, e.offset, e.what);
+            return (cas_result)(cas__dl_fail(d, e.code, e.offset, e.what));
     } else {
         a->got[0] = 1;
         a->kend = 0;
@@ -10607,7 +10608,7 @@ cas_result cas_download_push(cas_download *d, uint32_t id, const void *data, siz
     cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ACTIVE);
     const uint8_t *p = (const uint8_t *)data;
     int rc = CAS_OK;
-    if (!q) return d->error.code;
+    if (!q) return (cas_result)(d->error.code);
     d->fetched += len;
     if (!q->act->multipart) {
         rc = cas__dl_feed(d, q, p, len);
@@ -10622,43 +10623,43 @@ cas_result cas_download_push(cas_download *d, uint32_t id, const void *data, siz
             len -= used;
             if (mrc == CAS_NEED_INPUT || mrc == CAS_END) break;
             if (mrc != CAS_READY)
-                return cas__dl_fail(d, mrc, q->act->mp.error.offset, q->act->mp.error.what);
+                return (cas_result)(cas__dl_fail(d, mrc, q->act->mp.error.offset, q->act->mp.error.what));
             if (ev.type == CAS_MULTIPART_PART) {
                 if (q->act->in_range)
-                    return cas__dl_fail(d, CAS_E_MULTIPART, ev.first, "a multipart part began inside a range");
+                    return (cas_result)(cas__dl_fail(d, CAS_E_MULTIPART, ev.first, "a multipart part began inside a range"));
                 rc = cas__dl_part(d, q, &ev);
             } else {
                 rc = cas__dl_feed(d, q, ev.data, ev.len);
             }
         }
     }
-    if (rc != CAS_OK) return rc;
-    return cas__dl_progress(d);
+    if (rc != CAS_OK) return (cas_result)(rc);
+    return (cas_result)(cas__dl_progress(d));
 }
 
 cas_result cas_download_end(cas_download *d, uint32_t id) {
     cas__dl_req *q = cas__dl_req_get(d, id, CAS__DLQ_ACTIVE);
-    if (!q) return d->error.code;
+    if (!q) return (cas_result)(d->error.code);
     if (q->act->multipart) {
         cas_error e;
         if (cas_multipart_finish(&q->act->mp, &e) != CAS_OK)
-            return cas__dl_fail(d, e.code, e.offset, e.what);
+            return (cas_result)(cas__dl_fail(d, e.code, e.offset, e.what));
     }
     if (q->act->in_range || q->act->received != q->nranges)
-        return cas__dl_fail(d, CAS_E_TRUNCATED, q->act->received,
-                            "the response ended before all requested ranges arrived");
+        return (cas_result)(cas__dl_fail(d, CAS_E_TRUNCATED, q->act->received,
+                                         "the response ended before all requested ranges arrived"));
     cas__dl_release(d, q);
     q->state = CAS__DLQ_DONE;
     d->inflight--;
     d->done_reqs++;
-    return cas__dl_progress(d);
+    return (cas_result)(cas__dl_progress(d));
 }
 
 cas_result cas_download_abort(cas_download *d, uint32_t id) {
     cas__dl_req *q;
-    if (d->error.code < 0) return d->error.code;
+    if (d->error.code < 0) return (cas_result)(d->error.code);
     if (id >= d->nreqs || (d->reqs[id].state != CAS__DLQ_ISSUED && d->reqs[id].state != CAS__DLQ_ACTIVE))
-        return cas__dl_fail(d, CAS_E_STATE, id, "abort of a request that is not in flight");
+        return (cas_result)(cas__dl_fail(d, CAS_E_STATE, id, "abort of a request that is not in flight"));
     q = &d->reqs[id];
     cas__dl_release(d, q);
     d->inflight--;
@@ -10697,17 +10698,17 @@ static int cas__dl_req_useful(const cas_download *d, const cas__dl_req *q) {
 cas_result cas_download_next(cas_download *d, cas_download_request *req) {
     int pass;
     memset(req, 0, sizeof *req);
-    if (d->error.code < 0) return d->error.code;
+    if (d->error.code < 0) return (cas_result)(d->error.code);
     if (d->finished) return CAS_END;
     for (pass = 0; pass < 2; pass++) {
         if (d->terms_done == d->nterms && d->inflight == 0) {
             if (d->sequential && d->flushed != d->limit_end - d->skip)
-                return cas__dl_fail(d, CAS_E_STATE, d->flushed, "sequential output incomplete");
+                return (cas_result)(cas__dl_fail(d, CAS_E_STATE, d->flushed, "sequential output incomplete"));
             if (d->verify) {
                 cas_hash h;
                 cas_merkle_file_hash(&d->merkle, &h);
                 if (!cas_hash_equal(&h, d->desc.file_hash))
-                    return cas__dl_fail(d, CAS_E_HASH, 0, "the decoded chunks do not hash to the requested file hash");
+                    return (cas_result)(cas__dl_fail(d, CAS_E_HASH, 0, "the decoded chunks do not hash to the requested file hash"));
             }
             d->finished = 1;
             if (d->desc.progress) {
@@ -10715,7 +10716,7 @@ cas_result cas_download_next(cas_download *d, cas_download_request *req) {
                 cas_download_get_progress(d, &p);
                 if (d->desc.progress(d->desc.user, &p) != 0) {
                     d->finished = 0;
-                    return cas__dl_fail(d, CAS_E_CANCELLED, 0, "cancelled by the progress callback");
+                    return (cas_result)(cas__dl_fail(d, CAS_E_CANCELLED, 0, "cancelled by the progress callback"));
                 }
             }
             return CAS_END;
@@ -10742,7 +10743,7 @@ cas_result cas_download_next(cas_download *d, cas_download_request *req) {
         if (d->refetch_pending) cas__dl_queue_refetches(d);
     }
     if (d->inflight) return CAS_NEED_INPUT;
-    return cas__dl_fail(d, CAS_E_STATE, 0, "no request left to make but terms are incomplete");
+    return (cas_result)(cas__dl_fail(d, CAS_E_STATE, 0, "no request left to make but terms are incomplete"));
 }
 
 /* ==== >>engines: verified ranges ========================================================= */
@@ -11002,7 +11003,7 @@ cas_result cas_subtree_from_chunks(const cas_allocator *alloc, int at_start, con
     lv[0] = (uint32_t)n, lv[1] = 0;
     x.levels = lv;
     x.num_levels = 1;
-    return cas__sub_build(&a, &x, NULL, at_start != 0, at_end != 0, out);
+    return (cas_result)(cas__sub_build(&a, &x, NULL, at_start != 0, at_end != 0, out));
 }
 
 cas_result cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left, const cas_subtree *right,
@@ -11013,7 +11014,7 @@ cas_result cas_subtree_merge(const cas_allocator *alloc, const cas_subtree *left
     if (!left || !right || left->at_end || right->at_start || !cas__sub_consistent(left) ||
         !cas__sub_consistent(right))
         return CAS_E_ARGUMENT;
-    return cas__sub_build(&a, left, right, left->at_start, right->at_end, out);
+    return (cas_result)(cas__sub_build(&a, left, right, left->at_start, right->at_end, out));
 }
 
 cas_result cas_subtree_root(const cas_subtree *s, cas_hash *root) {
@@ -11069,7 +11070,7 @@ cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_fi
     cas_hash root, fh;
     int rc = CAS_OK;
     if (!r || !file_hash || !r->num_windows || !r->gaps || !chunks || !num_chunks)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "a parsed response with windows, their chunks and a file hash are required");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "a parsed response with windows, their chunks and a file hash are required"));
     n = r->num_windows;
     /* the sizes tile the file: gap 0, window 0, gap 1, ..., window n-1, gap n */
     for (i = 0; i <= n; i++) {
@@ -11080,15 +11081,15 @@ cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_fi
             else gsize += g->nodes[k].size;
         }
         if (g->num_nodes && (g->at_start != (i == 0) || g->at_end != (i == n)))
-            return cas__fail(err, CAS_E_JSON_VALUE, i, "hashRanges[i]: at_start/at_end do not fit its place");
+            return (cas_result)(cas__fail(err, CAS_E_JSON_VALUE, i, "hashRanges[i]: at_start/at_end do not fit its place"));
         if (end < pos || gsize != end - pos)
-            return cas__fail(err, CAS_E_JSON_VALUE, i, "hashRanges[i]: its size is not the gap's");
+            return (cas_result)(cas__fail(err, CAS_E_JSON_VALUE, i, "hashRanges[i]: its size is not the gap's"));
         if (i == n) break;
         pos = r->windows[i].end;
-        if (num_chunks[i] && !chunks[i]) return cas__fail(err, CAS_E_ARGUMENT, i, "chunks[i] is NULL");
+        if (num_chunks[i] && !chunks[i]) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, i, "chunks[i] is NULL"));
         for (gsize = 0, k = 0; k < num_chunks[i]; k++) gsize += chunks[i][k].size;
         if (gsize != r->windows[i].end - r->windows[i].start)
-            return cas__fail(err, CAS_E_HASH, i, "window i: its chunks do not add up to its length");
+            return (cas_result)(cas__fail(err, CAS_E_HASH, i, "window i: its chunks do not add up to its length"));
     }
     /* fold gap 0, window 0, gap 1, ... in file order; empty gaps are left out, and a window
        at the start or end of the file is then built as such */
@@ -11108,14 +11109,14 @@ cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_fi
     }
     if (rc == CAS_OK && cas_subtree_root(cur, &root) != CAS_OK) rc = CAS_E_HASH;
     cas_subtree_free(&acc);
-    if (rc == CAS_E_NOMEM) return cas__fail(err, rc, 0, "subtree merge");
+    if (rc == CAS_E_NOMEM) return (cas_result)(cas__fail(err, rc, 0, "subtree merge"));
     if (rc != CAS_OK)
-        return cas__fail(err, CAS_E_HASH, 0, "the windows and gaps do not merge into a whole file's tree");
+        return (cas_result)(cas__fail(err, CAS_E_HASH, 0, "the windows and gaps do not merge into a whole file's tree"));
     if (r->file_size == 0) memset(&fh, 0, sizeof fh);
     else cas_blake3_keyed(cas__key_zero, root.bytes, CAS_HASH_SIZE, fh.bytes);
     if (!cas_hash_equal(&fh, file_hash))
-        return cas__fail(err, CAS_E_HASH, 0, "the windows' chunks and the gaps' subtrees do not hash to the file hash");
-    return cas__succeed(err);
+        return (cas_result)(cas__fail(err, CAS_E_HASH, 0, "the windows' chunks and the gaps' subtrees do not hash to the file hash"));
+    return (cas_result)(cas__succeed(err));
 }
 
 /* ==== >>host helpers: local store ======================================================== */
@@ -11189,17 +11190,17 @@ cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *sh
     b.a = &a;
     if (out) memset(out, 0, sizeof *out);
     if (!out || !file_hash || !url_prefix || !record_ends || (num_shards && !shards) || first > last)
-        return cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments");
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments"));
     for (i = 0; i < num_shards && !f; i++) f = cas_shard_find_file(&shards[i], file_hash);
-    if (!f) return cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards");
+    if (!f) return (cas_result)(cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards"));
     if (f->size == 0 && first == 0 && last == (uint64_t)-1) {
         /* an empty file: no terms */
     } else if (first >= f->size) {
-        return cas__fail(err, CAS_E_LIMIT, first, "the range starts at or past the end of the file");
+        return (cas_result)(cas__fail(err, CAS_E_LIMIT, first, "the range starts at or past the end of the file"));
     }
     if (f->size && last > f->size - 1) last = f->size - 1;
     kept = (cas__rs_term *)cas__alloc(&a, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-    if (!kept) return cas__fail(err, CAS_E_NOMEM, 0, "terms");
+    if (!kept) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "terms"));
     for (i = 0; i < f->num_terms && f->size; i++) {
         const cas_shard_term *st = &f->terms[i];
         uint64_t end = pos + st->unpacked_bytes, cpos = pos;
@@ -11296,14 +11297,14 @@ cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *sh
         cas__free(&a, ends, ends_n * sizeof *ends);
         rc = cas_recon_parse(&a, b.p, b.len, 2, &o, out, err);
         cas__free(&a, b.p, b.cap);
-        return rc;
+        return (cas_result)(rc);
     }
 done:
     cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
     if (sorted) cas__free(&a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
     cas__free(&a, ends, ends_n * sizeof *ends);
     cas__free(&a, b.p, b.cap);
-    return cas__fail(err, rc, 0, what);
+    return (cas_result)(cas__fail(err, rc, 0, what));
 }
 
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
