@@ -110,7 +110,7 @@ test-suites: $(TEST_PROGS) $(BUILD)/cas
 test-big: $(BUILD)/cas
 	@sh tests/run.sh "make test-big" "big_roundtrip|sh tests/big_roundtrip.sh $(BUILD)/cas"
 
-$(BUILD)/bench: tests/bench.c tests/testlib.h $(HEADERS)
+$(BUILD)/bench: tests/bench.c tests/bench.h tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench.c -o $@ $(BENCH_LIBS)
 $(BUILD)/bench_lz4: tests/bench_lz4.c $(HEADERS)
