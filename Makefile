@@ -113,7 +113,7 @@ test-big: $(BUILD)/cas
 $(BUILD)/bench: tests/bench.c tests/bench.h tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench.c -o $@ $(BENCH_LIBS)
-$(BUILD)/bench_lz4: tests/bench_lz4.c $(HEADERS)
+$(BUILD)/bench_lz4: tests/bench_lz4.c tests/bench.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench_lz4.c -o $@ -llz4
 
