@@ -124,6 +124,7 @@ bench: $(BUILD)/bench $(BUILD)/bench_lz4 $(BUILD)/cas
 	$(BUILD)/bench
 	$(BUILD)/bench_lz4
 	sh tests/bench_pack.sh $(BUILD)/cas
+	sh tests/bench_unpack.sh $(BUILD)/cas
 
 # Sanitizers with gcc and clang, strict C99, no-SIMD, C++ header, symbol and macro hygiene.
 check:
