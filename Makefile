@@ -110,20 +110,22 @@ test-suites: $(TEST_PROGS) $(BUILD)/cas
 test-big: $(BUILD)/cas
 	@sh tests/run.sh "make test-big" "big_roundtrip|sh tests/big_roundtrip.sh $(BUILD)/cas"
 
-$(BUILD)/bench: tests/bench.c tests/testlib.h $(HEADERS)
+$(BUILD)/bench: tests/bench.c tests/bench.h tests/testlib.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench.c -o $@ $(BENCH_LIBS)
-$(BUILD)/bench_lz4: tests/bench_lz4.c $(HEADERS)
+$(BUILD)/bench_lz4: tests/bench_lz4.c tests/bench.h $(HEADERS)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O3 -g tests/bench_lz4.c -o $@ -llz4
 
 # Benchmarks print a table; never timed assertions.  OpenSSL's SHA-256 is the peer when
-# libssl-dev is installed.
+# libssl-dev is installed. BENCH_MB=N sizes the file-sized rows of bench and bench_lz4
+# (default 256 MiB), BENCH_UNPACK_MB=N the file of tests/bench_unpack.sh (default 1024 MiB).
 BENCH_LIBS := $(shell echo 'int SHA256_Init(void); int main(void){return SHA256_Init();}' | $(CC) -x c - -o /dev/null -lcrypto 2>/dev/null && test -f /usr/include/openssl/sha.h && echo "-DHAVE_OPENSSL -lcrypto")
 bench: $(BUILD)/bench $(BUILD)/bench_lz4 $(BUILD)/cas
 	$(BUILD)/bench
 	$(BUILD)/bench_lz4
 	sh tests/bench_pack.sh $(BUILD)/cas
+	sh tests/bench_unpack.sh $(BUILD)/cas
 
 # Sanitizers with gcc and clang, strict C99, no-SIMD, C++ header, symbol and macro hygiene.
 check:

@@ -1,48 +1,48 @@
 /* `make bench`: throughput of the primitives, each beside a named peer measured in the same
-   run on the same bytes, with the ratio. Prints a table; asserts nothing. */
+   run on the same bytes, with the ratio. Prints a table; asserts nothing. Then the rows that
+   stand for a whole file (chunk + hash, SHA-256) again on BENCH_MB MiB (tests/bench.h). */
 #define _POSIX_C_SOURCE 200809L
 #define CAS_IMPLEMENTATION
 #include "testlib.h"
-#include <time.h>
+#include "bench.h"
 #ifdef HAVE_OPENSSL
 #include <openssl/sha.h>
 #endif
 
-/* An 8 MiB input (cache-resident, as a file read in pieces is) processed PASSES times per
-   measurement; best of REPEAT measurements. Many short measurements: on a shared (virtual)
-   machine the best of them is the one least disturbed. */
+/* An 8 MiB input (cache-resident, as a file read in pieces is) processed CACHED_PASSES times
+   per measurement; best of CACHED_REPEAT measurements. Many short measurements: on a shared
+   (virtual) machine the best of them is the one least disturbed. The file-sized input is
+   processed once per measurement (one pass is already 0.1 s or more), best of FILE_REPEAT. */
 #define DATA_SIZE (8u << 20)
-#define PASSES 4
-#define REPEAT 15
+#define CACHED_PASSES 4
+#define CACHED_REPEAT 15
+#define FILE_REPEAT 5
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
+/* The input being measured: the cache-resident one or the file-sized one, with how many
+   passes make a measurement and how many measurements are taken. */
 static uint8_t *g_data;
 static size_t g_len;
+static int g_passes = CACHED_PASSES, g_repeat = CACHED_REPEAT;
 static volatile uint64_t g_sink;
 
 static double seconds(void (*fn)(void)) {
-    double t0 = now();
+    double t0 = bench_now();
     int k;
-    for (k = 0; k < PASSES; k++) fn();
-    return now() - t0;
+    for (k = 0; k < g_passes; k++) fn();
+    return bench_now() - t0;
 }
 
-/* Best-of-REPEAT throughput in MB/s (1e6 bytes) of fn, and of its peer if any, over g_data:
+/* Best-of-g_repeat throughput in MB/s (1e6 bytes) of fn, and of its peer if any, over g_data:
    their measurements alternate, so that both see the same disturbances. */
 static double measure2(void (*fn)(void), void (*peer)(void), double *peer_mbs) {
     double best = 1e30, best_peer = 1e30, t;
     int r;
-    for (r = 0; r < REPEAT; r++) {
+    for (r = 0; r < g_repeat; r++) {
         if ((t = seconds(fn)) < best) best = t;
         if (peer && (t = seconds(peer)) < best_peer) best_peer = t;
     }
-    if (peer) *peer_mbs = (double)g_len * PASSES / best_peer / 1e6;
-    return (double)g_len * PASSES / best / 1e6;
+    if (peer) *peer_mbs = (double)g_len * g_passes / best_peer / 1e6;
+    return (double)g_len * g_passes / best / 1e6;
 }
 static double measure(void (*fn)(void)) { return measure2(fn, NULL, NULL); }
 
@@ -134,12 +134,18 @@ static void run_sha256(void) {
     g_sink += out[0];
 }
 
+/* SHA-256's peer: OpenSSL's when libssl-dev is installed, else none. */
 #ifdef HAVE_OPENSSL
 static void run_openssl_sha256(void) {
     uint8_t out[32];
     SHA256(g_data, g_len, out);
     g_sink += out[0];
 }
+#define SHA256_PEER run_openssl_sha256
+#define SHA256_PEER_NAME "OpenSSL SHA256()"
+#else
+#define SHA256_PEER NULL
+#define SHA256_PEER_NAME NULL
 #endif
 
 static void row(const char *what, double mbs, const char *peer, double peer_mbs, const char *target) {
@@ -150,9 +156,31 @@ static void row(const char *what, double mbs, const char *peer, double peer_mbs,
         printf("| %-34s | %8.0f | %-30s | %8s | %6s | %-14s |\n", what, mbs, "-", "-", "-", target);
 }
 
+/* The rows that stand for a whole file (chunk + hash, SHA-256) again on a file-sized random
+   input, beside their cache-resident figures (MB/s) from the table above. */
+static void file_rows(double both, double apart, double sha, double ossl) {
+    size_t len = bench_file_bytes();
+    uint8_t *file = (uint8_t *)bench_alloc_touched(len), *cached = g_data;
+    size_t cached_len = g_len;
+    double both_file, apart_file, sha_file, ossl_file = 0;
+    t_rng r;
+    r.state = 2;
+    t_fill_random(&r, file, len);
+    g_data = file, g_len = len, g_passes = 1, g_repeat = FILE_REPEAT;
+    both_file = measure2(run_chunk_and_hash, run_chunk_then_hash, &apart_file);
+    sha_file = measure2(run_sha256, SHA256_PEER, &ossl_file);
+    g_data = cached, g_len = cached_len, g_passes = CACHED_PASSES, g_repeat = CACHED_REPEAT;
+    bench_file_table_header("File-sized (random data, 1 pass, best of " BENCH_STR(FILE_REPEAT) ")",
+                            cached_len, len);
+    bench_file_row("chunk + hash (cas_chunk_stream)", both / 1e3, both_file / 1e3, "chunker, then hash each chunk",
+                   apart / 1e3, apart_file / 1e3);
+    bench_file_row("SHA-256", sha / 1e3, sha_file / 1e3, SHA256_PEER_NAME, ossl / 1e3, ossl_file / 1e3);
+    free(file);
+}
+
 int main(void) {
     t_rng r;
-    double chunker, spec, hash, direct, both, apart, sha;
+    double chunker, spec, hash, direct, both, apart, sha, ossl = 0;
     g_len = DATA_SIZE;
     g_data = (uint8_t *)t_xmalloc(g_len);
     r.state = 1;
@@ -162,7 +190,7 @@ int main(void) {
 
     printf("cas.h %s bench: %u MiB random data x %d passes, best of %d; blake3 %s, sha256 %s, "
            "chunker %s\n\n",
-           cas_version(), DATA_SIZE >> 20, PASSES, REPEAT, cas_blake3_path(), cas_sha256_path(),
+           cas_version(), DATA_SIZE >> 20, CACHED_PASSES, CACHED_REPEAT, cas_blake3_path(), cas_sha256_path(),
            cas_chunker_path());
     printf("| %-34s | %8s | %-30s | %8s | %6s | %-14s |\n", "what", "MB/s", "peer (same run)", "MB/s",
            "ratio", "target");
@@ -174,16 +202,9 @@ int main(void) {
     row("chunk hash (keyed BLAKE3)", hash, "vendored BLAKE3 called directly", direct, ">= 0.9x");
     both = measure2(run_chunk_and_hash, run_chunk_then_hash, &apart);
     row("chunk + hash (cas_chunk_stream)", both, "chunker, then hash each chunk", apart, ">= 2000 MB/s");
-#ifdef HAVE_OPENSSL
-    {
-        double ossl;
-        sha = measure2(run_sha256, run_openssl_sha256, &ossl);
-        row("SHA-256", sha, "OpenSSL SHA256()", ossl, ">= 0.9x");
-    }
-#else
-    sha = measure(run_sha256);
-    row("SHA-256 (no libssl-dev: no peer)", sha, NULL, 0, ">= 0.9x OpenSSL");
-#endif
+    sha = measure2(run_sha256, SHA256_PEER, &ossl);
+    row(SHA256_PEER_NAME ? "SHA-256" : "SHA-256 (no libssl-dev: no peer)", sha, SHA256_PEER_NAME, ossl,
+        SHA256_PEER_NAME ? ">= 0.9x" : ">= 0.9x OpenSSL");
     {   /* every BLAKE3 path on the same chunks */
         static const struct { const char *name; unsigned mask; } paths[] = {
             {"avx512", ~0u},
@@ -200,6 +221,7 @@ int main(void) {
         }
         cas_cpu_limit(~0u);
     }
+    file_rows(both, apart, sha, ossl);
     printf("\n(sink %llu)\n", (unsigned long long)g_sink);
     free(g_data);
     free(g_sizes);

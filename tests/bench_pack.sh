@@ -12,6 +12,7 @@ set -u
 CAS=${1:-./build/cas}
 N=${2:-$(nproc 2>/dev/null || echo 2)}
 [ "$N" -ge 2 ] 2>/dev/null || N=2
+. "$(dirname "$0")/bench_lib.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 python3 -c "
@@ -33,15 +34,9 @@ for k in range(8):  # edits spread over the file, each 1..4 KiB
     else: data[at:at + n] = r.randbytes(n)
 open('$T/edited', 'wb').write(data)
 "
-now() { python3 -c 'import time; print(time.time())'; }
 best_mbs() { # file threads: best MB/s of 3 dry runs; fails if a run fails
-    size=$(wc -c < "$1")
-    best=0
-    for _ in 1 2 3; do
-        a=$(now); "$CAS" pack --dry-run --threads "$2" "$1" > /dev/null 2>&1 || { echo "cas pack failed" >&2; return 1; }; b=$(now)
-        best=$(python3 -c "print(max($best, round($size / ($b - $a) / 1e6)))")
-    done
-    echo "$best"
+    secs=$(best_s "$CAS" pack --dry-run --threads "$2" "$1") || return 1
+    python3 -c "print(round($(wc -c < "$1") / $secs / 1e6))"
 }
 status=0
 for f in text random; do
@@ -59,14 +54,6 @@ done
 # cas_chunk_buffer), against b3sum at 1 and N threads on the same file (BLAKE3 alone: the
 # floor for a Xet hash, which also chunks); best of 3 wall times, whole processes
 head -c 536870912 /dev/urandom > "$T/h512"
-best_s() { # command...: best wall seconds of 3 runs
-    best=
-    for _ in 1 2 3; do
-        a=$(now); "$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }; b=$(now)
-        best=$(python3 -c "print(min(x for x in ($b - $a, ${best:-1e9})))")
-    done
-    echo "$best"
-}
 h1=$(best_s "$CAS" hash --threads 1 "$T/h512") && hn=$(best_s "$CAS" hash --threads "$N" "$T/h512") || status=1
 if command -v b3sum > /dev/null 2>&1; then
     b1=$(best_s b3sum --num-threads 1 "$T/h512"); bn=$(best_s b3sum --num-threads "$N" "$T/h512")
