@@ -808,7 +808,8 @@ CAS_API cas_result cas_xorb_next(const uint8_t *data, size_t len, size_t *pos, c
                                  const uint8_t **payload, cas_error *err);
 
 /* Walks a whole xorb or segment: every record is parsed and decoded into `scratch` (2 x
-   CAS_CHUNK_MAX_SIZE bytes, caller-provided), its hash computed, and on_chunk (may be NULL)
+   CAS_CHUNK_MAX_SIZE bytes, caller-provided; a stored chunk is not copied: its bytes are
+   handed out where they lie in `data`), its hash computed, and on_chunk (may be NULL)
    called with the chunk index, record offset, header, decoded bytes and hash; a non-zero
    return stops the walk with that value. The record area ends at the footer when one is
    found: its chunk count, record ends, unpacked offsets, chunk hashes and xorb hash must all
@@ -846,7 +847,8 @@ typedef struct cas_xorb_stream {
     int priv_in_footer;
     cas_error error; /* sticky */
 } cas_xorb_stream;
-/* What cas_xorb_stream_push hands out: valid until the next push. */
+/* What cas_xorb_stream_push hands out: valid until the next push, and while the bytes you
+   pushed are (a stored chunk that lay whole in them is handed out where it lies). */
 typedef struct cas_xorb_stream_chunk {
     uint32_t index;
     uint64_t offset; /* record offset in the stream */
@@ -4981,12 +4983,20 @@ static int cas__xorb_record_fits(uint32_t index, uint64_t at, const cas_chunk_he
         return cas__fail(err, CAS_E_XORB_LIMIT, at, "xorb has more than 8192 chunks or 64 MiB");
     return CAS_OK;
 }
-/* Its payload decoded into out[0..h->uncompressed_size) (scratch: BG4's regrouping room);
-   an error's offset is the xorb's byte. */
+/* Its chunk bytes, at *data: a stored chunk (scheme NONE, whose sizes the header parse
+   checked) where it lies, with no copy; a compressed one decoded into
+   out[0..h->uncompressed_size) (scratch: BG4's regrouping room). An error's offset is the
+   xorb's byte. */
 static int cas__xorb_record_decode(uint64_t at, const cas_chunk_header *h, const uint8_t *payload, uint8_t *out,
-                                   uint8_t *scratch, cas_error *err) {
-    int rc = cas_chunk_decompress(payload, h->compressed_size, h->scheme, out, h->uncompressed_size, scratch, err);
+                                   uint8_t *scratch, const uint8_t **data, cas_error *err) {
+    int rc;
+    if (h->scheme == CAS_SCHEME_NONE) {
+        *data = payload;
+        return cas__succeed(err);
+    }
+    rc = cas_chunk_decompress(payload, h->compressed_size, h->scheme, out, h->uncompressed_size, scratch, err);
     if (rc != CAS_OK && err) err->offset += at + CAS_CHUNK_HEADER_SIZE;
+    *data = out;
     return rc;
 }
 
@@ -5008,7 +5018,7 @@ cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_
     cas_merkle_init(&m);
     for (;;) {
         cas_chunk_header h;
-        const uint8_t *payload;
+        const uint8_t *payload, *bytes;
         cas_chunk c;
         size_t at = pos;
         rc = cas_xorb_next(data, records_len, &pos, &h, &payload, err);
@@ -5019,9 +5029,9 @@ cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_
         }
         if (rc != CAS_OK) return (cas_result)(rc);
         if ((rc = cas__xorb_record_fits(index, at, &h, err)) != CAS_OK ||
-            (rc = cas__xorb_record_decode(at, &h, payload, scratch, scratch + CAS_CHUNK_MAX_SIZE, err)) != CAS_OK)
+            (rc = cas__xorb_record_decode(at, &h, payload, scratch, scratch + CAS_CHUNK_MAX_SIZE, &bytes, err)) != CAS_OK)
             return (cas_result)(rc);
-        cas_chunk_hash(scratch, h.uncompressed_size, &c.hash);
+        cas_chunk_hash(bytes, h.uncompressed_size, &c.hash);
         c.size = h.uncompressed_size;
         if (info->has_footer) {
             if (index >= f.num_chunks)
@@ -5034,7 +5044,7 @@ cas_result cas_xorb_walk(const uint8_t *data, size_t len, uint8_t *scratch, cas_
         }
         cas_merkle_push(&m, &c);
         unpacked += c.size;
-        if (on_chunk && (rc = on_chunk(user, index, at, &h, scratch, &c.hash)) != 0) return (cas_result)(rc);
+        if (on_chunk && (rc = on_chunk(user, index, at, &h, bytes, &c.hash)) != 0) return (cas_result)(rc);
         index++;
     }
     if (info->has_footer && index != f.num_chunks)
@@ -5092,6 +5102,25 @@ cas_result cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len
             used = len;
             break;
         }
+        if (s->priv_have == 0 && len - used >= CAS_CHUNK_HEADER_SIZE && memcmp(p + used, cas__xorb_ident, 7) != 0) {
+            /* A record that lies whole in the input is decoded from there: no copy into
+               priv_buf, and a stored chunk is handed out where it lies. */
+            cas_chunk_header h;
+            if (cas_chunk_header_parse(p + used, s->priv_offset, &h, &s->error) != CAS_OK ||
+                cas__xorb_record_fits(s->priv_index, s->priv_offset, &h, &s->error) != CAS_OK)
+                break;
+            if (len - used - CAS_CHUNK_HEADER_SIZE >= h.compressed_size) {
+                if (cas__xorb_record_decode(s->priv_offset, &h, p + used + CAS_CHUNK_HEADER_SIZE, s->priv_out,
+                                            s->priv_scratch, &out->data, &s->error) != CAS_OK)
+                    break;
+                out->index = s->priv_index++;
+                out->offset = s->priv_offset;
+                out->header = h;
+                s->priv_offset += CAS_CHUNK_HEADER_SIZE + (uint64_t)h.compressed_size;
+                *consumed = used + CAS_CHUNK_HEADER_SIZE + h.compressed_size;
+                return CAS_READY;
+            }
+        }
         take = s->priv_need - s->priv_have;
         if (take > len - used) take = len - used;
         memcpy(s->priv_buf + s->priv_have, p + used, take);
@@ -5116,12 +5145,11 @@ cas_result cas_xorb_stream_push(cas_xorb_stream *s, const void *data, size_t len
             int rc;
             cas_chunk_header_parse(s->priv_buf, s->priv_offset, &h, NULL);
             rc = cas__xorb_record_decode(s->priv_offset, &h, s->priv_buf + CAS_CHUNK_HEADER_SIZE, s->priv_out,
-                                         s->priv_scratch, &s->error);
+                                         s->priv_scratch, &out->data, &s->error);
             if (rc != CAS_OK) break;
             out->index = s->priv_index++;
             out->offset = s->priv_offset;
             out->header = h;
-            out->data = s->priv_out;
             s->priv_offset += s->priv_need;
             s->priv_have = 0;
             s->priv_need = CAS_CHUNK_HEADER_SIZE;
