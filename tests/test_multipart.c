@@ -310,7 +310,7 @@ static void test_content_type(void) {
     size_t i;
     cas_error e;
     cas_multipart m;
-    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) CHECKM(ct_rc(ok[i], &e) == CAS_OK && e.code == 0 && e.what, ok[i]);
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) CHECKM(ct_rc(ok[i], &e) == CAS_OK && e.code == 0 && !e.what[0], ok[i]);
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = ct_rc(bad[i].ct, &e);
         CHECKM(rc == CAS_E_MULTIPART && e.code == rc && strstr(e.what, bad[i].what) && e.offset == bad[i].offset,
