@@ -11361,6 +11361,7 @@ done:
 #undef CAS__B3_CHUNK
 #undef CAS__XORB_RECORD_CAP
 #undef CAS__XORB_STREAM_BUF
+#undef CAS__SHARD_EMPTY_SIZE
 #undef CAS__SUB_NONE
 #undef CAS__TESTED
 #endif /* CAS__IMPLEMENTED */
