@@ -2815,6 +2815,10 @@ static void cas__sha256_blocks_shani(uint32_t st[8], const uint8_t *p, size_t nb
     s1 = _mm_blend_epi16(s1, t, 0xF0);                                      /* CDGH */
     for (; nblocks; nblocks--, p += 64) {
         __m128i abef = s0, cdgh = s1;
+        /* A file streams from memory: SHA-NI outruns the hardware prefetcher there (256 MiB
+           hashed at 1.1 GB/s against 1.86 cache-resident); a line 8 KiB ahead per block
+           (a prefetch past the end is harmless) keeps the loads in the caches. */
+        CAS__PREFETCH(p + 8192);
         w[0] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 0)), bswap);
         w[1] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), bswap);
         w[2] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), bswap);
@@ -3334,6 +3338,11 @@ static int cas__fused16_avx512(cas_chunker *c, const uint8_t *p, int blocks, con
         cas__b3_transpose16(r, m);
         if (block < 15) /* the next block's 16 lines, 1 KiB apart */
             for (i = 0; i < 16; i++) CAS__PREFETCH(row + (size_t)i * CAS__B3_CHUNK + 64);
+        /* and the bytes the scan reaches later: it runs a scan block ahead of the hash; the
+           lines two groups past this one's scan, as the hash goes (out of the caches the
+           fused loop outran the hardware prefetcher: 256 MiB at 1.74 GB/s, 1.88 with this;
+           16 KiB ahead and 32 KiB ahead measured alike) */
+        for (i = 0; i < 16; i++) CAS__PREFETCH(row + 2 * CAS__FUSED_HASH + CAS__FUSED_BLOCK + (size_t)i * CAS__B3_CHUNK);
         v0 = hv[0]; v1 = hv[1]; v2 = hv[2]; v3 = hv[3];
         v4 = hv[4]; v5 = hv[5]; v6 = hv[6]; v7 = hv[7];
         v8 = _mm512_set1_epi32((int)cas__b3_IV[0]); v9 = _mm512_set1_epi32((int)cas__b3_IV[1]);
