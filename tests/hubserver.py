@@ -1411,6 +1411,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = json.dumps(body).encode()
         elif isinstance(body, str):
             body = body.encode()
+        # Logged before the answer goes out: once the client has it, it may send its next
+        # request, which another thread could log first (the log's order is the requests').
+        self._record(status, fault)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body) if length is None else length))
@@ -1419,7 +1422,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self._record(status, fault)
 
     def error(self, status, msg, headers=None, fault=None):
         self.send(status, {"error": msg}, headers=headers, fault=fault)
@@ -1542,10 +1544,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return s
 
     def send_head_len(self, n):
+        self._record(200)  # before the answer, as in send()
         self.send_response(200)
         self.send_header("Content-Length", str(n))
         self.end_headers()
-        self._record(200)
 
     def do_GET(self):
         self.dispatch()
