@@ -5,7 +5,7 @@
    A file's Xet hash (hashing.md) is the Merkle root of its content-defined chunks, keyed once
    more. Two fixed-size structs compute it while the bytes stream past:
 
-       cas_chunk_stream   finds the chunk boundaries and hashes each chunk   (~1.9 KiB)
+       cas_chunk_stream   finds the chunk boundaries and hashes each chunk   (~19 KiB)
        cas_merkle         folds the chunk hashes into the Merkle tree        (~15.4 KiB)
 
    Nothing is allocated: this program's memory is those two structs and one read buffer,

@@ -207,7 +207,9 @@ static size_t stream_chunks(const uint8_t *data, size_t len, size_t piece, cas_c
     r.state = piece;
     cas_chunk_stream_init(&cs);
     while (off < len) {
-        size_t want = piece == 0 ? len - off : piece > 1000 ? (size_t)(t_next(&r) % 70000) + 1 : piece;
+        /* 0: all at once; an odd piece over 1000: random sizes 1..70000 (seeded by it); else
+           pieces of exactly that size */
+        size_t want = piece == 0 ? len - off : piece > 1000 && piece % 2 ? (size_t)(t_next(&r) % 70000) + 1 : piece;
         size_t end = off + (want < len - off ? want : len - off);
         while (off < end) {
             off += cas_chunk_stream_push(&cs, data + off, end - off, &c);
@@ -260,10 +262,10 @@ static void test_chunking_vectors(void) {
         } else if (sscanf(line, "xorb %79s", a) == 1) {
             /* Chunk the input every way and compare with the oracle's list: every piece size
                on all paths (on x86-64 with AVX-512, cas_chunk_stream's fused scan + hash),
-               three of them on each lower tier that changes a path (the scan, then the
+               four of them on each lower tier that changes a path (the scan, then the
                vendored BLAKE3 of that tier). */
-            static const size_t pieces[] = {0,    8193, 1234567, 1,     7,     64,
-                                            4095, 8191, 8192,    65536, 131072};
+            static const size_t pieces[] = {0,    8193, 1234567, 4096,  1,     7,     64,    4095,
+                                            8191, 8192, 16384,   17408, 32768, 65536, 131072};
             size_t p, t, ns;
             cas_hash h;
             char tier[64], last_tier[64] = "";
@@ -272,7 +274,7 @@ static void test_chunking_vectors(void) {
                 snprintf(tier, sizeof tier, "%s %s", cas_chunker_path(), cas_blake3_path());
                 if (!strcmp(tier, last_tier)) continue;
                 strcpy(last_tier, tier);
-                for (p = 0; p < (t == 0 ? sizeof pieces / sizeof pieces[0] : 3); p++) {
+                for (p = 0; p < (t == 0 ? sizeof pieces / sizeof pieces[0] : 4); p++) {
                     size_t n;
                     if (pieces[p] == 1 && size > 300000) continue; /* byte-at-a-time: smaller inputs */
                     n = stream_chunks(data, size, pieces[p], got, MAX_CHUNKS);
