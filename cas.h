@@ -1744,7 +1744,7 @@ CAS_API void cas_upload_free(cas_upload *u);
        cas_download_create(NULL, &recon, &desc, &d, &err);
        while ((rc = cas_download_next(d, &req)) == CAS_READY) {     // or CAS_NEED_INPUT:
            GET req.url with "Range: <req.range>"                     // finish one in flight
-           on 206: cas_download_begin(d, req.id, content_type, len);
+           on 206: cas_download_begin(d, req.id, ctype, strlen(ctype)); // its Content-Type
                    cas_download_push(d, req.id, bytes, n) ... ;     // any piece sizes
                    cas_download_end(d, req.id);
            on a transport error / 429 / 5xx: cas_download_abort(d, req.id) (it is handed
