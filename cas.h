@@ -3437,6 +3437,16 @@ void cas_chunk_stream_init(cas_chunk_stream *s) {
 /* ---- the hash side of small pushes: 16 KiB groups ---- */
 #define CAS__GATHER_GROUP (16 * 1024)
 
+/* The parent nodes of n (even) chaining values, n/2 of them at once (hash_many: any count on
+   any tier; BLAKE3's own compress_parents_parallel takes only 2 x its SIMD degree, 4 on a
+   CPU without SIMD). */
+static void cas__stream_parents(const uint8_t *cvs, size_t n, const uint32_t key[8], uint8_t flags, uint8_t *out) {
+    const uint8_t *inputs[8];
+    size_t i;
+    for (i = 0; i < n / 2; i++) inputs[i] = cvs + i * 64;
+    cas__blake3_hash_many(inputs, n / 2, 1, key, 0, 0, (uint8_t)(flags | cas__b3_PARENT), 0, 0, out);
+}
+
 /* Hashes p[0..16 KiB), bytes of the current chunk that more bytes follow: with the vendored
    BLAKE3, as 16 whole BLAKE3 chunks at once (hash_many, the CPU's widest tier) whose chaining
    values are pushed as two 8-chunk subtrees, when the hasher stands at a 16-chunk boundary
@@ -3452,9 +3462,9 @@ static void cas__stream_hash_group(cas_chunk_stream *s, const uint8_t *p) {
         for (i = 0; i < 16; i++) inputs[i] = p + i * 1024;
         cas__blake3_hash_many(inputs, 16, 1024 / 64, b->key, counter, 1, b->chunk.flags, cas__b3_CHUNK_START,
                               cas__b3_CHUNK_END, cvs);
-        cas__b3_compress_parents_parallel(cvs, 16, b->key, b->chunk.flags, parents);
-        cas__b3_compress_parents_parallel(parents, 8, b->key, b->chunk.flags, cvs);
-        cas__b3_compress_parents_parallel(cvs, 4, b->key, b->chunk.flags, parents);
+        cas__stream_parents(cvs, 16, b->key, b->chunk.flags, parents);
+        cas__stream_parents(parents, 8, b->key, b->chunk.flags, cvs);
+        cas__stream_parents(cvs, 4, b->key, b->chunk.flags, parents);
         cas__b3_hasher_push_cv(b, parents, counter);
         cas__b3_hasher_push_cv(b, parents + 32, counter + 8);
         b->chunk.chunk_counter = counter + 16;
