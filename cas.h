@@ -11467,6 +11467,7 @@ done:
 #undef CAS__XORB_RECORD_CAP
 #undef CAS__XORB_STREAM_BUF
 #undef CAS__SHARD_EMPTY_SIZE
+#undef CAS__GATHER_GROUP
 #undef CAS__SUB_NONE
 #undef CAS__TESTED
 #endif /* CAS__IMPLEMENTED */
