@@ -3437,6 +3437,7 @@ void cas_chunk_stream_init(cas_chunk_stream *s) {
 /* ---- the hash side of small pushes: 16 KiB groups ---- */
 #define CAS__GATHER_GROUP (16 * 1024)
 
+#if !defined(CAS_BLAKE3_EXTERNAL)
 /* The parent nodes of n (even) chaining values, n/2 of them at once (hash_many: any count on
    any tier; BLAKE3's own compress_parents_parallel takes only 2 x its SIMD degree, 4 on a
    CPU without SIMD). */
@@ -3446,6 +3447,7 @@ static void cas__stream_parents(const uint8_t *cvs, size_t n, const uint32_t key
     for (i = 0; i < n / 2; i++) inputs[i] = cvs + i * 64;
     cas__blake3_hash_many(inputs, n / 2, 1, key, 0, 0, (uint8_t)(flags | cas__b3_PARENT), 0, 0, out);
 }
+#endif
 
 /* Hashes p[0..16 KiB), bytes of the current chunk that more bytes follow: with the vendored
    BLAKE3, as 16 whole BLAKE3 chunks at once (hash_many, the CPU's widest tier) whose chaining
