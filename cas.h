@@ -2112,7 +2112,7 @@ static void cas__blake3_limit(unsigned features) {
     if (features & CAS_CPU_AVX) f = (enum cpu_feature)(f | AVX);
     if (features & CAS_CPU_AVX2) f = (enum cpu_feature)(f | AVX2);
     if (features & CAS_CPU_AVX512) f = (enum cpu_feature)(f | AVX512F | AVX512VL);
-    g_cpu_features = f;
+    CAS__B3_STORE(g_cpu_features, f);
 #else
     (void)features;
 #endif
@@ -2495,9 +2495,20 @@ static void cas__feed_blocks(void *state, cas__blocks_fn fn, size_t block, uint8
 /* ==== >>base: CPU features =============================================================== */
 
 /* The one piece of mutable global state: the detected features (write-once; every thread
-   computes the same value, so a race only repeats the detection) and the test limit. */
+   computes the same value, so a race only repeats the detection) and the test limit. Both
+   are read and written as relaxed atomics where the compiler has them (GCC, clang): threads
+   that hash at once then share the cache without a data race, which ThreadSanitizer would
+   report (tests/test_threads.c, run under it by make check). Elsewhere a volatile aligned
+   word, which is as good on the machines such compilers target. */
 static volatile unsigned cas__cpu_detected = 0; /* bit 31 set once detected */
 static volatile unsigned cas__cpu_mask = ~0u;
+#if defined(__ATOMIC_RELAXED)
+#define CAS__ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define CAS__ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#else
+#define CAS__ATOMIC_LOAD(p) (*(p))
+#define CAS__ATOMIC_STORE(p, v) (*(p) = (v))
+#endif
 
 #if CAS__X86_GNU
 static unsigned cas__cpu_detect(void) {
@@ -2537,16 +2548,16 @@ static unsigned cas__cpu_detect(void) { return 0; }
 #endif
 
 unsigned cas_cpu_features(void) {
-    unsigned d = cas__cpu_detected;
+    unsigned d = CAS__ATOMIC_LOAD(&cas__cpu_detected);
     if (!(d & 0x80000000u)) {
         d = cas__cpu_detect() | 0x80000000u;
-        cas__cpu_detected = d;
+        CAS__ATOMIC_STORE(&cas__cpu_detected, d);
     }
-    return d & cas__cpu_mask & 0x7fffffffu;
+    return d & CAS__ATOMIC_LOAD(&cas__cpu_mask) & 0x7fffffffu;
 }
 
 void cas_cpu_limit(unsigned mask) {
-    cas__cpu_mask = mask;
+    CAS__ATOMIC_STORE(&cas__cpu_mask, mask);
     cas__blake3_limit(cas_cpu_features());
 }
 
@@ -11445,6 +11456,8 @@ done:
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
 #undef CAS__X86
 #undef CAS__X86_GNU
+#undef CAS__ATOMIC_LOAD
+#undef CAS__ATOMIC_STORE
 #undef CAS__ARM64
 #undef CAS__ARM64_SHA2
 #undef CAS__UNUSED
