@@ -105,9 +105,10 @@
               desc: all defaults); compression is asked for with CAS_COMPRESS_* (0: LZ4) and
               reported with the stored CAS_SCHEME_* values.
    Threading: no mutable global state except a write-once cache of the CPU's features (the
-              vendored BLAKE3 keeps one too). One object, one thread at a time; the library
-              starts no threads, but the upload engine and cas_chunk_buffer take a `parallel`
-              callback that runs their jobs on yours.
+              vendored BLAKE3 keeps one too), both relaxed atomics, so threads may hash at
+              once (tests/test_threads.c under ThreadSanitizer). One object, one thread at
+              a time; the library starts no threads, but the upload engine and
+              cas_chunk_buffer take a `parallel` callback that runs their jobs on yours.
    Hashes:    cas_hash holds the 32 raw bytes. Text is always the Xet API convention: four
               little-endian u64 words, each printed as 16 hex digits (cas_hash_to_hex).
    SIMD:      BLAKE3 SSE2/SSE4.1/AVX2/AVX-512/NEON, SHA-NI and ARMv8 SHA-256, the 8-lane

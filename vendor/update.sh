@@ -246,12 +246,15 @@ EOF
   sha_list zstd zstddeclib.c LICENSE
   cat <<'GLUE'
 
-## Glue (`cas_blake3.inc`, `cas_blake3_end.inc`, `cas_zstd.inc`, `cas_zstd_end.inc`)
+## Glue (`cas_blake3.inc`, `cas_blake3_end.inc`, `cas_blake3_dispatch.inc`, `cas_zstd.inc`, `cas_zstd_end.inc`)
 
 Generated from the sources above by `vendor/wrap.py` (run by this script): they compile the
 vendored files inside cas.h's one translation unit with every name renamed into the `cas__`
 space, each BLAKE3 ISA file in its own target region, and `#undef` every vendored macro
-afterwards. Not edited by hand either.
+afterwards. `cas_blake3_dispatch.inc` is `blake3_dispatch.c` with two kinds of edit, line for
+line: its CPU-feature cache read and written as a relaxed atomic (BLAKE3 1.3.1's plain global
+is a data race when threads hash at once; 1.4 made it atomic) and the casts C++ needs. Not
+edited by hand either.
 GLUE
 } > "$VENDOR_DIR/README.md.new"
 mv "$VENDOR_DIR/README.md.new" "$VENDOR_DIR/README.md"
