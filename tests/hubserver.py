@@ -2217,7 +2217,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                       {"type": "committing", "stage": "syncing"}, {"type": "result", "result": r}]
             status = "ok"
         except HTTPError as e:
-            lines.append({"type": "error", "message": e.msg})
+            # "retryable" is required: xet-core's ShardUploadEvent::Error has no serde default
+            # for it, and an event it cannot parse is fatal (tests/server-design.md §1.2). A
+            # refused shard is not worth retrying.
+            lines.append({"type": "error", "message": e.msg, "retryable": False})
             status = "error-event"
         body = "".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines)
         self.send(200, body, ctype="application/x-ndjson", headers={"Cache-Control": "no-cache"},

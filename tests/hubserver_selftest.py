@@ -723,6 +723,13 @@ def uploads(srv, tok, wtok, all_chunks, tag=""):
                                                                       False))):
         s, b = srv.json("POST", "/v1/shards", wauth, sh)
         check(s == 400, "shard %s -> 400%s (got %d %s)" % (what, tag, s, str(b)[:120]))
+    srv.control("config", {"shards_v2": True})
+    s, r, b = srv.req("POST", "/v2/shards", wauth, shard_bytes([(fh, terms, sha_raw(content + b"x"))], cas, False))
+    ev = [json.loads(x) for x in b.splitlines() if x.strip()] if s == 200 else []
+    check(s == 200 and r.getheader("Content-Type") == "application/x-ndjson" and ev and ev[0]["type"] == "validating"
+          and ev[-1].get("type") == "error" and isinstance(ev[-1].get("message"), str) and ev[-1].get("retryable") is False,
+          "/v2/shards: a refused shard ends in an error event with message and retryable (xet-core requires it)" + tag)
+    srv.control("config", {"shards_v2": False})
     good_shard = shard_bytes([(fh, terms, sha_raw(content))], cas, False)
     s, b = srv.json("POST", "/v1/shards", auth, good_shard)
     check(s == 403, "shard upload with read token -> 403" + tag)
