@@ -1494,6 +1494,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reconstruction(int(mm.group(1)), mm.group(2))
             if path == "/v1/reconstructions" and m == "POST":
                 return self.batch()
+            if path in ("/reconstructions", "/v1/reconstructions") and m == "GET":
+                # xet-core's RemoteClient asks the batch as GET /reconstructions?file_id=H&...
+                # (remote_client.rs batch_get_reconstruction; its test server routes both paths)
+                return self.batch(q.get("file_id", []))
             mm = re.fullmatch(r"/v2/file-chunk-hashes/([^/]+)", path)
             if mm and m == "GET":
                 return self.chunk_hashes(mm.group(1))
@@ -1519,7 +1523,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_head_len(os.path.getsize(p))
             if mm and m == "POST":
                 return self.xorb_upload(mm.group(1), mm.group(2))
-            if path == "/v1/shards" and m == "POST":
+            if path in ("/v1/shards", "/shards") and m == "POST":  # xet-core posts to /shards
                 return self.shard_upload()
             if path == "/v2/shards" and m == "POST" and getattr(self.state.args, "shards_v2", False):
                 return self.shard_upload_v2()
@@ -1991,14 +1995,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         lie = "fch-lie" if st.take("fch-lie") else None
         self.send(200, file_chunk_hashes(st, fh, self.headers.get("X-Range-Dirty"), lie), fault=lie)
 
-    def batch(self):
-        raw = self.body()
+    def batch(self, file_ids=None):
+        """POST: a JSON array of {"prefix","hash"}; GET: the file_id query values."""
+        raw = self.body() if file_ids is None else b""
         self.check_cas_auth()
-        try:
-            keys = json.loads(raw)
-            hashes = sorted({k["hash"] for k in keys})
-        except (ValueError, TypeError, KeyError):
-            raise HTTPError(400, "malformed body")
+        if file_ids is None:
+            try:
+                keys = json.loads(raw)
+                hashes = sorted({k["hash"] for k in keys})
+            except (ValueError, TypeError, KeyError):
+                raise HTTPError(400, "malformed body")
+        else:
+            hashes = sorted(set(file_ids))
+        if not hashes and file_ids is not None:
+            raise HTTPError(400, "no file_id")
         st = self.state
         if st.take("recon-429"):
             raise HTTPError(429, "rate limited (fault)", {"Retry-After": "0"}, fault="recon-429")
