@@ -1606,6 +1606,65 @@ static unsigned upload_threads_default(void) {
 
 static void pack_pool_stop(pack_pool *p);
 
+/* ---- mapped input: a regular file of 32 MiB or more is read through mmap, not copied ----
+   A mapped file that shrinks under us raises SIGBUS on the first missing page: while a
+   mapping is read, a handler says so and exits with the read-error status rather than let
+   the process die of the signal. cas hash/chunk map a window at a time, cas pack/put the
+   whole file where the address space allows (the upload engine copies what it keeps). */
+#define MAPPED_INPUT_MIN_SIZE (32 << 20)
+static const char *mapped_input_name = "";
+static void mapped_input_sigbus(int sig) {
+    static const char a[] = ": a mapped input file shrank while it was read (SIGBUS): ";
+    (void)sig;
+    if (write(2, g_prog, strlen(g_prog)) < 0 || write(2, a, sizeof a - 1) < 0 ||
+        write(2, mapped_input_name, strlen(mapped_input_name)) < 0 || write(2, "\n", 1) < 0) {}
+    _exit(EXIT_USAGE);
+}
+
+typedef struct {
+    struct sigaction old_bus;
+    int fd;
+    off_t size; /* the file's size and modification time when it was opened */
+    struct timespec mtime;
+} mapped_input;
+
+/* 1 and the guard set if f is a regular file of 32 MiB or more (then map it with
+   mapped_input_map and end with mapped_input_end), else 0: read it. */
+static int mapped_input_begin(mapped_input *mi, FILE *f, const char *name) {
+    struct stat sb;
+    struct sigaction bus;
+    mi->fd = fileno(f);
+    if (fstat(mi->fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < MAPPED_INPUT_MIN_SIZE) return 0;
+    mi->size = sb.st_size;
+    mi->mtime = sb.st_mtim;
+    memset(&bus, 0, sizeof bus);
+    bus.sa_handler = mapped_input_sigbus;
+    sigemptyset(&bus.sa_mask);
+    mapped_input_name = name;
+    sigaction(SIGBUS, &bus, &mi->old_bus);
+    return 1;
+}
+/* len bytes of the file from `at` (a page multiple), read once in order; NULL if refused. */
+static const uint8_t *mapped_input_map(mapped_input *mi, off_t at, size_t len, int flags) {
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | flags, mi->fd, at);
+    if (map == MAP_FAILED) return NULL;
+    posix_madvise(map, len, POSIX_MADV_SEQUENTIAL);
+    return (const uint8_t *)map;
+}
+/* Ends the guard. Unlike a copy, a mapping shows a writer's changes while it is read, so two
+   readers of it (the chunker and the SHA-256 thread, or two windows) could see different
+   bytes: a file whose size or modification time moved meanwhile is an error, said here
+   (as tar's "file changed as we read it"). 0 or EXIT_USAGE. */
+static int mapped_input_end(mapped_input *mi, const char *name) {
+    struct stat sb;
+    sigaction(SIGBUS, &mi->old_bus, NULL);
+    if (fstat(mi->fd, &sb) == 0 && sb.st_size == mi->size && sb.st_mtim.tv_sec == mi->mtime.tv_sec &&
+        sb.st_mtim.tv_nsec == mi->mtime.tv_nsec)
+        return 0;
+    fprintf(stderr, "%s: %s: the file changed while it was read (its hash would mix old and new bytes)\n", g_prog, name);
+    return EXIT_USAGE;
+}
+
 /* ---- cas hash / cas chunk: a regular file mapped, chunked in parallel (cas_chunk_buffer) ----
    A regular file of 32 MiB or more is mapped a window at a time (256 MiB) and chunked in
    place: in segments on the pool's threads, stitched by the library (--threads 1: the
@@ -1616,18 +1675,6 @@ static void pack_pool_stop(pack_pool *p);
    gain (tests/bench_pack.sh prints the whole process against the in-process speed). Same
    chunks as the streaming path. */
 #define DIGEST_WINDOW (256u << 20)
-#define DIGEST_MIN_SIZE (32 << 20)
-
-/* A mapped file that shrinks under us raises SIGBUS on the first missing page: say so and
-   exit with the read-error status rather than die of the signal. */
-static const char *digest_mapped_name = "";
-static void digest_sigbus(int sig) {
-    static const char a[] = ": a mapped input file shrank while it was read (SIGBUS): ";
-    (void)sig;
-    if (write(2, g_prog, strlen(g_prog)) < 0 || write(2, a, sizeof a - 1) < 0 ||
-        write(2, digest_mapped_name, strlen(digest_mapped_name)) < 0 || write(2, "\n", 1) < 0) {}
-    _exit(EXIT_USAGE);
-}
 
 /* One thread: the window's pages mapped by mmap itself (Linux), 1 fault per window instead
    of one per 64 KiB, 8% of the time. More threads fault their own segments in at once: a
@@ -1642,44 +1689,34 @@ static int digest_map_flags(unsigned threads) {
 /* 1: not for this input (SHA-256, not a regular file, under 32 MiB, mmap refused): the
    caller reads it; else 0 or an exit status, with d->merkle holding the file's chunks. */
 static int digest_mapped(FILE *f, const char *name, file_digest *d, unsigned threads) {
-    struct stat sb;
-    struct sigaction bus, old_bus;
+    mapped_input mi;
     pack_pool pool;
     cas_chunk_buffer_desc desc;
     long page = sysconf(_SC_PAGESIZE);
     off_t pos = 0; /* first byte not yet in a chunk */
-    int rc = 0, fd = fileno(f);
-    if (d->want_sha || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < DIGEST_MIN_SIZE || page <= 0)
-        return 1;
+    int rc = 0;
+    if (d->want_sha || page <= 0 || !mapped_input_begin(&mi, f, name)) return 1;
     memset(&desc, 0, sizeof desc);
-    if (threads > 1) {
-        if (pack_pool_start(&pool, threads) != 0) return 1;
+    if (threads > 1 && pack_pool_start(&pool, threads) == 0) {
         desc.parallel = pack_pool_run;
         desc.parallel_user = &pool;
     }
-    memset(&bus, 0, sizeof bus);
-    bus.sa_handler = digest_sigbus;
-    sigemptyset(&bus.sa_mask);
-    digest_mapped_name = name;
-    sigaction(SIGBUS, &bus, &old_bus);
     cas_merkle_init(&d->merkle);
     while (rc == 0) {
         off_t at = pos - pos % page; /* mmap offsets are page multiples */
         size_t skip = (size_t)(pos - at), len, k;
         cas_chunk_list l;
-        void *map;
+        const uint8_t *map;
         int last;
-        len = sb.st_size - at <= (off_t)DIGEST_WINDOW ? (size_t)(sb.st_size - at) : DIGEST_WINDOW;
-        last = at + (off_t)len == sb.st_size;
-        map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | digest_map_flags(threads), fd, at);
-        if (map == MAP_FAILED) {
+        len = mi.size - at <= (off_t)DIGEST_WINDOW ? (size_t)(mi.size - at) : DIGEST_WINDOW;
+        last = at + (off_t)len == mi.size;
+        if ((map = mapped_input_map(&mi, at, len, digest_map_flags(threads))) == NULL) {
             if (pos == 0) rc = 1; /* a file system that cannot map: read it instead */
             else rc = (fprintf(stderr, "%s: %s: cannot map: %s\n", g_prog, name, strerror(errno)), EXIT_USAGE);
             break;
         }
-        posix_madvise(map, len, POSIX_MADV_SEQUENTIAL);
-        if (cas_chunk_buffer(NULL, (const uint8_t *)map + skip, len - skip, last, &desc, &l) != CAS_OK) {
-            munmap(map, len);
+        if (cas_chunk_buffer(NULL, map + skip, len - skip, last, &desc, &l) != CAS_OK) {
+            munmap((void *)map, len);
             rc = report(name, CAS_E_NOMEM, NULL);
             break;
         }
@@ -1690,11 +1727,11 @@ static int digest_mapped(FILE *f, const char *name, file_digest *d, unsigned thr
         meter_add(l.used);
         pos += (off_t)l.used; /* the bytes after the last boundary begin the next window */
         cas_chunk_list_free(&l);
-        munmap(map, len);
+        munmap((void *)map, len);
         if (last) break;
     }
-    sigaction(SIGBUS, &old_bus, NULL);
-    if (threads > 1) pack_pool_stop(&pool);
+    if (mapped_input_end(&mi, name) != 0 && rc == 0) rc = EXIT_USAGE;
+    if (desc.parallel) pack_pool_stop(&pool);
     return rc;
 }
 
@@ -1780,15 +1817,24 @@ static int upload_file(cas_upload *u, const char *name, uint8_t *buf, unsigned t
                        int (*drain)(void *host), void *host, cas_upload_file_result *r) {
     FILE *f = open_input(name);
     uint8_t *bufs[2], *second = NULL;
-    size_t n;
-    int rc, x = 0, k = 0, piped = 0, host_sha = threads > 1;
+    const uint8_t *piece, *map = NULL; /* map: the whole file, when mapped */
+    size_t n, map_len = 0, map_at = 0;
+    int rc, x = 0, k = 0, piped = 0, host_sha = threads > 1, mapped;
     pthread_t tid;
     sha_pipe sp;
+    mapped_input mi;
     uint8_t digest[32];
     if (!f) return EXIT_USAGE;
+    /* Mapped, the pieces are slices of the file: no read copy on the session's thread, which
+       is the one every other thread waits for. Where the file does not fit the address
+       space or cannot be mapped, it is read. */
+    if ((mapped = mapped_input_begin(&mi, f, name)) != 0) {
+        if ((uint64_t)mi.size <= (uint64_t)SIZE_MAX / 4) map = mapped_input_map(&mi, 0, map_len = (size_t)mi.size, 0);
+        if (!map) mapped_input_end(&mi, name), mapped = 0;
+    }
     memset(&sp, 0, sizeof sp);
     cas_sha256_init(&sp.h);
-    if (host_sha && (second = (uint8_t *)malloc(READ_SIZE)) != NULL) {
+    if (host_sha && (map || (second = (uint8_t *)malloc(READ_SIZE)) != NULL)) {
         pthread_mutex_init(&sp.mu, NULL);
         pthread_cond_init(&sp.cv, NULL);
         piped = pthread_create(&tid, NULL, sha_pipe_thread, &sp) == 0;
@@ -1803,13 +1849,20 @@ static int upload_file(cas_upload *u, const char *name, uint8_t *buf, unsigned t
     while (rc == CAS_OK) {
         size_t off = 0;
         if (piped) sha_pipe_wait(&sp, k);
-        if ((n = fread(bufs[k], 1, READ_SIZE, f)) == 0) break;
+        if (map) {
+            piece = map + map_at;
+            map_at += n = map_len - map_at < READ_SIZE ? map_len - map_at : READ_SIZE;
+        } else {
+            piece = bufs[k];
+            n = fread(bufs[k], 1, READ_SIZE, f);
+        }
+        if (n == 0) break;
         meter_add(n);
-        if (piped) sha_pipe_post(&sp, k, bufs[k], n);
-        else if (host_sha) cas_sha256_update(&sp.h, bufs[k], n);
+        if (piped) sha_pipe_post(&sp, k, piece, n);
+        else if (host_sha) cas_sha256_update(&sp.h, piece, n);
         while (rc == CAS_OK && off < n) {
             size_t used = 0;
-            rc = cas_upload_push(u, bufs[k] + off, n - off, &used);
+            rc = cas_upload_push(u, piece + off, n - off, &used);
             off += used;
             if (rc == CAS_READY && (x = drain(host)) != 0) break;
             if (rc == CAS_READY || rc == CAS_NEED_INPUT) rc = CAS_OK;
@@ -1819,6 +1872,8 @@ static int upload_file(cas_upload *u, const char *name, uint8_t *buf, unsigned t
     }
     if (piped) sha_pipe_end(&sp, tid);
     free(second);
+    if (map) munmap((void *)map, map_len);
+    if (mapped && mapped_input_end(&mi, name) != 0 && !x) x = EXIT_USAGE;
     if (x) {
         close_input(f);
         return x;
