@@ -50,6 +50,7 @@
      upload files               >>engines: upload       cas_upload_create/push/next/answer
      read or write a xorb       >>formats: xorb         cas_xorb_walk, cas_xorb_stream_*, cas_xorb_writer_*
      parse or write a shard     >>formats: shard        cas_shard_parse, cas_shard_reader_*, cas_shard_write
+     serve the CAS API          >>engines: server       cas_http_request_parse, cas_http_reason
      a local store as a server  >>host helpers: local store   cas_recon_from_shards
      bound memory               >>base: memory          cas_allocator, cas_arena;
                                 cas_download_memory() gives the download engine's need up front
@@ -58,7 +59,7 @@
      fuzz it                    fuzz/ in the repository: one libFuzzer target per parser
    Declarations come in layers, each using only those before it: base (results, errors,
    memory, CPU) -> primitives (hashes, chunker, codecs) -> formats (sinks, xorb, shard, JSON,
-   multipart) -> engines (upload, download, verified ranges) -> host helpers. The
+   multipart) -> engines (upload, download, verified ranges, server) -> host helpers. The
    implementation below them repeats each banner in the same order (tests/api_check.sh).
 
    BUILD OPTIONS (define before including cas.h in the implementation file; `make check` and
@@ -219,7 +220,9 @@ typedef enum cas_result {
     CAS_E_JSON_VALUE = -35,  /* a JSON value breaks the protocol's rules */
     CAS_E_CANCELLED = -36,   /* the host cancelled (a callback returned non-zero, or a cancel call) */
     CAS_E_TERM_SIZE = -37,    /* a term's decoded chunks do not add up to its unpacked_length */
-    CAS_E_MULTIPART = -38    /* malformed multipart/byteranges body or Content-Type */
+    CAS_E_MULTIPART = -38,   /* malformed multipart/byteranges body or Content-Type */
+    /* the server engine's (>>engines: server; -39..-43 come with its routes) */
+    CAS_E_HTTP = -44         /* a malformed HTTP request head (400) */
 } cas_result;
 
 /* "CAS_E_HEX", "CAS_READY" etc. Never NULL. They take an int, so that the int a host
@@ -1981,6 +1984,58 @@ CAS_API cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, cons
                                                 const cas_chunk *const *chunks, const size_t *num_chunks,
                                                 const cas_hash *file_hash, cas_error *err);
 
+/* ==== >>engines: server ================================================================== */
+
+/* The server side of the CAS API (tests/server-design.md), sans I/O like the rest: the host
+   reads a request head and hands it over parsed, pushes the body, and writes the response
+   pieces it is given. This first part is the HTTP/1.1 request-head parser and the reason
+   phrases a host writes in status lines. */
+
+/* The longest request head cas_http_request_parse takes (request line, headers, the blank
+   line, and empty lines before the request line): a host's head buffer needs no more. */
+#define CAS_HTTP_MAX_HEAD 16384
+
+/* One header field of a parsed head: name and value point into the caller's buffer (not
+   NUL-terminated); the value has no leading or trailing whitespace. */
+typedef struct cas_http_header {
+    const char *name, *value;
+    size_t name_len, value_len;
+} cas_http_header;
+
+typedef struct cas_http_request {
+    const char *method, *target;  /* into the buffer; target: origin-form "/path?query", undecoded */
+    size_t method_len, target_len;
+    const cas_http_header *headers; /* the caller's array, num_headers filled */
+    size_t num_headers;
+    uint64_t content_length;      /* UINT64_MAX: no Content-Length (chunked, or no body) */
+    int minor_version;            /* HTTP/1.0 or HTTP/1.1 */
+    int chunked;                  /* Transfer-Encoding: chunked */
+    int expect_continue;          /* Expect: 100-continue */
+    int keep_alive;               /* HTTP/1.1 without Connection: close, or HTTP/1.0 with
+                                     Connection: keep-alive */
+} cas_http_request;
+
+/* Parses the request head at the start of buf[0..len): the request line (method token, one
+   space, an origin-form target of visible ASCII, one space, HTTP/1.0 or HTTP/1.1, CRLF), then
+   header fields (token name, ':' with no space before it, a value without control bytes;
+   obs-fold is refused) up to the empty line. Zero-copy: *req and headers[] point into buf.
+   Call it again with more bytes after CAS_NEED_INPUT (it restarts from the first byte; it
+   keeps no state). Empty lines before the request line are skipped (RFC 9112 2.2). Framing
+   is checked as RFC 9112 6 asks of a server: Content-Length is 1..20 digits below 2^64-1,
+   and appears at most once; Transfer-Encoding is exactly "chunked", at most once, never
+   with Content-Length nor in HTTP/1.0; HTTP/1.1 needs exactly one Host.
+   Returns CAS_OK (the head is bytes [0, *head_len); the body follows), CAS_NEED_INPUT (no
+   complete head yet, and nothing wrong so far: every proper prefix of a valid head gives
+   it), CAS_E_HTTP (malformed: answer 400 and close; err names what and its byte offset),
+   CAS_E_LIMIT (more than max_headers fields, or no end within CAS_HTTP_MAX_HEAD bytes:
+   answer 431 and close), CAS_E_ARGUMENT. Allocates nothing. */
+CAS_API cas_result cas_http_request_parse(const void *buf, size_t len, cas_http_header *headers,
+                                          size_t max_headers, cas_http_request *req,
+                                          size_t *head_len, cas_error *err);
+/* The reason phrase of an HTTP status ("Partial Content" for 206); "" for a status it does
+   not know (an empty reason phrase is valid HTTP). Never NULL. */
+CAS_API const char *cas_http_reason(int status);
+
 /* ==== >>host helpers: local store ======================================================== */
 
 /* A manifest from local shards (the directory store's "server"):
@@ -2195,6 +2250,7 @@ static const cas__result_text cas__results[] = {
     {CAS_E_CANCELLED, "CAS_E_CANCELLED", "cancelled by the host: a callback returned non-zero or cancel was called; the output is incomplete"},
     {CAS_E_TERM_SIZE, "CAS_E_TERM_SIZE", "a term's decoded chunks do not add up to the unpacked_length the reconstruction gives for it"},
     {CAS_E_MULTIPART, "CAS_E_MULTIPART", "a multipart/byteranges response is malformed: its Content-Type or boundary, a delimiter, a part's headers or Content-Range, or a part body whose length differs from its Content-Range"},
+    {CAS_E_HTTP, "CAS_E_HTTP", "the HTTP request head is malformed: request line, version, header syntax or framing (Content-Length, Transfer-Encoding)"},
 };
 
 static const cas__result_text *cas__result_find(int result) {
@@ -11252,6 +11308,178 @@ cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_fi
     if (!cas_hash_equal(&fh, file_hash))
         return (cas_result)(cas__fail(err, CAS_E_HASH, 0, "the windows' chunks and the gaps' subtrees do not hash to the file hash"));
     return (cas_result)(cas__succeed(err));
+}
+
+/* ==== >>engines: server ================================================================== */
+
+/* ---- HTTP/1.1 request heads (RFC 9112) ---- */
+
+/* err: "<what> (byte N)" at offset N, the code returned. */
+static int cas__http_fail(cas_error *err, int code, size_t at, const char *what) {
+    char buf[CAS_ERROR_WHAT_SIZE];
+    size_t n = strlen(what);
+    if (n > sizeof buf - 32) n = sizeof buf - 32;
+    memcpy(buf, what, n);
+    memcpy(buf + n, " (byte ", 7);
+    n += 7;
+    n += cas__write_u64(buf + n, at);
+    buf[n++] = ')';
+    buf[n] = 0;
+    return cas__fail(err, code, at, buf);
+}
+/* The head ran out at the end of what is there: more input may complete it, unless the head
+   already fills CAS_HTTP_MAX_HEAD bytes. */
+static int cas__http_short(cas_error *err, size_t len) {
+    if (len >= CAS_HTTP_MAX_HEAD)
+        return cas__http_fail(err, CAS_E_LIMIT, CAS_HTTP_MAX_HEAD,
+                              "the request head is longer than CAS_HTTP_MAX_HEAD (16 KiB)");
+    return cas__fail(err, CAS_NEED_INPUT, 0, "");
+}
+/* p[*i..] starts with lit: 0 (skipped), 1 (p ends first, a prefix of lit), -1 (differs). */
+static int cas__http_lit(const char *p, size_t cap, size_t *i, const char *lit) {
+    for (; *lit; lit++, (*i)++) {
+        if (*i >= cap) return 1;
+        if (p[*i] != *lit) return -1;
+    }
+    return 0;
+}
+
+cas_result cas_http_request_parse(const void *buf, size_t len, cas_http_header *headers,
+                                  size_t max_headers, cas_http_request *req, size_t *head_len,
+                                  cas_error *err) {
+    const char *p = (const char *)buf;
+    size_t cap = len < CAS_HTTP_MAX_HEAD ? len : CAS_HTTP_MAX_HEAD, i = 0, b, k;
+    int rc, seen_cl = 0, seen_te = 0, hosts = 0, close = 0, keep = 0;
+    if (req) memset(req, 0, sizeof *req);
+    if (head_len) *head_len = 0;
+    if (!req || !head_len || (!p && len) || (!headers && max_headers))
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_http_request_parse arguments"));
+    req->content_length = UINT64_MAX;
+    req->headers = headers;
+    /* empty lines before the request line */
+    while (i < cap && p[i] == '\r') {
+        if (i + 1 >= cap) return (cas_result)(cas__http_short(err, len));
+        if (p[i + 1] != '\n') return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "a CR without LF"));
+        i += 2;
+    }
+    /* request line: method SP target SP HTTP/1.x CRLF */
+    for (b = i; i < cap && cas__mp_tchar((unsigned char)p[i]); i++) {}
+    if (i >= cap) return (cas_result)(cas__http_short(err, len));
+    if (i == b || p[i] != ' ')
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "the request line does not start with a method token and one space"));
+    req->method = p + b, req->method_len = i - b;
+    for (b = ++i; i < cap && p[i] > 32 && p[i] < 127; i++) {}
+    if (i >= cap) return (cas_result)(cas__http_short(err, len));
+    if (i == b || p[b] != '/')
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, b, "the request target is not origin-form (/path?query)"));
+    if (p[i] != ' ')
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "the request target holds a byte that is not visible ASCII, or is not followed by one space"));
+    req->target = p + b, req->target_len = i - b;
+    b = ++i;
+    rc = cas__http_lit(p, cap, &i, "HTTP/1.");
+    if (rc > 0 || (rc == 0 && i >= cap)) return (cas_result)(cas__http_short(err, len));
+    if (rc < 0 || (p[i] != '0' && p[i] != '1'))
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, b, "the version is not HTTP/1.0 or HTTP/1.1"));
+    req->minor_version = p[i++] - '0';
+    for (;;) { /* CRLF, then a header line or the empty line */
+        size_t v, e, ne;
+        b = i;
+        rc = cas__http_lit(p, cap, &i, "\r\n");
+        if (rc > 0) return (cas_result)(cas__http_short(err, len));
+        if (rc < 0) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, b, "a line does not end with CRLF (a control byte, or a bare CR or LF)"));
+        if (i >= cap) return (cas_result)(cas__http_short(err, len));
+        if (p[i] == '\r') break;
+        if (p[i] == ' ' || p[i] == '\t')
+            return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "a header line starts with whitespace (obs-fold is refused)"));
+        for (b = i; i < cap && cas__mp_tchar((unsigned char)p[i]); i++) {}
+        if (i >= cap) return (cas_result)(cas__http_short(err, len));
+        if (i == b || p[i] != ':')
+            return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "a header field name is not a token followed by ':'"));
+        ne = i;
+        for (i++; i < cap && cas__mp_ows((unsigned char)p[i]); i++) {}
+        for (v = i; i < cap && (p[i] == '\t' || ((unsigned char)p[i] >= 32 && p[i] != 127)); i++) {}
+        if (i >= cap) return (cas_result)(cas__http_short(err, len));
+        for (e = i; e > v && cas__mp_ows((unsigned char)p[e - 1]); e--) {}
+        if (req->num_headers >= max_headers)
+            return (cas_result)(cas__http_fail(err, CAS_E_LIMIT, b, "more header fields than max_headers"));
+        headers[req->num_headers].name = p + b, headers[req->num_headers].name_len = ne - b;
+        headers[req->num_headers].value = p + v, headers[req->num_headers].value_len = e - v;
+        req->num_headers++;
+    }
+    b = i;
+    rc = cas__http_lit(p, cap, &i, "\r\n");
+    if (rc > 0) return (cas_result)(cas__http_short(err, len));
+    if (rc < 0) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, b, "the empty line after the headers is a CR without LF"));
+    /* framing and connection (RFC 9112 6 and 9.3) */
+    for (k = 0; k < req->num_headers; k++) {
+        const cas_http_header *h = &headers[k];
+        size_t at = (size_t)(h->name - p), j = 0;
+        if (cas__mp_ieq(h->name, h->name_len, "content-length")) {
+            if (seen_cl++) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "a second Content-Length"));
+            rc = cas__mp_u64(h->value, h->value_len, &j, &req->content_length);
+            if (rc == 2 || (rc == 0 && req->content_length == UINT64_MAX))
+                return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "Content-Length is over 2^64-2"));
+            if (rc || j != h->value_len)
+                return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "Content-Length is not a decimal number"));
+        } else if (cas__mp_ieq(h->name, h->name_len, "transfer-encoding")) {
+            if (seen_te++) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "a second Transfer-Encoding"));
+            if (!cas__mp_ieq(h->value, h->value_len, "chunked"))
+                return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "Transfer-Encoding is not \"chunked\", the only coding taken"));
+            req->chunked = 1;
+        } else if (cas__mp_ieq(h->name, h->name_len, "host")) {
+            if (hosts++) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "a second Host"));
+        } else if (cas__mp_ieq(h->name, h->name_len, "expect")) {
+            req->expect_continue = cas__mp_ieq(h->value, h->value_len, "100-continue");
+        } else if (cas__mp_ieq(h->name, h->name_len, "connection")) {
+            while (j < h->value_len) { /* a comma-separated list of tokens */
+                size_t t0, tn;
+                while (j < h->value_len && (cas__mp_ows((unsigned char)h->value[j]) || h->value[j] == ',')) j++;
+                t0 = j;
+                tn = cas__mp_token(h->value, h->value_len, &j);
+                if (cas__mp_ieq(h->value + t0, tn, "close")) close = 1;
+                if (cas__mp_ieq(h->value + t0, tn, "keep-alive")) keep = 1;
+                while (j < h->value_len && h->value[j] != ',') j++;
+            }
+        }
+    }
+    if (req->chunked && seen_cl)
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, 0, "both Content-Length and Transfer-Encoding"));
+    if (req->chunked && req->minor_version == 0)
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, 0, "Transfer-Encoding in an HTTP/1.0 request"));
+    if (req->minor_version == 1 && !hosts)
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "an HTTP/1.1 request without Host"));
+    req->keep_alive = !close && (req->minor_version == 1 || keep);
+    *head_len = i;
+    return (cas_result)(cas__succeed(err));
+}
+
+const char *cas_http_reason(int status) {
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";
+    }
 }
 
 /* ==== >>host helpers: local store ======================================================== */
