@@ -11482,6 +11482,147 @@ const char *cas_http_reason(int status) {
     }
 }
 
+/* ---- routes, Range and bearer tokens (the request's parts the engine reads) ---- */
+
+enum { CAS__SCOPE_NONE = 0 }; /* a route no token guards (the signed xorb URLs) */
+enum {
+    CAS__R_XORB_POST, CAS__R_XORB_HEAD, CAS__R_SHARD_V1, CAS__R_SHARD_ALIAS, CAS__R_SHARD_V2,
+    CAS__R_DEDUP, CAS__R_RECON_V2, CAS__R_RECON_V1, CAS__R_BATCH_POST, CAS__R_BATCH_GET,
+    CAS__R_FILE_HEAD, CAS__R_XORB_GET, CAS__R_FCH
+};
+/* The routes of tests/server-design.md 1, in the order of the enum above. In a path, {p}
+   is the prefix "default", {d} "default-merkledb" or "default", {h} a hash: each matches
+   any one non-empty segment, and is checked once the route is found (a bad one is 400). */
+typedef struct cas__srv_route_def {
+    const char *name; /* "METHOD path" */
+    int scope;        /* CAS_SCOPE_READ, CAS_SCOPE_WRITE, CAS__SCOPE_NONE */
+} cas__srv_route_def;
+static const cas__srv_route_def cas__srv_routes[] = {
+    {"POST /v1/xorbs/{p}/{h}", 2}, {"HEAD /v1/xorbs/{p}/{h}", 1}, {"POST /v1/shards", 2},
+    {"POST /shards", 2}, {"POST /v2/shards", 2}, {"GET /v1/chunks/{d}/{h}", 1},
+    {"GET /v2/reconstructions/{h}", 1}, {"GET /v1/reconstructions/{h}", 1},
+    {"POST /v1/reconstructions", 1}, {"GET /reconstructions", 1}, {"HEAD /v1/files/{h}", 1},
+    {"GET /xorb/{p}/{h}", CAS__SCOPE_NONE}, {"GET /v2/file-chunk-hashes/{h}", 1},
+};
+
+/* s[0..n) is the literal lit, exactly (path segments are case-sensitive) */
+static int cas__srv_is(const char *s, size_t n, const char *lit) {
+    return n == strlen(lit) && memcmp(s, lit, n) == 0;
+}
+/* A path segment s[0..n) as a hash: 64 lower-case hex digits in the API's order. */
+static int cas__srv_hash(const char *s, size_t n, cas_hash *h) {
+    size_t i;
+    if (n != CAS_HASH_HEX_SIZE) return 0;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return cas_hash_from_hex(s, n, h) == CAS_OK;
+}
+
+/* Finds the route of method + target (the path before any '?', undecoded: a hash never
+   needs percent-encoding). Returns 0 (*route set, *hash set if the route has one, *what =
+   the route's name), 400 (*route set; *what says which segment is bad) or 404 (no route
+   has this method and path; methods differ by route, so a known path with another method
+   is 404 too, as hubserver answers). */
+CAS__TESTED CAS__UNUSED int cas__srv_route(const char *method, size_t mlen, const char *target,
+                                           size_t tlen, int *route, cas_hash *hash,
+                                           const char **what) {
+    size_t r, plen = 0;
+    while (plen < tlen && target[plen] != '?') plen++;
+    memset(hash, 0, sizeof *hash);
+    *route = -1;
+    *what = "no route";
+    for (r = 0; r < sizeof cas__srv_routes / sizeof cas__srv_routes[0]; r++) {
+        const char *pat = cas__srv_routes[r].name, *bad = NULL;
+        size_t i = 0;
+        if ((size_t)(strchr(pat, ' ') - pat) != mlen || memcmp(pat, method, mlen) != 0) continue;
+        for (pat += mlen + 1; *pat && i <= plen; pat++) {
+            if (*pat == '{') { /* a placeholder: one non-empty segment */
+                size_t b = i;
+                char kind = pat[1];
+                while (i < plen && target[i] != '/') i++;
+                if (i == b) break;
+                pat += 2;
+                if (kind == 'h' && !bad && !cas__srv_hash(target + b, i - b, hash))
+                    bad = "malformed hash: a hash is 64 lower-case hex digits";
+                if (kind == 'p' && !bad && !cas__srv_is(target + b, i - b, "default"))
+                    bad = "unknown prefix: only \"default\" is served";
+                if (kind == 'd' && !bad && !cas__srv_is(target + b, i - b, "default") &&
+                    !cas__srv_is(target + b, i - b, "default-merkledb"))
+                    bad = "unknown prefix: only \"default-merkledb\" and \"default\" are served";
+                continue;
+            }
+            if (i >= plen || target[i] != *pat) break;
+            i++;
+        }
+        if (*pat || i != plen) continue;
+        *route = (int)r;
+        *what = bad ? bad : cas__srv_routes[r].name;
+        return bad ? 400 : 0;
+    }
+    return 404;
+}
+
+/* 1 to 20 digits at s[*i] (cas__mp_u64), then OWS. 0 ok, 1 none, 2 too long. */
+static int cas__http_num(const char *s, size_t n, size_t *i, uint64_t *v) {
+    int rc = cas__mp_u64(s, n, i, v);
+    while (*i < n && cas__mp_ows((unsigned char)s[*i])) (*i)++;
+    return rc;
+}
+/* A Range header value for a file of `size` bytes, as hubserver's parse_recon_range:
+   `bytes=A-B`, `bytes=A-` or `bytes=-N` (OWS allowed around each part, "bytes" in any
+   case; one range only). Returns 0 (bytes [*first, *last], B clamped to size-1), 400
+   (malformed: several ranges, no numbers, B < A, a number over 2^64-1) or 416 (A >= size,
+   -0, or any range of an empty file: unsatisfiable). */
+CAS__TESTED CAS__UNUSED int cas__http_range(const char *v, size_t n, uint64_t size,
+                                            uint64_t *first, uint64_t *last) {
+    size_t i = 0;
+    uint64_t a = 0, b = 0;
+    int ra, rb;
+    *first = *last = 0;
+    while (i < n && cas__mp_ows((unsigned char)v[i])) i++;
+    if (n - i < 5 || !cas__mp_ieq(v + i, 5, "bytes")) return 400;
+    for (i += 5; i < n && cas__mp_ows((unsigned char)v[i]); i++) {}
+    if (i >= n || v[i++] != '=') return 400;
+    while (i < n && cas__mp_ows((unsigned char)v[i])) i++;
+    ra = cas__http_num(v, n, &i, &a);
+    if (ra == 2 || i >= n || v[i++] != '-') return 400;
+    while (i < n && cas__mp_ows((unsigned char)v[i])) i++;
+    rb = cas__http_num(v, n, &i, &b);
+    if (rb == 2 || i != n || (ra && rb)) return 400;
+    if (ra) { /* -N: the last N bytes */
+        if (b == 0 || size == 0) return 416;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 0;
+    }
+    if (a >= size) return 416;
+    if (!rb && b < a) return 400;
+    *first = a;
+    *last = rb || b > size - 1 ? size - 1 : b;
+    return 0;
+}
+
+/* The token of an `Authorization: Bearer <token68>` value ("Bearer" in any case, then
+   spaces, then the token; OWS after it). 1 (*tok, *len into v), 0 (not a bearer token). */
+CAS__TESTED CAS__UNUSED int cas__http_bearer(const char *v, size_t n, const char **tok,
+                                             size_t *len) {
+    size_t i = 6, b, e = n;
+    *tok = NULL, *len = 0;
+    if (n < 8 || !cas__mp_ieq(v, 6, "bearer") || v[6] != ' ') return 0;
+    while (i < n && v[i] == ' ') i++;
+    b = i;
+    while (i < n && ((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'z') ||
+                     (v[i] >= 'A' && v[i] <= 'Z') || (v[i] && strchr("-._~+/", v[i]))))
+        i++;
+    if (i == b) return 0;
+    while (i < n && v[i] == '=') i++;
+    e = i;
+    while (i < n && cas__mp_ows((unsigned char)v[i])) i++;
+    if (i != n) return 0;
+    *tok = v + b, *len = e - b;
+    return 1;
+}
+
 /* ==== >>host helpers: local store ======================================================== */
 
 typedef struct cas__sb {

@@ -1,5 +1,5 @@
-/* Tests of the server engine of cas.h (>>engines: server): the HTTP/1.1 request-head parser
-   and reason phrases. Every valid head is parsed whole and at every proper prefix (each must
+/* Tests of the server engine of cas.h (>>engines: server): the HTTP/1.1 request-head parser,
+   reason phrases, and the internal parsers of routes, Range headers and bearer tokens. Every valid head is parsed whole and at every proper prefix (each must
    give CAS_NEED_INPUT), and with a body after it; every invalid head names its error and
    byte offset; each limit is tested at its bound and one past it. */
 #define CAS_IMPLEMENTATION
@@ -253,12 +253,197 @@ static void test_reasons(void) {
     CHECK(strcmp(cas_result_name(CAS_E_HTTP), "CAS_E_HTTP") == 0);
 }
 
+/* ---- routes, Range, bearer tokens ---- */
+
+#define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+typedef struct {
+    const char *method, *target;
+    int status;        /* 0 (a route), 400, 404 */
+    const char *what;  /* the route's name, or a prefix of the 400's reason */
+} t_route;
+
+static const t_route routes[] = {
+    {"POST", "/v1/xorbs/default/" H64, 0, "POST /v1/xorbs/{p}/{h}"},
+    {"HEAD", "/v1/xorbs/default/" H64, 0, "HEAD /v1/xorbs/{p}/{h}"},
+    {"POST", "/v1/shards", 0, "POST /v1/shards"},
+    {"POST", "/shards", 0, "POST /shards"},
+    {"POST", "/v2/shards?x=1", 0, "POST /v2/shards"},
+    {"GET", "/v1/chunks/default-merkledb/" H64, 0, "GET /v1/chunks/{d}/{h}"},
+    {"GET", "/v1/chunks/default/" H64, 0, "GET /v1/chunks/{d}/{h}"},
+    {"GET", "/v2/reconstructions/" H64, 0, "GET /v2/reconstructions/{h}"},
+    {"GET", "/v1/reconstructions/" H64 "?a=b", 0, "GET /v1/reconstructions/{h}"},
+    {"POST", "/v1/reconstructions", 0, "POST /v1/reconstructions"},
+    {"GET", "/reconstructions?file_id=" H64, 0, "GET /reconstructions"},
+    {"HEAD", "/v1/files/" H64, 0, "HEAD /v1/files/{h}"},
+    {"GET", "/xorb/default/" H64 "?X-Xet-Signed-Range=bytes%3D0-9&Expires=1&Signature=s", 0, "GET /xorb/{p}/{h}"},
+    {"GET", "/v2/file-chunk-hashes/" H64, 0, "GET /v2/file-chunk-hashes/{h}"},
+    /* a bad segment: the route is found, the request is refused */
+    {"GET", "/v2/reconstructions/0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", 400, "malformed hash"},
+    {"GET", "/v2/reconstructions/" H64 "0", 400, "malformed hash"},
+    {"GET", "/v2/reconstructions/abc", 400, "malformed hash"},
+    {"GET", "/v2/reconstructions/%30123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde", 400, "malformed hash"},
+    {"POST", "/v1/xorbs/other/" H64, 400, "unknown prefix"},
+    {"POST", "/v1/xorbs/default-merkledb/" H64, 400, "unknown prefix"},
+    {"HEAD", "/v1/xorbs/x/zz", 400, "unknown prefix"}, /* the first bad segment is named */
+    {"HEAD", "/v1/xorbs/default/zz", 400, "malformed hash"},
+    {"POST", "/v1/xorbs/DEFAULT/" H64, 400, "unknown prefix"},
+    {"GET", "/v1/chunks/merkledb/" H64, 400, "unknown prefix"},
+    /* no route */
+    {"GET", "/", 404, "no route"},
+    {"GET", "/v1/xorbs/default/" H64, 404, "no route"},
+    {"PUT", "/v1/shards", 404, "no route"},
+    {"post", "/v1/shards", 404, "no route"},
+    {"POST", "/v1/shards/", 404, "no route"},
+    {"POST", "/v1/shard", 404, "no route"},
+    {"POST", "/v1/shardsx", 404, "no route"},
+    {"POST", "//v1/shards", 404, "no route"},
+    {"GET", "/v2/reconstructions/", 404, "no route"},
+    {"GET", "/v2/reconstructions", 404, "no route"},
+    {"GET", "/v2/reconstructions/" H64 "/x", 404, "no route"},
+    {"GET", "/v1/chunks//" H64, 404, "no route"},
+    {"HEAD", "/v1/files", 404, "no route"},
+    {"GE", "/v2/reconstructions/" H64, 404, "no route"},
+    {"GETX", "/v2/reconstructions/" H64, 404, "no route"},
+};
+
+static void test_routes(void) {
+    size_t i;
+    for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const t_route *t = &routes[i];
+        cas_hash h;
+        const char *what = NULL;
+        int route = 7, st;
+        char name[200];
+        snprintf(name, sizeof name, "%s %s", t->method, t->target);
+        st = cas__srv_route(t->method, strlen(t->method), t->target, strlen(t->target), &route, &h, &what);
+        CHECK_MSG(st == t->status && what && strncmp(what, t->what, strlen(t->what)) == 0,
+                  "[%s] %d %s", name, st, what ? what : "(null)");
+        CHECKM(st == 404 ? route == -1 : route >= 0, name);
+        if (st == 0 && strstr(t->what, "{h}")) {
+            char hex[65];
+            cas_hash_to_hex(&h, hex);
+            CHECKM(strcmp(hex, H64) == 0, name);
+        }
+    }
+}
+
+typedef struct {
+    const char *value;
+    uint64_t size;
+    int status;             /* 0, 400, 416 */
+    uint64_t first, last;
+} t_range;
+
+static const t_range ranges[] = {
+    {"bytes=0-99", 1000, 0, 0, 99},
+    {"bytes=0-0", 1000, 0, 0, 0},
+    {"bytes=999-999", 1000, 0, 999, 999},
+    {"bytes=10-5000", 1000, 0, 10, 999},
+    {"bytes=10-18446744073709551615", 1000, 0, 10, 999},
+    {"bytes=10-", 1000, 0, 10, 999},
+    {"bytes=-1", 1000, 0, 999, 999},
+    {"bytes=-1000", 1000, 0, 0, 999},
+    {"bytes=-5000", 1000, 0, 0, 999},
+    {" BYTES = 1 - 2 ", 1000, 0, 1, 2},
+    {"Bytes=\t3-\t", 1000, 0, 3, 999},
+    {"bytes=0-", 1, 0, 0, 0},
+    {"bytes=1000-", 1000, 416, 0, 0},
+    {"bytes=1000-2000", 1000, 416, 0, 0},
+    {"bytes=18446744073709551615-", 1000, 416, 0, 0},
+    {"bytes=-0", 1000, 416, 0, 0},
+    {"bytes=0-", 0, 416, 0, 0},
+    {"bytes=-5", 0, 416, 0, 0},
+    {"bytes=0-0", 0, 416, 0, 0},
+    {"bytes=5-4", 1000, 400, 0, 0},
+    {"bytes=-", 1000, 400, 0, 0},
+    {"bytes=", 1000, 400, 0, 0},
+    {"bytes", 1000, 400, 0, 0},
+    {"", 1000, 400, 0, 0},
+    {"bytes=0-1,3-4", 1000, 400, 0, 0},
+    {"bytes=0-1, 3-4", 1000, 400, 0, 0},
+    {"bytes=1", 1000, 400, 0, 0},
+    {"bytes=a-b", 1000, 400, 0, 0},
+    {"bytes=1-2x", 1000, 400, 0, 0},
+    {"bytes=+1-2", 1000, 400, 0, 0},
+    {"bytes=1--2", 1000, 400, 0, 0},
+    {"bytes:0-1", 1000, 400, 0, 0},
+    {"items=0-1", 1000, 400, 0, 0},
+    {"bytesx=0-1", 1000, 400, 0, 0},
+    {"bytes=18446744073709551616-", 1000, 400, 0, 0},
+    {"bytes=0-18446744073709551616", 1000, 400, 0, 0},
+    {"bytes=-18446744073709551616", 1000, 400, 0, 0},
+    {"bytes=000000000000000000001-2", 1000, 400, 0, 0},
+};
+
+static void test_ranges(void) {
+    size_t i;
+    for (i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        const t_range *t = &ranges[i];
+        size_t n = strlen(t->value);
+        char *copy = (char *)t_xmalloc(n);
+        uint64_t first = 7, last = 7;
+        int st;
+        memcpy(copy, t->value, n);
+        st = cas__http_range(copy, n, t->size, &first, &last);
+        CHECK_MSG(st == t->status && (st || (first == t->first && last == t->last)),
+                  "[%s of %u] %d %u-%u", t->value, (unsigned)t->size, st, (unsigned)first, (unsigned)last);
+        free(copy);
+    }
+}
+
+static const struct {
+    const char *value, *token; /* token NULL: not a bearer token */
+} bearers[] = {
+    {"Bearer abc", "abc"},
+    {"bearer abc", "abc"},
+    {"BEARER   a.b-c_d~e+f/g==  ", "a.b-c_d~e+f/g=="},
+    {"Bearer xyz\t", "xyz"},
+    {"Bearer x", "x"},
+    {"Bearer", NULL},
+    {"Bearer ", NULL},
+    {"Bearer  ", NULL},
+    {"Bearerabc", NULL},
+    {"Bearer\tabc", NULL},
+    {"Basic abc", NULL},
+    {"Bearer a b", NULL},
+    {"Bearer a,b", NULL},
+    {"Bearer ==", NULL},
+    {"Bearer a=b", NULL},
+    {"Bearer \"abc\"", NULL},
+    {"Bearer ab\xc3\xa9", NULL},
+    {"", NULL},
+    {" Bearer abc", NULL},
+};
+
+static void test_bearer(void) {
+    size_t i;
+    for (i = 0; i < sizeof bearers / sizeof bearers[0]; i++) {
+        size_t n = strlen(bearers[i].value), len = 9;
+        char *copy = (char *)t_xmalloc(n);
+        const char *tok = "x";
+        int got;
+        memcpy(copy, bearers[i].value, n);
+        got = cas__http_bearer(copy, n, &tok, &len);
+        if (bearers[i].token)
+            CHECK_MSG(got == 1 && len == strlen(bearers[i].token) && tok >= copy && tok + len <= copy + n &&
+                          memcmp(tok, bearers[i].token, len) == 0,
+                      "[%s]", bearers[i].value);
+        else
+            CHECK_MSG(got == 0 && tok == NULL && len == 0, "[%s]", bearers[i].value);
+        free(copy);
+    }
+}
+
 int main(void) {
     test_valid_heads();
     test_header_values();
     test_invalid_heads();
     test_limits();
     test_reasons();
+    test_routes();
+    test_ranges();
+    test_bearer();
     printf("test_server: %ld passed, %ld failed\n", g_pass, g_fail);
     return g_fail != 0;
 }

@@ -14,6 +14,10 @@
 /* (declared as cas.h defines them: outside its extern "C" block, so the same linkage in C++) */
 extern const uint64_t cas__gear[256];
 double cas__ln(double x);
+int cas__srv_route(const char *method, size_t mlen, const char *target, size_t tlen, int *route,
+                   cas_hash *hash, const char **what);
+int cas__http_range(const char *v, size_t n, uint64_t size, uint64_t *first, uint64_t *last);
+int cas__http_bearer(const char *v, size_t n, const char **tok, size_t *len);
 #else
 #include "../cas.h"
 #endif
