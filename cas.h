@@ -2458,6 +2458,35 @@ static size_t cas__write_u64(char *out, uint64_t v) {
     return n;
 }
 
+/* ---- a growing string (JSON answers, manifests); oom is sticky ---- */
+
+typedef struct cas__sb {
+    const cas_allocator *a;
+    char *p;
+    size_t len, cap;
+    int oom;
+} cas__sb;
+
+static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (n > (size_t)-1 - b->len || cas__grow(b->a, (void **)&b->p, &b->cap, b->len + n, 1, 4096)) {
+        b->oom = 1;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+static void cas__sb_str(cas__sb *b, const char *s) { cas__sb_put(b, s, strlen(s)); }
+static void cas__sb_u64(cas__sb *b, uint64_t v) {
+    char tmp[20];
+    cas__sb_put(b, tmp, cas__write_u64(tmp, v));
+}
+static void cas__sb_hash(cas__sb *b, const cas_hash *h) {
+    char hex[CAS_HASH_HEX_SIZE + 1];
+    cas_hash_to_hex(h, hex);
+    cas__sb_put(b, hex, CAS_HASH_HEX_SIZE);
+}
+
 /* ---- byte order and unaligned access ---- */
 
 static uint64_t cas__load_le64(const uint8_t *p) {
@@ -11624,33 +11653,6 @@ CAS__TESTED CAS__UNUSED int cas__http_bearer(const char *v, size_t n, const char
 }
 
 /* ==== >>host helpers: local store ======================================================== */
-
-typedef struct cas__sb {
-    const cas_allocator *a;
-    char *p;
-    size_t len, cap;
-    int oom;
-} cas__sb;
-
-static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (n > (size_t)-1 - b->len || cas__grow(b->a, (void **)&b->p, &b->cap, b->len + n, 1, 4096)) {
-        b->oom = 1;
-        return;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-static void cas__sb_str(cas__sb *b, const char *s) { cas__sb_put(b, s, strlen(s)); }
-static void cas__sb_u64(cas__sb *b, uint64_t v) {
-    char tmp[20];
-    cas__sb_put(b, tmp, cas__write_u64(tmp, v));
-}
-static void cas__sb_hash(cas__sb *b, const cas_hash *h) {
-    char hex[CAS_HASH_HEX_SIZE + 1];
-    cas_hash_to_hex(h, hex);
-    cas__sb_put(b, hex, CAS_HASH_HEX_SIZE);
-}
 
 typedef struct cas__rs_term {
     const cas_shard_xorb *x;
