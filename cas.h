@@ -50,7 +50,7 @@
      upload files               >>engines: upload       cas_upload_create/push/next/answer
      read or write a xorb       >>formats: xorb         cas_xorb_walk, cas_xorb_stream_*, cas_xorb_writer_*
      parse or write a shard     >>formats: shard        cas_shard_parse, cas_shard_reader_*, cas_shard_write
-     serve the CAS API          >>engines: server       cas_http_request_parse, cas_http_reason
+     serve the CAS API          >>engines: server       cas_http_request_parse, cas_server_create/begin/next
      a local store as a server  >>host helpers: local store   cas_recon_from_shards
      bound memory               >>base: memory          cas_allocator, cas_arena;
                                 cas_download_memory() gives the download engine's need up front
@@ -221,7 +221,12 @@ typedef enum cas_result {
     CAS_E_CANCELLED = -36,   /* the host cancelled (a callback returned non-zero, or a cancel call) */
     CAS_E_TERM_SIZE = -37,    /* a term's decoded chunks do not add up to its unpacked_length */
     CAS_E_MULTIPART = -38,   /* malformed multipart/byteranges body or Content-Type */
-    /* the server engine's (>>engines: server; -39..-43 come with its routes) */
+    /* the server engine's (>>engines: server), each answered with its HTTP status there */
+    CAS_E_NOT_FOUND = -39,   /* no such file, xorb, chunk or object (404) */
+    CAS_E_AUTH = -40,        /* no bearer token, or an unknown or expired one (401) */
+    CAS_E_SCOPE = -41,       /* the token lacks the scope the route needs (403) */
+    CAS_E_BUSY = -42,        /* a bounded resource is taken: try again later (503) */
+    CAS_E_IO = -43,          /* a store callback failed (500) */
     CAS_E_HTTP = -44         /* a malformed HTTP request head (400) */
 } cas_result;
 
@@ -2036,6 +2041,107 @@ CAS_API cas_result cas_http_request_parse(const void *buf, size_t len, cas_http_
    not know (an empty reason phrase is valid HTTP). Never NULL. */
 CAS_API const char *cas_http_reason(int status);
 
+/* ---- the engine: a store index, then one request at a time ---- */
+
+/* Object kinds of a store; token scopes asked of the authorize callback. */
+enum { CAS_OBJECT_XORB = 1, CAS_OBJECT_SHARD = 2 };
+enum { CAS_SCOPE_READ = 1, CAS_SCOPE_WRITE = 2 };
+
+/* What the host's store does for the engine. Every callback returns 0 or a negative
+   cas_result (CAS_E_NOT_FOUND for a missing object; anything else is a storage failure,
+   answered 500). This version calls only stat: on an index miss of HEAD /v1/xorbs (an
+   object that another writer, such as `cas pack`, put in the store appears then); NULL
+   callbacks are never called. The rest are the upload routes' (not built yet). */
+typedef struct cas_server_store {
+    int (*read)(void *user, int kind, const cas_hash *key, uint64_t offset, void *buf,
+                size_t len, size_t *got);
+    int (*stat)(void *user, int kind, const cas_hash *key, uint64_t *size);
+    int (*create)(void *user, int kind, void **handle);
+    int (*write)(void *user, void *handle, const void *data, size_t len);
+    int (*commit)(void *user, void *handle, const cas_hash *key, int *existed);
+    void (*discard)(void *user, void *handle);
+    void *user;
+} cas_server_store;
+
+typedef struct cas_server_desc {  /* zero fields (or a NULL desc): defaults */
+    cas_server_store store;
+    /* authorize(user, token, len, scope): 0 (allowed), CAS_E_AUTH (unknown or expired: 401),
+       CAS_E_SCOPE (403), CAS_E_BUSY (503), another error (500). NULL: every request is
+       allowed. A guarded route without `Authorization: Bearer <token>` is 401 before it. */
+    int (*authorize)(void *user, const char *token, size_t len, int scope);
+    void (*lock)(void *user);     /* around index reads and updates; NULL: one thread */
+    void (*unlock)(void *user);
+    void *user;                   /* of authorize, lock and unlock */
+} cas_server_desc;
+
+typedef struct cas_server cas_server;         /* the store index: shared by requests */
+typedef struct cas_server_req cas_server_req; /* one request and its response */
+
+/* An empty index. Memory: the index grows with cas_server_add_object (per file ~56 bytes,
+   per xorb ~56, per shard ~48, plus 8 bytes of hash table each). Errors: CAS_E_NOMEM. */
+CAS_API cas_result cas_server_create(const cas_allocator *alloc, const cas_server_desc *desc,
+                                     cas_server **out, cas_error *err);
+/* Tells the index what the store holds (at startup, and on rescans). A xorb needs only its
+   size (data may be NULL); a shard's bytes data[0..len) are parsed (cas_shard_parse), its
+   files indexed (the first shard to register a file wins) and its xorbs' CAS blocks noted,
+   then the bytes are dropped. Adding an object again changes nothing (a xorb: its size is
+   updated). Errors: the CAS_E_SHARD_* and other errors of cas_shard_parse for a damaged
+   shard (the host logs and skips it), CAS_E_ARGUMENT, CAS_E_NOMEM. */
+CAS_API cas_result cas_server_add_object(cas_server *s, int kind, const cas_hash *key,
+                                         uint64_t size, const void *data, size_t len,
+                                         cas_error *err);
+CAS_API void cas_server_free(cas_server *s);
+
+/* A response piece. HEAD comes first: write the status line (cas_http_reason), then
+   `headers` (complete "Name: value\r\n" lines, Content-Length included; add Connection
+   yourself), the empty line. Then body_length bytes follow in DATA pieces (none for a HEAD
+   request). */
+enum { CAS_SERVER_HEAD = 1, CAS_SERVER_DATA, CAS_SERVER_OBJECT, CAS_SERVER_WORKING };
+typedef struct cas_server_out {
+    int type;                   /* CAS_SERVER_* */
+    int status;                 /* HEAD */
+    const char *headers;        /* HEAD: valid until cas_server_req_free */
+    size_t headers_len;
+    uint64_t body_length;       /* HEAD: the bytes that follow */
+    int close;                  /* HEAD: close the connection after this response */
+    uint64_t discard;           /* HEAD: unread request body to drop before the next request
+                                   (UINT64_MAX: unknown, close); over 1 MiB: close is set */
+    const uint8_t *data;        /* DATA: len bytes, valid until cas_server_req_free */
+    size_t len;                 /* DATA, OBJECT */
+    int kind;                   /* OBJECT (the recon and xorb routes: not built yet) */
+    cas_hash key;
+    uint64_t offset;
+} cas_server_out;
+
+/* Starts a request whose head the host parsed (cas_http_request_parse); req and what it
+   points to need only live during this call. now: seconds since the epoch (not used yet:
+   URL expiry and key rotation). The route, the token and the hash segments are checked at
+   once, and the routes this version serves (HEAD /v1/xorbs/default/{hash}, HEAD
+   /v1/files/{hash}) answered at once: unknown routes 404, bad hashes or prefixes 400, a
+   missing or rejected token 401 (with WWW-Authenticate: Bearer), a read token on a write
+   route 403, a busy authorize 503 (with Retry-After: 1); the other routes of
+   tests/server-design.md answer 501 until they are built. Error bodies are
+   {"error":"<what>"} (application/json). Every protocol failure is a response, not an
+   error: cas_server_req_error names its cause (code and what) for the host's log.
+   Errors: CAS_E_ARGUMENT, CAS_E_NOMEM (answer 503 yourself). */
+CAS_API cas_result cas_server_begin(cas_server *s, const cas_http_request *req, uint64_t now,
+                                    cas_server_req **out, cas_error *err);
+/* Body bytes in order. CAS_NEED_INPUT: all taken; CAS_READY: the answer is decided, stop
+   pushing and call next (HEAD's discard says what to do with the rest; *consumed bytes were
+   taken). Every route this version serves is decided at begin: CAS_READY, 0 taken. */
+CAS_API cas_result cas_server_push(cas_server_req *r, const void *data, size_t len,
+                                   size_t *consumed);
+/* The request body is complete. CAS_OK. */
+CAS_API cas_result cas_server_end(cas_server_req *r);
+/* The next response piece: CAS_READY (*out: HEAD first, then DATA), CAS_END (the response
+   is complete; again CAS_END after it), CAS_E_ARGUMENT. */
+CAS_API cas_result cas_server_next(cas_server_req *r, cas_server_out *out);
+/* The cause of an error response (code CAS_E_NOT_FOUND, CAS_E_AUTH, CAS_E_SCOPE, CAS_E_BUSY,
+   CAS_E_IO, CAS_E_HEX, CAS_E_HTTP, CAS_E_UNSUPPORTED; what: the text of its body), or
+   CAS_OK for a success. It never holds a token. */
+CAS_API const cas_error *cas_server_req_error(const cas_server_req *r);
+CAS_API void cas_server_req_free(cas_server_req *r);
+
 /* ==== >>host helpers: local store ======================================================== */
 
 /* A manifest from local shards (the directory store's "server"):
@@ -2250,6 +2356,11 @@ static const cas__result_text cas__results[] = {
     {CAS_E_CANCELLED, "CAS_E_CANCELLED", "cancelled by the host: a callback returned non-zero or cancel was called; the output is incomplete"},
     {CAS_E_TERM_SIZE, "CAS_E_TERM_SIZE", "a term's decoded chunks do not add up to the unpacked_length the reconstruction gives for it"},
     {CAS_E_MULTIPART, "CAS_E_MULTIPART", "a multipart/byteranges response is malformed: its Content-Type or boundary, a delimiter, a part's headers or Content-Range, or a part body whose length differs from its Content-Range"},
+    {CAS_E_NOT_FOUND, "CAS_E_NOT_FOUND", "no such file, xorb, chunk or object in the store"},
+    {CAS_E_AUTH, "CAS_E_AUTH", "no bearer token, or the token is unknown or expired"},
+    {CAS_E_SCOPE, "CAS_E_SCOPE", "the token lacks the scope the request needs (a read token on a write route)"},
+    {CAS_E_BUSY, "CAS_E_BUSY", "a bounded resource is taken: retry later"},
+    {CAS_E_IO, "CAS_E_IO", "a store callback failed"},
     {CAS_E_HTTP, "CAS_E_HTTP", "the HTTP request head is malformed: request line, version, header syntax or framing (Content-Length, Transfer-Encoding)"},
 };
 
@@ -11552,9 +11663,8 @@ static int cas__srv_hash(const char *s, size_t n, cas_hash *h) {
    the route's name), 400 (*route set; *what says which segment is bad) or 404 (no route
    has this method and path; methods differ by route, so a known path with another method
    is 404 too, as hubserver answers). */
-CAS__TESTED CAS__UNUSED int cas__srv_route(const char *method, size_t mlen, const char *target,
-                                           size_t tlen, int *route, cas_hash *hash,
-                                           const char **what) {
+CAS__TESTED int cas__srv_route(const char *method, size_t mlen, const char *target, size_t tlen,
+                               int *route, cas_hash *hash, const char **what) {
     size_t r, plen = 0;
     while (plen < tlen && target[plen] != '?') plen++;
     memset(hash, 0, sizeof *hash);
@@ -11633,8 +11743,7 @@ CAS__TESTED CAS__UNUSED int cas__http_range(const char *v, size_t n, uint64_t si
 
 /* The token of an `Authorization: Bearer <token68>` value ("Bearer" in any case, then
    spaces, then the token; OWS after it). 1 (*tok, *len into v), 0 (not a bearer token). */
-CAS__TESTED CAS__UNUSED int cas__http_bearer(const char *v, size_t n, const char **tok,
-                                             size_t *len) {
+CAS__TESTED int cas__http_bearer(const char *v, size_t n, const char **tok, size_t *len) {
     size_t i = 6, b, e = n;
     *tok = NULL, *len = 0;
     if (n < 8 || !cas__mp_ieq(v, 6, "bearer") || v[6] != ' ') return 0;
@@ -11650,6 +11759,401 @@ CAS__TESTED CAS__UNUSED int cas__http_bearer(const char *v, size_t n, const char
     if (i != n) return 0;
     *tok = v + b, *len = e - b;
     return 1;
+}
+
+/* ---- the store index: open addressing over dense arrays ---- */
+
+/* A hash table of entry indices: slot[i] = index + 1 (0: empty), probed linearly from the
+   key's tail (cas_hash_tail_u64); cap is a power of two, at most half full. The entries
+   live in a dense array of `stride`-byte structs, each starting with its cas_hash key. */
+typedef struct cas__htab {
+    uint32_t *slot;
+    size_t cap;
+} cas__htab;
+
+static const cas_hash *cas__htab_key(const void *base, size_t stride, size_t i) {
+    return (const cas_hash *)(const void *)((const uint8_t *)base + i * stride);
+}
+/* The index of key's entry, or (size_t)-1. */
+static size_t cas__htab_find(const cas__htab *t, const void *base, size_t stride, const cas_hash *k) {
+    size_t m = t->cap - 1, i;
+    if (!t->cap) return (size_t)-1;
+    for (i = (size_t)cas_hash_tail_u64(k) & m; t->slot[i]; i = (i + 1) & m)
+        if (cas_hash_equal(cas__htab_key(base, stride, t->slot[i] - 1), k)) return t->slot[i] - 1;
+    return (size_t)-1;
+}
+static void cas__htab_put(cas__htab *t, const void *base, size_t stride, size_t idx) {
+    size_t m = t->cap - 1, i = (size_t)cas_hash_tail_u64(cas__htab_key(base, stride, idx)) & m;
+    while (t->slot[i]) i = (i + 1) & m;
+    t->slot[i] = (uint32_t)(idx + 1);
+}
+/* Indexes entry n-1 of base[0..n) (the one just appended), growing the table first. */
+static int cas__htab_add(const cas_allocator *a, cas__htab *t, const void *base, size_t stride, size_t n) {
+    if (n >= UINT32_MAX / 2) return CAS_E_LIMIT;
+    if (2 * n > t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64, i;
+        uint32_t *slot = (uint32_t *)cas__alloc(a, cap * sizeof *slot);
+        if (!slot) return CAS_E_NOMEM;
+        cas__free(a, t->slot, t->cap * sizeof *t->slot);
+        memset(slot, 0, cap * sizeof *slot);
+        t->slot = slot, t->cap = cap;
+        for (i = 0; i + 1 < n; i++) cas__htab_put(t, base, stride, i);
+    }
+    cas__htab_put(t, base, stride, n - 1);
+    return CAS_OK;
+}
+
+#define CAS__SRV_NONE UINT32_MAX /* no shard lists the xorb yet */
+#define CAS__SRV_UNSTORED UINT64_MAX /* a xorb known from a shard, not (yet) in the store */
+typedef struct cas__srv_file {
+    cas_hash key;
+    uint64_t size, offset; /* offset: its FileDataSequenceHeader in the shard */
+    uint32_t shard, num_terms;
+} cas__srv_file;
+typedef struct cas__srv_xorb {
+    cas_hash key;
+    uint64_t size;         /* the stored object's bytes, or CAS__SRV_UNSTORED */
+    uint64_t offset;       /* its CASChunkSequenceHeader in the shard */
+    uint32_t shard, num_chunks;
+} cas__srv_xorb;
+typedef struct cas__srv_shard {
+    cas_hash key;
+    uint64_t size;
+} cas__srv_shard;
+
+struct cas_server {
+    cas_allocator a;
+    cas_server_desc d;
+    cas__srv_file *files;
+    cas__srv_xorb *xorbs;
+    cas__srv_shard *shards;
+    size_t num_files, num_xorbs, num_shards, cap_files, cap_xorbs, cap_shards;
+    cas__htab tfiles, txorbs, tshards;
+};
+
+static void cas__srv_lock(cas_server *s) { if (s->d.lock) s->d.lock(s->d.user); }
+static void cas__srv_unlock(cas_server *s) { if (s->d.unlock) s->d.unlock(s->d.user); }
+
+cas_result cas_server_create(const cas_allocator *alloc, const cas_server_desc *desc,
+                             cas_server **out, cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas_server *s;
+    if (!out) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_server_create: out is NULL"));
+    *out = NULL;
+    if (desc && (!desc->lock) != (!desc->unlock))
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_server_desc: lock without unlock"));
+    s = (cas_server *)cas__alloc(&a, sizeof *s);
+    if (!s) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "cas_server"));
+    memset(s, 0, sizeof *s);
+    s->a = a;
+    if (desc) s->d = *desc;
+    *out = s;
+    return (cas_result)(cas__succeed(err));
+}
+
+void cas_server_free(cas_server *s) {
+    cas_allocator a;
+    if (!s) return;
+    a = s->a;
+    cas__free(&a, s->files, s->cap_files * sizeof *s->files);
+    cas__free(&a, s->xorbs, s->cap_xorbs * sizeof *s->xorbs);
+    cas__free(&a, s->shards, s->cap_shards * sizeof *s->shards);
+    cas__free(&a, s->tfiles.slot, s->tfiles.cap * sizeof *s->tfiles.slot);
+    cas__free(&a, s->txorbs.slot, s->txorbs.cap * sizeof *s->txorbs.slot);
+    cas__free(&a, s->tshards.slot, s->tshards.cap * sizeof *s->tshards.slot);
+    cas__free(&a, s, sizeof *s);
+}
+
+/* The xorb entry of key, appended (not stored, no shard) if there is none; NULL: no memory. */
+static cas__srv_xorb *cas__srv_xorb_entry(cas_server *s, const cas_hash *key) {
+    size_t i = cas__htab_find(&s->txorbs, s->xorbs, sizeof *s->xorbs, key);
+    cas__srv_xorb *x;
+    if (i != (size_t)-1) return &s->xorbs[i];
+    if (cas__grow(&s->a, (void **)&s->xorbs, &s->cap_xorbs, s->num_xorbs + 1, sizeof *s->xorbs, 64))
+        return NULL;
+    x = &s->xorbs[s->num_xorbs];
+    memset(x, 0, sizeof *x);
+    x->key = *key, x->size = CAS__SRV_UNSTORED, x->shard = CAS__SRV_NONE;
+    if (cas__htab_add(&s->a, &s->txorbs, s->xorbs, sizeof *s->xorbs, s->num_xorbs + 1)) return NULL;
+    s->num_xorbs++;
+    return x;
+}
+
+/* Registers a parsed shard as shard number s->num_shards (already appended). */
+static int cas__srv_index_shard(cas_server *s, const cas_shard *sh) {
+    uint32_t no = (uint32_t)(s->num_shards - 1);
+    size_t i;
+    for (i = 0; i < sh->num_files; i++) {
+        const cas_shard_file *f = &sh->files[i];
+        cas__srv_file *e;
+        if (cas__htab_find(&s->tfiles, s->files, sizeof *s->files, &f->file_hash) != (size_t)-1) continue;
+        if (cas__grow(&s->a, (void **)&s->files, &s->cap_files, s->num_files + 1, sizeof *s->files, 64))
+            return CAS_E_NOMEM;
+        e = &s->files[s->num_files];
+        e->key = f->file_hash, e->size = f->size, e->offset = f->offset;
+        e->shard = no, e->num_terms = f->num_terms;
+        if (cas__htab_add(&s->a, &s->tfiles, s->files, sizeof *s->files, s->num_files + 1)) return CAS_E_NOMEM;
+        s->num_files++;
+    }
+    for (i = 0; i < sh->num_xorbs; i++) {
+        const cas_shard_xorb *x = &sh->xorbs[i];
+        cas__srv_xorb *e = cas__srv_xorb_entry(s, &x->xorb_hash);
+        if (!e) return CAS_E_NOMEM;
+        if (e->shard != CAS__SRV_NONE) continue;
+        e->shard = no, e->offset = x->offset, e->num_chunks = x->num_chunks;
+    }
+    return CAS_OK;
+}
+
+cas_result cas_server_add_object(cas_server *s, int kind, const cas_hash *key, uint64_t size,
+                                 const void *data, size_t len, cas_error *err) {
+    cas_shard sh;
+    cas__srv_shard *e;
+    int rc = CAS_OK;
+    if (!s || !key || (kind != CAS_OBJECT_XORB && kind != CAS_OBJECT_SHARD) ||
+        (kind == CAS_OBJECT_SHARD && !data && len))
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_server_add_object arguments"));
+    if (kind == CAS_OBJECT_XORB) {
+        cas__srv_xorb *x;
+        cas__srv_lock(s);
+        x = cas__srv_xorb_entry(s, key);
+        if (x) x->size = size;
+        cas__srv_unlock(s);
+        if (!x) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "xorb index"));
+        return (cas_result)(cas__succeed(err));
+    }
+    /* parsed outside the lock: requests go on meanwhile */
+    rc = cas_shard_parse(&s->a, data, len, &sh, err);
+    if (rc != CAS_OK) return (cas_result)(rc);
+    cas__srv_lock(s);
+    if (cas__htab_find(&s->tshards, s->shards, sizeof *s->shards, key) == (size_t)-1) {
+        if (cas__grow(&s->a, (void **)&s->shards, &s->cap_shards, s->num_shards + 1, sizeof *s->shards, 16)) {
+            rc = CAS_E_NOMEM;
+        } else {
+            e = &s->shards[s->num_shards];
+            e->key = *key, e->size = len;
+            rc = cas__htab_add(&s->a, &s->tshards, s->shards, sizeof *s->shards, s->num_shards + 1);
+            if (rc == CAS_OK) {
+                s->num_shards++;
+                rc = cas__srv_index_shard(s, &sh);
+            }
+        }
+    }
+    cas__srv_unlock(s);
+    cas_shard_free(&sh);
+    if (rc != CAS_OK) return (cas_result)(cas__fail(err, rc, 0, "shard index"));
+    return (cas_result)(cas__succeed(err));
+}
+
+/* ---- requests ---- */
+
+struct cas_server_req {
+    cas_server *s;
+    int state;          /* 0: HEAD next, 1: DATA next, 2: done */
+    int status, close, head_only;
+    uint64_t discard;
+    cas__sb head, body;
+    cas_error error;
+};
+
+/* The error body's JSON string: what with '"', '\' and control bytes escaped. */
+static void cas__sb_json_text(cas__sb *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char e[6] = {'\\', 'u', '0', '0', 0, 0};
+        if (c == '"' || c == '\\') {
+            e[1] = (char)c;
+            cas__sb_put(b, e, 2);
+        } else if (c < 0x20) {
+            e[4] = hex[c >> 4], e[5] = hex[c & 15];
+            cas__sb_put(b, e, 6);
+        } else {
+            cas__sb_put(b, s, 1);
+        }
+    }
+}
+
+/* The response: status, a body of JSON (body_json, or {"error": what} when code < 0),
+   extra header lines. r->error gets code and what. */
+static void cas__srv_answer(cas_server_req *r, int status, int code, const char *what,
+                            const char *extra) {
+    r->status = status;
+    cas__fail(&r->error, code, 0, code < 0 ? what : "");
+    if (code < 0) {
+        cas__sb_str(&r->body, "{\"error\":\"");
+        cas__sb_json_text(&r->body, what);
+        cas__sb_str(&r->body, "\"}");
+    }
+    cas__sb_str(&r->head, "Content-Type: application/json\r\nContent-Length: ");
+    cas__sb_u64(&r->head, r->body.len);
+    cas__sb_str(&r->head, "\r\n");
+    if (extra) cas__sb_str(&r->head, extra);
+}
+/* 200 to a HEAD request for an object of `size` bytes. */
+static void cas__srv_answer_size(cas_server_req *r, uint64_t size) {
+    r->status = 200;
+    cas__succeed(&r->error);
+    cas__sb_str(&r->head, "Content-Length: ");
+    cas__sb_u64(&r->head, size);
+    cas__sb_str(&r->head, "\r\n");
+}
+
+static const cas_http_header *cas__http_find(const cas_http_request *req, const char *lower) {
+    size_t i;
+    for (i = 0; i < req->num_headers; i++)
+        if (cas__mp_ieq(req->headers[i].name, req->headers[i].name_len, lower)) return &req->headers[i];
+    return NULL;
+}
+
+/* 0: allowed; else the request is answered. */
+static int cas__srv_authorize(cas_server_req *r, const cas_http_request *req, int scope) {
+    const cas_server_desc *d = &r->s->d;
+    const cas_http_header *h;
+    const char *tok;
+    size_t len;
+    int rc;
+    if (!d->authorize || scope == CAS__SCOPE_NONE) return 0;
+    h = cas__http_find(req, "authorization");
+    if (!h || !cas__http_bearer(h->value, h->value_len, &tok, &len)) {
+        cas__srv_answer(r, 401, CAS_E_AUTH, "missing Authorization: Bearer token", "WWW-Authenticate: Bearer\r\n");
+        return 1;
+    }
+    rc = d->authorize(d->user, tok, len, scope);
+    if (rc == 0) return 0;
+    if (rc == CAS_E_AUTH)
+        cas__srv_answer(r, 401, rc, "token rejected: unknown or expired", "WWW-Authenticate: Bearer\r\n");
+    else if (rc == CAS_E_SCOPE)
+        cas__srv_answer(r, 403, rc, scope == CAS_SCOPE_WRITE ? "token scope is read; write required" : "token lacks the scope", NULL);
+    else if (rc == CAS_E_BUSY)
+        cas__srv_answer(r, 503, rc, "authorization is busy: retry", "Retry-After: 1\r\n");
+    else
+        cas__srv_answer(r, 500, CAS_E_IO, "authorization failed", NULL);
+    return 1;
+}
+
+static void cas__srv_head_xorb(cas_server_req *r, const cas_hash *h) {
+    cas_server *s = r->s;
+    uint64_t size = CAS__SRV_UNSTORED;
+    size_t i;
+    int rc;
+    cas__srv_lock(s);
+    i = cas__htab_find(&s->txorbs, s->xorbs, sizeof *s->xorbs, h);
+    if (i != (size_t)-1) size = s->xorbs[i].size;
+    cas__srv_unlock(s);
+    if (size == CAS__SRV_UNSTORED && s->d.store.stat) { /* another writer may have put it there */
+        rc = s->d.store.stat(s->d.store.user, CAS_OBJECT_XORB, h, &size);
+        if (rc == CAS_E_NOT_FOUND) {
+            size = CAS__SRV_UNSTORED;
+        } else if (rc != 0) {
+            cas__srv_answer(r, 500, CAS_E_IO, "store: stat failed", NULL);
+            return;
+        } else if (size != CAS__SRV_UNSTORED) {
+            cas__srv_xorb *x;
+            cas__srv_lock(s);
+            x = cas__srv_xorb_entry(s, h);
+            if (x) x->size = size;
+            cas__srv_unlock(s); /* (no room to remember it: answered all the same) */
+        }
+    }
+    if (size == CAS__SRV_UNSTORED) cas__srv_answer(r, 404, CAS_E_NOT_FOUND, "xorb not found", NULL);
+    else cas__srv_answer_size(r, size);
+}
+
+static void cas__srv_head_file(cas_server_req *r, const cas_hash *h) {
+    cas_server *s = r->s;
+    uint64_t size = 0;
+    size_t i;
+    cas__srv_lock(s);
+    i = cas__htab_find(&s->tfiles, s->files, sizeof *s->files, h);
+    if (i != (size_t)-1) size = s->files[i].size;
+    cas__srv_unlock(s);
+    if (i == (size_t)-1) cas__srv_answer(r, 404, CAS_E_NOT_FOUND, "file not found", NULL);
+    else cas__srv_answer_size(r, size);
+}
+
+cas_result cas_server_begin(cas_server *s, const cas_http_request *req, uint64_t now,
+                            cas_server_req **out, cas_error *err) {
+    cas_server_req *r;
+    cas_hash h;
+    const char *what;
+    int route, st;
+    (void)now;
+    if (out) *out = NULL;
+    if (!s || !req || !out || !req->method || !req->target || (req->num_headers && !req->headers))
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_server_begin arguments"));
+    r = (cas_server_req *)cas__alloc(&s->a, sizeof *r);
+    if (!r) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "cas_server_req"));
+    memset(r, 0, sizeof *r);
+    r->s = s;
+    r->head.a = r->body.a = &s->a;
+    r->head_only = cas__srv_is(req->method, req->method_len, "HEAD");
+    st = cas__srv_route(req->method, req->method_len, req->target, req->target_len, &route, &h, &what);
+    if (st == 404) {
+        cas__srv_answer(r, 404, CAS_E_NOT_FOUND, what, NULL);
+    } else if (cas__srv_authorize(r, req, cas__srv_routes[route].scope)) {
+        /* answered */
+    } else if (st == 400) {
+        cas__srv_answer(r, 400, strncmp(what, "malformed hash", 14) ? CAS_E_HTTP : CAS_E_HEX, what, NULL);
+    } else if (route == CAS__R_XORB_HEAD) {
+        cas__srv_head_xorb(r, &h);
+    } else if (route == CAS__R_FILE_HEAD) {
+        cas__srv_head_file(r, &h);
+    } else {
+        cas__srv_answer(r, 501, CAS_E_UNSUPPORTED, "route not implemented yet", NULL);
+    }
+    /* every answer so far is decided before the body: it is dropped, or the connection closed */
+    r->discard = req->chunked ? UINT64_MAX : req->content_length == UINT64_MAX ? 0 : req->content_length;
+    r->close = r->discard > ((uint64_t)1 << 20);
+    if (r->head.oom || r->body.oom) {
+        cas_server_req_free(r);
+        return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "response"));
+    }
+    *out = r;
+    return (cas_result)(cas__succeed(err));
+}
+
+cas_result cas_server_push(cas_server_req *r, const void *data, size_t len, size_t *consumed) {
+    (void)data, (void)len;
+    if (consumed) *consumed = 0;
+    if (!r || !consumed) return CAS_E_ARGUMENT;
+    return CAS_READY;
+}
+
+cas_result cas_server_end(cas_server_req *r) { return r ? CAS_OK : CAS_E_ARGUMENT; }
+
+cas_result cas_server_next(cas_server_req *r, cas_server_out *out) {
+    if (!r || !out) return CAS_E_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (r->state == 0) {
+        r->state = 1;
+        out->type = CAS_SERVER_HEAD;
+        out->status = r->status;
+        out->headers = r->head.p, out->headers_len = r->head.len;
+        out->body_length = r->head_only ? 0 : r->body.len;
+        out->close = r->close;
+        out->discard = r->discard;
+        return CAS_READY;
+    }
+    if (r->state == 1 && !r->head_only && r->body.len) {
+        r->state = 2;
+        out->type = CAS_SERVER_DATA;
+        out->data = (const uint8_t *)r->body.p, out->len = r->body.len;
+        return CAS_READY;
+    }
+    r->state = 2;
+    return CAS_END;
+}
+
+const cas_error *cas_server_req_error(const cas_server_req *r) { return r ? &r->error : NULL; }
+
+void cas_server_req_free(cas_server_req *r) {
+    cas_allocator a;
+    if (!r) return;
+    a = r->s->a;
+    cas__free(&a, r->head.p, r->head.cap);
+    cas__free(&a, r->body.p, r->body.cap);
+    cas__free(&a, r, sizeof *r);
 }
 
 /* ==== >>host helpers: local store ======================================================== */
@@ -11842,6 +12346,8 @@ done:
 #undef CAS__SHARD_EMPTY_SIZE
 #undef CAS__GATHER_GROUP
 #undef CAS__SUB_NONE
+#undef CAS__SRV_NONE
+#undef CAS__SRV_UNSTORED
 #undef CAS__TESTED
 #endif /* CAS__IMPLEMENTED */
 #endif /* CAS_IMPLEMENTATION */

@@ -1,5 +1,6 @@
 /* Tests of the server engine of cas.h (>>engines: server): the HTTP/1.1 request-head parser,
-   reason phrases, and the internal parsers of routes, Range headers and bearer tokens. Every valid head is parsed whole and at every proper prefix (each must
+   reason phrases, the internal parsers of routes, Range headers and bearer tokens, and the
+   engine's store index and HEAD routes over real shards (tests/vectors/shard). Every valid head is parsed whole and at every proper prefix (each must
    give CAS_NEED_INPUT), and with a body after it; every invalid head names its error and
    byte offset; each limit is tested at its bound and one past it. */
 #define CAS_IMPLEMENTATION
@@ -435,6 +436,281 @@ static void test_bearer(void) {
     }
 }
 
+/* ---- the engine: index, HEAD routes, auth ---- */
+
+static uint8_t *read_vector(const char *name, size_t *len) {
+    char path[1024];
+    FILE *f;
+    uint8_t *buf;
+    long n;
+    snprintf(path, sizeof path, "%s/%s", t_vector_dir(), name);
+    f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s (set CAS_VECTORS)\n", path);
+        g_fail++;
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = (uint8_t *)t_xmalloc((size_t)n);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* tokens: "r" read, "w" write, "busy", "boom" (a failing token service); others unknown */
+static int g_auth_calls;
+static int t_authorize(void *user, const char *tok, size_t len, int scope) {
+    (void)user;
+    g_auth_calls++;
+    if (eqn(tok, len, "w")) return 0;
+    if (eqn(tok, len, "r")) return scope == CAS_SCOPE_READ ? 0 : CAS_E_SCOPE;
+    if (eqn(tok, len, "busy")) return CAS_E_BUSY;
+    if (eqn(tok, len, "boom")) return -1000;
+    return CAS_E_AUTH;
+}
+/* stat: the xorb H64 has 777 bytes; the xorb "ee..." fails; the rest are missing */
+static int g_stat_calls;
+static int t_stat(void *user, int kind, const cas_hash *key, uint64_t *size) {
+    char hex[65];
+    (void)user;
+    g_stat_calls++;
+    if (kind != CAS_OBJECT_XORB) return CAS_E_ARGUMENT;
+    cas_hash_to_hex(key, hex);
+    if (strcmp(hex, H64) == 0) { *size = 777; return 0; }
+    if (hex[0] == 'e' && hex[1] == 'e') return CAS_E_IO;
+    return CAS_E_NOT_FOUND;
+}
+static int g_locked, g_lock_calls;
+static void t_lock(void *user) { (void)user; CHECK(!g_locked); g_locked = 1; g_lock_calls++; }
+static void t_unlock(void *user) { (void)user; CHECK(g_locked); g_locked = 0; }
+
+typedef struct {
+    int status, close, code;
+    uint64_t discard, body_length;
+    char headers[512], body[512];
+    int pieces;
+} t_resp;
+
+/* Parses the head (a string), runs begin, pushes body_len bytes, end, then every piece. */
+static void serve(cas_server *s, const char *head, size_t body_len, t_resp *o) {
+    cas_http_header h[MAXH];
+    cas_http_request req;
+    cas_server_req *r = NULL;
+    cas_server_out out;
+    size_t hl, used = 9, got = 0;
+    int rc;
+    memset(o, 0, sizeof *o);
+    o->status = -1;
+    rc = cas_http_request_parse(head, strlen(head), h, MAXH, &req, &hl, NULL);
+    CHECK_MSG(rc == CAS_OK, "[%s] head: %s", head, cas_result_name(rc));
+    rc = cas_server_begin(s, &req, 1700000000, &r, NULL);
+    CHECK_MSG(rc == CAS_OK && r, "[%s] begin: %s", head, cas_result_name(rc));
+    if (!r) return;
+    if (body_len) {
+        char *b = (char *)t_xmalloc(body_len);
+        memset(b, 'x', body_len);
+        CHECK(cas_server_push(r, b, body_len, &used) == CAS_READY && used == 0);
+        free(b);
+    }
+    CHECK(cas_server_end(r) == CAS_OK);
+    while ((rc = cas_server_next(r, &out)) == CAS_READY) {
+        o->pieces++;
+        if (out.type == CAS_SERVER_HEAD) {
+            CHECK(o->pieces == 1);
+            o->status = out.status, o->close = out.close, o->discard = out.discard;
+            o->body_length = out.body_length;
+            CHECK(out.headers_len < sizeof o->headers);
+            if (out.headers_len < sizeof o->headers) memcpy(o->headers, out.headers, out.headers_len);
+        } else {
+            CHECK(out.type == CAS_SERVER_DATA && o->pieces > 1 && got + out.len < sizeof o->body);
+            if (got + out.len < sizeof o->body) memcpy(o->body + got, out.data, out.len);
+            got += out.len;
+        }
+    }
+    CHECK(rc == CAS_END && cas_server_next(r, &out) == CAS_END);
+    CHECKM(got == o->body_length, head);
+    {
+        cas_error e = *cas_server_req_error(r);
+        o->code = e.code;
+        if (e.code != CAS_OK && !strchr(e.what, '"')) CHECKM(strstr(o->body, e.what) != NULL || got == 0, head);
+    }
+    cas_server_req_free(r);
+}
+
+static void test_engine(void) {
+    t_counting tc;
+    cas_allocator al = t_counting_allocator(&tc, -1);
+    cas_server_desc d;
+    cas_server *s = NULL;
+    cas_shard sh, sh2;
+    cas_hash key = t_hash("1111111111111111111111111111111111111111111111111111111111111111");
+    cas_hash key2 = t_hash("2222222222222222222222222222222222222222222222222222222222222222");
+    cas_error err;
+    size_t len = 0, len2 = 0, i;
+    uint8_t *bytes = read_vector("shard/hf-text200k.shard", &len);
+    uint8_t *bytes2 = read_vector("shard/hf-rep300k.shard", &len2);
+    char head[512], hex[65], want[80];
+    t_resp o;
+    if (!bytes || !bytes2) { free(bytes); free(bytes2); return; }
+    CHECK(cas_shard_parse(NULL, bytes, len, &sh, NULL) == CAS_OK && sh.num_files == 1 && sh.num_xorbs == 1);
+    CHECK(cas_shard_parse(NULL, bytes2, len2, &sh2, NULL) == CAS_OK && sh2.num_files == 1);
+    memset(&d, 0, sizeof d);
+    d.authorize = t_authorize;
+    d.store.stat = t_stat;
+    d.lock = t_lock, d.unlock = t_unlock;
+    CHECK(cas_server_create(&al, &d, &s, &err) == CAS_OK && s);
+    CHECK(cas_server_add_object(s, CAS_OBJECT_SHARD, &key, 0, bytes, len, &err) == CAS_OK);
+    CHECK(cas_server_add_object(s, CAS_OBJECT_SHARD, &key, 0, bytes, len, &err) == CAS_OK); /* again */
+    CHECK(cas_server_add_object(s, CAS_OBJECT_SHARD, &key2, 0, bytes2, len2, &err) == CAS_OK);
+    /* the first xorb is stored, the second only listed */
+    CHECK(cas_server_add_object(s, CAS_OBJECT_XORB, &sh.xorbs[0].xorb_hash, sh.xorbs[0].bytes_on_disk, NULL, 0, &err) == CAS_OK);
+    CHECK(g_lock_calls > 0 && !g_locked);
+
+    /* HEAD /v1/files: the file hash of upload.json, its size */
+    cas_hash_to_hex(&sh.files[0].file_hash, hex);
+    CHECK(strcmp(hex, "533eba3d91b5b55abd589e000ee06c75cf37edb28aa07f1ff2bc8f3edca58bad") == 0);
+    snprintf(head, sizeof head, "HEAD /v1/files/%s HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", hex);
+    serve(s, head, 0, &o);
+    snprintf(want, sizeof want, "Content-Length: %llu\r\n", (unsigned long long)sh.files[0].size);
+    CHECK_MSG(o.status == 200 && o.code == CAS_OK && strcmp(o.headers, want) == 0 && o.pieces == 1,
+              "%d %s", o.status, o.headers);
+    CHECK(sh.files[0].size == 200000);
+    cas_hash_to_hex(&sh2.files[0].file_hash, hex);
+    snprintf(head, sizeof head, "HEAD /v1/files/%s HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer w\r\n\r\n", hex);
+    serve(s, head, 0, &o);
+    snprintf(want, sizeof want, "Content-Length: %llu\r\n", (unsigned long long)sh2.files[0].size);
+    CHECK(o.status == 200 && strcmp(o.headers, want) == 0);
+    /* a xorb hash is no file; no body for HEAD, but the error's length */
+    cas_hash_to_hex(&sh.xorbs[0].xorb_hash, hex);
+    snprintf(head, sizeof head, "HEAD /v1/files/%s HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", hex);
+    serve(s, head, 0, &o);
+    CHECK(o.status == 404 && o.code == CAS_E_NOT_FOUND && o.pieces == 1 && o.body_length == 0);
+    CHECK(strstr(o.headers, "Content-Length: 26\r\n") != NULL); /* {"error":"file not found"} */
+
+    /* HEAD /v1/xorbs/default: stored (its size), listed only (404 after stat), stat's answers */
+    snprintf(head, sizeof head, "HEAD /v1/xorbs/default/%s HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", hex);
+    g_stat_calls = 0;
+    serve(s, head, 0, &o);
+    snprintf(want, sizeof want, "Content-Length: %u\r\n", (unsigned)sh.xorbs[0].bytes_on_disk);
+    CHECK(o.status == 200 && strcmp(o.headers, want) == 0 && g_stat_calls == 0);
+    cas_hash_to_hex(&sh2.xorbs[0].xorb_hash, hex);
+    snprintf(head, sizeof head, "HEAD /v1/xorbs/default/%s HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", hex);
+    serve(s, head, 0, &o);
+    CHECK(o.status == 404 && o.code == CAS_E_NOT_FOUND && g_stat_calls == 1);
+    serve(s, "HEAD /v1/xorbs/default/" H64 " HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", 0, &o);
+    CHECK(o.status == 200 && strcmp(o.headers, "Content-Length: 777\r\n") == 0 && g_stat_calls == 2);
+    serve(s, "HEAD /v1/xorbs/default/" H64 " HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", 0, &o);
+    CHECK(o.status == 200 && g_stat_calls == 2); /* remembered */
+    serve(s, "HEAD /v1/xorbs/default/ee23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", 0, &o);
+    CHECK(o.status == 500 && o.code == CAS_E_IO);
+    serve(s, "HEAD /v1/xorbs/other/" H64 " HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", 0, &o);
+    CHECK(o.status == 400 && o.code == CAS_E_HTTP);
+    serve(s, "HEAD /v1/xorbs/default/" H64 "0 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", 0, &o);
+    CHECK(o.status == 400 && o.code == CAS_E_HEX && o.body_length == 0);
+
+    /* auth: missing, not bearer, unknown, wrong scope, busy, failing; checked before the hash */
+    g_auth_calls = 0;
+    serve(s, "GET /v2/reconstructions/" H64 " HTTP/1.1\r\nHost: h\r\n\r\n", 0, &o);
+    CHECK(o.status == 401 && o.code == CAS_E_AUTH && strstr(o.headers, "WWW-Authenticate: Bearer\r\n") && g_auth_calls == 0);
+    CHECK(strcmp(o.body, "{\"error\":\"missing Authorization: Bearer token\"}") == 0);
+    CHECK(strstr(o.headers, "Content-Type: application/json\r\n") != NULL);
+    serve(s, "GET /v2/reconstructions/" H64 " HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dTpw\r\n\r\n", 0, &o);
+    CHECK(o.status == 401 && o.code == CAS_E_AUTH && g_auth_calls == 0);
+    serve(s, "GET /v2/reconstructions/xyz HTTP/1.1\r\nHost: h\r\nauthorization: bearer nope\r\n\r\n", 0, &o);
+    CHECK(o.status == 401 && o.code == CAS_E_AUTH && g_auth_calls == 1 && !strstr(o.body, "nope"));
+    serve(s, "POST /v1/xorbs/default/" H64 " HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\nContent-Length: 10\r\n\r\n", 10, &o);
+    CHECK(o.status == 403 && o.code == CAS_E_SCOPE && o.discard == 10 && !o.close);
+    CHECK(strcmp(o.body, "{\"error\":\"token scope is read; write required\"}") == 0);
+    serve(s, "POST /v1/shards HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer busy\r\nContent-Length: 2000000\r\n\r\n", 0, &o);
+    CHECK(o.status == 503 && o.code == CAS_E_BUSY && strstr(o.headers, "Retry-After: 1\r\n") && o.close && o.discard == 2000000);
+    serve(s, "POST /v1/shards HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer boom\r\nTransfer-Encoding: chunked\r\n\r\n", 0, &o);
+    CHECK(o.status == 500 && o.code == CAS_E_IO && o.close && o.discard == UINT64_MAX);
+    serve(s, "GET /v2/reconstructions/xyz HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", 0, &o);
+    CHECK(o.status == 400 && o.code == CAS_E_HEX);
+    CHECK(strcmp(o.body, "{\"error\":\"malformed hash: a hash is 64 lower-case hex digits\"}") == 0);
+    serve(s, "GET /v1/chunks/nope/" H64 " HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer r\r\n\r\n", 0, &o);
+    CHECK(strcmp(o.body, "{\"error\":\"unknown prefix: only \\\"default-merkledb\\\" and \\\"default\\\" are served\"}") == 0);
+    /* the signed xorb GET needs no token; routes not built yet: 501 */
+    i = (size_t)g_auth_calls;
+    serve(s, "GET /xorb/default/" H64 " HTTP/1.1\r\nHost: h\r\n\r\n", 0, &o);
+    CHECK(o.status == 501 && o.code == CAS_E_UNSUPPORTED && (size_t)g_auth_calls == i);
+    serve(s, "POST /v1/xorbs/default/" H64 " HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer w\r\nContent-Length: 5\r\n\r\n", 5, &o);
+    CHECK(o.status == 501 && o.discard == 5);
+
+    /* unknown routes: 404, before auth, with a JSON body for GET */
+    i = (size_t)g_auth_calls;
+    serve(s, "GET /nothing/here HTTP/1.0\r\n\r\n", 0, &o);
+    CHECK(o.status == 404 && o.code == CAS_E_NOT_FOUND && strcmp(o.body, "{\"error\":\"no route\"}") == 0);
+    CHECK(o.pieces == 2 && o.body_length == 20 && o.discard == 0 && !o.close && (size_t)g_auth_calls == i);
+    serve(s, "DELETE /v1/files/" H64 " HTTP/1.1\r\nHost: h\r\n\r\n", 0, &o);
+    CHECK(o.status == 404);
+
+    /* damaged shards are refused, and change nothing */
+    bytes[0] ^= 1;
+    CHECK(cas_server_add_object(s, CAS_OBJECT_SHARD, &key2, 0, bytes, len, &err) == CAS_E_SHARD_HEADER && err.code == CAS_E_SHARD_HEADER);
+    bytes[0] ^= 1;
+    CHECK(cas_server_add_object(s, CAS_OBJECT_SHARD, &key2, 0, bytes, len - 1, &err) < 0);
+    CHECK(cas_server_add_object(s, 3, &key2, 0, bytes, len, &err) == CAS_E_ARGUMENT);
+    CHECK(cas_server_add_object(s, CAS_OBJECT_SHARD, NULL, 0, bytes, len, &err) == CAS_E_ARGUMENT);
+    cas_server_free(s);
+    CHECK(tc.live == 0);
+
+    /* arguments; a NULL desc is an open server */
+    CHECK(cas_server_create(NULL, NULL, NULL, &err) == CAS_E_ARGUMENT);
+    d.unlock = NULL;
+    CHECK(cas_server_create(NULL, &d, &s, &err) == CAS_E_ARGUMENT && s == NULL);
+    CHECK(cas_server_create(NULL, NULL, &s, &err) == CAS_OK);
+    CHECK(cas_server_add_object(s, CAS_OBJECT_SHARD, &key, 0, bytes, len, &err) == CAS_OK);
+    cas_hash_to_hex(&sh.files[0].file_hash, hex);
+    snprintf(head, sizeof head, "HEAD /v1/files/%s HTTP/1.0\r\n\r\n", hex);
+    serve(s, head, 0, &o);
+    CHECK(o.status == 200);
+    {
+        cas_http_request req;
+        cas_server_req *r = (cas_server_req *)&req;
+        memset(&req, 0, sizeof req);
+        CHECK(cas_server_begin(s, &req, 0, &r, &err) == CAS_E_ARGUMENT && r == NULL);
+        CHECK(cas_server_begin(NULL, &req, 0, &r, &err) == CAS_E_ARGUMENT);
+        CHECK(cas_server_next(NULL, NULL) == CAS_E_ARGUMENT && cas_server_end(NULL) == CAS_E_ARGUMENT);
+        CHECK(cas_server_req_error(NULL) == NULL);
+        cas_server_req_free(NULL);
+    }
+    cas_server_free(s);
+    cas_server_free(NULL);
+
+    /* every allocation failing in turn: an error, never a leak or a crash */
+    for (i = 0; i < 40; i++) {
+        cas_allocator fa = t_counting_allocator(&tc, (long)i);
+        cas_http_header hh[MAXH];
+        cas_http_request req;
+        cas_server_req *r = NULL;
+        size_t hl;
+        int rc;
+        s = NULL;
+        rc = cas_server_create(&fa, NULL, &s, NULL);
+        if (rc == CAS_OK) rc = cas_server_add_object(s, CAS_OBJECT_SHARD, &key, 0, bytes, len, NULL);
+        if (rc == CAS_OK) rc = cas_server_add_object(s, CAS_OBJECT_XORB, &key2, 5, NULL, 0, NULL);
+        if (rc == CAS_OK) {
+            const char *q = "GET /nothing HTTP/1.0\r\n\r\n";
+            CHECK(cas_http_request_parse(q, strlen(q), hh, MAXH, &req, &hl, NULL) == CAS_OK);
+            rc = cas_server_begin(s, &req, 0, &r, NULL);
+            cas_server_req_free(r);
+        }
+        CHECK(rc == CAS_OK || rc == CAS_E_NOMEM);
+        cas_server_free(s);
+        CHECK(tc.live == 0);
+        if (!tc.failed) break;
+    }
+    CHECK(i < 40);
+    cas_shard_free(&sh);
+    cas_shard_free(&sh2);
+    free(bytes);
+    free(bytes2);
+}
+
 int main(void) {
     test_valid_heads();
     test_header_values();
@@ -444,6 +720,7 @@ int main(void) {
     test_routes();
     test_ranges();
     test_bearer();
+    test_engine();
     printf("test_server: %ld passed, %ld failed\n", g_pass, g_fail);
     return g_fail != 0;
 }
