@@ -12173,54 +12173,52 @@ static int cas__rs_term_less(const void *ctx, const void *a, const void *b) {
     return x->ce < y->ce;
 }
 
-static const cas_shard_xorb *cas__rs_find_xorb(const cas_shard *shards, size_t n,
-                                               const cas_hash *h) {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        const cas_shard_xorb *x = cas_shard_find_xorb(&shards[i], h);
-        if (x) return x;
-    }
-    return NULL;
-}
+/* Where the manifest builder gets what it needs: the file's terms and size, each xorb's
+   CAS info (its chunks' sizes: NULL when no shard lists it), the record ends of a xorb
+   (cas_record_ends_fn) and the URL text of a xorb's fetch entry (appended to b). */
+typedef struct cas__recon_src {
+    const cas_shard_term *terms;
+    size_t num_terms;
+    uint64_t size;
+    const cas_shard_xorb *(*xorb)(void *user, const cas_hash *h);
+    cas_record_ends_fn record_ends;
+    void (*url)(void *user, cas__sb *b, const cas_hash *xorb);
+    void *user;
+} cas__recon_src;
 
-cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
-                                 size_t num_shards, const cas_hash *file_hash, uint64_t first,
-                                 uint64_t last, const char *url_prefix,
-                                 cas_record_ends_fn record_ends, void *user, cas_recon *out,
-                                 cas_error *err) {
-    cas_allocator a = cas__allocator_or_default(alloc);
-    const cas_shard_file *f = NULL;
+/* The JSON a CAS server answers for bytes first..last (inclusive; last is clamped to the
+   end; 0..UINT64_MAX on an empty file: no terms) of the file `src` describes, into b:
+   version 2 (QueryReconstructionResponseV2: "xorbs", one fetch entry per xorb with its
+   merged chunk ranges) or 1 ("fetch_info": one entry per merged range). Terms are trimmed
+   to the chunks covering [first, last], offset_into_first_range is what the first kept
+   chunk holds before `first`; ranges of one xorb are merged when they overlap or touch.
+   Returns CAS_OK, CAS_E_LIMIT (first at or past the end: HTTP 416), CAS_E_SHARD_NO_CHUNKS
+   (a xorb, or its chunk range, is unknown), CAS_E_SHARD_ENTRY (a term's size disagrees with
+   its chunks), CAS_E_NOMEM, or record_ends' error; *what says which. */
+static int cas__recon_build(const cas_allocator *a, const cas__recon_src *src, uint64_t first,
+                            uint64_t last, int version, cas__sb *b, const char **what) {
     cas__rs_term *kept = NULL, *sorted = NULL;
     uint64_t *ends = NULL, pos = 0, skip = 0;
-    size_t i, nkept = 0, ends_n = 0;
-    cas__sb b;
+    size_t i, nkept = 0, ends_n = 0, nfetch = 0, kept_n = src->num_terms ? src->num_terms : 1;
     int rc = CAS_OK;
-    const char *what = "";
-    memset(&b, 0, sizeof b);
-    b.a = &a;
-    if (out) memset(out, 0, sizeof *out);
-    if (!out || !file_hash || !url_prefix || !record_ends || (num_shards && !shards) || first > last)
-        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments"));
-    for (i = 0; i < num_shards && !f; i++) f = cas_shard_find_file(&shards[i], file_hash);
-    if (!f) return (cas_result)(cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards"));
-    if (f->size == 0 && first == 0 && last == (uint64_t)-1) {
-        /* an empty file: no terms */
-    } else if (first >= f->size) {
-        return (cas_result)(cas__fail(err, CAS_E_LIMIT, first, "the range starts at or past the end of the file"));
+    *what = "";
+    if (!(src->size == 0 && first == 0 && last == (uint64_t)-1) && first >= src->size) {
+        *what = "the range starts at or past the end of the file";
+        return CAS_E_LIMIT;
     }
-    if (f->size && last > f->size - 1) last = f->size - 1;
-    kept = (cas__rs_term *)cas__alloc(&a, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-    if (!kept) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "terms"));
-    for (i = 0; i < f->num_terms && f->size; i++) {
-        const cas_shard_term *st = &f->terms[i];
+    if (src->size && last > src->size - 1) last = src->size - 1;
+    kept = (cas__rs_term *)cas__alloc(a, kept_n * sizeof *kept);
+    if (!kept) return *what = "terms", CAS_E_NOMEM;
+    for (i = 0; i < src->num_terms && src->size; i++) {
+        const cas_shard_term *st = &src->terms[i];
         uint64_t end = pos + st->unpacked_bytes, cpos = pos;
         cas__rs_term *k;
         uint32_t c;
         if (end <= first || pos > last) { pos = end; continue; }
         k = &kept[nkept++];
-        k->x = cas__rs_find_xorb(shards, num_shards, &st->xorb_hash);
+        k->x = src->xorb(src->user, &st->xorb_hash);
         if (!k->x || st->chunk_end > k->x->num_chunks) {
-            rc = CAS_E_SHARD_NO_CHUNKS, what = "a xorb of the file (or its chunk range) is in none of the shards";
+            rc = CAS_E_SHARD_NO_CHUNKS, *what = "a xorb of the file (or its chunk range) is in none of the shards";
             goto done;
         }
         k->cs = st->chunk_start, k->ce = st->chunk_end, k->unpacked = st->unpacked_bytes;
@@ -12235,86 +12233,170 @@ cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *sh
             }
             k->ce = c;
             if (k->cs >= k->ce) {
-                rc = CAS_E_SHARD_ENTRY, what = "a term's unpacked_bytes do not match its xorb's chunks";
+                rc = CAS_E_SHARD_ENTRY, *what = "a term's unpacked_bytes do not match its xorb's chunks";
                 goto done;
             }
         }
         pos = end;
     }
-    /* the JSON a server would send */
-    cas__sb_str(&b, "{\"offset_into_first_range\":");
-    cas__sb_u64(&b, skip);
-    cas__sb_str(&b, ",\"terms\":[");
+    cas__sb_str(b, "{\"offset_into_first_range\":");
+    cas__sb_u64(b, skip);
+    cas__sb_str(b, ",\"terms\":[");
     for (i = 0; i < nkept; i++) {
-        cas__sb_str(&b, i ? ",{\"hash\":\"" : "{\"hash\":\"");
-        cas__sb_hash(&b, &kept[i].x->xorb_hash);
-        cas__sb_str(&b, "\",\"unpacked_length\":");
-        cas__sb_u64(&b, kept[i].unpacked);
-        cas__sb_str(&b, ",\"range\":{\"start\":");
-        cas__sb_u64(&b, kept[i].cs);
-        cas__sb_str(&b, ",\"end\":");
-        cas__sb_u64(&b, kept[i].ce);
-        cas__sb_str(&b, "}}");
+        cas__sb_str(b, i ? ",{\"hash\":\"" : "{\"hash\":\"");
+        cas__sb_hash(b, &kept[i].x->xorb_hash);
+        cas__sb_str(b, "\",\"unpacked_length\":");
+        cas__sb_u64(b, kept[i].unpacked);
+        cas__sb_str(b, ",\"range\":{\"start\":");
+        cas__sb_u64(b, kept[i].cs);
+        cas__sb_str(b, ",\"end\":");
+        cas__sb_u64(b, kept[i].ce);
+        cas__sb_str(b, "}}");
     }
-    cas__sb_str(&b, "],\"xorbs\":{");
-    sorted = (cas__rs_term *)cas__alloc(&a, (nkept ? 2 * nkept : 1) * sizeof *sorted); /* + sorting room */
-    if (!sorted) { rc = CAS_E_NOMEM, what = "terms"; goto done; }
+    cas__sb_str(b, version == 1 ? "],\"fetch_info\":{" : "],\"xorbs\":{");
+    sorted = (cas__rs_term *)cas__alloc(a, (nkept ? 2 * nkept : 1) * sizeof *sorted); /* + sorting room */
+    if (!sorted) { rc = CAS_E_NOMEM, *what = "terms"; goto done; }
     if (nkept) memcpy(sorted, kept, nkept * sizeof *sorted);
     cas__sort(sorted, sorted + nkept, nkept, sizeof *sorted, cas__rs_term_less, NULL);
     for (i = 0; i < nkept;) {
         const cas_shard_xorb *x = sorted[i].x;
         size_t j = i, nranges = 0;
         if (ends_n < x->num_chunks) {
-            cas__free(&a, ends, ends_n * sizeof *ends);
+            cas__free(a, ends, ends_n * sizeof *ends);
             ends_n = x->num_chunks;
-            ends = (uint64_t *)cas__alloc(&a, ends_n * sizeof *ends);
-            if (!ends) { ends_n = 0; rc = CAS_E_NOMEM, what = "record ends"; goto done; }
+            ends = (uint64_t *)cas__alloc(a, ends_n * sizeof *ends);
+            if (!ends) { ends_n = 0; rc = CAS_E_NOMEM, *what = "record ends"; goto done; }
         }
-        rc = record_ends(user, &x->xorb_hash, x->num_chunks, ends);
-        if (rc != CAS_OK) { what = "record_ends failed"; goto done; }
-        cas__sb_str(&b, i ? ",\"" : "\"");
-        cas__sb_hash(&b, &x->xorb_hash);
-        cas__sb_str(&b, "\":[{\"url\":\"");
-        cas__sb_str(&b, url_prefix);
-        cas__sb_hash(&b, &x->xorb_hash);
-        cas__sb_str(&b, "\",\"ranges\":[");
+        rc = src->record_ends(src->user, &x->xorb_hash, x->num_chunks, ends);
+        if (rc != CAS_OK) { *what = "record_ends failed"; goto done; }
+        cas__sb_str(b, nfetch++ ? ",\"" : "\"");
+        cas__sb_hash(b, &x->xorb_hash);
+        if (version == 1) {
+            cas__sb_str(b, "\":[");
+        } else {
+            cas__sb_str(b, "\":[{\"url\":\"");
+            src->url(src->user, b, &x->xorb_hash);
+            cas__sb_str(b, "\",\"ranges\":[");
+        }
         while (j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash)) {
             uint32_t cs = sorted[j].cs, ce = sorted[j].ce;
             for (j++; j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash) &&
                       sorted[j].cs <= ce; j++)
                 if (sorted[j].ce > ce) ce = sorted[j].ce;
-            cas__sb_str(&b, nranges++ ? ",{\"chunks\":{\"start\":" : "{\"chunks\":{\"start\":");
-            cas__sb_u64(&b, cs);
-            cas__sb_str(&b, ",\"end\":");
-            cas__sb_u64(&b, ce);
-            cas__sb_str(&b, "},\"bytes\":{\"start\":");
-            cas__sb_u64(&b, cs ? ends[cs - 1] : 0);
-            cas__sb_str(&b, ",\"end\":");
-            cas__sb_u64(&b, ends[ce - 1] - 1);
-            cas__sb_str(&b, "}}");
+            if (version == 1) { /* {"range":{chunks},"url":...,"url_range":{bytes}} */
+                cas__sb_str(b, nranges++ ? ",{\"range\":{\"start\":" : "{\"range\":{\"start\":");
+                cas__sb_u64(b, cs);
+                cas__sb_str(b, ",\"end\":");
+                cas__sb_u64(b, ce);
+                cas__sb_str(b, "},\"url\":\"");
+                src->url(src->user, b, &x->xorb_hash);
+                cas__sb_str(b, "\",\"url_range\":{\"start\":");
+            } else {
+                cas__sb_str(b, nranges++ ? ",{\"chunks\":{\"start\":" : "{\"chunks\":{\"start\":");
+                cas__sb_u64(b, cs);
+                cas__sb_str(b, ",\"end\":");
+                cas__sb_u64(b, ce);
+                cas__sb_str(b, "},\"bytes\":{\"start\":");
+            }
+            cas__sb_u64(b, cs ? ends[cs - 1] : 0);
+            cas__sb_str(b, ",\"end\":");
+            cas__sb_u64(b, ends[ce - 1] - 1);
+            cas__sb_str(b, "}}");
         }
-        cas__sb_str(&b, "]}]");
+        cas__sb_str(b, version == 1 ? "]" : "]}]");
         i = j;
     }
-    cas__sb_str(&b, "}}");
-    if (b.oom) { rc = CAS_E_NOMEM, what = "manifest text"; goto done; }
-    {
-        cas_json_desc o;
-        memset(&o, 0, sizeof o);
-        o.max_body = (uint64_t)-1;
-        cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-        cas__free(&a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
-        cas__free(&a, ends, ends_n * sizeof *ends);
-        rc = cas_recon_parse(&a, b.p, b.len, 2, &o, out, err);
-        cas__free(&a, b.p, b.cap);
-        return (cas_result)(rc);
-    }
+    cas__sb_str(b, "}}");
+    if (b->oom) rc = CAS_E_NOMEM, *what = "manifest text";
 done:
-    cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-    if (sorted) cas__free(&a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
-    cas__free(&a, ends, ends_n * sizeof *ends);
-    cas__free(&a, b.p, b.cap);
-    return (cas_result)(cas__fail(err, rc, 0, what));
+    cas__free(a, kept, kept_n * sizeof *kept);
+    if (sorted) cas__free(a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
+    cas__free(a, ends, ends_n * sizeof *ends);
+    return rc;
+}
+
+/* cas_recon_from_shards' source: the shards, URLs url_prefix + xorb hex. */
+typedef struct cas__rs_ctx {
+    const cas_shard *shards;
+    size_t num_shards;
+    const char *url_prefix;
+    cas_record_ends_fn record_ends;
+    void *user;
+} cas__rs_ctx;
+static const cas_shard_xorb *cas__rs_find_xorb(void *user, const cas_hash *h) {
+    const cas__rs_ctx *c = (const cas__rs_ctx *)user;
+    size_t i;
+    for (i = 0; i < c->num_shards; i++) {
+        const cas_shard_xorb *x = cas_shard_find_xorb(&c->shards[i], h);
+        if (x) return x;
+    }
+    return NULL;
+}
+static int cas__rs_record_ends(void *user, const cas_hash *xorb, uint32_t n, uint64_t *ends) {
+    const cas__rs_ctx *c = (const cas__rs_ctx *)user;
+    return c->record_ends(c->user, xorb, n, ends);
+}
+static void cas__rs_url(void *user, cas__sb *b, const cas_hash *xorb) {
+    cas__sb_str(b, ((const cas__rs_ctx *)user)->url_prefix);
+    cas__sb_hash(b, xorb);
+}
+
+/* The manifest text of cas_recon_from_shards in either version (tests/test_download.c
+   checks that v1 and v2 describe the same fetches). *json: allocated through alloc (NULL:
+   malloc), *cap bytes (free them with it); CAS_E_SHARD_NO_CHUNKS when no shard holds the file. */
+CAS__TESTED int cas__recon_shards_json(const cas_allocator *alloc, const cas_shard *shards,
+                                       size_t num_shards, const cas_hash *file_hash,
+                                       uint64_t first, uint64_t last, const char *url_prefix,
+                                       cas_record_ends_fn record_ends, void *user, int version,
+                                       char **json, size_t *len, size_t *cap, cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas__rs_ctx c;
+    cas__recon_src src;
+    const cas_shard_file *f = NULL;
+    const char *what = "";
+    cas__sb b;
+    size_t i;
+    int rc;
+    *json = NULL, *len = *cap = 0;
+    for (i = 0; i < num_shards && !f; i++) f = cas_shard_find_file(&shards[i], file_hash);
+    if (!f) return cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards");
+    c.shards = shards, c.num_shards = num_shards, c.url_prefix = url_prefix;
+    c.record_ends = record_ends, c.user = user;
+    src.terms = f->terms, src.num_terms = f->num_terms, src.size = f->size;
+    src.xorb = cas__rs_find_xorb, src.record_ends = cas__rs_record_ends, src.url = cas__rs_url;
+    src.user = &c;
+    memset(&b, 0, sizeof b);
+    b.a = &a;
+    rc = cas__recon_build(&a, &src, first, last, version, &b, &what);
+    if (rc != CAS_OK) {
+        cas__free(&a, b.p, b.cap);
+        return cas__fail(err, rc, rc == CAS_E_LIMIT ? first : 0, what);
+    }
+    *json = b.p, *len = b.len, *cap = b.cap;
+    return cas__succeed(err);
+}
+
+cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
+                                 size_t num_shards, const cas_hash *file_hash, uint64_t first,
+                                 uint64_t last, const char *url_prefix,
+                                 cas_record_ends_fn record_ends, void *user, cas_recon *out,
+                                 cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas_json_desc o;
+    char *json;
+    size_t len, cap;
+    int rc;
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || !file_hash || !url_prefix || !record_ends || (num_shards && !shards) || first > last)
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments"));
+    rc = cas__recon_shards_json(&a, shards, num_shards, file_hash, first, last, url_prefix,
+                                record_ends, user, 2, &json, &len, &cap, err);
+    if (rc != CAS_OK) return (cas_result)(rc);
+    memset(&o, 0, sizeof o);
+    o.max_body = (uint64_t)-1;
+    rc = cas_recon_parse(&a, json, len, 2, &o, out, err);
+    cas__free(&a, json, cap);
+    return (cas_result)(rc);
 }
 
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
