@@ -2078,7 +2078,8 @@ typedef struct cas_server cas_server;         /* the store index: shared by requ
 typedef struct cas_server_req cas_server_req; /* one request and its response */
 
 /* An empty index. Memory: the index grows with cas_server_add_object (per file ~56 bytes,
-   per xorb ~56, per shard ~48, plus 8 bytes of hash table each). Errors: CAS_E_NOMEM. */
+   per xorb ~56, per shard ~40, plus 8 to 16 bytes of hash table each: 4-byte slots, at most
+   half full). Errors: CAS_E_ARGUMENT (lock without unlock), CAS_E_NOMEM. */
 CAS_API cas_result cas_server_create(const cas_allocator *alloc, const cas_server_desc *desc,
                                      cas_server **out, cas_error *err);
 /* Tells the index what the store holds (at startup, and on rescans). A xorb needs only its
@@ -2086,7 +2087,8 @@ CAS_API cas_result cas_server_create(const cas_allocator *alloc, const cas_serve
    files indexed (the first shard to register a file wins) and its xorbs' CAS blocks noted,
    then the bytes are dropped. Adding an object again changes nothing (a xorb: its size is
    updated). Errors: the CAS_E_SHARD_* and other errors of cas_shard_parse for a damaged
-   shard (the host logs and skips it), CAS_E_ARGUMENT, CAS_E_NOMEM. */
+   shard (the host logs and skips it; nothing is indexed), CAS_E_ARGUMENT, CAS_E_NOMEM (the
+   shard may then be partly indexed: its files so far answer). */
 CAS_API cas_result cas_server_add_object(cas_server *s, int kind, const cas_hash *key,
                                          uint64_t size, const void *data, size_t len,
                                          cas_error *err);
