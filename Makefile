@@ -31,7 +31,7 @@ $(BUILD)/cas: examples/cas.c $(BUILD)/impl/cas.o
 # change it) into an object every test program links (tests/cas_impl.c; tests/testlib.h's
 # CAS_LINK_IMPL drops the programs' own CAS_IMPLEMENTATION). The suites: tests/test_<s>.c
 # -> $(BUILD)/test_<s> ("main" is $(BUILD)/test), listed once here with how each runs.
-SUITES   = main lz4 shard json json_upload upload multipart download subtree pchunk limits limits_override
+SUITES   = main lz4 shard json json_upload upload multipart download subtree pchunk server limits limits_override
 LINK_IMPL = -DCAS_LINK_IMPL
 $(BUILD)/impl/cas.o: tests/cas_impl.c $(HEADERS)
 	@mkdir -p $(BUILD)/impl
@@ -84,7 +84,8 @@ LZ4_ARGS ?=
 UNIT_STEPS = "main|$(BUILD)/test" "lz4|$(BUILD)/test_lz4 $(LZ4_ARGS)" "shard|$(BUILD)/test_shard" \
   "json|$(BUILD)/test_json" "json_upload|$(BUILD)/test_json_upload" "upload|$(BUILD)/test_upload tests/vectors" \
   "multipart|$(BUILD)/test_multipart" "download|$(BUILD)/test_download" \
-  "subtree|$(BUILD)/test_subtree tests/vectors" "pchunk|$(BUILD)/test_pchunk" "limits|$(BUILD)/test_limits" \
+  "subtree|$(BUILD)/test_subtree tests/vectors" "pchunk|$(BUILD)/test_pchunk" "server|$(BUILD)/test_server" \
+  "limits|$(BUILD)/test_limits" \
   "limits_override|$(BUILD)/test_limits_override zstd 'multipart body'"
 CLI_STEPS = "cli|sh tests/cli.sh $(BUILD)/cas" "cli_put|sh tests/cli_put.sh $(BUILD)/cas" \
   "cli_shard|sh tests/cli_shard.sh $(BUILD)/cas" "cli_pack|sh tests/cli_pack.sh $(BUILD)/cas" \

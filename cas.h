@@ -50,6 +50,7 @@
      upload files               >>engines: upload       cas_upload_create/push/next/answer
      read or write a xorb       >>formats: xorb         cas_xorb_walk, cas_xorb_stream_*, cas_xorb_writer_*
      parse or write a shard     >>formats: shard        cas_shard_parse, cas_shard_reader_*, cas_shard_write
+     serve the CAS API          >>engines: server       cas_http_request_parse, cas_server_create/begin/next
      a local store as a server  >>host helpers: local store   cas_recon_from_shards
      bound memory               >>base: memory          cas_allocator, cas_arena;
                                 cas_download_memory() gives the download engine's need up front
@@ -58,7 +59,7 @@
      fuzz it                    fuzz/ in the repository: one libFuzzer target per parser
    Declarations come in layers, each using only those before it: base (results, errors,
    memory, CPU) -> primitives (hashes, chunker, codecs) -> formats (sinks, xorb, shard, JSON,
-   multipart) -> engines (upload, download, verified ranges) -> host helpers. The
+   multipart) -> engines (upload, download, verified ranges, server) -> host helpers. The
    implementation below them repeats each banner in the same order (tests/api_check.sh).
 
    BUILD OPTIONS (define before including cas.h in the implementation file; `make check` and
@@ -220,7 +221,14 @@ typedef enum cas_result {
     CAS_E_JSON_VALUE = -35,  /* a JSON value breaks the protocol's rules */
     CAS_E_CANCELLED = -36,   /* the host cancelled (a callback returned non-zero, or a cancel call) */
     CAS_E_TERM_SIZE = -37,    /* a term's decoded chunks do not add up to its unpacked_length */
-    CAS_E_MULTIPART = -38    /* malformed multipart/byteranges body or Content-Type */
+    CAS_E_MULTIPART = -38,   /* malformed multipart/byteranges body or Content-Type */
+    /* the server engine's (>>engines: server), each answered with its HTTP status there */
+    CAS_E_NOT_FOUND = -39,   /* no such file, xorb, chunk or object (404) */
+    CAS_E_AUTH = -40,        /* no bearer token, or an unknown or expired one (401) */
+    CAS_E_SCOPE = -41,       /* the token lacks the scope the route needs (403) */
+    CAS_E_BUSY = -42,        /* a bounded resource is taken: try again later (503) */
+    CAS_E_IO = -43,          /* a store callback failed (500) */
+    CAS_E_HTTP = -44         /* a malformed HTTP request head (400) */
 } cas_result;
 
 /* "CAS_E_HEX", "CAS_READY" etc. Never NULL. They take an int, so that the int a host
@@ -1982,6 +1990,161 @@ CAS_API cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, cons
                                                 const cas_chunk *const *chunks, const size_t *num_chunks,
                                                 const cas_hash *file_hash, cas_error *err);
 
+/* ==== >>engines: server ================================================================== */
+
+/* The server side of the CAS API (tests/server-design.md), sans I/O like the rest: the host
+   reads a request head and hands it over parsed, pushes the body, and writes the response
+   pieces it is given. This first part is the HTTP/1.1 request-head parser and the reason
+   phrases a host writes in status lines. */
+
+/* The longest request head cas_http_request_parse takes (request line, headers, the blank
+   line, and empty lines before the request line): a host's head buffer needs no more. */
+#define CAS_HTTP_MAX_HEAD 16384
+
+/* One header field of a parsed head: name and value point into the caller's buffer (not
+   NUL-terminated); the value has no leading or trailing whitespace. */
+typedef struct cas_http_header {
+    const char *name, *value;
+    size_t name_len, value_len;
+} cas_http_header;
+
+typedef struct cas_http_request {
+    const char *method, *target;  /* into the buffer; target: origin-form "/path?query", undecoded */
+    size_t method_len, target_len;
+    const cas_http_header *headers; /* the caller's array, num_headers filled */
+    size_t num_headers;
+    uint64_t content_length;      /* UINT64_MAX: no Content-Length (chunked, or no body) */
+    int minor_version;            /* HTTP/1.0 or HTTP/1.1 */
+    int chunked;                  /* Transfer-Encoding: chunked */
+    int expect_continue;          /* Expect: 100-continue */
+    int keep_alive;               /* HTTP/1.1 without Connection: close, or HTTP/1.0 with
+                                     Connection: keep-alive */
+} cas_http_request;
+
+/* Parses the request head at the start of buf[0..len): the request line (method token, one
+   space, an origin-form target of visible ASCII, one space, HTTP/1.0 or HTTP/1.1, CRLF), then
+   header fields (token name, ':' with no space before it, a value without control bytes;
+   obs-fold is refused) up to the empty line. Zero-copy: *req and headers[] point into buf.
+   Call it again with more bytes after CAS_NEED_INPUT (it restarts from the first byte; it
+   keeps no state). Empty lines before the request line are skipped (RFC 9112 2.2). Framing
+   is checked as RFC 9112 6 asks of a server: Content-Length is 1..20 digits below 2^64-1,
+   and appears at most once; Transfer-Encoding is exactly "chunked", at most once, never
+   with Content-Length nor in HTTP/1.0; HTTP/1.1 needs exactly one Host.
+   Returns CAS_OK (the head is bytes [0, *head_len); the body follows), CAS_NEED_INPUT (no
+   complete head yet, and nothing wrong so far: every proper prefix of a valid head gives
+   it), CAS_E_HTTP (malformed: answer 400 and close; err names what and its byte offset),
+   CAS_E_LIMIT (more than max_headers fields, or no end within CAS_HTTP_MAX_HEAD bytes:
+   answer 431 and close), CAS_E_ARGUMENT. Allocates nothing. */
+CAS_API cas_result cas_http_request_parse(const void *buf, size_t len, cas_http_header *headers,
+                                          size_t max_headers, cas_http_request *req,
+                                          size_t *head_len, cas_error *err);
+/* The reason phrase of an HTTP status ("Partial Content" for 206); "" for a status it does
+   not know (an empty reason phrase is valid HTTP). Never NULL. */
+CAS_API const char *cas_http_reason(int status);
+
+/* ---- the engine: a store index, then one request at a time ---- */
+
+/* Object kinds of a store; token scopes asked of the authorize callback. */
+enum { CAS_OBJECT_XORB = 1, CAS_OBJECT_SHARD = 2 };
+enum { CAS_SCOPE_READ = 1, CAS_SCOPE_WRITE = 2 };
+
+/* What the host's store does for the engine. Every callback returns 0 or a negative
+   cas_result (CAS_E_NOT_FOUND for a missing object; anything else is a storage failure,
+   answered 500). This version calls only stat: on an index miss of HEAD /v1/xorbs (an
+   object that another writer, such as `cas pack`, put in the store appears then); NULL
+   callbacks are never called. The rest are the upload routes' (not built yet). */
+typedef struct cas_server_store {
+    int (*read)(void *user, int kind, const cas_hash *key, uint64_t offset, void *buf,
+                size_t len, size_t *got);
+    int (*stat)(void *user, int kind, const cas_hash *key, uint64_t *size);
+    int (*create)(void *user, int kind, void **handle);
+    int (*write)(void *user, void *handle, const void *data, size_t len);
+    int (*commit)(void *user, void *handle, const cas_hash *key, int *existed);
+    void (*discard)(void *user, void *handle);
+    void *user;
+} cas_server_store;
+
+typedef struct cas_server_desc {  /* zero fields (or a NULL desc): defaults */
+    cas_server_store store;
+    /* authorize(user, token, len, scope): 0 (allowed), CAS_E_AUTH (unknown or expired: 401),
+       CAS_E_SCOPE (403), CAS_E_BUSY (503), another error (500). NULL: every request is
+       allowed. A guarded route without `Authorization: Bearer <token>` is 401 before it. */
+    int (*authorize)(void *user, const char *token, size_t len, int scope);
+    void (*lock)(void *user);     /* around index reads and updates; NULL: one thread */
+    void (*unlock)(void *user);
+    void *user;                   /* of authorize, lock and unlock */
+} cas_server_desc;
+
+typedef struct cas_server cas_server;         /* the store index: shared by requests */
+typedef struct cas_server_req cas_server_req; /* one request and its response */
+
+/* An empty index. Memory: the index grows with cas_server_add_object (per file ~56 bytes,
+   per xorb ~56, per shard ~40, plus 8 to 16 bytes of hash table each: 4-byte slots, at most
+   half full). Errors: CAS_E_ARGUMENT (lock without unlock), CAS_E_NOMEM. */
+CAS_API cas_result cas_server_create(const cas_allocator *alloc, const cas_server_desc *desc,
+                                     cas_server **out, cas_error *err);
+/* Tells the index what the store holds (at startup, and on rescans). A xorb needs only its
+   size (data may be NULL); a shard's bytes data[0..len) are parsed (cas_shard_parse), its
+   files indexed (the first shard to register a file wins) and its xorbs' CAS blocks noted,
+   then the bytes are dropped. Adding an object again changes nothing (a xorb: its size is
+   updated). Errors: the CAS_E_SHARD_* and other errors of cas_shard_parse for a damaged
+   shard (the host logs and skips it; nothing is indexed), CAS_E_ARGUMENT, CAS_E_NOMEM (the
+   shard may then be partly indexed: its files so far answer). */
+CAS_API cas_result cas_server_add_object(cas_server *s, int kind, const cas_hash *key,
+                                         uint64_t size, const void *data, size_t len,
+                                         cas_error *err);
+CAS_API void cas_server_free(cas_server *s);
+
+/* A response piece. HEAD comes first: write the status line (cas_http_reason), then
+   `headers` (complete "Name: value\r\n" lines, Content-Length included; add Connection
+   yourself), the empty line. Then body_length bytes follow in DATA pieces (none for a HEAD
+   request). */
+enum { CAS_SERVER_HEAD = 1, CAS_SERVER_DATA, CAS_SERVER_OBJECT, CAS_SERVER_WORKING };
+typedef struct cas_server_out {
+    int type;                   /* CAS_SERVER_* */
+    int status;                 /* HEAD */
+    const char *headers;        /* HEAD: valid until cas_server_req_free */
+    size_t headers_len;
+    uint64_t body_length;       /* HEAD: the bytes that follow */
+    int close;                  /* HEAD: close the connection after this response */
+    uint64_t discard;           /* HEAD: unread request body to drop before the next request
+                                   (UINT64_MAX: unknown, close); over 1 MiB: close is set */
+    const uint8_t *data;        /* DATA: len bytes, valid until cas_server_req_free */
+    size_t len;                 /* DATA, OBJECT */
+    int kind;                   /* OBJECT (the recon and xorb routes: not built yet) */
+    cas_hash key;
+    uint64_t offset;
+} cas_server_out;
+
+/* Starts a request whose head the host parsed (cas_http_request_parse); req and what it
+   points to need only live during this call. now: seconds since the epoch (not used yet:
+   URL expiry and key rotation). The route, the token and the hash segments are checked at
+   once, and the routes this version serves (HEAD /v1/xorbs/default/{hash}, HEAD
+   /v1/files/{hash}) answered at once: unknown routes 404, bad hashes or prefixes 400, a
+   missing or rejected token 401 (with WWW-Authenticate: Bearer), a read token on a write
+   route 403, a busy authorize 503 (with Retry-After: 1); the other routes of
+   tests/server-design.md answer 501 until they are built. Error bodies are
+   {"error":"<what>"} (application/json). Every protocol failure is a response, not an
+   error: cas_server_req_error names its cause (code and what) for the host's log.
+   Errors: CAS_E_ARGUMENT, CAS_E_NOMEM (answer 503 yourself). */
+CAS_API cas_result cas_server_begin(cas_server *s, const cas_http_request *req, uint64_t now,
+                                    cas_server_req **out, cas_error *err);
+/* Body bytes in order. CAS_NEED_INPUT: all taken; CAS_READY: the answer is decided, stop
+   pushing and call next (HEAD's discard says what to do with the rest; *consumed bytes were
+   taken). Every route this version serves is decided at begin: CAS_READY, 0 taken. */
+CAS_API cas_result cas_server_push(cas_server_req *r, const void *data, size_t len,
+                                   size_t *consumed);
+/* The request body is complete. CAS_OK. */
+CAS_API cas_result cas_server_end(cas_server_req *r);
+/* The next response piece: CAS_READY (*out: HEAD first, then DATA), CAS_END (the response
+   is complete; again CAS_END after it), CAS_E_ARGUMENT. */
+CAS_API cas_result cas_server_next(cas_server_req *r, cas_server_out *out);
+/* The cause of an error response (code CAS_E_NOT_FOUND, CAS_E_AUTH, CAS_E_SCOPE, CAS_E_BUSY,
+   CAS_E_IO, CAS_E_HEX, CAS_E_HTTP, CAS_E_UNSUPPORTED; what: the text of its body), or
+   CAS_OK for a success. It never holds a token. */
+CAS_API const cas_error *cas_server_req_error(const cas_server_req *r);
+CAS_API void cas_server_req_free(cas_server_req *r);
+
 /* ==== >>host helpers: local store ======================================================== */
 
 /* A manifest from local shards (the directory store's "server"):
@@ -2196,6 +2359,12 @@ static const cas__result_text cas__results[] = {
     {CAS_E_CANCELLED, "CAS_E_CANCELLED", "cancelled by the host: a callback returned non-zero or cancel was called; the output is incomplete"},
     {CAS_E_TERM_SIZE, "CAS_E_TERM_SIZE", "a term's decoded chunks do not add up to the unpacked_length the reconstruction gives for it"},
     {CAS_E_MULTIPART, "CAS_E_MULTIPART", "a multipart/byteranges response is malformed: its Content-Type or boundary, a delimiter, a part's headers or Content-Range, or a part body whose length differs from its Content-Range"},
+    {CAS_E_NOT_FOUND, "CAS_E_NOT_FOUND", "no such file, xorb, chunk or object in the store"},
+    {CAS_E_AUTH, "CAS_E_AUTH", "no bearer token, or the token is unknown or expired"},
+    {CAS_E_SCOPE, "CAS_E_SCOPE", "the token lacks the scope the request needs (a read token on a write route)"},
+    {CAS_E_BUSY, "CAS_E_BUSY", "a bounded resource is taken: retry later"},
+    {CAS_E_IO, "CAS_E_IO", "a store callback failed"},
+    {CAS_E_HTTP, "CAS_E_HTTP", "the HTTP request head is malformed: request line, version, header syntax or framing (Content-Length, Transfer-Encoding)"},
 };
 
 static const cas__result_text *cas__result_find(int result) {
@@ -2401,6 +2570,35 @@ static size_t cas__write_u64(char *out, uint64_t v) {
     if (out)
         for (i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
     return n;
+}
+
+/* ---- a growing string (JSON answers, manifests); oom is sticky ---- */
+
+typedef struct cas__sb {
+    const cas_allocator *a;
+    char *p;
+    size_t len, cap;
+    int oom;
+} cas__sb;
+
+static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (n > (size_t)-1 - b->len || cas__grow(b->a, (void **)&b->p, &b->cap, b->len + n, 1, 4096)) {
+        b->oom = 1;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+static void cas__sb_str(cas__sb *b, const char *s) { cas__sb_put(b, s, strlen(s)); }
+static void cas__sb_u64(cas__sb *b, uint64_t v) {
+    char tmp[20];
+    cas__sb_put(b, tmp, cas__write_u64(tmp, v));
+}
+static void cas__sb_hash(cas__sb *b, const cas_hash *h) {
+    char hex[CAS_HASH_HEX_SIZE + 1];
+    cas_hash_to_hex(h, hex);
+    cas__sb_put(b, hex, CAS_HASH_HEX_SIZE);
 }
 
 /* ---- byte order and unaligned access ---- */
@@ -11266,34 +11464,713 @@ cas_result cas_file_chunk_hashes_verify(const cas_allocator *alloc, const cas_fi
     return (cas_result)(cas__succeed(err));
 }
 
-/* ==== >>host helpers: local store ======================================================== */
+/* ==== >>engines: server ================================================================== */
 
-typedef struct cas__sb {
-    const cas_allocator *a;
-    char *p;
-    size_t len, cap;
-    int oom;
-} cas__sb;
+/* ---- HTTP/1.1 request heads (RFC 9112) ---- */
 
-static void cas__sb_put(cas__sb *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (n > (size_t)-1 - b->len || cas__grow(b->a, (void **)&b->p, &b->cap, b->len + n, 1, 4096)) {
-        b->oom = 1;
-        return;
+/* err: "<what> (byte N)" at offset N, the code returned. */
+static int cas__http_fail(cas_error *err, int code, size_t at, const char *what) {
+    char buf[CAS_ERROR_WHAT_SIZE];
+    size_t n = strlen(what);
+    if (n > sizeof buf - 32) n = sizeof buf - 32;
+    memcpy(buf, what, n);
+    memcpy(buf + n, " (byte ", 7);
+    n += 7;
+    n += cas__write_u64(buf + n, at);
+    buf[n++] = ')';
+    buf[n] = 0;
+    return cas__fail(err, code, at, buf);
+}
+/* The head ran out at the end of what is there: more input may complete it, unless the head
+   already fills CAS_HTTP_MAX_HEAD bytes. */
+static int cas__http_short(cas_error *err, size_t len) {
+    if (len >= CAS_HTTP_MAX_HEAD)
+        return cas__http_fail(err, CAS_E_LIMIT, CAS_HTTP_MAX_HEAD,
+                              "the request head is longer than CAS_HTTP_MAX_HEAD (16 KiB)");
+    return cas__fail(err, CAS_NEED_INPUT, 0, "");
+}
+/* p[*i..] starts with lit: 0 (skipped), 1 (p ends first, a prefix of lit), -1 (differs). */
+static int cas__http_lit(const char *p, size_t cap, size_t *i, const char *lit) {
+    for (; *lit; lit++, (*i)++) {
+        if (*i >= cap) return 1;
+        if (p[*i] != *lit) return -1;
     }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
+    return 0;
 }
-static void cas__sb_str(cas__sb *b, const char *s) { cas__sb_put(b, s, strlen(s)); }
-static void cas__sb_u64(cas__sb *b, uint64_t v) {
-    char tmp[20];
-    cas__sb_put(b, tmp, cas__write_u64(tmp, v));
+
+cas_result cas_http_request_parse(const void *buf, size_t len, cas_http_header *headers,
+                                  size_t max_headers, cas_http_request *req, size_t *head_len,
+                                  cas_error *err) {
+    const char *p = (const char *)buf;
+    size_t cap = len < CAS_HTTP_MAX_HEAD ? len : CAS_HTTP_MAX_HEAD, i = 0, b, k;
+    int rc, seen_cl = 0, seen_te = 0, hosts = 0, close = 0, keep = 0;
+    if (req) memset(req, 0, sizeof *req);
+    if (head_len) *head_len = 0;
+    if (!req || !head_len || (!p && len) || (!headers && max_headers))
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_http_request_parse arguments"));
+    req->content_length = UINT64_MAX;
+    req->headers = headers;
+    /* empty lines before the request line */
+    while (i < cap && p[i] == '\r') {
+        if (i + 1 >= cap) return (cas_result)(cas__http_short(err, len));
+        if (p[i + 1] != '\n') return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "a CR without LF"));
+        i += 2;
+    }
+    /* request line: method SP target SP HTTP/1.x CRLF */
+    for (b = i; i < cap && cas__mp_tchar((unsigned char)p[i]); i++) {}
+    if (i >= cap) return (cas_result)(cas__http_short(err, len));
+    if (i == b || p[i] != ' ')
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "the request line does not start with a method token and one space"));
+    req->method = p + b, req->method_len = i - b;
+    for (b = ++i; i < cap && p[i] > 32 && p[i] < 127; i++) {}
+    if (i >= cap) return (cas_result)(cas__http_short(err, len));
+    if (i == b || p[b] != '/')
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, b, "the request target is not origin-form (/path?query)"));
+    if (p[i] != ' ')
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "the request target holds a byte that is not visible ASCII, or is not followed by one space"));
+    req->target = p + b, req->target_len = i - b;
+    b = ++i;
+    rc = cas__http_lit(p, cap, &i, "HTTP/1.");
+    if (rc > 0 || (rc == 0 && i >= cap)) return (cas_result)(cas__http_short(err, len));
+    if (rc < 0 || (p[i] != '0' && p[i] != '1'))
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, b, "the version is not HTTP/1.0 or HTTP/1.1"));
+    req->minor_version = p[i++] - '0';
+    for (;;) { /* CRLF, then a header line or the empty line */
+        size_t v, e, ne;
+        b = i;
+        rc = cas__http_lit(p, cap, &i, "\r\n");
+        if (rc > 0) return (cas_result)(cas__http_short(err, len));
+        if (rc < 0) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, b, "a line does not end with CRLF (a control byte, or a bare CR or LF)"));
+        if (i >= cap) return (cas_result)(cas__http_short(err, len));
+        if (p[i] == '\r') break;
+        if (p[i] == ' ' || p[i] == '\t')
+            return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "a header line starts with whitespace (obs-fold is refused)"));
+        for (b = i; i < cap && cas__mp_tchar((unsigned char)p[i]); i++) {}
+        if (i >= cap) return (cas_result)(cas__http_short(err, len));
+        if (i == b || p[i] != ':')
+            return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "a header field name is not a token followed by ':'"));
+        ne = i;
+        for (i++; i < cap && cas__mp_ows((unsigned char)p[i]); i++) {}
+        for (v = i; i < cap && (p[i] == '\t' || ((unsigned char)p[i] >= 32 && p[i] != 127)); i++) {}
+        if (i >= cap) return (cas_result)(cas__http_short(err, len));
+        for (e = i; e > v && cas__mp_ows((unsigned char)p[e - 1]); e--) {}
+        if (req->num_headers >= max_headers)
+            return (cas_result)(cas__http_fail(err, CAS_E_LIMIT, b, "more header fields than max_headers"));
+        headers[req->num_headers].name = p + b, headers[req->num_headers].name_len = ne - b;
+        headers[req->num_headers].value = p + v, headers[req->num_headers].value_len = e - v;
+        req->num_headers++;
+    }
+    b = i;
+    rc = cas__http_lit(p, cap, &i, "\r\n");
+    if (rc > 0) return (cas_result)(cas__http_short(err, len));
+    if (rc < 0) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, b, "the empty line after the headers is a CR without LF"));
+    /* framing and connection (RFC 9112 6 and 9.3) */
+    for (k = 0; k < req->num_headers; k++) {
+        const cas_http_header *h = &headers[k];
+        size_t at = (size_t)(h->name - p), j = 0;
+        if (cas__mp_ieq(h->name, h->name_len, "content-length")) {
+            if (seen_cl++) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "a second Content-Length"));
+            rc = cas__mp_u64(h->value, h->value_len, &j, &req->content_length);
+            if (rc == 2 || (rc == 0 && req->content_length == UINT64_MAX))
+                return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "Content-Length is over 2^64-2"));
+            if (rc || j != h->value_len)
+                return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "Content-Length is not a decimal number"));
+        } else if (cas__mp_ieq(h->name, h->name_len, "transfer-encoding")) {
+            if (seen_te++) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "a second Transfer-Encoding"));
+            if (!cas__mp_ieq(h->value, h->value_len, "chunked"))
+                return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "Transfer-Encoding is not \"chunked\", the only coding taken"));
+            req->chunked = 1;
+        } else if (cas__mp_ieq(h->name, h->name_len, "host")) {
+            if (hosts++) return (cas_result)(cas__http_fail(err, CAS_E_HTTP, at, "a second Host"));
+        } else if (cas__mp_ieq(h->name, h->name_len, "expect")) {
+            req->expect_continue = cas__mp_ieq(h->value, h->value_len, "100-continue");
+        } else if (cas__mp_ieq(h->name, h->name_len, "connection")) {
+            while (j < h->value_len) { /* a comma-separated list of tokens */
+                size_t t0, tn;
+                while (j < h->value_len && (cas__mp_ows((unsigned char)h->value[j]) || h->value[j] == ',')) j++;
+                t0 = j;
+                tn = cas__mp_token(h->value, h->value_len, &j);
+                if (cas__mp_ieq(h->value + t0, tn, "close")) close = 1;
+                if (cas__mp_ieq(h->value + t0, tn, "keep-alive")) keep = 1;
+                while (j < h->value_len && h->value[j] != ',') j++;
+            }
+        }
+    }
+    if (req->chunked && seen_cl)
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, 0, "both Content-Length and Transfer-Encoding"));
+    if (req->chunked && req->minor_version == 0)
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, 0, "Transfer-Encoding in an HTTP/1.0 request"));
+    if (req->minor_version == 1 && !hosts)
+        return (cas_result)(cas__http_fail(err, CAS_E_HTTP, i, "an HTTP/1.1 request without Host"));
+    req->keep_alive = !close && (req->minor_version == 1 || keep);
+    *head_len = i;
+    return (cas_result)(cas__succeed(err));
 }
-static void cas__sb_hash(cas__sb *b, const cas_hash *h) {
-    char hex[CAS_HASH_HEX_SIZE + 1];
-    cas_hash_to_hex(h, hex);
-    cas__sb_put(b, hex, CAS_HASH_HEX_SIZE);
+
+const char *cas_http_reason(int status) {
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";
+    }
 }
+
+/* ---- routes, Range and bearer tokens (the request's parts the engine reads) ---- */
+
+enum { CAS__SCOPE_NONE = 0 }; /* a route no token guards (the signed xorb URLs) */
+enum {
+    CAS__R_XORB_POST, CAS__R_XORB_HEAD, CAS__R_SHARD_V1, CAS__R_SHARD_ALIAS, CAS__R_SHARD_V2,
+    CAS__R_DEDUP, CAS__R_RECON_V2, CAS__R_RECON_V1, CAS__R_BATCH_POST, CAS__R_BATCH_GET,
+    CAS__R_FILE_HEAD, CAS__R_XORB_GET, CAS__R_FCH
+};
+/* The routes of tests/server-design.md 1, in the order of the enum above. In a path, {p}
+   is the prefix "default", {d} "default-merkledb" or "default", {h} a hash: each matches
+   any one non-empty segment, and is checked once the route is found (a bad one is 400). */
+typedef struct cas__srv_route_def {
+    const char *name; /* "METHOD path" */
+    int scope;        /* CAS_SCOPE_READ, CAS_SCOPE_WRITE, CAS__SCOPE_NONE */
+} cas__srv_route_def;
+static const cas__srv_route_def cas__srv_routes[] = {
+    {"POST /v1/xorbs/{p}/{h}", 2}, {"HEAD /v1/xorbs/{p}/{h}", 1}, {"POST /v1/shards", 2},
+    {"POST /shards", 2}, {"POST /v2/shards", 2}, {"GET /v1/chunks/{d}/{h}", 1},
+    {"GET /v2/reconstructions/{h}", 1}, {"GET /v1/reconstructions/{h}", 1},
+    {"POST /v1/reconstructions", 1}, {"GET /reconstructions", 1}, {"HEAD /v1/files/{h}", 1},
+    {"GET /xorb/{p}/{h}", CAS__SCOPE_NONE}, {"GET /v2/file-chunk-hashes/{h}", 1},
+};
+
+/* s[0..n) is the literal lit, exactly (path segments are case-sensitive) */
+static int cas__srv_is(const char *s, size_t n, const char *lit) {
+    return n == strlen(lit) && memcmp(s, lit, n) == 0;
+}
+/* A path segment s[0..n) as a hash: 64 lower-case hex digits in the API's order. */
+static int cas__srv_hash(const char *s, size_t n, cas_hash *h) {
+    size_t i;
+    if (n != CAS_HASH_HEX_SIZE) return 0;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return cas_hash_from_hex(s, n, h) == CAS_OK;
+}
+
+/* Finds the route of method + target (the path before any '?', undecoded: a hash never
+   needs percent-encoding). Returns 0 (*route set, *hash set if the route has one, *what =
+   the route's name), 400 (*route set; *what says which segment is bad) or 404 (no route
+   has this method and path; methods differ by route, so a known path with another method
+   is 404 too, as hubserver answers). */
+CAS__TESTED int cas__srv_route(const char *method, size_t mlen, const char *target, size_t tlen,
+                               int *route, cas_hash *hash, const char **what) {
+    size_t r, plen = 0;
+    while (plen < tlen && target[plen] != '?') plen++;
+    memset(hash, 0, sizeof *hash);
+    *route = -1;
+    *what = "no route";
+    for (r = 0; r < sizeof cas__srv_routes / sizeof cas__srv_routes[0]; r++) {
+        const char *pat = cas__srv_routes[r].name, *bad = NULL;
+        size_t i = 0;
+        if ((size_t)(strchr(pat, ' ') - pat) != mlen || memcmp(pat, method, mlen) != 0) continue;
+        for (pat += mlen + 1; *pat && i <= plen; pat++) {
+            if (*pat == '{') { /* a placeholder: one non-empty segment */
+                size_t b = i;
+                char kind = pat[1];
+                while (i < plen && target[i] != '/') i++;
+                if (i == b) break;
+                pat += 2;
+                if (kind == 'h' && !bad && !cas__srv_hash(target + b, i - b, hash))
+                    bad = "malformed hash: a hash is 64 lower-case hex digits";
+                if (kind == 'p' && !bad && !cas__srv_is(target + b, i - b, "default"))
+                    bad = "unknown prefix: only \"default\" is served";
+                if (kind == 'd' && !bad && !cas__srv_is(target + b, i - b, "default") &&
+                    !cas__srv_is(target + b, i - b, "default-merkledb"))
+                    bad = "unknown prefix: only \"default-merkledb\" and \"default\" are served";
+                continue;
+            }
+            if (i >= plen || target[i] != *pat) break;
+            i++;
+        }
+        if (*pat || i != plen) continue;
+        *route = (int)r;
+        *what = bad ? bad : cas__srv_routes[r].name;
+        return bad ? 400 : 0;
+    }
+    return 404;
+}
+
+/* 1 to 20 digits at s[*i] (cas__mp_u64), then OWS. 0 ok, 1 none, 2 too long. */
+static int cas__http_num(const char *s, size_t n, size_t *i, uint64_t *v) {
+    int rc = cas__mp_u64(s, n, i, v);
+    while (*i < n && cas__mp_ows((unsigned char)s[*i])) (*i)++;
+    return rc;
+}
+/* A Range header value for a file of `size` bytes, as hubserver's parse_recon_range:
+   `bytes=A-B`, `bytes=A-` or `bytes=-N` (OWS allowed around each part, "bytes" in any
+   case; one range only). Returns 0 (bytes [*first, *last], B clamped to size-1), 400
+   (malformed: several ranges, no numbers, B < A, a number over 2^64-1) or 416 (A >= size,
+   -0, or any range of an empty file: unsatisfiable). */
+CAS__TESTED CAS__UNUSED int cas__http_range(const char *v, size_t n, uint64_t size,
+                                            uint64_t *first, uint64_t *last) {
+    size_t i = 0;
+    uint64_t a = 0, b = 0;
+    int ra, rb;
+    *first = *last = 0;
+    while (i < n && cas__mp_ows((unsigned char)v[i])) i++;
+    if (n - i < 5 || !cas__mp_ieq(v + i, 5, "bytes")) return 400;
+    for (i += 5; i < n && cas__mp_ows((unsigned char)v[i]); i++) {}
+    if (i >= n || v[i++] != '=') return 400;
+    while (i < n && cas__mp_ows((unsigned char)v[i])) i++;
+    ra = cas__http_num(v, n, &i, &a);
+    if (ra == 2 || i >= n || v[i++] != '-') return 400;
+    while (i < n && cas__mp_ows((unsigned char)v[i])) i++;
+    rb = cas__http_num(v, n, &i, &b);
+    if (rb == 2 || i != n || (ra && rb)) return 400;
+    if (ra) { /* -N: the last N bytes */
+        if (b == 0 || size == 0) return 416;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 0;
+    }
+    if (a >= size) return 416;
+    if (!rb && b < a) return 400;
+    *first = a;
+    *last = rb || b > size - 1 ? size - 1 : b;
+    return 0;
+}
+
+/* The token of an `Authorization: Bearer <token68>` value ("Bearer" in any case, then
+   spaces, then the token; OWS after it). 1 (*tok, *len into v), 0 (not a bearer token). */
+CAS__TESTED int cas__http_bearer(const char *v, size_t n, const char **tok, size_t *len) {
+    size_t i = 6, b, e = n;
+    *tok = NULL, *len = 0;
+    if (n < 8 || !cas__mp_ieq(v, 6, "bearer") || v[6] != ' ') return 0;
+    while (i < n && v[i] == ' ') i++;
+    b = i;
+    while (i < n && ((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'z') ||
+                     (v[i] >= 'A' && v[i] <= 'Z') || (v[i] && strchr("-._~+/", v[i]))))
+        i++;
+    if (i == b) return 0;
+    while (i < n && v[i] == '=') i++;
+    e = i;
+    while (i < n && cas__mp_ows((unsigned char)v[i])) i++;
+    if (i != n) return 0;
+    *tok = v + b, *len = e - b;
+    return 1;
+}
+
+/* ---- the store index: open addressing over dense arrays ---- */
+
+/* A hash table of entry indices: slot[i] = index + 1 (0: empty), probed linearly from the
+   key's tail (cas_hash_tail_u64); cap is a power of two, at most half full. The entries
+   live in a dense array of `stride`-byte structs, each starting with its cas_hash key. */
+typedef struct cas__htab {
+    uint32_t *slot;
+    size_t cap;
+} cas__htab;
+
+static const cas_hash *cas__htab_key(const void *base, size_t stride, size_t i) {
+    return (const cas_hash *)(const void *)((const uint8_t *)base + i * stride);
+}
+/* The index of key's entry, or (size_t)-1. */
+static size_t cas__htab_find(const cas__htab *t, const void *base, size_t stride, const cas_hash *k) {
+    size_t m = t->cap - 1, i;
+    if (!t->cap) return (size_t)-1;
+    for (i = (size_t)cas_hash_tail_u64(k) & m; t->slot[i]; i = (i + 1) & m)
+        if (cas_hash_equal(cas__htab_key(base, stride, t->slot[i] - 1), k)) return t->slot[i] - 1;
+    return (size_t)-1;
+}
+static void cas__htab_put(cas__htab *t, const void *base, size_t stride, size_t idx) {
+    size_t m = t->cap - 1, i = (size_t)cas_hash_tail_u64(cas__htab_key(base, stride, idx)) & m;
+    while (t->slot[i]) i = (i + 1) & m;
+    t->slot[i] = (uint32_t)(idx + 1);
+}
+/* Indexes entry n-1 of base[0..n) (the one just appended), growing the table first. */
+static int cas__htab_add(const cas_allocator *a, cas__htab *t, const void *base, size_t stride, size_t n) {
+    if (n >= UINT32_MAX / 2) return CAS_E_LIMIT;
+    if (2 * n > t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64, i;
+        uint32_t *slot = (uint32_t *)cas__alloc(a, cap * sizeof *slot);
+        if (!slot) return CAS_E_NOMEM;
+        cas__free(a, t->slot, t->cap * sizeof *t->slot);
+        memset(slot, 0, cap * sizeof *slot);
+        t->slot = slot, t->cap = cap;
+        for (i = 0; i + 1 < n; i++) cas__htab_put(t, base, stride, i);
+    }
+    cas__htab_put(t, base, stride, n - 1);
+    return CAS_OK;
+}
+
+#define CAS__SRV_NONE UINT32_MAX /* no shard lists the xorb yet */
+#define CAS__SRV_UNSTORED UINT64_MAX /* a xorb known from a shard, not (yet) in the store */
+typedef struct cas__srv_file {
+    cas_hash key;
+    uint64_t size, offset; /* offset: its FileDataSequenceHeader in the shard */
+    uint32_t shard, num_terms;
+} cas__srv_file;
+typedef struct cas__srv_xorb {
+    cas_hash key;
+    uint64_t size;         /* the stored object's bytes, or CAS__SRV_UNSTORED */
+    uint64_t offset;       /* its CASChunkSequenceHeader in the shard */
+    uint32_t shard, num_chunks;
+} cas__srv_xorb;
+typedef struct cas__srv_shard {
+    cas_hash key;
+    uint64_t size;
+} cas__srv_shard;
+
+struct cas_server {
+    cas_allocator a;
+    cas_server_desc d;
+    cas__srv_file *files;
+    cas__srv_xorb *xorbs;
+    cas__srv_shard *shards;
+    size_t num_files, num_xorbs, num_shards, cap_files, cap_xorbs, cap_shards;
+    cas__htab tfiles, txorbs, tshards;
+};
+
+static void cas__srv_lock(cas_server *s) { if (s->d.lock) s->d.lock(s->d.user); }
+static void cas__srv_unlock(cas_server *s) { if (s->d.unlock) s->d.unlock(s->d.user); }
+
+cas_result cas_server_create(const cas_allocator *alloc, const cas_server_desc *desc,
+                             cas_server **out, cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas_server *s;
+    if (!out) return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_server_create: out is NULL"));
+    *out = NULL;
+    if (desc && (!desc->lock) != (!desc->unlock))
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_server_desc: lock without unlock"));
+    s = (cas_server *)cas__alloc(&a, sizeof *s);
+    if (!s) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "cas_server"));
+    memset(s, 0, sizeof *s);
+    s->a = a;
+    if (desc) s->d = *desc;
+    *out = s;
+    return (cas_result)(cas__succeed(err));
+}
+
+void cas_server_free(cas_server *s) {
+    cas_allocator a;
+    if (!s) return;
+    a = s->a;
+    cas__free(&a, s->files, s->cap_files * sizeof *s->files);
+    cas__free(&a, s->xorbs, s->cap_xorbs * sizeof *s->xorbs);
+    cas__free(&a, s->shards, s->cap_shards * sizeof *s->shards);
+    cas__free(&a, s->tfiles.slot, s->tfiles.cap * sizeof *s->tfiles.slot);
+    cas__free(&a, s->txorbs.slot, s->txorbs.cap * sizeof *s->txorbs.slot);
+    cas__free(&a, s->tshards.slot, s->tshards.cap * sizeof *s->tshards.slot);
+    cas__free(&a, s, sizeof *s);
+}
+
+/* The xorb entry of key, appended (not stored, no shard) if there is none; NULL: no memory. */
+static cas__srv_xorb *cas__srv_xorb_entry(cas_server *s, const cas_hash *key) {
+    size_t i = cas__htab_find(&s->txorbs, s->xorbs, sizeof *s->xorbs, key);
+    cas__srv_xorb *x;
+    if (i != (size_t)-1) return &s->xorbs[i];
+    if (cas__grow(&s->a, (void **)&s->xorbs, &s->cap_xorbs, s->num_xorbs + 1, sizeof *s->xorbs, 64))
+        return NULL;
+    x = &s->xorbs[s->num_xorbs];
+    memset(x, 0, sizeof *x);
+    x->key = *key, x->size = CAS__SRV_UNSTORED, x->shard = CAS__SRV_NONE;
+    if (cas__htab_add(&s->a, &s->txorbs, s->xorbs, sizeof *s->xorbs, s->num_xorbs + 1)) return NULL;
+    s->num_xorbs++;
+    return x;
+}
+
+/* Registers a parsed shard as shard number s->num_shards (already appended). */
+static int cas__srv_index_shard(cas_server *s, const cas_shard *sh) {
+    uint32_t no = (uint32_t)(s->num_shards - 1);
+    size_t i;
+    for (i = 0; i < sh->num_files; i++) {
+        const cas_shard_file *f = &sh->files[i];
+        cas__srv_file *e;
+        if (cas__htab_find(&s->tfiles, s->files, sizeof *s->files, &f->file_hash) != (size_t)-1) continue;
+        if (cas__grow(&s->a, (void **)&s->files, &s->cap_files, s->num_files + 1, sizeof *s->files, 64))
+            return CAS_E_NOMEM;
+        e = &s->files[s->num_files];
+        e->key = f->file_hash, e->size = f->size, e->offset = f->offset;
+        e->shard = no, e->num_terms = f->num_terms;
+        if (cas__htab_add(&s->a, &s->tfiles, s->files, sizeof *s->files, s->num_files + 1)) return CAS_E_NOMEM;
+        s->num_files++;
+    }
+    for (i = 0; i < sh->num_xorbs; i++) {
+        const cas_shard_xorb *x = &sh->xorbs[i];
+        cas__srv_xorb *e = cas__srv_xorb_entry(s, &x->xorb_hash);
+        if (!e) return CAS_E_NOMEM;
+        if (e->shard != CAS__SRV_NONE) continue;
+        e->shard = no, e->offset = x->offset, e->num_chunks = x->num_chunks;
+    }
+    return CAS_OK;
+}
+
+cas_result cas_server_add_object(cas_server *s, int kind, const cas_hash *key, uint64_t size,
+                                 const void *data, size_t len, cas_error *err) {
+    cas_shard sh;
+    cas__srv_shard *e;
+    int rc = CAS_OK;
+    if (!s || !key || (kind != CAS_OBJECT_XORB && kind != CAS_OBJECT_SHARD) ||
+        (kind == CAS_OBJECT_SHARD && !data && len))
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_server_add_object arguments"));
+    if (kind == CAS_OBJECT_XORB) {
+        cas__srv_xorb *x;
+        cas__srv_lock(s);
+        x = cas__srv_xorb_entry(s, key);
+        if (x) x->size = size;
+        cas__srv_unlock(s);
+        if (!x) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "xorb index"));
+        return (cas_result)(cas__succeed(err));
+    }
+    /* parsed outside the lock: requests go on meanwhile */
+    rc = cas_shard_parse(&s->a, data, len, &sh, err);
+    if (rc != CAS_OK) return (cas_result)(rc);
+    cas__srv_lock(s);
+    if (cas__htab_find(&s->tshards, s->shards, sizeof *s->shards, key) == (size_t)-1) {
+        if (cas__grow(&s->a, (void **)&s->shards, &s->cap_shards, s->num_shards + 1, sizeof *s->shards, 16)) {
+            rc = CAS_E_NOMEM;
+        } else {
+            e = &s->shards[s->num_shards];
+            e->key = *key, e->size = len;
+            rc = cas__htab_add(&s->a, &s->tshards, s->shards, sizeof *s->shards, s->num_shards + 1);
+            if (rc == CAS_OK) {
+                s->num_shards++;
+                rc = cas__srv_index_shard(s, &sh);
+            }
+        }
+    }
+    cas__srv_unlock(s);
+    cas_shard_free(&sh);
+    if (rc != CAS_OK) return (cas_result)(cas__fail(err, rc, 0, "shard index"));
+    return (cas_result)(cas__succeed(err));
+}
+
+/* ---- requests ---- */
+
+struct cas_server_req {
+    cas_server *s;
+    int state;          /* 0: HEAD next, 1: DATA next, 2: done */
+    int status, close, head_only;
+    uint64_t discard;
+    cas__sb head, body;
+    cas_error error;
+};
+
+/* The error body's JSON string: what with '"', '\' and control bytes escaped. */
+static void cas__sb_json_text(cas__sb *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char e[6] = {'\\', 'u', '0', '0', 0, 0};
+        if (c == '"' || c == '\\') {
+            e[1] = (char)c;
+            cas__sb_put(b, e, 2);
+        } else if (c < 0x20) {
+            e[4] = hex[c >> 4], e[5] = hex[c & 15];
+            cas__sb_put(b, e, 6);
+        } else {
+            cas__sb_put(b, s, 1);
+        }
+    }
+}
+
+/* The response: status, a body of JSON (body_json, or {"error": what} when code < 0),
+   extra header lines. r->error gets code and what. */
+static void cas__srv_answer(cas_server_req *r, int status, int code, const char *what,
+                            const char *extra) {
+    r->status = status;
+    cas__fail(&r->error, code, 0, code < 0 ? what : "");
+    if (code < 0) {
+        cas__sb_str(&r->body, "{\"error\":\"");
+        cas__sb_json_text(&r->body, what);
+        cas__sb_str(&r->body, "\"}");
+    }
+    cas__sb_str(&r->head, "Content-Type: application/json\r\nContent-Length: ");
+    cas__sb_u64(&r->head, r->body.len);
+    cas__sb_str(&r->head, "\r\n");
+    if (extra) cas__sb_str(&r->head, extra);
+}
+/* 200 to a HEAD request for an object of `size` bytes. */
+static void cas__srv_answer_size(cas_server_req *r, uint64_t size) {
+    r->status = 200;
+    cas__succeed(&r->error);
+    cas__sb_str(&r->head, "Content-Length: ");
+    cas__sb_u64(&r->head, size);
+    cas__sb_str(&r->head, "\r\n");
+}
+
+static const cas_http_header *cas__http_find(const cas_http_request *req, const char *lower) {
+    size_t i;
+    for (i = 0; i < req->num_headers; i++)
+        if (cas__mp_ieq(req->headers[i].name, req->headers[i].name_len, lower)) return &req->headers[i];
+    return NULL;
+}
+
+/* 0: allowed; else the request is answered. */
+static int cas__srv_authorize(cas_server_req *r, const cas_http_request *req, int scope) {
+    const cas_server_desc *d = &r->s->d;
+    const cas_http_header *h;
+    const char *tok;
+    size_t len;
+    int rc;
+    if (!d->authorize || scope == CAS__SCOPE_NONE) return 0;
+    h = cas__http_find(req, "authorization");
+    if (!h || !cas__http_bearer(h->value, h->value_len, &tok, &len)) {
+        cas__srv_answer(r, 401, CAS_E_AUTH, "missing Authorization: Bearer token", "WWW-Authenticate: Bearer\r\n");
+        return 1;
+    }
+    rc = d->authorize(d->user, tok, len, scope);
+    if (rc == 0) return 0;
+    if (rc == CAS_E_AUTH)
+        cas__srv_answer(r, 401, rc, "token rejected: unknown or expired", "WWW-Authenticate: Bearer\r\n");
+    else if (rc == CAS_E_SCOPE)
+        cas__srv_answer(r, 403, rc, scope == CAS_SCOPE_WRITE ? "token scope is read; write required" : "token lacks the scope", NULL);
+    else if (rc == CAS_E_BUSY)
+        cas__srv_answer(r, 503, rc, "authorization is busy: retry", "Retry-After: 1\r\n");
+    else
+        cas__srv_answer(r, 500, CAS_E_IO, "authorization failed", NULL);
+    return 1;
+}
+
+static void cas__srv_head_xorb(cas_server_req *r, const cas_hash *h) {
+    cas_server *s = r->s;
+    uint64_t size = CAS__SRV_UNSTORED;
+    size_t i;
+    int rc;
+    cas__srv_lock(s);
+    i = cas__htab_find(&s->txorbs, s->xorbs, sizeof *s->xorbs, h);
+    if (i != (size_t)-1) size = s->xorbs[i].size;
+    cas__srv_unlock(s);
+    if (size == CAS__SRV_UNSTORED && s->d.store.stat) { /* another writer may have put it there */
+        rc = s->d.store.stat(s->d.store.user, CAS_OBJECT_XORB, h, &size);
+        if (rc == CAS_E_NOT_FOUND) {
+            size = CAS__SRV_UNSTORED;
+        } else if (rc != 0) {
+            cas__srv_answer(r, 500, CAS_E_IO, "store: stat failed", NULL);
+            return;
+        } else if (size != CAS__SRV_UNSTORED) {
+            cas__srv_xorb *x;
+            cas__srv_lock(s);
+            x = cas__srv_xorb_entry(s, h);
+            if (x) x->size = size;
+            cas__srv_unlock(s); /* (no room to remember it: answered all the same) */
+        }
+    }
+    if (size == CAS__SRV_UNSTORED) cas__srv_answer(r, 404, CAS_E_NOT_FOUND, "xorb not found", NULL);
+    else cas__srv_answer_size(r, size);
+}
+
+static void cas__srv_head_file(cas_server_req *r, const cas_hash *h) {
+    cas_server *s = r->s;
+    uint64_t size = 0;
+    size_t i;
+    cas__srv_lock(s);
+    i = cas__htab_find(&s->tfiles, s->files, sizeof *s->files, h);
+    if (i != (size_t)-1) size = s->files[i].size;
+    cas__srv_unlock(s);
+    if (i == (size_t)-1) cas__srv_answer(r, 404, CAS_E_NOT_FOUND, "file not found", NULL);
+    else cas__srv_answer_size(r, size);
+}
+
+cas_result cas_server_begin(cas_server *s, const cas_http_request *req, uint64_t now,
+                            cas_server_req **out, cas_error *err) {
+    cas_server_req *r;
+    cas_hash h;
+    const char *what;
+    int route, st;
+    (void)now;
+    if (out) *out = NULL;
+    if (!s || !req || !out || !req->method || !req->target || (req->num_headers && !req->headers))
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_server_begin arguments"));
+    r = (cas_server_req *)cas__alloc(&s->a, sizeof *r);
+    if (!r) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "cas_server_req"));
+    memset(r, 0, sizeof *r);
+    r->s = s;
+    r->head.a = r->body.a = &s->a;
+    r->head_only = cas__srv_is(req->method, req->method_len, "HEAD");
+    st = cas__srv_route(req->method, req->method_len, req->target, req->target_len, &route, &h, &what);
+    if (st == 404) {
+        cas__srv_answer(r, 404, CAS_E_NOT_FOUND, what, NULL);
+    } else if (cas__srv_authorize(r, req, cas__srv_routes[route].scope)) {
+        /* answered */
+    } else if (st == 400) {
+        cas__srv_answer(r, 400, strncmp(what, "malformed hash", 14) ? CAS_E_HTTP : CAS_E_HEX, what, NULL);
+    } else if (route == CAS__R_XORB_HEAD) {
+        cas__srv_head_xorb(r, &h);
+    } else if (route == CAS__R_FILE_HEAD) {
+        cas__srv_head_file(r, &h);
+    } else {
+        cas__srv_answer(r, 501, CAS_E_UNSUPPORTED, "route not implemented yet", NULL);
+    }
+    /* every answer so far is decided before the body: it is dropped, or the connection closed */
+    r->discard = req->chunked ? UINT64_MAX : req->content_length == UINT64_MAX ? 0 : req->content_length;
+    r->close = r->discard > ((uint64_t)1 << 20);
+    if (r->head.oom || r->body.oom) {
+        cas_server_req_free(r);
+        return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "response"));
+    }
+    *out = r;
+    return (cas_result)(cas__succeed(err));
+}
+
+cas_result cas_server_push(cas_server_req *r, const void *data, size_t len, size_t *consumed) {
+    (void)data, (void)len;
+    if (consumed) *consumed = 0;
+    if (!r || !consumed) return CAS_E_ARGUMENT;
+    return CAS_READY;
+}
+
+cas_result cas_server_end(cas_server_req *r) { return r ? CAS_OK : CAS_E_ARGUMENT; }
+
+cas_result cas_server_next(cas_server_req *r, cas_server_out *out) {
+    if (!r || !out) return CAS_E_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    if (r->state == 0) {
+        r->state = 1;
+        out->type = CAS_SERVER_HEAD;
+        out->status = r->status;
+        out->headers = r->head.p, out->headers_len = r->head.len;
+        out->body_length = r->head_only ? 0 : r->body.len;
+        out->close = r->close;
+        out->discard = r->discard;
+        return CAS_READY;
+    }
+    if (r->state == 1 && !r->head_only && r->body.len) {
+        r->state = 2;
+        out->type = CAS_SERVER_DATA;
+        out->data = (const uint8_t *)r->body.p, out->len = r->body.len;
+        return CAS_READY;
+    }
+    r->state = 2;
+    return CAS_END;
+}
+
+const cas_error *cas_server_req_error(const cas_server_req *r) { return r ? &r->error : NULL; }
+
+void cas_server_req_free(cas_server_req *r) {
+    cas_allocator a;
+    if (!r) return;
+    a = r->s->a;
+    cas__free(&a, r->head.p, r->head.cap);
+    cas__free(&a, r->body.p, r->body.cap);
+    cas__free(&a, r, sizeof *r);
+}
+
+/* ==== >>host helpers: local store ======================================================== */
 
 typedef struct cas__rs_term {
     const cas_shard_xorb *x;
@@ -11310,54 +12187,52 @@ static int cas__rs_term_less(const void *ctx, const void *a, const void *b) {
     return x->ce < y->ce;
 }
 
-static const cas_shard_xorb *cas__rs_find_xorb(const cas_shard *shards, size_t n,
-                                               const cas_hash *h) {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        const cas_shard_xorb *x = cas_shard_find_xorb(&shards[i], h);
-        if (x) return x;
-    }
-    return NULL;
-}
+/* Where the manifest builder gets what it needs: the file's terms and size, each xorb's
+   CAS info (its chunks' sizes: NULL when no shard lists it), the record ends of a xorb
+   (cas_record_ends_fn) and the URL text of a xorb's fetch entry (appended to b). */
+typedef struct cas__recon_src {
+    const cas_shard_term *terms;
+    size_t num_terms;
+    uint64_t size;
+    const cas_shard_xorb *(*xorb)(void *user, const cas_hash *h);
+    cas_record_ends_fn record_ends;
+    void (*url)(void *user, cas__sb *b, const cas_hash *xorb);
+    void *user;
+} cas__recon_src;
 
-cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
-                                 size_t num_shards, const cas_hash *file_hash, uint64_t first,
-                                 uint64_t last, const char *url_prefix,
-                                 cas_record_ends_fn record_ends, void *user, cas_recon *out,
-                                 cas_error *err) {
-    cas_allocator a = cas__allocator_or_default(alloc);
-    const cas_shard_file *f = NULL;
+/* The JSON a CAS server answers for bytes first..last (inclusive; last is clamped to the
+   end; 0..UINT64_MAX on an empty file: no terms) of the file `src` describes, into b:
+   version 2 (QueryReconstructionResponseV2: "xorbs", one fetch entry per xorb with its
+   merged chunk ranges) or 1 ("fetch_info": one entry per merged range). Terms are trimmed
+   to the chunks covering [first, last], offset_into_first_range is what the first kept
+   chunk holds before `first`; ranges of one xorb are merged when they overlap or touch.
+   Returns CAS_OK, CAS_E_LIMIT (first at or past the end: HTTP 416), CAS_E_SHARD_NO_CHUNKS
+   (a xorb, or its chunk range, is unknown), CAS_E_SHARD_ENTRY (a term's size disagrees with
+   its chunks), CAS_E_NOMEM, or record_ends' error; *what says which. */
+static int cas__recon_build(const cas_allocator *a, const cas__recon_src *src, uint64_t first,
+                            uint64_t last, int version, cas__sb *b, const char **what) {
     cas__rs_term *kept = NULL, *sorted = NULL;
     uint64_t *ends = NULL, pos = 0, skip = 0;
-    size_t i, nkept = 0, ends_n = 0;
-    cas__sb b;
+    size_t i, nkept = 0, ends_n = 0, nfetch = 0, kept_n = src->num_terms ? src->num_terms : 1;
     int rc = CAS_OK;
-    const char *what = "";
-    memset(&b, 0, sizeof b);
-    b.a = &a;
-    if (out) memset(out, 0, sizeof *out);
-    if (!out || !file_hash || !url_prefix || !record_ends || (num_shards && !shards) || first > last)
-        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments"));
-    for (i = 0; i < num_shards && !f; i++) f = cas_shard_find_file(&shards[i], file_hash);
-    if (!f) return (cas_result)(cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards"));
-    if (f->size == 0 && first == 0 && last == (uint64_t)-1) {
-        /* an empty file: no terms */
-    } else if (first >= f->size) {
-        return (cas_result)(cas__fail(err, CAS_E_LIMIT, first, "the range starts at or past the end of the file"));
+    *what = "";
+    if (!(src->size == 0 && first == 0 && last == (uint64_t)-1) && first >= src->size) {
+        *what = "the range starts at or past the end of the file";
+        return CAS_E_LIMIT;
     }
-    if (f->size && last > f->size - 1) last = f->size - 1;
-    kept = (cas__rs_term *)cas__alloc(&a, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-    if (!kept) return (cas_result)(cas__fail(err, CAS_E_NOMEM, 0, "terms"));
-    for (i = 0; i < f->num_terms && f->size; i++) {
-        const cas_shard_term *st = &f->terms[i];
+    if (src->size && last > src->size - 1) last = src->size - 1;
+    kept = (cas__rs_term *)cas__alloc(a, kept_n * sizeof *kept);
+    if (!kept) return *what = "terms", CAS_E_NOMEM;
+    for (i = 0; i < src->num_terms && src->size; i++) {
+        const cas_shard_term *st = &src->terms[i];
         uint64_t end = pos + st->unpacked_bytes, cpos = pos;
         cas__rs_term *k;
         uint32_t c;
         if (end <= first || pos > last) { pos = end; continue; }
         k = &kept[nkept++];
-        k->x = cas__rs_find_xorb(shards, num_shards, &st->xorb_hash);
+        k->x = src->xorb(src->user, &st->xorb_hash);
         if (!k->x || st->chunk_end > k->x->num_chunks) {
-            rc = CAS_E_SHARD_NO_CHUNKS, what = "a xorb of the file (or its chunk range) is in none of the shards";
+            rc = CAS_E_SHARD_NO_CHUNKS, *what = "a xorb of the file (or its chunk range) is in none of the shards";
             goto done;
         }
         k->cs = st->chunk_start, k->ce = st->chunk_end, k->unpacked = st->unpacked_bytes;
@@ -11372,86 +12247,170 @@ cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *sh
             }
             k->ce = c;
             if (k->cs >= k->ce) {
-                rc = CAS_E_SHARD_ENTRY, what = "a term's unpacked_bytes do not match its xorb's chunks";
+                rc = CAS_E_SHARD_ENTRY, *what = "a term's unpacked_bytes do not match its xorb's chunks";
                 goto done;
             }
         }
         pos = end;
     }
-    /* the JSON a server would send */
-    cas__sb_str(&b, "{\"offset_into_first_range\":");
-    cas__sb_u64(&b, skip);
-    cas__sb_str(&b, ",\"terms\":[");
+    cas__sb_str(b, "{\"offset_into_first_range\":");
+    cas__sb_u64(b, skip);
+    cas__sb_str(b, ",\"terms\":[");
     for (i = 0; i < nkept; i++) {
-        cas__sb_str(&b, i ? ",{\"hash\":\"" : "{\"hash\":\"");
-        cas__sb_hash(&b, &kept[i].x->xorb_hash);
-        cas__sb_str(&b, "\",\"unpacked_length\":");
-        cas__sb_u64(&b, kept[i].unpacked);
-        cas__sb_str(&b, ",\"range\":{\"start\":");
-        cas__sb_u64(&b, kept[i].cs);
-        cas__sb_str(&b, ",\"end\":");
-        cas__sb_u64(&b, kept[i].ce);
-        cas__sb_str(&b, "}}");
+        cas__sb_str(b, i ? ",{\"hash\":\"" : "{\"hash\":\"");
+        cas__sb_hash(b, &kept[i].x->xorb_hash);
+        cas__sb_str(b, "\",\"unpacked_length\":");
+        cas__sb_u64(b, kept[i].unpacked);
+        cas__sb_str(b, ",\"range\":{\"start\":");
+        cas__sb_u64(b, kept[i].cs);
+        cas__sb_str(b, ",\"end\":");
+        cas__sb_u64(b, kept[i].ce);
+        cas__sb_str(b, "}}");
     }
-    cas__sb_str(&b, "],\"xorbs\":{");
-    sorted = (cas__rs_term *)cas__alloc(&a, (nkept ? 2 * nkept : 1) * sizeof *sorted); /* + sorting room */
-    if (!sorted) { rc = CAS_E_NOMEM, what = "terms"; goto done; }
+    cas__sb_str(b, version == 1 ? "],\"fetch_info\":{" : "],\"xorbs\":{");
+    sorted = (cas__rs_term *)cas__alloc(a, (nkept ? 2 * nkept : 1) * sizeof *sorted); /* + sorting room */
+    if (!sorted) { rc = CAS_E_NOMEM, *what = "terms"; goto done; }
     if (nkept) memcpy(sorted, kept, nkept * sizeof *sorted);
     cas__sort(sorted, sorted + nkept, nkept, sizeof *sorted, cas__rs_term_less, NULL);
     for (i = 0; i < nkept;) {
         const cas_shard_xorb *x = sorted[i].x;
         size_t j = i, nranges = 0;
         if (ends_n < x->num_chunks) {
-            cas__free(&a, ends, ends_n * sizeof *ends);
+            cas__free(a, ends, ends_n * sizeof *ends);
             ends_n = x->num_chunks;
-            ends = (uint64_t *)cas__alloc(&a, ends_n * sizeof *ends);
-            if (!ends) { ends_n = 0; rc = CAS_E_NOMEM, what = "record ends"; goto done; }
+            ends = (uint64_t *)cas__alloc(a, ends_n * sizeof *ends);
+            if (!ends) { ends_n = 0; rc = CAS_E_NOMEM, *what = "record ends"; goto done; }
         }
-        rc = record_ends(user, &x->xorb_hash, x->num_chunks, ends);
-        if (rc != CAS_OK) { what = "record_ends failed"; goto done; }
-        cas__sb_str(&b, i ? ",\"" : "\"");
-        cas__sb_hash(&b, &x->xorb_hash);
-        cas__sb_str(&b, "\":[{\"url\":\"");
-        cas__sb_str(&b, url_prefix);
-        cas__sb_hash(&b, &x->xorb_hash);
-        cas__sb_str(&b, "\",\"ranges\":[");
+        rc = src->record_ends(src->user, &x->xorb_hash, x->num_chunks, ends);
+        if (rc != CAS_OK) { *what = "record_ends failed"; goto done; }
+        cas__sb_str(b, nfetch++ ? ",\"" : "\"");
+        cas__sb_hash(b, &x->xorb_hash);
+        if (version == 1) {
+            cas__sb_str(b, "\":[");
+        } else {
+            cas__sb_str(b, "\":[{\"url\":\"");
+            src->url(src->user, b, &x->xorb_hash);
+            cas__sb_str(b, "\",\"ranges\":[");
+        }
         while (j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash)) {
             uint32_t cs = sorted[j].cs, ce = sorted[j].ce;
             for (j++; j < nkept && cas_hash_equal(&sorted[j].x->xorb_hash, &x->xorb_hash) &&
                       sorted[j].cs <= ce; j++)
                 if (sorted[j].ce > ce) ce = sorted[j].ce;
-            cas__sb_str(&b, nranges++ ? ",{\"chunks\":{\"start\":" : "{\"chunks\":{\"start\":");
-            cas__sb_u64(&b, cs);
-            cas__sb_str(&b, ",\"end\":");
-            cas__sb_u64(&b, ce);
-            cas__sb_str(&b, "},\"bytes\":{\"start\":");
-            cas__sb_u64(&b, cs ? ends[cs - 1] : 0);
-            cas__sb_str(&b, ",\"end\":");
-            cas__sb_u64(&b, ends[ce - 1] - 1);
-            cas__sb_str(&b, "}}");
+            if (version == 1) { /* {"range":{chunks},"url":...,"url_range":{bytes}} */
+                cas__sb_str(b, nranges++ ? ",{\"range\":{\"start\":" : "{\"range\":{\"start\":");
+                cas__sb_u64(b, cs);
+                cas__sb_str(b, ",\"end\":");
+                cas__sb_u64(b, ce);
+                cas__sb_str(b, "},\"url\":\"");
+                src->url(src->user, b, &x->xorb_hash);
+                cas__sb_str(b, "\",\"url_range\":{\"start\":");
+            } else {
+                cas__sb_str(b, nranges++ ? ",{\"chunks\":{\"start\":" : "{\"chunks\":{\"start\":");
+                cas__sb_u64(b, cs);
+                cas__sb_str(b, ",\"end\":");
+                cas__sb_u64(b, ce);
+                cas__sb_str(b, "},\"bytes\":{\"start\":");
+            }
+            cas__sb_u64(b, cs ? ends[cs - 1] : 0);
+            cas__sb_str(b, ",\"end\":");
+            cas__sb_u64(b, ends[ce - 1] - 1);
+            cas__sb_str(b, "}}");
         }
-        cas__sb_str(&b, "]}]");
+        cas__sb_str(b, version == 1 ? "]" : "]}]");
         i = j;
     }
-    cas__sb_str(&b, "}}");
-    if (b.oom) { rc = CAS_E_NOMEM, what = "manifest text"; goto done; }
-    {
-        cas_json_desc o;
-        memset(&o, 0, sizeof o);
-        o.max_body = (uint64_t)-1;
-        cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-        cas__free(&a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
-        cas__free(&a, ends, ends_n * sizeof *ends);
-        rc = cas_recon_parse(&a, b.p, b.len, 2, &o, out, err);
-        cas__free(&a, b.p, b.cap);
-        return (cas_result)(rc);
-    }
+    cas__sb_str(b, "}}");
+    if (b->oom) rc = CAS_E_NOMEM, *what = "manifest text";
 done:
-    cas__free(&a, kept, (f->num_terms ? f->num_terms : 1) * sizeof *kept);
-    if (sorted) cas__free(&a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
-    cas__free(&a, ends, ends_n * sizeof *ends);
-    cas__free(&a, b.p, b.cap);
-    return (cas_result)(cas__fail(err, rc, 0, what));
+    cas__free(a, kept, kept_n * sizeof *kept);
+    if (sorted) cas__free(a, sorted, (nkept ? 2 * nkept : 1) * sizeof *sorted);
+    cas__free(a, ends, ends_n * sizeof *ends);
+    return rc;
+}
+
+/* cas_recon_from_shards' source: the shards, URLs url_prefix + xorb hex. */
+typedef struct cas__rs_ctx {
+    const cas_shard *shards;
+    size_t num_shards;
+    const char *url_prefix;
+    cas_record_ends_fn record_ends;
+    void *user;
+} cas__rs_ctx;
+static const cas_shard_xorb *cas__rs_find_xorb(void *user, const cas_hash *h) {
+    const cas__rs_ctx *c = (const cas__rs_ctx *)user;
+    size_t i;
+    for (i = 0; i < c->num_shards; i++) {
+        const cas_shard_xorb *x = cas_shard_find_xorb(&c->shards[i], h);
+        if (x) return x;
+    }
+    return NULL;
+}
+static int cas__rs_record_ends(void *user, const cas_hash *xorb, uint32_t n, uint64_t *ends) {
+    const cas__rs_ctx *c = (const cas__rs_ctx *)user;
+    return c->record_ends(c->user, xorb, n, ends);
+}
+static void cas__rs_url(void *user, cas__sb *b, const cas_hash *xorb) {
+    cas__sb_str(b, ((const cas__rs_ctx *)user)->url_prefix);
+    cas__sb_hash(b, xorb);
+}
+
+/* The manifest text of cas_recon_from_shards in either version (tests/test_download.c
+   checks that v1 and v2 describe the same fetches). *json: allocated through alloc (NULL:
+   malloc), *cap bytes (free them with it); CAS_E_SHARD_NO_CHUNKS when no shard holds the file. */
+CAS__TESTED int cas__recon_shards_json(const cas_allocator *alloc, const cas_shard *shards,
+                                       size_t num_shards, const cas_hash *file_hash,
+                                       uint64_t first, uint64_t last, const char *url_prefix,
+                                       cas_record_ends_fn record_ends, void *user, int version,
+                                       char **json, size_t *len, size_t *cap, cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas__rs_ctx c;
+    cas__recon_src src;
+    const cas_shard_file *f = NULL;
+    const char *what = "";
+    cas__sb b;
+    size_t i;
+    int rc;
+    *json = NULL, *len = *cap = 0;
+    for (i = 0; i < num_shards && !f; i++) f = cas_shard_find_file(&shards[i], file_hash);
+    if (!f) return cas__fail(err, CAS_E_SHARD_NO_CHUNKS, 0, "the file is in none of the shards");
+    c.shards = shards, c.num_shards = num_shards, c.url_prefix = url_prefix;
+    c.record_ends = record_ends, c.user = user;
+    src.terms = f->terms, src.num_terms = f->num_terms, src.size = f->size;
+    src.xorb = cas__rs_find_xorb, src.record_ends = cas__rs_record_ends, src.url = cas__rs_url;
+    src.user = &c;
+    memset(&b, 0, sizeof b);
+    b.a = &a;
+    rc = cas__recon_build(&a, &src, first, last, version, &b, &what);
+    if (rc != CAS_OK) {
+        cas__free(&a, b.p, b.cap);
+        return cas__fail(err, rc, rc == CAS_E_LIMIT ? first : 0, what);
+    }
+    *json = b.p, *len = b.len, *cap = b.cap;
+    return cas__succeed(err);
+}
+
+cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *shards,
+                                 size_t num_shards, const cas_hash *file_hash, uint64_t first,
+                                 uint64_t last, const char *url_prefix,
+                                 cas_record_ends_fn record_ends, void *user, cas_recon *out,
+                                 cas_error *err) {
+    cas_allocator a = cas__allocator_or_default(alloc);
+    cas_json_desc o;
+    char *json;
+    size_t len, cap;
+    int rc;
+    if (out) memset(out, 0, sizeof *out);
+    if (!out || !file_hash || !url_prefix || !record_ends || (num_shards && !shards) || first > last)
+        return (cas_result)(cas__fail(err, CAS_E_ARGUMENT, 0, "cas_recon_from_shards arguments"));
+    rc = cas__recon_shards_json(&a, shards, num_shards, file_hash, first, last, url_prefix,
+                                record_ends, user, 2, &json, &len, &cap, err);
+    if (rc != CAS_OK) return (cas_result)(rc);
+    memset(&o, 0, sizeof o);
+    o.max_body = (uint64_t)-1;
+    rc = cas_recon_parse(&a, json, len, 2, &o, out, err);
+    cas__free(&a, json, cap);
+    return (cas_result)(rc);
 }
 
 /* Internal macros end with the implementation (only CAS_* public ones remain). */
@@ -11485,6 +12444,8 @@ done:
 #undef CAS__SHARD_EMPTY_SIZE
 #undef CAS__GATHER_GROUP
 #undef CAS__SUB_NONE
+#undef CAS__SRV_NONE
+#undef CAS__SRV_UNSTORED
 #undef CAS__TESTED
 #endif /* CAS__IMPLEMENTED */
 #endif /* CAS_IMPLEMENTATION */

@@ -40,7 +40,7 @@ echo "$decls" | grep 'cas_allocator \*' | grep -v '^CAS_API [a-z_ ]*\*\{0,1\}cas
 sed -n '1,/^#ifdef CAS_IMPLEMENTATION/p' "$H" | awk '/^typedef struct cas_[a-z0-9_]*_desc \{/ { p = 1 } p && /cas_allocator/ { print } /^\} cas_[a-z0-9_]*_desc;/ { p = 0 }' |
     while read -r l; do echo "api_check: a _desc carries an allocator: $l"; echo x >> "$tmp_fail"; done
 # 3. error detail last
-echo "$decls" | grep 'cas_error \*' | grep -v 'cas_error \*err);$' | grep -v '^CAS_API const cas_error \*cas_[a-z]*_error(' |
+echo "$decls" | grep 'cas_error \*' | grep -v 'cas_error \*err);$' | grep -v '^CAS_API const cas_error \*cas_[a-z_]*_error(' |
     while read -r l; do echo "api_check: cas_error *err is not the last parameter: $l"; echo x >> "$tmp_fail"; done
 # 4. config naming
 grep -n 'typedef struct cas_[a-z0-9_]*_\(options\|config\|opts\|settings\|params\) ' "$H" |

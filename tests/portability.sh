@@ -22,7 +22,7 @@ fi
 # wasm32-wasi, where it does not run. test_limits builds 64 MiB inputs: it runs -m32, on
 # s390x and in WASI (where sizes and byte order matter), not in the C++ and
 # -fsanitize=integer cells (slow there, and nothing in it differs).
-PORT_TESTS="main shard json upload json_upload multipart download subtree pchunk lz4 limits"
+PORT_TESTS="main shard json upload json_upload multipart download subtree pchunk server lz4 limits"
 port_args() { case $1 in upload|subtree) echo tests/vectors ;; lz4) echo --quick ;; esac; }
 port_libs() { case $1 in lz4) echo -llz4 ;; esac; }
 skip() {

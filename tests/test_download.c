@@ -1,4 +1,4 @@
-/* Tests of the download engine (cas_download_*) and cas_recon_from_shards: an in-memory
+/* Tests of the download engine (cas_download_*) and cas_recon_from_shards (v1 and v2): an in-memory
    store (files chunked, deduplicated and packed into small xorbs with the library's writers,
    described by a shard) answers the engine's requests, with every combination of plan mode,
    sink, piece size and concurrency, ranges, and injected faults.
@@ -1279,6 +1279,62 @@ static void test_recon_from_shards_refusals(t_fixture *fx) {
     cas_shard_free(&lying);
 }
 
+/* 1 if lit occurs in p[0..n) (the manifest text has no NUL after it) */
+static int has_text(const char *p, size_t n, const char *lit) {
+    size_t k = strlen(lit), i;
+    for (i = 0; i + k <= n; i++)
+        if (memcmp(p + i, lit, k) == 0) return 1;
+    return 0;
+}
+/* The manifest builder behind cas_recon_from_shards in its v1 form ("fetch_info": one entry
+   per merged range) describes the same terms and fetches as its v2 form: parsed with
+   cas_recon_parse(..., 1) and (..., 2), every term's covering range is the same chunks and
+   bytes, and the same range is refused (416) in both. */
+static void test_recon_v1(t_fixture *fx) {
+    static const uint64_t cuts[][2] = {{0, (uint64_t)-1}, {0, 0}, {1, 1}, {5000, 70000},
+                                       {399999, 400000}, {123456, (uint64_t)-1}, {999, 999}};
+    size_t f, k, t;
+    for (f = 0; f < fx->nfiles; f++) {
+        for (k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+            char *j1, *j2;
+            size_t l1, l2, c1, c2;
+            cas_recon r1, r2;
+            cas_error e1, e2;
+            int rc1 = cas__recon_shards_json(NULL, &fx->s.shard, 1, &fx->hash[f], cuts[k][0], cuts[k][1],
+                                             "http://x/", record_ends, &fx->s, 1, &j1, &l1, &c1, &e1);
+            int rc2 = cas__recon_shards_json(NULL, &fx->s.shard, 1, &fx->hash[f], cuts[k][0], cuts[k][1],
+                                             "http://x/", record_ends, &fx->s, 2, &j2, &l2, &c2, &e2);
+            CHECK_MSG(rc1 == rc2 && e1.offset == e2.offset, "file %u cut %u: %d %d", (unsigned)f, (unsigned)k, rc1, rc2);
+            if (rc1 != CAS_OK || rc2 != CAS_OK) {
+                CHECK(rc1 == CAS_E_LIMIT && cuts[k][0] >= fx->len[f] && j1 == NULL && j2 == NULL);
+                continue;
+            }
+            CHECK(has_text(j1, l1, "\"fetch_info\":{") && !has_text(j1, l1, "\"xorbs\"") &&
+                  has_text(j2, l2, "\"xorbs\":{") && !has_text(j2, l2, "\"fetch_info\""));
+            CHECK(cas_recon_parse(NULL, j1, l1, 1, NULL, &r1, &e1) == CAS_OK);
+            CHECK_MSG(cas_recon_parse(NULL, j2, l2, 2, NULL, &r2, &e2) == CAS_OK, "%s", e2.what);
+            free(j1), free(j2);
+            if (e1.code != CAS_OK || e2.code != CAS_OK) continue;
+            CHECK(r1.version == 1 && r2.version == 2);
+            CHECK(r1.offset_into_first_range == r2.offset_into_first_range && r1.num_terms == r2.num_terms);
+            CHECK(r1.num_xorbs == r2.num_xorbs);
+            for (t = 0; t < r1.num_terms && t < r2.num_terms; t++) {
+                const cas_recon_term *a = &r1.terms[t], *b = &r2.terms[t];
+                const cas_recon_fetch *fa = &r1.xorbs[a->xorb].fetches[a->fetch];
+                const cas_recon_range *ra = &fa->ranges[a->range];
+                const cas_recon_range *rb = &r2.xorbs[b->xorb].fetches[b->fetch].ranges[b->range];
+                CHECK(cas_hash_equal(&a->hash, &b->hash) && a->chunk_start == b->chunk_start &&
+                      a->chunk_end == b->chunk_end && a->unpacked_length == b->unpacked_length);
+                CHECK(fa->num_ranges == 1 && strncmp(fa->url, "http://x/", 9) == 0);
+                CHECK(ra->chunk_start == rb->chunk_start && ra->chunk_end == rb->chunk_end &&
+                      ra->byte_start == rb->byte_start && ra->byte_end == rb->byte_end);
+            }
+            cas_recon_free(&r1);
+            cas_recon_free(&r2);
+        }
+    }
+}
+
 /* A fixed arena of cas_download_memory() bytes always suffices; a smaller one fails with
    CAS_E_NOMEM and nothing else. */
 static void test_arena(t_fixture *fx) {
@@ -1345,6 +1401,7 @@ int main(void) {
     test_abort_delivered(&fx);
     test_hand_manifests();
     test_recon_from_shards_refusals(&fx);
+    test_recon_v1(&fx);
     test_alloc_failures(&fx);
     test_arena(&fx);
     fixture_free(&fx);

@@ -733,6 +733,51 @@ static int p_shard_size_footerless(int past, cas_error *e, uint64_t *off) {
     return shard_parse(d, (size_t)len, e);
 }
 
+/* ---- HTTP request heads ---- */
+/* A head of exactly CAS_HTTP_MAX_HEAD bytes (a padding field); past: one byte longer. */
+static int p_http_head(int past, cas_error *e, uint64_t *off) {
+    t_buf b = {NULL, 0, 0};
+    cas_http_header h[4];
+    cas_http_request req;
+    size_t hl;
+    int rc;
+    tb_str(&b, "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+    tb_fill(&b, 'p', CAS_HTTP_MAX_HEAD - b.n - 4 + (size_t)past);
+    tb_str(&b, "\r\n\r\n");
+    *off = CAS_HTTP_MAX_HEAD;
+    rc = cas_http_request_parse(b.p, b.n, h, 4, &req, &hl, e);
+    tb_free(&b);
+    return rc;
+}
+/* 4 fields with max_headers 4; past: 5. */
+static int p_http_fields(int past, cas_error *e, uint64_t *off) {
+    t_buf b = {NULL, 0, 0};
+    cas_http_header h[5];
+    cas_http_request req;
+    size_t hl, k;
+    int rc;
+    tb_str(&b, "GET / HTTP/1.1\r\nHost: x\r\n");
+    for (k = 1; k < 4 + (size_t)past; k++) tb_str(&b, "X-A: 1\r\n");
+    *off = b.n - 8; /* the 5th field's name */
+    tb_str(&b, "\r\n");
+    rc = cas_http_request_parse(b.p, b.n, h, 4, &req, &hl, e);
+    tb_free(&b);
+    return rc;
+}
+/* Content-Length 2^64-2; past: 2^64-1 (UINT64_MAX stands for "none"). */
+static int p_http_cl(int past, cas_error *e, uint64_t *off) {
+    const char *s = past ? "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n"
+                         : "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551614\r\n\r\n";
+    cas_http_header h[4];
+    cas_http_request req;
+    size_t hl;
+    int rc;
+    *off = 26; /* the field's name */
+    rc = cas_http_request_parse(s, strlen(s), h, 4, &req, &hl, e);
+    if (rc == CAS_OK && req.content_length != UINT64_MAX - 1) rc = CAS_E_SIZE;
+    return rc;
+}
+
 /* ---- the table ---- */
 typedef struct {
     const char *what;  /* README's "what" cell, verbatim */
@@ -789,6 +834,9 @@ static const t_limit limits[] = {
     {"file-chunk-hashes", ">= 1 window", p_fch_windows, CAS_OK, CAS_E_JSON_VALUE, 1},
     {"file-chunk-hashes", "65536 nodes", p_fch_nodes, CAS_OK, CAS_E_JSON_LIMIT, 1},
     {"file-chunk-hashes", "64 levels", p_fch_levels, CAS_OK, CAS_E_JSON_LIMIT, 1},
+    {"HTTP request head", "head 16 KiB (CAS_HTTP_MAX_HEAD)", p_http_head, CAS_OK, CAS_E_LIMIT, 1},
+    {"HTTP request head", "fields <= max_headers (4)", p_http_fields, CAS_OK, CAS_E_LIMIT, 1},
+    {"HTTP request head", "Content-Length 2^64-2 (HTTP/1.1; HTTP/1.0 alike)", p_http_cl, CAS_OK, CAS_E_HTTP, 1},
 };
 #define NUM_LIMITS (sizeof limits / sizeof limits[0])
 

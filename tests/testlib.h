@@ -14,6 +14,14 @@
 /* (declared as cas.h defines them: outside its extern "C" block, so the same linkage in C++) */
 extern const uint64_t cas__gear[256];
 double cas__ln(double x);
+int cas__srv_route(const char *method, size_t mlen, const char *target, size_t tlen, int *route,
+                   cas_hash *hash, const char **what);
+int cas__http_range(const char *v, size_t n, uint64_t size, uint64_t *first, uint64_t *last);
+int cas__http_bearer(const char *v, size_t n, const char **tok, size_t *len);
+int cas__recon_shards_json(const cas_allocator *alloc, const cas_shard *shards, size_t num_shards,
+                           const cas_hash *file_hash, uint64_t first, uint64_t last,
+                           const char *url_prefix, cas_record_ends_fn record_ends, void *user,
+                           int version, char **json, size_t *len, size_t *cap, cas_error *err);
 #else
 #include "../cas.h"
 #endif
