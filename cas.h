@@ -3462,6 +3462,8 @@ static int cas__fused16_avx2(cas_chunker *c, const uint8_t *p, int blocks, const
         ctr_lo = _mm256_loadu_si256((const __m256i *)(const void *)lo);
         ctr_hi = _mm256_loadu_si256((const __m256i *)(const void *)hi);
         for (i = 0; i < 8; i++) hv[i] = _mm256_set1_epi32((int)key[i]);
+        if (half && !done && blocks == 2) break; /* a cut in the first half's 8 KiB: the
+            driver takes none of the second half's chunks (the cut ends them), so unhashed */
         if (limit && half == blocks) limit = 0; /* all scanned */
         if (limit) { /* a new scan block: lane k > 0 warms up */
             h0 = c->priv_hash;
