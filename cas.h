@@ -3258,10 +3258,11 @@ uint64_t cas_chunker_finish(cas_chunker *c) {
    counter..counter+15, hasher key and flags) into their 16 chaining values, and scans
    `blocks` (1 or 2) blocks at p (every position may cut, none is forced). Returns how many
    blocks were scanned with no cut candidate (c advanced past them); if fewer than `blocks`,
-   the next block holds one and must be rescanned serially. */
+   the next block holds one and must be rescanned serially, and *at is the offset in its
+   lanes of the scan step that saw it: every lane is clean before it. */
 typedef int (*cas__fused_kernel)(cas_chunker *c, const uint8_t *p, int blocks, const uint8_t *in,
                                  uint64_t counter, const uint32_t key[8], uint8_t flags,
-                                 uint8_t cvs[16 * 32]);
+                                 uint8_t cvs[16 * 32], size_t *at);
 #endif
 
 #if CAS__FUSED && !defined(BLAKE3_NO_AVX512)
@@ -3319,7 +3320,7 @@ static inline void cas__b3_transpose16(__m512i r[16], __m512i m[16]) {
 CAS__TARGET("avx512f")
 static int cas__fused16_avx512(cas_chunker *c, const uint8_t *p, int blocks, const uint8_t *in,
                                uint64_t counter, const uint32_t key[8], uint8_t flags,
-                               uint8_t cvs[16 * 32]) {
+                               uint8_t cvs[16 * 32], size_t *at) {
     __m512i hv[8], m[16], r[16], ctr_lo, ctr_hi;
     uint32_t lo[16], hi[16], words[8][16];
     uint64_t h0 = 0, h1 = 0, h2 = 0, h3 = 0, h4 = 0, h5 = 0, h6 = 0, h7 = 0;
@@ -3379,6 +3380,7 @@ static int cas__fused16_avx512(cas_chunker *c, const uint8_t *p, int blocks, con
     for (w = 0; w < 8; w++) _mm512_storeu_si512((void *)words[w], hv[w]);
     for (i = 0; i < 16; i++)
         for (w = 0; w < 8; w++) cas__b3_store32(cvs + i * 32 + w * 4, words[w][i]);
+    *at = (size_t)(q - (p + (size_t)done * CAS__FUSED_BLOCK)); /* (q stops at a candidate) */
     return done;
 }
 #undef CAS__FUSED_ROUND
@@ -3440,7 +3442,7 @@ static inline void cas__b3_transpose8_avx2(__m256i r[8]) {
 CAS__TARGET("avx2")
 static int cas__fused16_avx2(cas_chunker *c, const uint8_t *p, int blocks, const uint8_t *in,
                              uint64_t counter, const uint32_t key[8], uint8_t flags,
-                             uint8_t cvs[16 * 32]) {
+                             uint8_t cvs[16 * 32], size_t *at) {
     const __m256i rot16 = _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2,
                                           13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2);
     const __m256i rot8 = _mm256_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1,
@@ -3511,6 +3513,7 @@ static int cas__fused16_avx2(cas_chunker *c, const uint8_t *p, int blocks, const
         for (i = 0; i < 8; i++)
             for (w = 0; w < 8; w++) cas__b3_store32(cvs + (half * 8 + i) * 32 + w * 4, words[w][i]);
     }
+    *at = (size_t)(q - (p + (size_t)done * CAS__FUSED_BLOCK)); /* (q stops at a candidate) */
     return done;
 }
 #undef CAS__FUSED8_ROUND
@@ -3519,6 +3522,34 @@ static int cas__fused16_avx2(cas_chunker *c, const uint8_t *p, int blocks, const
 #endif
 
 #if CAS__FUSED
+
+/* The serial rescan of the scan block at b that holds a cut, every lane clean before offset
+   j (a kernel's *at): the first cut lies at offset j or later in the first lane that has one,
+   so each lane from the first is scanned from j on, its hash rebuilt from the 64 bytes before
+   (as CAS__GEAR_WARMUP; lane 0 with j < 64 from the block's start, with the chunker's), up to
+   the lane with the cut: about half the bytes of a rescan of the whole block. As
+   cas__gear_serial (c advanced, or *cut set and c reset). */
+static size_t cas__fused_rescan(cas_chunker *c, const uint8_t *b, size_t j, uint64_t *cut) {
+    size_t k;
+    for (k = 0; k < 8; k++) {
+        cas_chunker t;
+        size_t at = k * CAS__FUSED_LANE + j, x, n;
+        if (at < 64) {
+            t = *c;
+            at = k * CAS__FUSED_LANE;
+        } else {
+            t.priv_hash = 0;
+            for (x = at - 64; x < at; x++) t.priv_hash = (t.priv_hash << 1) + cas__gear[b[x]];
+            t.priv_size = c->priv_size + at;
+        }
+        n = cas__gear_serial(&t, b + at, (k + 1) * CAS__FUSED_LANE - at, cut);
+        if (*cut) {
+            *c = t;
+            return at + n;
+        }
+    }
+    return cas__gear_serial(c, b, CAS__FUSED_BLOCK, cut); /* not reached: a lane holds the cut */
+}
 
 /* Hashes the 16 KiB at `in` (16 BLAKE3 chunks of the current chunk, the hasher at a 16-chunk
    boundary) while scanning `blocks` blocks at p (p >= in), and hands the hasher the chunks
@@ -3532,9 +3563,10 @@ static size_t cas__fused_step(cas_chunk_stream *s, cas__fused_kernel kernel, con
     cas__blake3_hasher *b = (cas__blake3_hasher *)(void *)s->priv_hasher.priv.bytes;
     uint8_t cvs[16 * 32], parents[16 * 32];
     uint64_t counter = b->chunk.chunk_counter;
-    int done = kernel(&s->priv_chunker, p, blocks, in, counter, b->key, b->chunk.flags, cvs);
+    size_t at = 0;
+    int done = kernel(&s->priv_chunker, p, blocks, in, counter, b->key, b->chunk.flags, cvs, &at);
     size_t n = (size_t)done * CAS__FUSED_BLOCK, known, k;
-    if (done < blocks) n += cas__gear_serial(&s->priv_chunker, p + n, CAS__FUSED_BLOCK, cut);
+    if (done < blocks) n += cas__fused_rescan(&s->priv_chunker, p + n, at, cut);
     known = (size_t)(p + n - in) - (*cut ? 1 : 0); /* bytes of `in` followed by more */
     k = known / CAS__B3_CHUNK;
     if (k >= 16) {
