@@ -111,7 +111,7 @@
    Hashes:    cas_hash holds the 32 raw bytes. Text is always the Xet API convention: four
               little-endian u64 words, each printed as 16 hex digits (cas_hash_to_hex).
    SIMD:      BLAKE3 SSE2/SSE4.1/AVX2/AVX-512/NEON, SHA-NI and ARMv8 SHA-256, the 8-lane
-              chunker scan (fused with hashing on AVX-512), chosen at run time;
+              chunker scan (fused with hashing on AVX-512 or AVX2), chosen at run time;
               cas_cpu_limit() lowers the tiers used (tests and benchmarks force each path with
               it); it is not thread-safe.
    Limits:    README.md's "Limits" table lists every bound enforced and its error code.
@@ -297,8 +297,9 @@ CAS_API unsigned cas_cpu_features(void);
    For tests and benchmarks; call while no other thread uses the library. */
 CAS_API void cas_cpu_limit(unsigned mask);
 /* Names of the code paths currently selected, e.g. "avx512", "sha-ni", "gear-8lane-asm".
-   The chunker's ends in "+blake3-avx512-fused" where cas_chunk_stream scans and hashes in
-   one interleaved loop (x86-64 with AVX-512, vendored BLAKE3). */
+   The chunker's ends in "+blake3-avx512-fused" or "+blake3-avx2-fused" where
+   cas_chunk_stream scans and hashes in one interleaved loop (x86-64 with AVX-512, else with
+   AVX2; vendored BLAKE3). */
 CAS_API const char *cas_blake3_path(void);
 CAS_API const char *cas_sha256_path(void);
 CAS_API const char *cas_chunker_path(void);
@@ -452,7 +453,8 @@ CAS_API void cas_chunk_stream_init(cas_chunk_stream *s);
    rest of the data.
    Any piece sizes: bytes of a chunk not yet hashed wait in the stream (up to 17 KiB) and are
    hashed 16 KiB at a time, so small pieces (a socket's, a 4 KiB read()) cost about what
-   large ones do; pieces of 32 KiB or more also take the fused scan + hash path on AVX-512.
+   large ones do; pieces of 32 KiB or more also take the fused scan + hash path on AVX-512
+   or AVX2.
    The boundaries and hashes never depend on the piece sizes. */
 CAS_API size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len,
                                      cas_chunk *out);
@@ -3235,7 +3237,7 @@ uint64_t cas_chunker_finish(cas_chunker *c) {
     return size;
 }
 
-/* ---- chunk + hash fused (x86-64 AVX-512) -------------------------------------------------
+/* ---- chunk + hash fused (x86-64 AVX-512, AVX2) -------------------------------------------
    The 8-lane scan is bound by integer work (4 instructions per byte, 2 of them loads), and
    BLAKE3's 16-lane compression by the vector units: one after the other their times add
    (1/(1/3.9 + 1/4.5) GB/s on a Zen 4). Interleaved in one loop, the out-of-order core runs
@@ -3244,7 +3246,9 @@ uint64_t cas_chunker_finish(cas_chunker *c) {
    steps of the 8-lane scan (lanes of CAS__FUSED_LANE bytes), plus 2 more after 8 of a
    block's 56 G: 128 steps per BLAKE3 block, one scan block per 8. It is BLAKE3's compression
    function written again (the vendored code cannot be interleaved with): the test vectors,
-   and the chunk hashes of every input in the tests under each cas_cpu_limit() tier, pin it. */
+   and the chunk hashes of every input in the tests under each cas_cpu_limit() tier, pin it.
+   Without AVX-512, cas__fused16_avx2 does the same 8 lanes wide; cas__fused_step drives
+   either (cas__fused_pick). */
 #if CAS__GEAR_ASM && !defined(CAS_BLAKE3_EXTERNAL) && (!defined(BLAKE3_NO_AVX512) || !defined(BLAKE3_NO_AVX2))
 #define CAS__FUSED 1
 #define CAS__FUSED_LANE 1024 /* 2 scan blocks per 16 KiB hashed; longer lanes, less warm-up */
