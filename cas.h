@@ -113,7 +113,7 @@
    Hashes:    cas_hash holds the 32 raw bytes. Text is always the Xet API convention: four
               little-endian u64 words, each printed as 16 hex digits (cas_hash_to_hex).
    SIMD:      BLAKE3 SSE2/SSE4.1/AVX2/AVX-512/NEON, SHA-NI and ARMv8 SHA-256, the 8-lane
-              chunker scan (fused with hashing on AVX-512), chosen at run time;
+              chunker scan (fused with hashing on AVX-512 or AVX2), chosen at run time;
               cas_cpu_limit() lowers the tiers used (tests and benchmarks force each path with
               it); it is not thread-safe.
    Limits:    README.md's "Limits" table lists every bound enforced and its error code.
@@ -306,8 +306,9 @@ CAS_API unsigned cas_cpu_features(void);
    For tests and benchmarks; call while no other thread uses the library. */
 CAS_API void cas_cpu_limit(unsigned mask);
 /* Names of the code paths currently selected, e.g. "avx512", "sha-ni", "gear-8lane-asm".
-   The chunker's ends in "+blake3-avx512-fused" where cas_chunk_stream scans and hashes in
-   one interleaved loop (x86-64 with AVX-512, vendored BLAKE3). */
+   The chunker's ends in "+blake3-avx512-fused" or "+blake3-avx2-fused" where
+   cas_chunk_stream scans and hashes in one interleaved loop (x86-64 with AVX-512, else with
+   AVX2; vendored BLAKE3). */
 CAS_API const char *cas_blake3_path(void);
 CAS_API const char *cas_sha256_path(void);
 CAS_API const char *cas_chunker_path(void);
@@ -461,7 +462,8 @@ CAS_API void cas_chunk_stream_init(cas_chunk_stream *s);
    rest of the data.
    Any piece sizes: bytes of a chunk not yet hashed wait in the stream (up to 17 KiB) and are
    hashed 16 KiB at a time, so small pieces (a socket's, a 4 KiB read()) cost about what
-   large ones do; pieces of 32 KiB or more also take the fused scan + hash path on AVX-512.
+   large ones do; pieces of 32 KiB or more also take the fused scan + hash path on AVX-512
+   or AVX2.
    The boundaries and hashes never depend on the piece sizes. */
 CAS_API size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len,
                                      cas_chunk *out);
@@ -3445,7 +3447,7 @@ uint64_t cas_chunker_finish(cas_chunker *c) {
     return size;
 }
 
-/* ---- chunk + hash fused (x86-64 AVX-512) -------------------------------------------------
+/* ---- chunk + hash fused (x86-64 AVX-512, AVX2) -------------------------------------------
    The 8-lane scan is bound by integer work (4 instructions per byte, 2 of them loads), and
    BLAKE3's 16-lane compression by the vector units: one after the other their times add
    (1/(1/3.9 + 1/4.5) GB/s on a Zen 4). Interleaved in one loop, the out-of-order core runs
@@ -3454,14 +3456,31 @@ uint64_t cas_chunker_finish(cas_chunker *c) {
    steps of the 8-lane scan (lanes of CAS__FUSED_LANE bytes), plus 2 more after 8 of a
    block's 56 G: 128 steps per BLAKE3 block, one scan block per 8. It is BLAKE3's compression
    function written again (the vendored code cannot be interleaved with): the test vectors,
-   and the chunk hashes of every input in the tests under each cas_cpu_limit() tier, pin it. */
-#if CAS__GEAR_ASM && !defined(CAS_BLAKE3_EXTERNAL) && !defined(BLAKE3_NO_AVX512)
+   and the chunk hashes of every input in the tests under each cas_cpu_limit() tier, pin it.
+   Without AVX-512, cas__fused16_avx2 does the same 8 lanes wide; cas__fused_step drives
+   either (cas__fused_pick). */
+#if CAS__GEAR_ASM && !defined(CAS_BLAKE3_EXTERNAL) && (!defined(BLAKE3_NO_AVX512) || !defined(BLAKE3_NO_AVX2))
 #define CAS__FUSED 1
 #define CAS__FUSED_LANE 1024 /* 2 scan blocks per 16 KiB hashed; longer lanes, less warm-up */
 #define CAS__FUSED_BLOCK (8 * CAS__FUSED_LANE)
 #define CAS__B3_CHUNK 1024 /* BLAKE3_CHUNK_LEN */
 #define CAS__FUSED_HASH (16 * CAS__B3_CHUNK)
+#define CAS__FUSED_STEP2                                                                       \
+    if (limit) CAS__GEAR_STEP2_ASM(CAS__FUSED_LANE)
 
+/* The kernels' one signature: hashes the 16 whole BLAKE3 chunks at `in` (chunk counters
+   counter..counter+15, hasher key and flags) into their 16 chaining values, and scans
+   `blocks` (1 or 2) blocks at p (every position may cut, none is forced). Returns how many
+   blocks were scanned with no cut candidate (c advanced past them); if fewer than `blocks`,
+   the next block holds one and must be rescanned serially, and *at is the offset in its
+   lanes of the scan step that saw it: every lane is clean before it. */
+typedef int (*cas__fused_kernel)(cas_chunker *c, const uint8_t *p, int blocks, const uint8_t *in,
+                                 uint64_t counter, const uint32_t key[8], uint8_t flags,
+                                 uint8_t cvs[16 * 32], size_t *at);
+#endif
+
+#if CAS__FUSED && !defined(BLAKE3_NO_AVX512)
+#define CAS__FUSED_AVX512 1
 #define CAS__B3_ROT(x, n) _mm512_ror_epi32(x, n)
 #define CAS__B3_G(a, b, c, d, mx, my)                                                          \
     a = _mm512_add_epi32(_mm512_add_epi32(a, b), mx);                                          \
@@ -3472,8 +3491,6 @@ uint64_t cas_chunker_finish(cas_chunker *c) {
     d = CAS__B3_ROT(_mm512_xor_si512(d, a), 8);                                                \
     c = _mm512_add_epi32(c, d);                                                                \
     b = CAS__B3_ROT(_mm512_xor_si512(b, c), 7)
-#define CAS__FUSED_STEP2                                                                       \
-    if (limit) CAS__GEAR_STEP2_ASM(CAS__FUSED_LANE)
 #define CAS__FUSED_ROUND(s, extra)                                                             \
     CAS__B3_G(v0, v4, v8, v12, m[s[0]], m[s[1]]); CAS__FUSED_STEP2 extra                       \
     CAS__B3_G(v1, v5, v9, v13, m[s[2]], m[s[3]]); CAS__FUSED_STEP2                             \
@@ -3512,15 +3529,12 @@ static inline void cas__b3_transpose16(__m512i r[16], __m512i m[16]) {
     }
 }
 
-/* Hashes the 16 whole BLAKE3 chunks at `in` (chunk counters counter..counter+15, hasher key
-   and flags) into their 16 chaining values, and scans `blocks` (1 or 2) blocks at p (every
-   position may cut, none is forced). Returns how many blocks were scanned with no cut
-   candidate (c advanced past them); if fewer than `blocks`, the next block holds one and
-   must be rescanned serially. */
+/* A cas__fused_kernel: the 16 BLAKE3 chunks 16 lanes wide, one scan block per 8 of their
+   blocks. */
 CAS__TARGET("avx512f")
 static int cas__fused16_avx512(cas_chunker *c, const uint8_t *p, int blocks, const uint8_t *in,
                                uint64_t counter, const uint32_t key[8], uint8_t flags,
-                               uint8_t cvs[16 * 32]) {
+                               uint8_t cvs[16 * 32], size_t *at) {
     __m512i hv[8], m[16], r[16], ctr_lo, ctr_hi;
     uint32_t lo[16], hi[16], words[8][16];
     uint64_t h0 = 0, h1 = 0, h2 = 0, h3 = 0, h4 = 0, h5 = 0, h6 = 0, h7 = 0;
@@ -3580,12 +3594,176 @@ static int cas__fused16_avx512(cas_chunker *c, const uint8_t *p, int blocks, con
     for (w = 0; w < 8; w++) _mm512_storeu_si512((void *)words[w], hv[w]);
     for (i = 0; i < 16; i++)
         for (w = 0; w < 8; w++) cas__b3_store32(cvs + i * 32 + w * 4, words[w][i]);
+    *at = (size_t)(q - (p + (size_t)done * CAS__FUSED_BLOCK)); /* (q stops at a candidate) */
     return done;
 }
 #undef CAS__FUSED_ROUND
-#undef CAS__FUSED_STEP2
 #undef CAS__B3_G
 #undef CAS__B3_ROT
+#endif
+
+/* ---- the same on AVX2 (no AVX-512): 8 lanes ----
+   cas__fused16_avx2 hashes the 16 BLAKE3 chunks as two halves of 8 (8 KiB each), 8 lanes
+   wide, and scans one block with each half: 32 scan steps per BLAKE3 block (one after every
+   other G, 2 more after 2 of a block's 56 G in its first 2 rounds), 512 per half, so the
+   cas__fused_step driver and cas_chunk_stream_push's schedule are those of AVX-512. AVX2 has
+   no rotate: by 16 and 8 a byte shuffle, by 12 and 7 two shifts and an or; its 16 registers
+   hold the state, the message words stay in memory. */
+#if CAS__FUSED && !defined(BLAKE3_NO_AVX2)
+#define CAS__FUSED_AVX2 1
+#define CAS__B3_ROTS(x, n) _mm256_or_si256(_mm256_srli_epi32(x, n), _mm256_slli_epi32(x, 32 - (n)))
+#define CAS__B3_G8(a, b, c, d, mx, my)                                                         \
+    a = _mm256_add_epi32(_mm256_add_epi32(a, b), mx);                                          \
+    d = _mm256_shuffle_epi8(_mm256_xor_si256(d, a), rot16);                                    \
+    c = _mm256_add_epi32(c, d);                                                                \
+    b = CAS__B3_ROTS(_mm256_xor_si256(b, c), 12);                                              \
+    a = _mm256_add_epi32(_mm256_add_epi32(a, b), my);                                          \
+    d = _mm256_shuffle_epi8(_mm256_xor_si256(d, a), rot8);                                     \
+    c = _mm256_add_epi32(c, d);                                                                \
+    b = CAS__B3_ROTS(_mm256_xor_si256(b, c), 7)
+#define CAS__FUSED8_ROUND(s, extra)                                                            \
+    CAS__B3_G8(v0, v4, v8, v12, m[s[0]], m[s[1]]); CAS__FUSED_STEP2                            \
+    CAS__B3_G8(v1, v5, v9, v13, m[s[2]], m[s[3]]); extra                                       \
+    CAS__B3_G8(v2, v6, v10, v14, m[s[4]], m[s[5]]); CAS__FUSED_STEP2                           \
+    CAS__B3_G8(v3, v7, v11, v15, m[s[6]], m[s[7]]);                                            \
+    CAS__B3_G8(v0, v5, v10, v15, m[s[8]], m[s[9]]); CAS__FUSED_STEP2                           \
+    CAS__B3_G8(v1, v6, v11, v12, m[s[10]], m[s[11]]); extra                                    \
+    CAS__B3_G8(v2, v7, v8, v13, m[s[12]], m[s[13]]); CAS__FUSED_STEP2                          \
+    CAS__B3_G8(v3, v4, v9, v14, m[s[14]], m[s[15]])
+
+/* Rows r[i] = 8 words of lane i  ->  r[w] = word w of the 8 lanes (BLAKE3's transpose_vecs). */
+CAS__TARGET("avx2") __attribute__((always_inline))
+static inline void cas__b3_transpose8_avx2(__m256i r[8]) {
+    __m256i ab_0145 = _mm256_unpacklo_epi32(r[0], r[1]), ab_2367 = _mm256_unpackhi_epi32(r[0], r[1]);
+    __m256i cd_0145 = _mm256_unpacklo_epi32(r[2], r[3]), cd_2367 = _mm256_unpackhi_epi32(r[2], r[3]);
+    __m256i ef_0145 = _mm256_unpacklo_epi32(r[4], r[5]), ef_2367 = _mm256_unpackhi_epi32(r[4], r[5]);
+    __m256i gh_0145 = _mm256_unpacklo_epi32(r[6], r[7]), gh_2367 = _mm256_unpackhi_epi32(r[6], r[7]);
+    __m256i abcd_04 = _mm256_unpacklo_epi64(ab_0145, cd_0145), abcd_15 = _mm256_unpackhi_epi64(ab_0145, cd_0145);
+    __m256i abcd_26 = _mm256_unpacklo_epi64(ab_2367, cd_2367), abcd_37 = _mm256_unpackhi_epi64(ab_2367, cd_2367);
+    __m256i efgh_04 = _mm256_unpacklo_epi64(ef_0145, gh_0145), efgh_15 = _mm256_unpackhi_epi64(ef_0145, gh_0145);
+    __m256i efgh_26 = _mm256_unpacklo_epi64(ef_2367, gh_2367), efgh_37 = _mm256_unpackhi_epi64(ef_2367, gh_2367);
+    r[0] = _mm256_permute2x128_si256(abcd_04, efgh_04, 0x20);
+    r[1] = _mm256_permute2x128_si256(abcd_15, efgh_15, 0x20);
+    r[2] = _mm256_permute2x128_si256(abcd_26, efgh_26, 0x20);
+    r[3] = _mm256_permute2x128_si256(abcd_37, efgh_37, 0x20);
+    r[4] = _mm256_permute2x128_si256(abcd_04, efgh_04, 0x31);
+    r[5] = _mm256_permute2x128_si256(abcd_15, efgh_15, 0x31);
+    r[6] = _mm256_permute2x128_si256(abcd_26, efgh_26, 0x31);
+    r[7] = _mm256_permute2x128_si256(abcd_37, efgh_37, 0x31);
+}
+
+/* A cas__fused_kernel: the 16 BLAKE3 chunks as 2 x 8 lanes, one scan block per half. */
+CAS__TARGET("avx2")
+static int cas__fused16_avx2(cas_chunker *c, const uint8_t *p, int blocks, const uint8_t *in,
+                             uint64_t counter, const uint32_t key[8], uint8_t flags,
+                             uint8_t cvs[16 * 32], size_t *at) {
+    const __m256i rot16 = _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2,
+                                          13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2);
+    const __m256i rot8 = _mm256_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1,
+                                         12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0, 3, 2, 1);
+    __m256i hv[8], m[16], ctr_lo, ctr_hi;
+    uint32_t lo[8], hi[8], words[8][8];
+    uint64_t h0 = 0, h1 = 0, h2 = 0, h3 = 0, h4 = 0, h5 = 0, h6 = 0, h7 = 0;
+    const uint8_t *q = p;
+    size_t j;
+    uint64_t limit = CAS__GEAR_LIMIT; /* 0 once a cut candidate is seen */
+    int done = 0, half, block, round, i, w;
+    for (half = 0; half < 2; half++) {
+        const uint8_t *base = in + (size_t)half * (8 * CAS__B3_CHUNK);
+        uint64_t ctr = counter + (uint64_t)half * 8;
+        for (i = 0; i < 8; i++) {
+            lo[i] = (uint32_t)(ctr + (uint64_t)i);
+            hi[i] = (uint32_t)((ctr + (uint64_t)i) >> 32);
+        }
+        ctr_lo = _mm256_loadu_si256((const __m256i *)(const void *)lo);
+        ctr_hi = _mm256_loadu_si256((const __m256i *)(const void *)hi);
+        for (i = 0; i < 8; i++) hv[i] = _mm256_set1_epi32((int)key[i]);
+        if (half && !done && blocks == 2) break; /* a cut in the first half's 8 KiB: the
+            driver takes none of the second half's chunks (the cut ends them), so unhashed */
+        if (limit && half == blocks) limit = 0; /* all scanned */
+        if (limit) { /* a new scan block: lane k > 0 warms up */
+            h0 = c->priv_hash;
+            h1 = h2 = h3 = h4 = h5 = h6 = h7 = 0;
+            q = p + (size_t)done * CAS__FUSED_BLOCK; /* the steps advance q */
+            CAS__GEAR_WARMUP(q, CAS__FUSED_LANE)
+        }
+        for (block = 0; block < 16; block++) {
+            __m256i v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15;
+            const uint8_t *row = base + (size_t)block * 64; /* lane i's block: row + i KiB */
+            uint8_t bf = (uint8_t)(flags | (block == 0 ? cas__b3_CHUNK_START : 0) |
+                                   (block == 15 ? cas__b3_CHUNK_END : 0));
+            for (i = 0; i < 8; i++) {
+                m[i] = _mm256_loadu_si256((const __m256i *)(const void *)(row + (size_t)i * CAS__B3_CHUNK));
+                m[8 + i] = _mm256_loadu_si256((const __m256i *)(const void *)(row + (size_t)i * CAS__B3_CHUNK + 32));
+            }
+            cas__b3_transpose8_avx2(m);
+            cas__b3_transpose8_avx2(m + 8);
+            for (i = 0; i < 8; i++) {
+                if (block < 15) CAS__PREFETCH(row + (size_t)i * CAS__B3_CHUNK + 64); /* the next block */
+                /* and the bytes the scan reaches later, as the AVX-512 kernel does */
+                CAS__PREFETCH(row + 2 * CAS__FUSED_HASH + CAS__FUSED_BLOCK + (size_t)i * CAS__B3_CHUNK);
+            }
+            v0 = hv[0]; v1 = hv[1]; v2 = hv[2]; v3 = hv[3];
+            v4 = hv[4]; v5 = hv[5]; v6 = hv[6]; v7 = hv[7];
+            v8 = _mm256_set1_epi32((int)cas__b3_IV[0]); v9 = _mm256_set1_epi32((int)cas__b3_IV[1]);
+            v10 = _mm256_set1_epi32((int)cas__b3_IV[2]); v11 = _mm256_set1_epi32((int)cas__b3_IV[3]);
+            v12 = ctr_lo; v13 = ctr_hi;
+            v14 = _mm256_set1_epi32(64); v15 = _mm256_set1_epi32(bf);
+            for (round = 0; round < 7; round++) {
+                const uint8_t *sch = cas__b3_MSG_SCHEDULE[round];
+                CAS__FUSED8_ROUND(sch, if (round < 2) { CAS__FUSED_STEP2 });
+            }
+            hv[0] = _mm256_xor_si256(v0, v8); hv[1] = _mm256_xor_si256(v1, v9);
+            hv[2] = _mm256_xor_si256(v2, v10); hv[3] = _mm256_xor_si256(v3, v11);
+            hv[4] = _mm256_xor_si256(v4, v12); hv[5] = _mm256_xor_si256(v5, v13);
+            hv[6] = _mm256_xor_si256(v6, v14); hv[7] = _mm256_xor_si256(v7, v15);
+        }
+        if (limit) { /* the scan block is clean */
+            c->priv_hash = h7;
+            c->priv_size += CAS__FUSED_BLOCK;
+            done++;
+        }
+        for (w = 0; w < 8; w++) _mm256_storeu_si256((__m256i *)(void *)words[w], hv[w]);
+        for (i = 0; i < 8; i++)
+            for (w = 0; w < 8; w++) cas__b3_store32(cvs + (half * 8 + i) * 32 + w * 4, words[w][i]);
+    }
+    *at = (size_t)(q - (p + (size_t)done * CAS__FUSED_BLOCK)); /* (q stops at a candidate) */
+    return done;
+}
+#undef CAS__FUSED8_ROUND
+#undef CAS__B3_G8
+#undef CAS__B3_ROTS
+#endif
+
+#if CAS__FUSED
+
+/* The serial rescan of the scan block at b that holds a cut, every lane clean before offset
+   j (a kernel's *at): the first cut lies at offset j or later in the first lane that has one,
+   so each lane from the first is scanned from j on, its hash rebuilt from the 64 bytes before
+   (as CAS__GEAR_WARMUP; lane 0 with j < 64 from the block's start, with the chunker's), up to
+   the lane with the cut: about half the bytes of a rescan of the whole block. As
+   cas__gear_serial (c advanced, or *cut set and c reset). */
+static size_t cas__fused_rescan(cas_chunker *c, const uint8_t *b, size_t j, uint64_t *cut) {
+    size_t k;
+    for (k = 0; k < 8; k++) {
+        cas_chunker t;
+        size_t at = k * CAS__FUSED_LANE + j, x, n;
+        if (at < 64) {
+            t = *c;
+            at = k * CAS__FUSED_LANE;
+        } else {
+            t.priv_hash = 0;
+            for (x = at - 64; x < at; x++) t.priv_hash = (t.priv_hash << 1) + cas__gear[b[x]];
+            t.priv_size = c->priv_size + at;
+        }
+        n = cas__gear_serial(&t, b + at, (k + 1) * CAS__FUSED_LANE - at, cut);
+        if (*cut) {
+            *c = t;
+            return at + n;
+        }
+    }
+    return cas__gear_serial(c, b, CAS__FUSED_BLOCK, cut); /* not reached: a lane holds the cut */
+}
 
 /* Hashes the 16 KiB at `in` (16 BLAKE3 chunks of the current chunk, the hasher at a 16-chunk
    boundary) while scanning `blocks` blocks at p (p >= in), and hands the hasher the chunks
@@ -3594,15 +3772,15 @@ static int cas__fused16_avx512(cas_chunker *c, const uint8_t *p, int blocks, con
    the chunk ends or the scan stops short of the 16 KiB, the whole ones before that, one by
    one. The rest is dropped (hashed again by the caller). Returns bytes scanned, *cut as
    cas__chunker_step, and *took the bytes handed over. */
-static size_t cas__fused_step(cas_chunk_stream *s, const uint8_t *p, int blocks, const uint8_t *in,
-                              uint64_t *cut, size_t *took) {
+static size_t cas__fused_step(cas_chunk_stream *s, cas__fused_kernel kernel, const uint8_t *p, int blocks,
+                              const uint8_t *in, uint64_t *cut, size_t *took) {
     cas__blake3_hasher *b = (cas__blake3_hasher *)(void *)s->priv_hasher.priv.bytes;
     uint8_t cvs[16 * 32], parents[16 * 32];
     uint64_t counter = b->chunk.chunk_counter;
-    int done = cas__fused16_avx512(&s->priv_chunker, p, blocks, in, counter, b->key, b->chunk.flags,
-                                   cvs);
+    size_t at = 0;
+    int done = kernel(&s->priv_chunker, p, blocks, in, counter, b->key, b->chunk.flags, cvs, &at);
     size_t n = (size_t)done * CAS__FUSED_BLOCK, known, k;
-    if (done < blocks) n += cas__gear_serial(&s->priv_chunker, p + n, CAS__FUSED_BLOCK, cut);
+    if (done < blocks) n += cas__fused_rescan(&s->priv_chunker, p + n, at, cut);
     known = (size_t)(p + n - in) - (*cut ? 1 : 0); /* bytes of `in` followed by more */
     k = known / CAS__B3_CHUNK;
     if (k >= 16) {
@@ -3623,13 +3801,30 @@ static size_t cas__fused_step(cas_chunk_stream *s, const uint8_t *p, int blocks,
 #endif
 
 #if CAS__FUSED
-/* Whether cas_chunk_stream takes the fused path now (the CPU, as limited by cas_cpu_limit). */
-static int cas__fused_on(void) { return (cas_cpu_features() & CAS_CPU_AVX512) != 0; }
+/* The kernel cas_chunk_stream fuses with now (the CPU, as limited by cas_cpu_limit), or NULL:
+   scan, then hash. */
+static cas__fused_kernel cas__fused_pick(void) {
+    unsigned f = cas_cpu_features();
+#if CAS__FUSED_AVX512
+    if (f & CAS_CPU_AVX512) return cas__fused16_avx512;
+#endif
+#if CAS__FUSED_AVX2
+    if (f & CAS_CPU_AVX2) return cas__fused16_avx2;
+#endif
+    (void)f;
+    return NULL;
+}
 #endif
 
 const char *cas_chunker_path(void) {
 #if CAS__FUSED
-    if (cas__fused_on()) return "gear-8lane-asm+blake3-avx512-fused";
+    cas__fused_kernel k = cas__fused_pick();
+#if CAS__FUSED_AVX512
+    if (k == cas__fused16_avx512) return "gear-8lane-asm+blake3-avx512-fused";
+#endif
+#if CAS__FUSED_AVX2
+    if (k == cas__fused16_avx2) return "gear-8lane-asm+blake3-avx2-fused";
+#endif
 #endif
 #if CAS__GEAR_ASM
     return "gear-8lane-asm";
@@ -3749,7 +3944,7 @@ size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len, 
        with the scan that finds the cut covers it, and little is left to hash alone. */
     const cas__blake3_hasher *b =
         (const cas__blake3_hasher *)(const void *)s->priv_hasher.priv.bytes;
-    int fused = cas__fused_on();
+    cas__fused_kernel fused = cas__fused_pick();
     while (i < len && !cut) {
         uint64_t size = s->priv_chunker.priv_size;
         int blocks = i - hashed >= CAS__FUSED_BLOCK ? 1 : 2;
@@ -3758,7 +3953,7 @@ size_t cas_chunk_stream_push(cas_chunk_stream *s, const void *data, size_t len, 
             size >= CAS_CHUNK_MIN_SIZE && size + scan < CAS_CHUNK_MAX_SIZE &&
             cas__b3_chunk_state_len(&b->chunk) == 0 && (b->chunk.chunk_counter & 15) == 0) {
             size_t took;
-            i += cas__fused_step(s, p + i, blocks, p + hashed, &cut, &took);
+            i += cas__fused_step(s, fused, p + i, blocks, p + hashed, &cut, &took);
             hashed += took;
         } else {
             i += cas__chunker_step(&s->priv_chunker, p + i, len - i, &cut);
@@ -12435,6 +12630,9 @@ cas_result cas_recon_from_shards(const cas_allocator *alloc, const cas_shard *sh
 #undef CAS__GEAR_LANE_ASM
 #undef CAS__GEAR_STEP2_ASM
 #undef CAS__FUSED
+#undef CAS__FUSED_AVX512
+#undef CAS__FUSED_AVX2
+#undef CAS__FUSED_STEP2
 #undef CAS__FUSED_LANE
 #undef CAS__FUSED_BLOCK
 #undef CAS__FUSED_HASH

@@ -1,6 +1,7 @@
 /* Chunker and streaming Merkle: boundaries and hashes do not depend on how the input is cut
-   into pieces, nor on the code path (the pieces are chunked without AVX-512 on every other
-   seed: no fused scan + hash, where the whole input has it), equal chunking.md's byte loop,
+   into pieces, nor on the code path (the whole input takes the CPU's best path, e.g. the
+   AVX-512 fused scan + hash; the pieces, by seed, the same, the AVX2 fused one, or the scan
+   then the hash: no AVX2 or AVX-512), equal chunking.md's byte loop,
    and the streaming Merkle root equals the batch transcription of xet-core's algorithm. The
    first 8 bytes seed the piece sizes. */
 #define CAS_IMPLEMENTATION
@@ -30,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (cas_chunk_stream_finish(&cs, &c) && nw < MAXC) whole[nw++] = c;
     /* random pieces, often tiny */
-    if (r.state & 1) cas_cpu_limit(~(unsigned)CAS_CPU_AVX512);
+    if (r.state % 3 == 1) cas_cpu_limit(~(unsigned)CAS_CPU_AVX512);
+    if (r.state % 3 == 2) cas_cpu_limit(~(unsigned)(CAS_CPU_AVX512 | CAS_CPU_AVX2));
     cas_chunk_stream_init(&cs);
     off = 0;
     while (off < size) {

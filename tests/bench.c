@@ -166,22 +166,27 @@ static void row(const char *what, double mbs, const char *peer, double peer_mbs,
 
 /* The rows that stand for a whole file (chunk + hash, SHA-256) again on a file-sized random
    input, beside their cache-resident figures (MB/s) from the table above. */
-static void file_rows(double both, double apart, double sha, double ossl) {
+static void file_rows(double both, double apart, double both2, double apart2, double sha, double ossl) {
     size_t len = bench_file_bytes();
     uint8_t *file = (uint8_t *)bench_alloc_touched(len), *cached = g_data;
     size_t cached_len = g_len;
-    double both_file, apart_file, sha_file, ossl_file = 0;
+    double both_file, apart_file, both2_file, apart2_file, sha_file, ossl_file = 0;
     t_rng r;
     r.state = 2;
     t_fill_random(&r, file, len);
     g_data = file, g_len = len, g_passes = 1, g_repeat = FILE_REPEAT;
     both_file = measure2(run_chunk_and_hash, run_chunk_then_hash, &apart_file);
+    cas_cpu_limit(~(unsigned)CAS_CPU_AVX512);
+    both2_file = measure2(run_chunk_and_hash, run_chunk_then_hash, &apart2_file);
+    cas_cpu_limit(~0u);
     sha_file = measure2(run_sha256, SHA256_PEER, &ossl_file);
     g_data = cached, g_len = cached_len, g_passes = CACHED_PASSES, g_repeat = CACHED_REPEAT;
     bench_file_table_header("File-sized (random data, 1 pass, best of " BENCH_STR(FILE_REPEAT) ")",
                             cached_len, len);
     bench_file_row("chunk + hash (cas_chunk_stream)", both / 1e3, both_file / 1e3, "chunker, then hash each chunk",
                    apart / 1e3, apart_file / 1e3);
+    bench_file_row("chunk + hash, AVX2 tier", both2 / 1e3, both2_file / 1e3, "chunker, then hash (AVX2 tier)",
+                   apart2 / 1e3, apart2_file / 1e3);
     bench_file_row("SHA-256", sha / 1e3, sha_file / 1e3, SHA256_PEER_NAME, ossl / 1e3, ossl_file / 1e3);
     free(file);
 }
@@ -211,7 +216,7 @@ static int file_in_process(const char *name) {
 
 int main(int argc, char **argv) {
     t_rng r;
-    double chunker, spec, hash, direct, both, apart, sha, ossl = 0;
+    double chunker, spec, hash, direct, both, apart, fused2, apart2, sha, ossl = 0;
     if (argc == 3 && !strcmp(argv[1], "--file")) return file_in_process(argv[2]);
     g_len = DATA_SIZE;
     g_data = (uint8_t *)t_xmalloc(g_len);
@@ -234,6 +239,16 @@ int main(int argc, char **argv) {
     row("chunk hash (keyed BLAKE3)", hash, "vendored BLAKE3 called directly", direct, ">= 0.9x");
     both = measure2(run_chunk_and_hash, run_chunk_then_hash, &apart);
     row("chunk + hash (cas_chunk_stream)", both, "chunker, then hash each chunk", apart, ">= 2000 MB/s");
+    {   /* the AVX2 tier (AVX-512 limited away): its fused scan + hash against its scan, then
+           hash (issue #17: >= 1.15x), and the two halves alone (scan; hash on known bounds) */
+        cas_cpu_limit(~(unsigned)CAS_CPU_AVX512);
+        fused2 = measure2(run_chunk_and_hash, run_chunk_then_hash, &apart2);
+        row(strstr(cas_chunker_path(), "avx2-fused") ? "chunk + hash, AVX2 tier (fused)" : "chunk + hash, AVX2 tier (not fused)",
+            fused2, "chunker, then hash (AVX2 tier)", apart2, ">= 1.15x");
+        row("  AVX2 tier: chunker alone", measure(run_chunker), NULL, 0, "");
+        row("  AVX2 tier: chunk hash alone", measure(run_chunk_hash), NULL, 0, "");
+        cas_cpu_limit(~0u);
+    }
     {   /* the piece-size penalty (issue #17: 4 KiB pieces within 10% of 1 MiB ones) */
         double big, small = measure2(run_chunk_and_hash_4k, run_chunk_and_hash_1m, &big);
         row("chunk + hash, 4 KiB pushes", small, "the same in 1 MiB pushes", big, ">= 0.9x");
@@ -257,7 +272,7 @@ int main(int argc, char **argv) {
         }
         cas_cpu_limit(~0u);
     }
-    file_rows(both, apart, sha, ossl);
+    file_rows(both, apart, fused2, apart2, sha, ossl);
     printf("\n(sink %llu)\n", (unsigned long long)g_sink);
     free(g_data);
     free(g_sizes);
