@@ -110,8 +110,9 @@ for i in 1 2 3 4 5 6 7 8; do
   run sh -c "TSAN_OPTIONS=halt_on_error=1 '$B/threads-tsan' > /dev/null"
 done
 run clang $WARN -O1 -g -fsanitize=thread -pthread examples/cas.c -o "$B/cas-tsan"
-head -c 30000000 /dev/urandom > "$B/tsan.bin"
+head -c 40000000 /dev/urandom > "$B/tsan.bin" # >= 32 MiB: mapped, as large inputs are
 run sh -c "TSAN_OPTIONS=halt_on_error=1 '$B/cas-tsan' pack --store '$B/tsan-store' --threads 4 '$B/tsan.bin' tests/vectors/chunking.txt > /dev/null"
+run sh -c "TSAN_OPTIONS=halt_on_error=1 '$B/cas-tsan' hash --threads 2 '$B/tsan.bin' > /dev/null"
 rm -rf "$B/tsan.bin" "$B/tsan-store"
 
 step "the loopback Hub/CAS test double checks itself"
