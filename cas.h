@@ -11985,8 +11985,9 @@ static const cas_hash *cas__htab_key(const void *base, size_t stride, size_t i) 
 }
 /* The index of key's entry, or (size_t)-1. */
 static size_t cas__htab_find(const cas__htab *t, const void *base, size_t stride, const cas_hash *k) {
-    size_t m = t->cap - 1, i;
+    size_t m, i;
     if (!t->cap) return (size_t)-1;
+    m = t->cap - 1;
     for (i = (size_t)cas_hash_tail_u64(k) & m; t->slot[i]; i = (i + 1) & m)
         if (cas_hash_equal(cas__htab_key(base, stride, t->slot[i] - 1), k)) return t->slot[i] - 1;
     return (size_t)-1;
