@@ -438,28 +438,6 @@ static void test_bearer(void) {
 
 /* ---- the engine: index, HEAD routes, auth ---- */
 
-static uint8_t *read_vector(const char *name, size_t *len) {
-    char path[1024];
-    FILE *f;
-    uint8_t *buf;
-    long n;
-    snprintf(path, sizeof path, "%s/%s", t_vector_dir(), name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s (set CAS_VECTORS)\n", path);
-        g_fail++;
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (uint8_t *)t_xmalloc((size_t)n);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* tokens: "r" read, "w" write, "busy", "boom" (a failing token service); others unknown */
 static int g_auth_calls;
 static int t_authorize(void *user, const char *tok, size_t len, int scope) {
@@ -550,8 +528,8 @@ static void test_engine(void) {
     cas_hash key2 = t_hash("2222222222222222222222222222222222222222222222222222222222222222");
     cas_error err;
     size_t len = 0, len2 = 0, i;
-    uint8_t *bytes = read_vector("shard/hf-text200k.shard", &len);
-    uint8_t *bytes2 = read_vector("shard/hf-rep300k.shard", &len2);
+    uint8_t *bytes = t_read_file(t_vector_dir(), "shard/hf-text200k.shard", &len);
+    uint8_t *bytes2 = t_read_file(t_vector_dir(), "shard/hf-rep300k.shard", &len2);
     char head[512], hex[65], want[80];
     t_resp o;
     if (!bytes || !bytes2) { free(bytes); free(bytes2); return; }

@@ -36,28 +36,6 @@ static cas_hash hex_hash(const char *hex) {
 
 static const char *g_vec = "tests/vectors", *g_svec = "tests/vectors/shard";
 
-static uint8_t *read_file(const char *dir, const char *name, size_t *len) {
-    char path[1024];
-    FILE *f;
-    uint8_t *buf;
-    long n;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s (set CAS_VECTORS / CAS_SHARD_VECTORS)\n", path);
-        g_fail++;
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = (uint8_t *)t_xmalloc((size_t)n);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Growing output of the callback writer. */
 typedef struct {
     uint8_t *p;
@@ -958,7 +936,7 @@ static void test_hf_vectors(void) {
     size_t i;
     for (i = 0; i < sizeof v / sizeof v[0]; i++) {
         size_t len = 0, L, checked = 0, unchecked = 0;
-        uint8_t *buf = read_file(g_svec, v[i].name, &len);
+        uint8_t *buf = t_read_file(g_svec, v[i].name, &len);
         cas_shard s;
         cas_error e;
         int rc;
@@ -1097,7 +1075,7 @@ static void test_cas_vectors(void) {
     for (which = 0; which < 3; which++) {
         uint8_t out[4096];
         size_t n = make_cas_vector(which, out, sizeof out), len = 0;
-        uint8_t *buf = read_file(g_svec, names[which], &len);
+        uint8_t *buf = t_read_file(g_svec, names[which], &len);
         CHECK_MSG(n && buf && n == len && !memcmp(buf, out, n), "%s differs from the writer's output", names[which]);
         free(buf);
     }

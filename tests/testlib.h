@@ -265,6 +265,30 @@ static inline FILE *t_open_vectors(const char *name) {
     return f;
 }
 
+/* The whole of dir/name in a t_xmalloc'ed buffer (*len bytes; 0 on a read error), or NULL
+   (counted as a failure) if it cannot be opened. */
+static inline uint8_t *t_read_file(const char *dir, const char *name, size_t *len) {
+    char path[1024];
+    FILE *f;
+    uint8_t *buf;
+    long n;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s (set CAS_VECTORS / CAS_SHARD_VECTORS)\n", path);
+        g_fail++;
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = (uint8_t *)t_xmalloc((size_t)n);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
 /* Next non-empty, non-comment line without its newline; 0 at EOF. */
 static inline int t_read_line(FILE *f, char *line, size_t cap) {
     while (fgets(line, (int)cap, f)) {
